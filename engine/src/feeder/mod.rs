@@ -1,0 +1,1 @@
+//! feeder (in progress)

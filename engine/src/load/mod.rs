@@ -1,0 +1,6 @@
+//! load (in progress)
+
+/// Placeholder.
+#[derive(Debug, thiserror::Error)]
+#[error("load errors")]
+pub struct LoadErrors;
