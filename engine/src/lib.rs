@@ -20,6 +20,7 @@ pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod segment;
+pub mod simulation;
 
 pub use error::{Error, Result};
 pub use segment::Segment;

@@ -1,1 +1,6 @@
-//! report (in progress)
+//! Reports (in progress).
+
+#![allow(dead_code)]
+
+mod svg;
+mod text;

@@ -1,1 +1,359 @@
-//! runtime (in progress)
+//! The runtime: runs a compiled [`Plan`] (or one segment of it) and produces its results.
+//!
+//! Each scenario has a driver: an *open* driver spawns a virtual user at every scheduled
+//! arrival (waking once per millisecond at most and spawning every arrival that is due, each
+//! with its scheduled instant); a *closed* driver keeps the scheduled number of user slots busy,
+//! starting a fresh user in a slot whenever the previous one finishes. Users are tokio tasks
+//! tracked per scenario; a run ends when every driver has injected its schedule and every user
+//! has finished, when `max_duration` passes, or when the caller stops it.
+
+mod checks;
+mod files;
+mod plan;
+mod shared;
+mod user;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use checks::{CheckSource, CompiledCheck};
+pub use files::{validate_relative_path, DirFiles, FileSource, NoFiles};
+pub use plan::{compile, Action, Body, Count, FeederPlan, PathProblem, Plan, RequestAction, ScenarioPlan};
+
+use crate::feeder::Feeder;
+use crate::metrics::{evaluate, Recorder, RunStats};
+use crate::protocol::http::HttpProtocol;
+use crate::protocol::AddressPolicy;
+use crate::report::{RunReport, ScenarioInfo, SUMMARY_SCHEMA_VERSION};
+use crate::schedule::{ScenarioSchedule, Throttle};
+use crate::Segment;
+use shared::RunShared;
+use user::VirtualUser;
+
+/// How to run a plan.
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    /// Which segment to run (the whole simulation by default).
+    pub segment: Segment,
+    /// Start the schedule at this elapsed offset (a resumed task).
+    pub from: Duration,
+    /// Where load may go.
+    pub policy: AddressPolicy,
+    /// Cancelling this token stops the run (users are interrupted, results are kept).
+    pub stop: CancellationToken,
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Exact, mergeable results.
+    pub stats: RunStats,
+    /// Wall-clock start (unix ms).
+    pub started_at_unix_ms: u64,
+    /// Wall time from start to end.
+    pub duration: Duration,
+    /// Per scenario: planned and started users.
+    pub scenarios: Vec<ScenarioInfo>,
+    /// The run was cut short (max duration or a stop request).
+    pub interrupted: bool,
+}
+
+/// A running simulation.
+pub struct Run {
+    shared: Arc<RunShared>,
+    planned: Option<Duration>,
+    start: Instant,
+    from: Duration,
+    task: tokio::task::JoinHandle<RunOutcome>,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run").field("planned", &self.planned).finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    /// Starts running `plan` now; must be called inside a tokio runtime.
+    pub fn start(plan: Arc<Plan>, config: RunConfig) -> Result<Run, crate::Error> {
+        let now = Instant::now();
+        let start = now.checked_sub(config.from).ok_or_else(|| crate::Error::Setup("resume offset too large".into()))?;
+        let protocol = HttpProtocol::new(&plan.http, config.policy).map_err(crate::Error::Setup)?;
+        let recorder = Recorder::new(plan.request_names.clone(), plan.group_names.clone(), start.into_std());
+        let feeders = plan
+            .feeders
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let feeder = Feeder::new(f.data.clone(), f.strategy, config.segment, plan.seed.wrapping_add(i as u64));
+                feeder.skip(resume_skip(&plan, i, config.segment, config.from));
+                feeder
+            })
+            .collect();
+        let throttle = plan.throttle.clone().map(|p| Throttle::new(p, config.segment, start));
+        let planned = planned_duration(&plan);
+        let shared = Arc::new(RunShared::new(plan, protocol, recorder, feeders, throttle).map_err(crate::Error::Setup)?);
+        let task = tokio::spawn(drive(shared.clone(), config.clone(), start));
+        Ok(Run { shared, planned, start, from: config.from, task })
+    }
+
+    /// The live recorder (for progress lines and heartbeat deltas).
+    pub fn recorder(&self) -> &Recorder {
+        &self.shared.recorder
+    }
+
+    /// Planned length of the schedule (capped by max duration), when it is known.
+    pub fn planned_duration(&self) -> Option<Duration> {
+        self.planned
+    }
+
+    /// Elapsed time on the schedule (includes the resume offset).
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Resume offset of this run.
+    pub fn resumed_from(&self) -> Duration {
+        self.from
+    }
+
+    /// Waits for the run to end.
+    pub async fn wait(self) -> Result<RunOutcome, crate::Error> {
+        self.task.await.map_err(|e| crate::Error::Setup(format!("run task failed: {e}")))
+    }
+}
+
+/// Runs `plan` to the end and returns its outcome.
+pub async fn run(plan: Arc<Plan>, config: RunConfig) -> Result<RunOutcome, crate::Error> {
+    Run::start(plan, config)?.wait().await
+}
+
+/// Builds the report of a finished run: evaluates the assertions on its stats.
+pub fn build_report(plan: &Plan, outcome: &RunOutcome, segment: Segment) -> RunReport {
+    let assertions = evaluate(&plan.assertions, &outcome.stats, outcome.duration);
+    RunReport {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        simulation: plan.name.clone(),
+        description: plan.description.clone(),
+        started_at_unix_ms: outcome.started_at_unix_ms,
+        duration_ms: outcome.duration.as_millis() as u64,
+        segment: (!segment.is_whole()).then(|| segment.to_string()),
+        stats: outcome.stats.clone(),
+        assertions,
+        scenarios: outcome.scenarios.clone(),
+    }
+}
+
+fn planned_duration(plan: &Plan) -> Option<Duration> {
+    let mut ends = vec![Duration::ZERO; plan.scenarios.len()];
+    for _ in 0..plan.scenarios.len() {
+        for (i, s) in plan.scenarios.iter().enumerate() {
+            let begin = s.start_after.map_or(Duration::ZERO, |p| ends[p]);
+            ends[i] = begin + s.schedule.duration();
+        }
+    }
+    let longest = ends.into_iter().max().unwrap_or_default();
+    Some(plan.max_duration.map_or(longest, |m| m.min(longest)))
+}
+
+/// Queue records already consumed before `from` by the users of this segment that arrived
+/// earlier (counting the `feed` steps every user runs once).
+fn resume_skip(plan: &Plan, feeder: usize, segment: Segment, from: Duration) -> u64 {
+    if from.is_zero() {
+        return 0;
+    }
+    plan.scenarios
+        .iter()
+        .filter(|s| s.start_after.is_none())
+        .map(|s| match &s.schedule {
+            ScenarioSchedule::Open(open) => {
+                open.users_before(segment, from) * s.feeds_per_user.get(&feeder).copied().unwrap_or(0)
+            }
+            ScenarioSchedule::Closed(_) => 0,
+        })
+        .sum()
+}
+
+async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> RunOutcome {
+    let started_at_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let wall = std::time::Instant::now();
+    let cancel = config.stop.child_token();
+    let plan = shared.plan.clone();
+    let started: Arc<Vec<AtomicU64>> = Arc::new(plan.scenarios.iter().map(|_| AtomicU64::new(0)).collect());
+
+    let mut done_senders = Vec::new();
+    let mut done_receivers = Vec::new();
+    for _ in &plan.scenarios {
+        let (tx, rx) = watch::channel(false);
+        done_senders.push(tx);
+        done_receivers.push(rx);
+    }
+    let mut drivers = JoinSet::new();
+    for (i, done) in done_senders.into_iter().enumerate() {
+        let parent = plan.scenarios[i].start_after.map(|p| done_receivers[p].clone());
+        let ctx = ScenarioCtx { shared: shared.clone(), scenario: i, config: config.clone(), start, cancel: cancel.clone(), started: started.clone() };
+        drivers.spawn(async move {
+            if let Some(mut parent) = parent {
+                let _ = parent.wait_for(|d| *d).await;
+            }
+            ctx.drive().await;
+            let _ = done.send(true);
+        });
+    }
+
+    let sampler = {
+        let recorder = shared.recorder.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    t = tick.tick() => recorder.sample_active_users(t.into_std()),
+                }
+            }
+        })
+    };
+    let deadline = plan.max_duration.map(|d| start + d);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            next = drivers.join_next() => {
+                if next.is_none() {
+                    break;
+                }
+            }
+            _ = sleep_until_opt(deadline) => {
+                interrupted = true;
+                cancel.cancel();
+            }
+            _ = config.stop.cancelled(), if !interrupted => {
+                interrupted = true;
+            }
+        }
+    }
+    shared.recorder.sample_active_users(Instant::now().into_std());
+    cancel.cancel();
+    let _ = sampler.await;
+    let scenarios = plan
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ScenarioInfo {
+            name: s.name.clone(),
+            planned_users: s.schedule.planned_users(config.segment),
+            started_users: started[i].load(Ordering::Relaxed),
+        })
+        .collect();
+    RunOutcome { stats: shared.recorder.snapshot(), started_at_unix_ms, duration: wall.elapsed(), scenarios, interrupted }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Drives the users of one scenario.
+struct ScenarioCtx {
+    shared: Arc<RunShared>,
+    scenario: usize,
+    config: RunConfig,
+    start: Instant,
+    cancel: CancellationToken,
+    started: Arc<Vec<AtomicU64>>,
+}
+
+impl ScenarioCtx {
+    async fn drive(self) {
+        let plan = self.shared.plan.clone();
+        let scenario = &plan.scenarios[self.scenario];
+        // A chained scenario's timeline starts when its parent is done.
+        let t0 = if scenario.start_after.is_some() { Instant::now() } else { self.start };
+        let from = self.config.from.saturating_sub(t0.saturating_duration_since(self.start));
+        let users = TaskTracker::new();
+        match &scenario.schedule {
+            ScenarioSchedule::Open(open) => {
+                for arrival in open.arrivals(self.config.segment, from) {
+                    let at = t0 + arrival.at;
+                    if at > Instant::now() + Duration::from_millis(1) {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(at) => {}
+                            _ = self.cancel.cancelled() => break,
+                        }
+                    }
+                    if self.cancel.is_cancelled() {
+                        break;
+                    }
+                    self.spawn_user(&users, arrival.index, at);
+                }
+            }
+            ScenarioSchedule::Closed(closed) => self.drive_closed(closed, t0, from, &users).await,
+        }
+        users.close();
+        users.wait().await;
+    }
+
+    async fn drive_closed(&self, closed: &crate::schedule::ClosedSchedule, t0: Instant, from: Duration, users: &TaskTracker) {
+        let (level_tx, level_rx) = watch::channel(0u64);
+        let slots: Arc<parking_lot::Mutex<Vec<bool>>> = Arc::default();
+        let next_user = Arc::new(AtomicU64::new(0));
+        for change in closed.changes(self.config.segment, from) {
+            let at = t0 + change.at;
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = self.cancel.cancelled() => break,
+            }
+            let _ = level_tx.send(change.level);
+            let mut alive = slots.lock();
+            if alive.len() < change.level as usize {
+                alive.resize(change.level as usize, false);
+            }
+            for slot in 0..change.level as usize {
+                if alive[slot] {
+                    continue;
+                }
+                alive[slot] = true;
+                let (shared, level, slots, next_user, cancel) =
+                    (self.shared.clone(), level_rx.clone(), slots.clone(), next_user.clone(), self.cancel.clone());
+                let (scenario, segment, started) = (self.scenario, self.config.segment, self.started.clone());
+                users.spawn(async move {
+                    while (slot as u64) < *level.borrow() && !cancel.is_cancelled() {
+                        let local = next_user.fetch_add(1, Ordering::Relaxed);
+                        let user_id = segment.global_index(local);
+                        started[scenario].fetch_add(1, Ordering::Relaxed);
+                        run_user(&shared, scenario, user_id, Instant::now(), &cancel).await;
+                    }
+                    slots.lock()[slot] = false;
+                });
+            }
+        }
+        let _ = level_tx.send(0);
+    }
+
+    fn spawn_user(&self, users: &TaskTracker, user_id: u64, intended: Instant) {
+        self.started[self.scenario].fetch_add(1, Ordering::Relaxed);
+        let (shared, cancel, scenario) = (self.shared.clone(), self.cancel.clone(), self.scenario);
+        users.spawn(async move { run_user(&shared, scenario, user_id, intended, &cancel).await });
+    }
+}
+
+async fn run_user(shared: &Arc<RunShared>, scenario: usize, user_id: u64, intended: Instant, cancel: &CancellationToken) {
+    let recorder = &shared.recorder;
+    recorder.user_started(Instant::now().into_std());
+    let user = VirtualUser::new(shared.clone(), user_id, intended);
+    tokio::select! {
+        _ = user.run(scenario) => {}
+        _ = cancel.cancelled() => {}
+    }
+    recorder.user_finished(Instant::now().into_std());
+}

@@ -1,0 +1,88 @@
+//! Command-line interface: one module per subcommand.
+
+mod demo;
+mod run;
+mod schema;
+mod target;
+mod validate;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: every assertion passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an assertion failed.
+pub const EXIT_ASSERTION_FAILED: u8 = 1;
+/// Exit code: the simulation could not run (bad input, setup failure).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Broadside: load testing with scenarios in files, virtual users as async tasks, exact
+/// percentiles and HTML reports.
+#[derive(Debug, Parser)]
+#[command(name = "broadside", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More logging (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a simulation file on this machine (exit 0: assertions pass, 1: an assertion failed,
+    /// 2: the simulation could not run).
+    Run(run::RunArgs),
+    /// Check a simulation file without running it; every problem is listed with its location.
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of the simulation format (for editor completion).
+    Schema(schema::SchemaArgs),
+    /// Serve the built-in target, the system under test for tests, demos and benchmarks.
+    Target(target::TargetArgs),
+    /// Run the built-in demo: the target and a sample simulation against it, report included.
+    Demo(demo::DemoArgs),
+}
+
+/// Sets up logging on stderr.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs the chosen command and returns the process exit code.
+pub async fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Run(args) => run::execute(args).await,
+        Command::Validate(args) => validate::execute(args),
+        Command::Schema(args) => schema::execute(args),
+        Command::Target(args) => target::execute(args).await,
+        Command::Demo(args) => demo::execute(args).await,
+    }
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

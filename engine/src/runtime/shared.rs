@@ -1,0 +1,54 @@
+//! State shared by every virtual user of one run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+
+use super::plan::Plan;
+use crate::feeder::Feeder;
+use crate::metrics::Recorder;
+use crate::protocol::http::HttpProtocol;
+use crate::schedule::Throttle;
+
+/// What users of one run share: the plan, the protocol (and its shared pool, if any), the
+/// recorder, feeders, the throttle.
+pub(crate) struct RunShared {
+    pub plan: Arc<Plan>,
+    pub protocol: HttpProtocol,
+    pub recorder: Recorder,
+    pub feeders: Vec<Feeder>,
+    pub throttle: Option<Throttle>,
+    pub base_urls: Vec<Arc<str>>,
+    pub default_headers: Vec<(HeaderName, HeaderValue)>,
+    feeder_exhausted: Vec<AtomicBool>,
+}
+
+impl RunShared {
+    pub(crate) fn new(
+        plan: Arc<Plan>,
+        protocol: HttpProtocol,
+        recorder: Recorder,
+        feeders: Vec<Feeder>,
+        throttle: Option<Throttle>,
+    ) -> Result<Self, String> {
+        let mut default_headers = Vec::new();
+        for (name, value) in &plan.http.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name `{name}`"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| format!("invalid value for header `{name}`"))?;
+            default_headers.push((name, value));
+        }
+        let base_urls = plan.base_urls.iter().map(|u| Arc::from(u.as_str())).collect();
+        let feeder_exhausted = feeders.iter().map(|_| AtomicBool::new(false)).collect();
+        Ok(RunShared { plan, protocol, recorder, feeders, throttle, base_urls, default_headers, feeder_exhausted })
+    }
+
+    /// Notes (once per feeder) that a queue feeder ran out of records.
+    pub(crate) fn note_feeder_exhausted(&self, index: usize) {
+        let name = &self.plan.feeders[index].name;
+        if !self.feeder_exhausted[index].swap(true, Ordering::Relaxed) {
+            tracing::warn!(feeder = %name, "feeder ran out of records; users that need one stop");
+        }
+        self.recorder.record_user_error(&format!("feeder `{name}` is empty"));
+    }
+}

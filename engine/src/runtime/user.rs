@@ -1,0 +1,529 @@
+//! A virtual user: walks its scenario's actions, sends requests, runs checks, records outcomes.
+//!
+//! Latency is measured from the *intended* send time (no coordinated omission): a user starts
+//! with the instant its arrival was scheduled, a pause moves that instant forward by exactly
+//! the pause, and a request ends it. Whenever the engine (or a stalled target) makes a request
+//! start late, the lateness is part of the measured latency.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderValue;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::plan::{Action, Body, Count, RequestAction};
+use super::shared::RunShared;
+use crate::expr::Session;
+use crate::feeder;
+use crate::metrics::ErrorSample;
+use crate::model::PauseSpec;
+use crate::protocol::http::{join_url, HttpUser};
+use crate::protocol::{PreparedRequest, Protocol, Response};
+
+/// What a block of actions tells its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Go on with the next action.
+    Next,
+    /// A request failed inside a `try_max`: leave the block so it can be retried.
+    Interrupted,
+    /// The user stops (`exit_here`, an empty queue feeder).
+    Exit,
+}
+
+type BoxFlow<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
+
+/// One virtual user.
+pub(crate) struct VirtualUser {
+    run: Arc<RunShared>,
+    session: Session,
+    http: HttpUser,
+    rng: SmallRng,
+    /// Some request of this user failed (for `exit_here_if_failed`).
+    failed: bool,
+    /// Failures so far (a group is OK when it adds none).
+    failures: u64,
+    /// Nesting depth of `try_max` blocks: a failure inside one interrupts the block.
+    try_depth: u32,
+    /// When the next request should start, had everything been on time.
+    intended: Instant,
+    pace: Vec<Option<Instant>>,
+    base_url: Option<Arc<str>>,
+}
+
+impl VirtualUser {
+    /// A user numbered `user_id` (unique across segments) whose timeline starts at `intended`.
+    pub(crate) fn new(run: Arc<RunShared>, user_id: u64, intended: Instant) -> Self {
+        let rng = SmallRng::seed_from_u64(run.plan.seed ^ user_id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let base_url = if run.base_urls.is_empty() {
+            None
+        } else {
+            Some(run.base_urls[(user_id % run.base_urls.len() as u64) as usize].clone())
+        };
+        let http = run.protocol.new_user();
+        VirtualUser {
+            session: Session::new(user_id),
+            http,
+            rng,
+            failed: false,
+            failures: 0,
+            try_depth: 0,
+            intended,
+            pace: Vec::new(),
+            base_url,
+            run,
+        }
+    }
+
+    /// Runs the scenario `scenario` to its end.
+    pub(crate) async fn run(mut self, scenario: usize) {
+        let actions = self.run.plan.scenarios[scenario].actions.clone();
+        let _ = self.block(&actions).await;
+    }
+
+    fn block<'a>(&'a mut self, actions: &'a [Action]) -> BoxFlow<'a> {
+        Box::pin(async move {
+            for action in actions {
+                let flow = self.action(action).await;
+                if flow != Flow::Next {
+                    return flow;
+                }
+            }
+            Flow::Next
+        })
+    }
+
+    async fn action(&mut self, action: &Action) -> Flow {
+        match action {
+            Action::Request(r) => self.request(r).await,
+            Action::Pause(p) => {
+                let d = self.pause_length(p);
+                self.sleep_from_intended(d).await;
+                Flow::Next
+            }
+            Action::Pace(i, d) => {
+                self.pace(*i, *d).await;
+                Flow::Next
+            }
+            Action::Feed(i) => self.feed(*i),
+            Action::Set(vars) => {
+                for (name, template) in vars {
+                    match template.render(&self.session, &mut self.rng) {
+                        Ok(v) => self.session.set(name.clone(), v),
+                        Err(e) => self.user_error(&format!("set `{name}`: {e}")),
+                    }
+                }
+                Flow::Next
+            }
+            Action::Repeat { times, counter, body } => {
+                let n = match times {
+                    Count::Fixed(n) => *n,
+                    Count::Expr(t) => match t.eval_value(&self.session, &mut self.rng).map(|v| as_count(&v)) {
+                        Ok(Some(n)) => n,
+                        Ok(None) => {
+                            self.user_error("repeat: `times` is not a non-negative integer");
+                            0
+                        }
+                        Err(e) => {
+                            self.user_error(&format!("repeat: {e}"));
+                            0
+                        }
+                    },
+                };
+                for i in 0..n {
+                    self.set_counter(counter, i);
+                    let flow = self.block(body).await;
+                    if flow != Flow::Next {
+                        return flow;
+                    }
+                }
+                Flow::Next
+            }
+            Action::During { duration, counter, body } => {
+                let deadline = Instant::now() + *duration;
+                let mut i = 0;
+                while Instant::now() < deadline {
+                    self.set_counter(counter, i);
+                    let flow = self.block(body).await;
+                    if flow != Flow::Next {
+                        return flow;
+                    }
+                    i += 1;
+                }
+                Flow::Next
+            }
+            Action::Foreach { items, element, counter, body } => {
+                let list = match items.eval_value(&self.session, &mut self.rng) {
+                    Ok(Value::Array(list)) => list,
+                    Ok(other) => {
+                        self.user_error(&format!("foreach: expected a list, found {}", type_name(&other)));
+                        return Flow::Next;
+                    }
+                    Err(e) => {
+                        self.user_error(&format!("foreach: {e}"));
+                        return Flow::Next;
+                    }
+                };
+                for (i, item) in list.into_iter().enumerate() {
+                    self.session.set(element.clone(), item);
+                    self.set_counter(counter, i as u64);
+                    let flow = self.block(body).await;
+                    if flow != Flow::Next {
+                        return flow;
+                    }
+                }
+                Flow::Next
+            }
+            Action::AsLongAs { condition, max, counter, body } => {
+                let mut i = 0;
+                while i < *max && self.condition(condition) {
+                    self.set_counter(counter, i);
+                    let flow = self.block(body).await;
+                    if flow != Flow::Next {
+                        return flow;
+                    }
+                    i += 1;
+                }
+                Flow::Next
+            }
+            Action::If { condition, then, otherwise } => {
+                if self.condition(condition) {
+                    self.block(then).await
+                } else {
+                    self.block(otherwise).await
+                }
+            }
+            Action::Switch { value, cases, default } => {
+                let key = match value.render(&self.session, &mut self.rng) {
+                    Ok(k) => k.into_owned(),
+                    Err(e) => {
+                        self.user_error(&format!("switch: {e}"));
+                        return Flow::Next;
+                    }
+                };
+                match cases.iter().find(|(k, _)| *k == key) {
+                    Some((_, steps)) => self.block(steps).await,
+                    None => self.block(default).await,
+                }
+            }
+            Action::RandomSwitch(branches) => {
+                let roll: f64 = self.rng.random_range(0.0..100.0);
+                match branches.iter().find(|(bound, _)| roll < *bound) {
+                    Some((_, steps)) => self.block(steps).await,
+                    None => Flow::Next,
+                }
+            }
+            Action::Group { id, body } => {
+                let start = Instant::now();
+                let before = self.failures;
+                let flow = self.block(body).await;
+                let end = Instant::now();
+                self.run.recorder.record_group(*id, end.into_std(), end - start, self.failures == before);
+                flow
+            }
+            Action::TryMax { times, counter, body } => {
+                let failed_before = self.failed;
+                self.try_depth += 1;
+                let mut flow = Flow::Next;
+                for attempt in 0..*times {
+                    self.set_counter(counter, u64::from(attempt));
+                    let before = self.failures;
+                    flow = self.block(body).await;
+                    if flow == Flow::Exit {
+                        break;
+                    }
+                    if self.failures == before {
+                        // Success: earlier failed attempts do not mark the user as failed.
+                        self.failed = failed_before;
+                        flow = Flow::Next;
+                        break;
+                    }
+                }
+                self.try_depth -= 1;
+                match flow {
+                    Flow::Interrupted if self.try_depth > 0 => Flow::Interrupted,
+                    Flow::Interrupted => Flow::Next,
+                    other => other,
+                }
+            }
+            Action::ExitHereIfFailed => {
+                if self.failed {
+                    Flow::Exit
+                } else {
+                    Flow::Next
+                }
+            }
+            Action::ExitHere => Flow::Exit,
+        }
+    }
+
+    async fn request(&mut self, r: &RequestAction) -> Flow {
+        if let Some(throttle) = &self.run.throttle {
+            throttle.acquire().await;
+            // Waiting for the throttle is the plan, not the system's latency.
+            self.intended = self.intended.max(Instant::now());
+        }
+        let prepared = match self.prepare(r) {
+            Ok(p) => p,
+            Err(e) => {
+                let end = Instant::now();
+                return self.outcome(r, end, Duration::ZERO, Err(e), None);
+            }
+        };
+        let started = Instant::now();
+        let intended = self.intended.min(started);
+        let result = self.run.protocol.send(&mut self.http, &prepared).await;
+        let end = Instant::now();
+        let latency = end - intended;
+        let outcome = match result {
+            Ok(response) => {
+                let mut failure = None;
+                for check in &r.checks {
+                    if let Err(message) = check.run(&response, latency, &mut self.session, &mut self.rng) {
+                        failure = Some(message);
+                        break;
+                    }
+                }
+                match failure {
+                    None => Ok(()),
+                    Some(message) => {
+                        let sample = self.sample(&message, &prepared, Some(&response));
+                        return self.outcome(r, end, latency, Err(message), sample);
+                    }
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let sample = self.sample(&message, &prepared, None);
+                return self.outcome(r, end, latency, Err(message), sample);
+            }
+        };
+        self.outcome(r, end, latency, outcome, None)
+    }
+
+    fn outcome(
+        &mut self,
+        r: &RequestAction,
+        end: Instant,
+        latency: Duration,
+        result: Result<(), String>,
+        sample: Option<(String, String)>,
+    ) -> Flow {
+        self.intended = end;
+        let recorder = &self.run.recorder;
+        match result {
+            Ok(()) => {
+                recorder.record_request(r.id, end.into_std(), latency, true, None);
+                Flow::Next
+            }
+            Err(error) => {
+                recorder.record_request(r.id, end.into_std(), latency, false, Some(&error));
+                if let Some((request_text, response_text)) = sample {
+                    recorder.record_error_sample(ErrorSample {
+                        request: self.run.plan.request_names[r.id.0 as usize].clone(),
+                        error,
+                        request_text,
+                        response_text,
+                    });
+                }
+                self.failed = true;
+                self.failures += 1;
+                if self.try_depth > 0 {
+                    Flow::Interrupted
+                } else {
+                    Flow::Next
+                }
+            }
+        }
+    }
+
+    fn prepare(&mut self, r: &RequestAction) -> Result<PreparedRequest, String> {
+        let path = r.url.render(&self.session, &mut self.rng).map_err(|e| format!("url: {e}"))?;
+        let mut url = join_url(self.base_url.as_deref(), &path);
+        for (i, (name, value)) in r.query.iter().enumerate() {
+            let value = value.render(&self.session, &mut self.rng).map_err(|e| format!("query `{name}`: {e}"))?;
+            url.push(if i == 0 && !url.contains('?') { '?' } else { '&' });
+            url.push_str(&crate::expr::url_encode(name));
+            url.push('=');
+            url.push_str(&crate::expr::url_encode(&value));
+        }
+        let mut headers = Vec::with_capacity(r.headers.len() + self.run.default_headers.len());
+        for (name, value) in self.run.default_headers.iter() {
+            if !r.headers.iter().any(|(n, _)| n == name) {
+                headers.push((name.clone(), value.clone()));
+            }
+        }
+        for (name, template) in &r.headers {
+            let text = template.render(&self.session, &mut self.rng).map_err(|e| format!("header `{name}`: {e}"))?;
+            let value = HeaderValue::from_str(&text).map_err(|_| format!("header `{name}`: invalid value"))?;
+            headers.push((name.clone(), value));
+        }
+        let body = match &r.body {
+            Body::Empty => Bytes::new(),
+            Body::Text(t) => Bytes::from(t.render(&self.session, &mut self.rng).map_err(|e| format!("body: {e}"))?.into_owned()),
+            Body::Json(t) => {
+                let v = t.render(&self.session, &mut self.rng).map_err(|e| format!("json body: {e}"))?;
+                Bytes::from(serde_json::to_vec(&v).map_err(|e| format!("json body: {e}"))?)
+            }
+            Body::Form(fields) => {
+                let mut text = String::new();
+                for (name, value) in fields {
+                    let value = value.render(&self.session, &mut self.rng).map_err(|e| format!("form `{name}`: {e}"))?;
+                    if !text.is_empty() {
+                        text.push('&');
+                    }
+                    text.push_str(&crate::expr::url_encode(name));
+                    text.push('=');
+                    text.push_str(&crate::expr::url_encode(&value));
+                }
+                Bytes::from(text)
+            }
+            Body::File(bytes) => bytes.clone(),
+        };
+        Ok(PreparedRequest {
+            method: r.method.clone(),
+            url,
+            headers,
+            body,
+            timeout: if r.timeout.is_zero() { self.run.plan.http.request_timeout.get() } else { r.timeout },
+            keep_body: r.needs_body,
+        })
+    }
+
+    /// The request/response texts of an error sample, when the recorder still wants one.
+    fn sample(&self, error: &str, request: &PreparedRequest, response: Option<&Response>) -> Option<(String, String)> {
+        self.run.recorder.wants_sample(error).then(|| {
+            let response = response.map_or_else(|| "(no response)".to_string(), describe_response);
+            (describe_request(request), response)
+        })
+    }
+
+    fn feed(&mut self, index: usize) -> Flow {
+        match self.run.feeders[index].next() {
+            Some(record) => {
+                feeder::apply(&record, &mut self.session);
+                Flow::Next
+            }
+            None => {
+                self.run.note_feeder_exhausted(index);
+                Flow::Exit
+            }
+        }
+    }
+
+    fn condition(&mut self, condition: &crate::expr::Template) -> bool {
+        match condition.eval_bool(&self.session, &mut self.rng) {
+            Ok(b) => b,
+            Err(e) => {
+                self.user_error(&format!("condition: {e}"));
+                false
+            }
+        }
+    }
+
+    fn pause_length(&mut self, pause: &PauseSpec) -> Duration {
+        match pause {
+            PauseSpec::Fixed(d) => d.get(),
+            PauseSpec::Uniform { min, max } => {
+                if min == max {
+                    min.get()
+                } else {
+                    Duration::from_secs_f64(self.rng.random_range(min.get().as_secs_f64()..max.get().as_secs_f64()))
+                }
+            }
+            PauseSpec::Exponential { mean } => {
+                let u: f64 = self.rng.random_range(f64::EPSILON..1.0);
+                let secs = (-u.ln() * mean.get().as_secs_f64()).min(mean.get().as_secs_f64() * 10.0);
+                Duration::from_secs_f64(secs)
+            }
+        }
+    }
+
+    async fn sleep_from_intended(&mut self, d: Duration) {
+        let target = self.intended.max(Instant::now() - d) + d;
+        tokio::time::sleep_until(target).await;
+        self.intended = target;
+    }
+
+    async fn pace(&mut self, index: usize, d: Duration) {
+        if self.pace.len() <= index {
+            self.pace.resize(index + 1, None);
+        }
+        let now = Instant::now();
+        let target = match self.pace[index] {
+            Some(last) => (last + d).max(now),
+            None => now,
+        };
+        tokio::time::sleep_until(target).await;
+        self.pace[index] = Some(target);
+        self.intended = self.intended.max(target);
+    }
+
+    fn set_counter(&mut self, counter: &Option<String>, i: u64) {
+        if let Some(name) = counter {
+            self.session.set(name.clone(), Value::from(i));
+        }
+    }
+
+    fn user_error(&mut self, message: &str) {
+        self.run.recorder.record_user_error(message);
+        self.failed = true;
+    }
+}
+
+fn as_count(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+const SAMPLE_BODY: usize = 2048;
+
+fn describe_request(r: &PreparedRequest) -> String {
+    let mut text = format!("{} {}\n", r.method, r.url);
+    for (name, value) in &r.headers {
+        text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+    }
+    append_body(&mut text, &r.body);
+    text
+}
+
+fn describe_response(r: &Response) -> String {
+    let mut text = format!("{}\n", r.status);
+    for (name, value) in &r.headers {
+        text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+    }
+    append_body(&mut text, &r.body);
+    text
+}
+
+fn append_body(text: &mut String, body: &[u8]) {
+    if body.is_empty() {
+        return;
+    }
+    text.push('\n');
+    let shown = &body[..body.len().min(SAMPLE_BODY)];
+    text.push_str(&String::from_utf8_lossy(shown));
+    if body.len() > SAMPLE_BODY {
+        text.push_str(&format!("\n… ({} bytes in all)", body.len()));
+    }
+}
