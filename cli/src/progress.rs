@@ -43,7 +43,7 @@ impl ProgressPrinter {
                         requests: live.requests,
                         errors: live.ko,
                         req_per_sec: live.last_second_requests as f64,
-                        p95: live.last_p95,
+                        p95: live.recent_p95,
                     };
                     let mut err = std::io::stderr().lock();
                     if tty {

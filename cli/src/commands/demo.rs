@@ -62,6 +62,8 @@ pub async fn execute(args: DemoArgs) -> u8 {
     .await;
     let received = target.stats().snapshot().total;
     println!("the target received {received} requests; open {}/index.html for the report", args.out.display());
-    target.shutdown().await;
+    if let Err(e) = target.shutdown().await {
+        eprintln!("warning: the target did not stop cleanly: {e}");
+    }
     code
 }

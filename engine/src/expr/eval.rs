@@ -31,14 +31,14 @@ pub(crate) fn eval<'a, R: Rng + ?Sized>(
                 .ok_or_else(|| EvalError::invalid(format!("`!` expects a boolean, found {}", describe(&v))))?;
             Ok(Cow::Owned(Value::Bool(!b)))
         }
-        Expr::Neg(x) => value::negate(&eval(x, session, rng)?).map(Cow::Owned),
+        Expr::Neg(x) => value::negate(&*eval(x, session, rng)?).map(Cow::Owned),
         Expr::Binary(op @ (BinOp::And | BinOp::Or), a, b) => {
-            let left = value::logical(*op, &eval(a, session, rng)?)?;
+            let left = value::logical(*op, &*eval(a, session, rng)?)?;
             // `false && _` and `true || _` do not evaluate the right side.
             if left == (*op == BinOp::Or) {
                 return Ok(Cow::Owned(Value::Bool(left)));
             }
-            let right = value::logical(*op, &eval(b, session, rng)?)?;
+            let right = value::logical(*op, &*eval(b, session, rng)?)?;
             Ok(Cow::Owned(Value::Bool(right)))
         }
         Expr::Binary(op, a, b) => {

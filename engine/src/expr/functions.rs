@@ -166,8 +166,9 @@ fn int_arg(func: Func, v: &Value) -> Result<i64, EvalError> {
     to_int(v).ok_or_else(|| EvalError::invalid(format!("{}: expected an integer, found {}", func.name(), describe(v))))
 }
 
-/// Percent-encodes everything but the RFC 3986 unreserved characters.
-pub(crate) fn url_encode(s: &str) -> String {
+/// Percent-encodes the UTF-8 bytes of `s`, keeping only the RFC 3986 unreserved characters
+/// (`A-Z a-z 0-9 - _ . ~`); what the `urlEncode` function does.
+pub fn url_encode(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {

@@ -59,6 +59,7 @@ mod tests;
 
 use std::fmt;
 
+pub use functions::url_encode;
 pub use session::Session;
 pub use template::{JsonTemplate, Template};
 

@@ -210,11 +210,11 @@ mod tests {
 
     #[test]
     fn malformed_paths_stop_early() {
-        assert_eq!(parse("a.[0]").1, false);
+        assert!(!parse("a.[0]").1);
         assert_eq!(parse("a..b"), (vec![Segment::Key("a".into())], false));
         assert_eq!(parse("a[x]"), (vec![Segment::Key("a".into())], false));
-        assert_eq!(parse(".a").1, false);
-        assert_eq!(parse("a[\"b").1, false);
-        assert_eq!(parse("a-b").1, false);
+        assert!(!parse(".a").1);
+        assert!(!parse("a[\"b").1);
+        assert!(!parse("a-b").1);
     }
 }

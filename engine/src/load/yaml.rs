@@ -118,6 +118,9 @@ pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
             ),
         ));
     }
+    // saphyr-parser 0.0.6 reads a byte-order mark as part of the first scalar; editors do not
+    // count it as a column either.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let tree = Builder::default().run(text)?;
     let mut expander = Expander { alias_nodes: 0 };
     expander.expand(&tree, 0, None)
@@ -138,6 +141,21 @@ fn location_of_byte(text: &str, offset: usize) -> Location {
         }
     }
     loc
+}
+
+/// Whether `text` holds nothing but blank lines, comments, directives and document markers.
+fn is_blank(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}').lines().all(|line| {
+        let line = line.trim();
+        let rest = line
+            .strip_prefix("---")
+            .or_else(|| line.strip_prefix("..."))
+            .map(str::trim_start);
+        match rest {
+            Some(rest) => rest.is_empty() || rest.starts_with('#'),
+            None => line.is_empty() || line.starts_with('#') || line.starts_with('%'),
+        }
+    })
 }
 
 /// A node while parsing: anchored nodes are shared, aliases point at them.
@@ -216,7 +234,6 @@ struct Builder {
     frames: Vec<Frame>,
     anchors: HashMap<usize, Rc<Tmp>>,
     root: Option<Tmp>,
-    root_is_empty: bool,
     documents: usize,
 }
 
@@ -236,7 +253,9 @@ impl Builder {
             }
         }
         match self.root {
-            Some(root) if !self.root_is_empty => Ok(root),
+            Some(root) if !(matches!(root.kind, TmpKind::Scalar(NodeValue::Null)) && is_blank(text)) => {
+                Ok(root)
+            }
             _ => Err(ParseError::new(
                 Location::START,
                 String::new(),
@@ -276,13 +295,10 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, _tag) => {
                 let value = if style == ScalarStyle::Plain {
-                    resolve_plain(if span.is_empty() { "" } else { &text })
+                    resolve_plain(&text)
                 } else {
                     NodeValue::Str(text.into_owned())
                 };
-                if self.frames.is_empty() && span.is_empty() && value == NodeValue::Null {
-                    self.root_is_empty = true;
-                }
                 self.finish(
                     Tmp {
                         kind: TmpKind::Scalar(value),

@@ -26,3 +26,6 @@ pub use stats::{
     ErrorSample, RequestStats, RunStats, SecondStats, MAX_ERROR_MESSAGES, MAX_ERROR_SAMPLES,
     MAX_SAMPLES_PER_ERROR, OTHER_ERRORS,
 };
+
+#[cfg(test)]
+mod tests;

@@ -309,7 +309,7 @@ fn merge_series(into: &mut Vec<SecondStats>, from: &[SecondStats]) {
     }
     let mine = std::mem::take(into);
     let mut out: Vec<SecondStats> = Vec::with_capacity(mine.len().max(from.len()));
-    let mut push = |entry: SecondStats, out: &mut Vec<SecondStats>| match out.last_mut() {
+    let push = |entry: SecondStats, out: &mut Vec<SecondStats>| match out.last_mut() {
         Some(last) if last.second == entry.second => last.merge(&entry),
         _ => out.push(entry),
     };

@@ -47,7 +47,7 @@ impl Format {
     /// A tick label for `v`, given the distance between ticks.
     fn tick(self, v: f64, step: f64) -> String {
         match self {
-            Format::Seconds => fmt_seconds(v.max(0.0).round() as u64),
+            Format::Seconds => seconds_tick(v.max(0.0).round() as u64),
             Format::Percent => format!("{}%", compact(v, step)),
             Format::Count | Format::Number | Format::Millis => compact(v, step),
         }
@@ -68,6 +68,19 @@ impl Format {
             Format::Millis => format!("{} ms", fmt_ms(v)),
             Format::Percent => format!("{v:.2}%"),
         }
+    }
+}
+
+/// A time tick without zero parts: `45s`, `2m`, `1m30s`, `1h`, `1h30m`.
+fn seconds_tick(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, 0) => format!("{h}h{m:02}m"),
+        _ => fmt_seconds(secs),
     }
 }
 
@@ -183,7 +196,12 @@ impl Series {
             .filter(|(x, _)| x.is_finite())
             .map(|(x, y)| (x, y.filter(|y| y.is_finite())))
             .collect();
-        Series { name: name.into(), color, style, points }
+        Series {
+            name: name.into(),
+            color,
+            style,
+            points,
+        }
     }
 }
 
@@ -224,7 +242,8 @@ pub(crate) struct LineChart {
 }
 
 impl LineChart {
-    /// An empty chart with axis labels; x in seconds and y as numbers by default.
+    /// An empty chart with axis labels; x in seconds since the start of the run, y as numbers
+    /// unless [`LineChart::y_format`] says otherwise.
     pub(crate) fn new(x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
         LineChart {
             x_label: x_label.into(),
@@ -233,12 +252,6 @@ impl LineChart {
             y_format: Format::Number,
             series: Vec::new(),
         }
-    }
-
-    /// Sets how x ticks and values are written.
-    pub(crate) fn x_format(mut self, format: Format) -> Self {
-        self.x_format = format;
-        self
     }
 
     /// Sets how y ticks and values are written.
@@ -256,8 +269,15 @@ impl LineChart {
     /// The chart as an `<svg>` element; `title` is its accessible name.
     pub(crate) fn render(&self, title: &str) -> String {
         let mut svg = open_svg(title);
-        let xs: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
-        let ys = self.series.iter().flat_map(|s| s.points.iter().filter_map(|p| p.1));
+        let xs: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .collect();
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().filter_map(|p| p.1));
         let y_data_max = ys.fold(0.0f64, f64::max);
         if xs.is_empty() {
             no_data(&mut svg);
@@ -269,9 +289,17 @@ impl LineChart {
             x_min -= 0.5;
             x_max += 0.5;
         }
-        let y_step = step_for(self.y_format, if y_data_max > 0.0 { y_data_max } else { 1.0 }, 5);
+        let y_step = step_for(
+            self.y_format,
+            if y_data_max > 0.0 { y_data_max } else { 1.0 },
+            5,
+        );
         let y_max = ((y_data_max / y_step).ceil() * y_step).max(y_step);
-        let frame = Frame { x_min, x_max, y_max };
+        let frame = Frame {
+            x_min,
+            x_max,
+            y_max,
+        };
         let x_step = step_for(self.x_format, x_max - x_min, 8);
 
         self.axes(&mut svg, &frame, x_step, y_step);
@@ -279,7 +307,10 @@ impl LineChart {
             draw_series(&mut svg, &frame, series);
         }
         self.hover_slots(&mut svg, &frame, xs);
-        legend(&mut svg, self.series.iter().map(|s| (s.name.as_str(), s.color)));
+        legend(
+            &mut svg,
+            self.series.iter().map(|s| (s.name.as_str(), s.color)),
+        );
         close_svg(svg)
     }
 
@@ -315,9 +346,16 @@ impl LineChart {
         xs.dedup();
         svg.push_str(r#"<g class="chart-hover">"#);
         for (i, &x) in xs.iter().enumerate() {
-            let left = if i == 0 { frame.x(x) } else { (frame.x(xs[i - 1]) + frame.x(x)) / 2.0 };
-            let right =
-                if i + 1 == xs.len() { frame.x(x) } else { (frame.x(x) + frame.x(xs[i + 1])) / 2.0 };
+            let left = if i == 0 {
+                frame.x(x)
+            } else {
+                (frame.x(xs[i - 1]) + frame.x(x)) / 2.0
+            };
+            let right = if i + 1 == xs.len() {
+                frame.x(x)
+            } else {
+                (frame.x(x) + frame.x(xs[i + 1])) / 2.0
+            };
             let (left, right) = (left.max(LEFT), right.min(LEFT + Frame::plot_width()));
             let width = (right - left).max(1.0);
             let mut tip = self.x_format.value(x);
@@ -458,9 +496,17 @@ impl BarChart {
         }
         let values = self.bars.iter().map(|b| finite_non_negative(b.value));
         let data_max = values.fold(0.0f64, f64::max);
-        let y_step = step_for(self.y_format, if data_max > 0.0 { data_max } else { 1.0 }, 5);
+        let y_step = step_for(
+            self.y_format,
+            if data_max > 0.0 { data_max } else { 1.0 },
+            5,
+        );
         let y_max = ((data_max / y_step).ceil() * y_step).max(y_step);
-        let frame = Frame { x_min: 0.0, x_max: self.bars.len() as f64, y_max };
+        let frame = Frame {
+            x_min: 0.0,
+            x_max: self.bars.len() as f64,
+            y_max,
+        };
         let right = LEFT + Frame::plot_width();
         let bottom = TOP + Frame::plot_height();
         for v in ticks(0.0, y_max, y_step) {
@@ -580,7 +626,10 @@ mod tests {
         assert_eq!(nice_step(0.0, 5), 1.0);
         assert_eq!(time_step(600.0, 8), 120.0);
         assert_eq!(step_for(Format::Count, 3.0, 5), 1.0);
-        assert_eq!(ticks(0.0, 100.0, 20.0), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(
+            ticks(0.0, 100.0, 20.0),
+            vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
         assert_eq!(ticks(0.0, 1e12, 1.0).len(), MAX_TICKS);
         assert!(ticks(0.0, f64::NAN, 1.0).is_empty());
     }
@@ -592,12 +641,20 @@ mod tests {
         assert_eq!(Format::Number.tick(0.4, 0.2), "0.4");
         assert_eq!(Format::Number.tick(40.0, 20.0), "40");
         assert_eq!(Format::Seconds.tick(90.0, 30.0), "1m30s");
+        assert_eq!(Format::Seconds.tick(120.0, 60.0), "2m");
+        assert_eq!(Format::Seconds.tick(5400.0, 1800.0), "1h30m");
+        assert_eq!(Format::Seconds.tick(0.0, 1.0), "0s");
         assert_eq!(Format::Percent.tick(25.0, 5.0), "25%");
     }
 
     #[test]
     fn line_chart_draws_series_gaps_legend_and_tooltips() {
-        let points = vec![(0.0, Some(1.0)), (1.0, Some(3.0)), (2.0, None), (3.0, Some(2.0))];
+        let points = vec![
+            (0.0, Some(1.0)),
+            (1.0, Some(3.0)),
+            (2.0, None),
+            (3.0, Some(2.0)),
+        ];
         let svg = LineChart::new("Time", "Users")
             .y_format(Format::Count)
             .series(Series::new("a<b", "#123456", Style::Area, points))
@@ -607,7 +664,11 @@ mod tests {
         assert!(svg.contains("a&lt;b"));
         assert!(svg.contains("Users &amp; more"));
         assert!(svg.contains("<circle"), "isolated point is a dot");
-        assert_eq!(svg.matches("<title>").count(), 1 + 4, "chart title + one per x");
+        assert_eq!(
+            svg.matches("<title>").count(),
+            1 + 4,
+            "chart title + one per x"
+        );
         assert!(!svg.contains("NaN"));
     }
 
@@ -616,7 +677,12 @@ mod tests {
         let svg = LineChart::new("x", "y").render("empty");
         assert!(svg.contains("No data"));
         let flat = LineChart::new("x", "y")
-            .series(Series::new("s", "red", Style::Line, vec![(5.0, Some(0.0)), (f64::NAN, None)]))
+            .series(Series::new(
+                "s",
+                "red",
+                Style::Line,
+                vec![(5.0, Some(0.0)), (f64::NAN, None)],
+            ))
             .render("one point");
         assert!(!flat.contains("NaN") && !flat.contains("inf"));
         let bars = BarChart::new("x", "y", "s", "red").render("no bars");
@@ -626,9 +692,15 @@ mod tests {
     #[test]
     fn bar_chart_draws_bars() {
         let bars = (0..30)
-            .map(|i| Bar { label: format!("{i}"), value: f64::from(i), tooltip: format!("<{i}>") })
+            .map(|i| Bar {
+                label: format!("{i}"),
+                value: f64::from(i),
+                tooltip: format!("<{i}>"),
+            })
             .collect();
-        let svg = BarChart::new("ms", "%", "share", "green").bars(bars).render("dist");
+        let svg = BarChart::new("ms", "%", "share", "green")
+            .bars(bars)
+            .render("dist");
         assert_eq!(svg.matches("<title>").count(), 31);
         assert!(svg.contains("&lt;29&gt;"));
         assert!(!svg.contains("NaN"));

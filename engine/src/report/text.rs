@@ -133,6 +133,24 @@ pub(crate) fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// A number for people: integers without decimals, others with up to 3 (`12`, `12.5`,
+/// `0.123`); non-finite values as Rust writes them.
+pub(crate) fn fmt_number(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// An integer with thin-space thousands separators (for HTML): `12 345 678`.
 pub(crate) fn fmt_grouped(n: u64) -> String {
     let digits = n.to_string();

@@ -174,7 +174,15 @@ pub enum Body {
 
 /// Compiles a simulation, reading the files it names through `files`.
 pub fn compile(sim: &Simulation, files: &dyn FileSource) -> Result<Plan, Vec<PathProblem>> {
-    let mut c = Compiler { files, problems: Vec::new(), requests: Vec::new(), groups: Vec::new(), feeder_index: HashMap::new(), pace_count: 0 };
+    let mut c = Compiler {
+        files,
+        problems: Vec::new(),
+        requests: Vec::new(),
+        groups: Vec::new(),
+        feeder_index: HashMap::new(),
+        pace_count: 0,
+        default_timeout: sim.http.request_timeout.get(),
+    };
     let plan = c.simulation(sim);
     if c.problems.is_empty() {
         Ok(plan)
@@ -190,6 +198,7 @@ struct Compiler<'a> {
     groups: Vec<String>,
     feeder_index: HashMap<String, usize>,
     pace_count: usize,
+    default_timeout: Duration,
 }
 
 impl Compiler<'_> {
@@ -202,7 +211,7 @@ impl Compiler<'_> {
             Ok(t) => t,
             Err(e) => {
                 self.problem(path, format!("invalid template: {e}"));
-                Template::compile("").unwrap_or_else(|_| unreachable_template())
+                empty_template()
             }
         }
     }
@@ -212,7 +221,7 @@ impl Compiler<'_> {
             Ok(t) => t,
             Err(e) => {
                 self.problem(path, format!("invalid template: {e}"));
-                JsonTemplate::compile(&serde_json::Value::Null).unwrap_or_else(|_| unreachable_json_template())
+                JsonTemplate::compile(&serde_json::Value::Null).expect("the null JSON template compiles")
             }
         }
     }
@@ -605,7 +614,7 @@ impl Compiler<'_> {
             headers,
             body,
             checks,
-            timeout: r.timeout.map(|t| t.get()).unwrap_or(Duration::ZERO),
+            timeout: r.timeout.map_or(self.default_timeout, |t| t.get()),
             needs_body,
         }
     }
@@ -621,11 +630,7 @@ fn intern(names: &mut Vec<String>, name: &str) -> u32 {
     }
 }
 
-fn unreachable_template() -> Template {
-    // Compiling the empty template cannot fail; this only satisfies the types.
-    Template::compile("").unwrap_or_else(|_| unreachable_template())
-}
-
-fn unreachable_json_template() -> JsonTemplate {
-    JsonTemplate::compile(&serde_json::Value::Null).unwrap_or_else(|_| unreachable_json_template())
+/// Stands in for a template that failed to compile (compilation then fails as a whole).
+fn empty_template() -> Template {
+    Template::compile("").expect("the empty template compiles")
 }

@@ -391,7 +391,7 @@ impl VirtualUser {
             url,
             headers,
             body,
-            timeout: if r.timeout.is_zero() { self.run.plan.http.request_timeout.get() } else { r.timeout },
+            timeout: r.timeout,
             keep_body: r.needs_body,
         })
     }

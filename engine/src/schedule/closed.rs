@@ -81,7 +81,7 @@ impl LevelStep {
     /// First nanosecond at which the line has crossed `e` integers (`1 <= e <= diff`).
     fn crossing_at(self, e: u64) -> u64 {
         let diff = u128::from(self.diff().max(1));
-        let nanos = (u128::from(e) * u128::from(self.len) + diff - 1) / diff;
+        let nanos = (u128::from(e) * u128::from(self.len)).div_ceil(diff);
         u64::try_from(nanos).unwrap_or(u64::MAX)
     }
 
@@ -133,18 +133,35 @@ impl ClosedSchedule {
                 }
             };
             if from.max(to) > MAX_USERS {
-                return Err(format!("{}: more than {MAX_USERS} concurrent users", what()));
+                return Err(format!(
+                    "{}: more than {MAX_USERS} concurrent users",
+                    what()
+                ));
             }
             let len = nanos_of(step.duration()).ok_or_else(|| format!("{}: too long", what()))?;
             let end = start.checked_add(len).ok_or_else(|| {
-                format!("{}: the profile lasts more than {} s", what(), u64::MAX / 1_000_000_000)
+                format!(
+                    "{}: the profile lasts more than {} s",
+                    what(),
+                    u64::MAX / 1_000_000_000
+                )
             })?;
             if len > 0 {
-                plans.push(LevelStep { start, len, from, to });
+                plans.push(LevelStep {
+                    start,
+                    len,
+                    from,
+                    to,
+                });
             }
             start = end;
         }
-        Ok(ClosedSchedule { plan: Arc::new(Plan { steps: plans, end: start }) })
+        Ok(ClosedSchedule {
+            plan: Arc::new(Plan {
+                steps: plans,
+                end: start,
+            }),
+        })
     }
 
     /// End of the last step, from the scenario's start; the level is 0 from then on.
@@ -161,7 +178,8 @@ impl ClosedSchedule {
 
     /// Target concurrency of the whole simulation at `t` (nanoseconds).
     fn whole_level(&self, t: u64) -> u64 {
-        self.step_at(t).map_or(0, |(idx, tau)| self.plan.steps[idx].level(tau))
+        self.step_at(t)
+            .map_or(0, |(idx, tau)| self.plan.steps[idx].level(tau))
     }
 
     /// Number of concurrent users `segment` keeps at `t`: its share of `c(t)`.
@@ -171,7 +189,13 @@ impl ClosedSchedule {
 
     /// The highest level `segment` ever keeps.
     pub fn max_level(&self, segment: Segment) -> u64 {
-        let max = self.plan.steps.iter().map(|s| s.max_level()).max().unwrap_or(0);
+        let max = self
+            .plan
+            .steps
+            .iter()
+            .map(|s| s.max_level())
+            .max()
+            .unwrap_or(0);
         segment.share_of(max)
     }
 
@@ -225,7 +249,10 @@ impl Iterator for LevelChanges {
                 self.done = true;
                 if self.last != 0 {
                     self.last = 0;
-                    return Some(LevelChange { at: Duration::from_nanos(self.plan.end), level: 0 });
+                    return Some(LevelChange {
+                        at: Duration::from_nanos(self.plan.end),
+                        level: 0,
+                    });
                 }
                 return None;
             };
@@ -234,7 +261,10 @@ impl Iterator for LevelChanges {
                 let level = self.segment.share_of(level);
                 if level != self.last {
                     self.last = level;
-                    return Some(LevelChange { at: Duration::from_nanos(step.start + tau), level });
+                    return Some(LevelChange {
+                        at: Duration::from_nanos(step.start + tau),
+                        level,
+                    });
                 }
                 continue;
             }
@@ -244,7 +274,10 @@ impl Iterator for LevelChanges {
                 let level = self.segment.share_of(next.from);
                 if level != self.last {
                     self.last = level;
-                    return Some(LevelChange { at: Duration::from_nanos(next.start), level });
+                    return Some(LevelChange {
+                        at: Duration::from_nanos(next.start),
+                        level,
+                    });
                 }
             }
         }

@@ -95,7 +95,9 @@ impl SplitMix64 {
     pub(crate) fn for_step(seed: u64, step: usize) -> Self {
         let mut mixer = SplitMix64 { state: seed };
         let base = mixer.next_u64();
-        SplitMix64 { state: base ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) }
+        SplitMix64 {
+            state: base ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        }
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -127,7 +129,12 @@ pub(crate) struct SortedUniforms {
 impl SortedUniforms {
     /// The sorted sample of size `n` drawn from `rng`.
     pub(crate) fn new(rng: SplitMix64, n: u64) -> Self {
-        SortedUniforms { rng, n, produced: 0, remaining: 1.0 }
+        SortedUniforms {
+            rng,
+            n,
+            produced: 0,
+            remaining: 1.0,
+        }
     }
 
     /// How many values have been produced so far (the index of the next one).

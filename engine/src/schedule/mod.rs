@@ -53,11 +53,13 @@ impl ScenarioSchedule {
         }
         let closed = steps.iter().any(InjectionStep::is_closed);
         if closed && steps.iter().any(InjectionStep::is_open) {
-            return Err("a scenario's injection uses either open steps (nothing_for, at_once, \
+            return Err(
+                "a scenario's injection uses either open steps (nothing_for, at_once, \
                         ramp_users, constant_users_per_sec, ramp_users_per_sec, \
                         stress_peak_users) or closed steps (nothing_for, \
                         constant_concurrent_users, ramp_concurrent_users), not both"
-                .to_string());
+                    .to_string(),
+            );
         }
         if closed {
             ClosedSchedule::new(steps).map(ScenarioSchedule::Closed)

@@ -32,8 +32,7 @@ use crate::model::InjectionStep;
 use crate::Segment;
 
 use super::curve::{
-    linear_rate_time, secs_to_nanos, smoothstep_inverse, SortedUniforms, SplitMix64,
-    NANOS_PER_SEC,
+    linear_rate_time, secs_to_nanos, smoothstep_inverse, SortedUniforms, SplitMix64, NANOS_PER_SEC,
 };
 use super::{nanos_of, step_label, MAX_USERS};
 
@@ -134,7 +133,10 @@ impl StepPlan {
             Shape::Random { rng, .. } => rng.clone(),
             _ => SplitMix64::for_step(0, 0),
         };
-        Draws { uniforms: SortedUniforms::new(rng, self.count), pending: None }
+        Draws {
+            uniforms: SortedUniforms::new(rng, self.count),
+            pending: None,
+        }
     }
 
     /// The first local arrival with offset `>= tau`, or `count` when there is none.
@@ -224,19 +226,32 @@ impl OpenSchedule {
                 InjectionStep::AtOnce(users) => (*users, Shape::AtOnce),
                 InjectionStep::RampUsers { users, .. } => (*users, Shape::Even),
                 InjectionStep::StressPeakUsers { users, .. } => (*users, Shape::Peak),
-                InjectionStep::ConstantUsersPerSec { rate, randomized, .. } => {
+                InjectionStep::ConstantUsersPerSec {
+                    rate, randomized, ..
+                } => {
                     let shape = if *randomized {
                         random(*rate, *rate)
                     } else {
-                        Shape::Rate { from: *rate, to: *rate }
+                        Shape::Rate {
+                            from: *rate,
+                            to: *rate,
+                        }
                     };
                     (rate_count(*rate, *rate)?, shape)
                 }
-                InjectionStep::RampUsersPerSec { from, to, randomized, .. } => {
+                InjectionStep::RampUsersPerSec {
+                    from,
+                    to,
+                    randomized,
+                    ..
+                } => {
                     let shape = if *randomized {
                         random(*from, *to)
                     } else {
-                        Shape::Rate { from: *from, to: *to }
+                        Shape::Rate {
+                            from: *from,
+                            to: *to,
+                        }
                     };
                     (rate_count(*from, *to)?, shape)
                 }
@@ -253,13 +268,29 @@ impl OpenSchedule {
                 format!("{}: the profile plans more than {MAX_USERS} users", what())
             })?;
             let end = start.checked_add(len).ok_or_else(|| {
-                format!("{}: the profile lasts more than {} s", what(), u64::MAX / 1_000_000_000)
+                format!(
+                    "{}: the profile lasts more than {} s",
+                    what(),
+                    u64::MAX / 1_000_000_000
+                )
             })?;
-            plans.push(StepPlan { start, len, first, count, shape });
+            plans.push(StepPlan {
+                start,
+                len,
+                first,
+                count,
+                shape,
+            });
             start = end;
             first = total;
         }
-        Ok(OpenSchedule { plan: Arc::new(Plan { steps: plans, total: first, end: start }) })
+        Ok(OpenSchedule {
+            plan: Arc::new(Plan {
+                steps: plans,
+                total: first,
+                end: start,
+            }),
+        })
     }
 
     /// Number of arrivals in the whole schedule.
@@ -306,7 +337,10 @@ impl OpenSchedule {
         let steps = self.plan.steps.iter();
         steps
             .map(|s| {
-                let window = (Duration::from_nanos(s.start), Duration::from_nanos(s.start + s.len));
+                let window = (
+                    Duration::from_nanos(s.start),
+                    Duration::from_nanos(s.start + s.len),
+                );
                 (s.first..s.first + s.count, window.0, window.1)
             })
             .collect()
@@ -320,7 +354,11 @@ impl OpenSchedule {
                 continue;
             }
             if from <= step.start {
-                return Cursor { step: idx, next: step.first, draws: None };
+                return Cursor {
+                    step: idx,
+                    next: step.first,
+                    draws: None,
+                };
             }
             let tau = from - step.start;
             if tau > step.len {
@@ -333,17 +371,29 @@ impl OpenSchedule {
                     if offset >= tau {
                         draws.pending = Some(offset);
                         let next = step.first + draws.uniforms.position() - 1;
-                        return Cursor { step: idx, next, draws: Some(draws) };
+                        return Cursor {
+                            step: idx,
+                            next,
+                            draws: Some(draws),
+                        };
                     }
                 }
             } else {
                 let j = step.first_at_or_after(tau);
                 if j < step.count {
-                    return Cursor { step: idx, next: step.first + j, draws: None };
+                    return Cursor {
+                        step: idx,
+                        next: step.first + j,
+                        draws: None,
+                    };
                 }
             }
         }
-        Cursor { step: self.plan.steps.len(), next: self.plan.total, draws: None }
+        Cursor {
+            step: self.plan.steps.len(),
+            next: self.plan.total,
+            draws: None,
+        }
     }
 }
 
@@ -404,7 +454,10 @@ impl Iterator for Arrivals {
             };
             self.next = owned + 1;
             self.left = self.left.saturating_sub(1);
-            return Some(Arrival { index: owned, at: Duration::from_nanos(step.start + offset) });
+            return Some(Arrival {
+                index: owned,
+                at: Duration::from_nanos(step.start + offset),
+            });
         }
     }
 

@@ -82,7 +82,12 @@ impl ThrottlePlan {
                 ThrottleStep::JumpToRps(rate) => (check(idx, *rate)?, 0.0),
             };
             if secs > 0.0 {
-                pieces.push(Piece { start: t, end: t + secs, from: cap, to });
+                pieces.push(Piece {
+                    start: t,
+                    end: t + secs,
+                    from: cap,
+                    to,
+                });
                 t += secs;
             }
             cap = to;
@@ -157,13 +162,20 @@ pub struct Throttle {
 impl Throttle {
     /// A limiter for `segment` of a run that started (or starts) at `start`, with the
     /// [`DEFAULT_BURST`].
+    ///
+    /// The cap is read at the time elapsed since `start`, so a run resumed at an offset passes
+    /// the instant the original run started (now minus the offset). No burst is granted for the
+    /// time before the limiter is built.
     pub fn new(plan: ThrottlePlan, segment: Segment, start: Instant) -> Throttle {
+        let elapsed = Instant::now()
+            .saturating_duration_since(start)
+            .as_secs_f64();
         Throttle {
             plan,
             units: f64::from(segment.count.max(1)),
             start,
             burst: DEFAULT_BURST.as_secs_f64(),
-            last_slot: Mutex::new(0.0),
+            last_slot: Mutex::new(elapsed),
         }
     }
 
@@ -182,14 +194,17 @@ impl Throttle {
     /// Reserves the next permit and returns the instant from which it may be used, or `None`
     /// when the cap stays at 0 for the rest of time.
     pub fn reserve(&self) -> Option<Instant> {
-        let now = Instant::now().saturating_duration_since(self.start).as_secs_f64();
+        let now = Instant::now()
+            .saturating_duration_since(self.start)
+            .as_secs_f64();
         let slot = {
             let mut last = self.last_slot.lock();
             let slot = self.plan.advance(last.max(now - self.burst), self.units)?;
             *last = slot;
             slot
         };
-        self.start.checked_add(Duration::try_from_secs_f64(slot).ok()?)
+        self.start
+            .checked_add(Duration::try_from_secs_f64(slot).ok()?)
     }
 
     /// Waits for a permit to send one request. Never returns when the cap stays at 0 for the

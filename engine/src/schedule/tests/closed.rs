@@ -12,15 +12,24 @@ fn schedule(steps: &[InjectionStep]) -> ClosedSchedule {
 }
 
 fn ramp(from: u64, to: u64, during: u64) -> InjectionStep {
-    InjectionStep::RampConcurrentUsers { from, to, during: secs(during) }
+    InjectionStep::RampConcurrentUsers {
+        from,
+        to,
+        during: secs(during),
+    }
 }
 
 fn constant(users: u64, during: u64) -> InjectionStep {
-    InjectionStep::ConstantConcurrentUsers { users, during: secs(during) }
+    InjectionStep::ConstantConcurrentUsers {
+        users,
+        during: secs(during),
+    }
 }
 
 fn changes(s: &ClosedSchedule, segment: Segment, from: Duration) -> Vec<(u64, u64)> {
-    s.changes(segment, from).map(|c| (c.at.as_millis() as u64, c.level)).collect()
+    s.changes(segment, from)
+        .map(|c| (c.at.as_millis() as u64, c.level))
+        .collect()
 }
 
 #[test]
@@ -30,7 +39,10 @@ fn constant_level_then_zero() {
     assert_eq!(s.level_at(Segment::WHOLE, Duration::ZERO), 10);
     assert_eq!(s.level_at(Segment::WHOLE, at_ms(4999)), 10);
     assert_eq!(s.level_at(Segment::WHOLE, at_ms(5000)), 0);
-    assert_eq!(changes(&s, Segment::WHOLE, Duration::ZERO), [(0, 10), (5000, 0)]);
+    assert_eq!(
+        changes(&s, Segment::WHOLE, Duration::ZERO),
+        [(0, 10), (5000, 0)]
+    );
     assert_eq!(s.max_level(Segment::WHOLE), 10);
 }
 
@@ -74,7 +86,10 @@ fn steps_chain_and_nothing_for_means_zero() {
         [(0, 0), (1000, 4), (4000, 5), (5000, 6), (6000, 0)]
     );
     // Resuming mid-ramp starts with the current level.
-    assert_eq!(changes(&s, Segment::WHOLE, at_ms(4500)), [(4500, 5), (5000, 6), (6000, 0)]);
+    assert_eq!(
+        changes(&s, Segment::WHOLE, at_ms(4500)),
+        [(4500, 5), (5000, 6), (6000, 0)]
+    );
     assert_eq!(changes(&s, Segment::WHOLE, at_ms(9000)), [(9000, 0)]);
 }
 
@@ -88,7 +103,10 @@ fn segments_own_every_nth_slot() {
         [(0, 0), (1000, 1), (4000, 2), (7000, 3), (10_000, 0)]
     );
     let second = Segment::new(1, 3).unwrap();
-    assert_eq!(changes(&s, second, Duration::ZERO), [(0, 0), (2000, 1), (5000, 2), (8000, 3), (10_000, 0)]);
+    assert_eq!(
+        changes(&s, second, Duration::ZERO),
+        [(0, 0), (2000, 1), (5000, 2), (8000, 3), (10_000, 0)]
+    );
     assert_eq!(s.max_level(first), 3);
     assert_eq!(s.max_level(second), 3);
     assert_eq!(s.max_level(Segment::new(2, 3).unwrap()), 3);
@@ -105,13 +123,27 @@ fn segments_own_every_nth_slot() {
 fn crowded_crossings_collapse_into_one_change() {
     // 1,000,000 users in 1 µs: a thousand crossings per nanosecond.
     let s = schedule(&[
-        InjectionStep::RampConcurrentUsers { from: 0, to: 1_000_000, during: Duration::from_micros(1).into() },
+        InjectionStep::RampConcurrentUsers {
+            from: 0,
+            to: 1_000_000,
+            during: Duration::from_micros(1).into(),
+        },
         constant(3, 1),
     ]);
-    let got: Vec<LevelChange> = s.changes(Segment::new(1, 4).unwrap(), Duration::ZERO).collect();
+    let got: Vec<LevelChange> = s
+        .changes(Segment::new(1, 4).unwrap(), Duration::ZERO)
+        .collect();
     assert_eq!(got.len(), 1 + 999 + 2);
-    assert!(got.windows(2).all(|w| w[0].at < w[1].at && w[0].level != w[1].level));
-    assert_eq!(got[1], LevelChange { at: Duration::from_nanos(1), level: 250 });
+    assert!(got
+        .windows(2)
+        .all(|w| w[0].at < w[1].at && w[0].level != w[1].level));
+    assert_eq!(
+        got[1],
+        LevelChange {
+            at: Duration::from_nanos(1),
+            level: 250
+        }
+    );
 }
 
 #[test]

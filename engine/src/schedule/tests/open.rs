@@ -12,15 +12,26 @@ fn schedule(steps: &[InjectionStep]) -> OpenSchedule {
 }
 
 fn instants(s: &OpenSchedule) -> Vec<Duration> {
-    s.arrivals(Segment::WHOLE, Duration::ZERO).map(|a| a.at).collect()
+    s.arrivals(Segment::WHOLE, Duration::ZERO)
+        .map(|a| a.at)
+        .collect()
 }
 
 fn constant(rate: f64, during: u64, randomized: bool) -> InjectionStep {
-    InjectionStep::ConstantUsersPerSec { rate, during: secs(during), randomized }
+    InjectionStep::ConstantUsersPerSec {
+        rate,
+        during: secs(during),
+        randomized,
+    }
 }
 
 fn ramp_rate(from: f64, to: f64, during: u64, randomized: bool) -> InjectionStep {
-    InjectionStep::RampUsersPerSec { from, to, during: secs(during), randomized }
+    InjectionStep::RampUsersPerSec {
+        from,
+        to,
+        during: secs(during),
+        randomized,
+    }
 }
 
 /// Asserts two instants differ by at most a nanosecond (float rounding).
@@ -36,7 +47,10 @@ fn constant_rate_is_evenly_spaced() {
     assert_eq!(s.duration(), at_ms(2000));
     let expected: Vec<Duration> = (0..20).map(|j| at_ms(100 * j)).collect();
     assert_eq!(instants(&s), expected);
-    let indices: Vec<u64> = s.arrivals(Segment::WHOLE, Duration::ZERO).map(|a| a.index).collect();
+    let indices: Vec<u64> = s
+        .arrivals(Segment::WHOLE, Duration::ZERO)
+        .map(|a| a.index)
+        .collect();
     assert_eq!(indices, (0..20).collect::<Vec<_>>());
 }
 
@@ -121,22 +135,35 @@ fn at_once_and_nothing_for() {
 
 #[test]
 fn ramp_users_spreads_evenly_from_the_start() {
-    let s = schedule(&[InjectionStep::RampUsers { users: 4, during: secs(2) }]);
+    let s = schedule(&[InjectionStep::RampUsers {
+        users: 4,
+        during: secs(2),
+    }]);
     assert_eq!(instants(&s), [0, 500, 1000, 1500].map(at_ms));
-    let zero = schedule(&[InjectionStep::RampUsers { users: 3, during: secs(0) }]);
+    let zero = schedule(&[InjectionStep::RampUsers {
+        users: 3,
+        during: secs(0),
+    }]);
     assert_eq!(instants(&zero), [Duration::ZERO; 3]);
 }
 
 #[test]
 fn stress_peak_is_dense_in_the_middle() {
-    let s = schedule(&[InjectionStep::StressPeakUsers { users: 100, during: secs(10) }]);
+    let s = schedule(&[InjectionStep::StressPeakUsers {
+        users: 100,
+        during: secs(10),
+    }]);
     let got = instants(&s);
     assert_eq!(got.len(), 100);
     assert_eq!(got[0], Duration::ZERO);
     assert_eq!(got[50], at_ms(5000), "half the users by the middle");
     assert!(got.windows(2).all(|w| w[0] <= w[1]));
     assert!(got.iter().all(|at| *at < at_ms(10_000)));
-    let in_range = |lo: u64, hi: u64| got.iter().filter(|at| (at_ms(lo)..at_ms(hi)).contains(at)).count();
+    let in_range = |lo: u64, hi: u64| {
+        got.iter()
+            .filter(|at| (at_ms(lo)..at_ms(hi)).contains(*at))
+            .count()
+    };
     // smoothstep(0.4) = 0.352 and smoothstep(0.6) = 0.648: users 36..=64 arrive in [4 s, 6 s);
     // smoothstep(0.2) = 0.104: users 0..=10 arrive before 2 s.
     assert_eq!(in_range(4000, 6000), 29);
@@ -145,7 +172,11 @@ fn stress_peak_is_dense_in_the_middle() {
 
 #[test]
 fn randomized_steps_keep_counts_windows_and_seed() {
-    let steps = [InjectionStep::NothingFor(secs(1)), constant(10.0, 10, true), ramp_rate(0.0, 8.0, 5, true)];
+    let steps = [
+        InjectionStep::NothingFor(secs(1)),
+        constant(10.0, 10, true),
+        ramp_rate(0.0, 8.0, 5, true),
+    ];
     let a = OpenSchedule::new(&steps, 7).unwrap();
     let b = OpenSchedule::new(&steps, 7).unwrap();
     let c = OpenSchedule::new(&steps, 8).unwrap();
@@ -154,10 +185,17 @@ fn randomized_steps_keep_counts_windows_and_seed() {
     assert_eq!(got, instants(&b));
     assert_ne!(got, instants(&c));
     assert!(got.windows(2).all(|w| w[0] <= w[1]));
-    assert!(got[..100].iter().all(|at| (at_ms(1000)..=at_ms(11_000)).contains(at)));
-    assert!(got[100..].iter().all(|at| (at_ms(11_000)..=at_ms(16_000)).contains(at)));
+    assert!(got[..100]
+        .iter()
+        .all(|at| (at_ms(1000)..=at_ms(11_000)).contains(at)));
+    assert!(got[100..]
+        .iter()
+        .all(|at| (at_ms(11_000)..=at_ms(16_000)).contains(at)));
     // Randomized instants are not the evenly spaced ones.
-    let even = instants(&schedule(&[InjectionStep::NothingFor(secs(1)), constant(10.0, 10, false)]));
+    let even = instants(&schedule(&[
+        InjectionStep::NothingFor(secs(1)),
+        constant(10.0, 10, false),
+    ]));
     assert_ne!(got[..100], even[..]);
     // The rising ramp keeps its shape: most arrivals come in its second half.
     let late = got[100..].iter().filter(|at| **at >= at_ms(13_500)).count();
@@ -169,11 +207,18 @@ fn segments_take_every_nth_arrival() {
     let s = schedule(&[constant(10.0, 2, false)]);
     let seg = Segment::new(1, 3).unwrap();
     let got: Vec<Arrival> = s.arrivals(seg, Duration::ZERO).collect();
-    let expected: Vec<Arrival> =
-        (0..7).map(|j| Arrival { index: 1 + 3 * j, at: at_ms(100 + 300 * j) }).collect();
+    let expected: Vec<Arrival> = (0..7)
+        .map(|j| Arrival {
+            index: 1 + 3 * j,
+            at: at_ms(100 + 300 * j),
+        })
+        .collect();
     assert_eq!(got, expected);
     assert_eq!(s.users(seg), 7);
-    assert_eq!(ScenarioSchedule::Open(s.clone()).planned_users(seg), Some(7));
+    assert_eq!(
+        ScenarioSchedule::Open(s.clone()).planned_users(seg),
+        Some(7)
+    );
     // Resuming at 0.45 s skips 0.1 s and 0.4 s.
     let resumed: Vec<Arrival> = s.arrivals(seg, at_ms(450)).collect();
     assert_eq!(resumed, expected[2..]);
@@ -190,7 +235,13 @@ fn long_runs_stay_lazy_and_resume_by_formula() {
     let mut it = s.arrivals(seg, Duration::from_secs(1800));
     assert_eq!(it.len(), 1_125_000);
     let first = it.next().unwrap();
-    assert_eq!(first, Arrival { index: 9_000_002, at: Duration::from_micros(1_800_000_400) });
+    assert_eq!(
+        first,
+        Arrival {
+            index: 9_000_002,
+            at: Duration::from_micros(1_800_000_400)
+        }
+    );
     assert_eq!(s.users_before(seg, Duration::from_secs(1800)), 1_125_000);
     assert_eq!(it.len(), 1_124_999);
 }
@@ -204,7 +255,10 @@ fn arrivals_are_owned_and_sendable() {
 
 #[test]
 fn resuming_past_the_end_yields_nothing() {
-    let s = schedule(&[InjectionStep::RampUsers { users: 10, during: secs(1) }]);
+    let s = schedule(&[InjectionStep::RampUsers {
+        users: 10,
+        during: secs(1),
+    }]);
     assert_eq!(s.arrivals(Segment::WHOLE, secs(5).get()).count(), 0);
     assert_eq!(s.users_before(Segment::WHOLE, secs(5).get()), 10);
     assert_eq!(s.arrivals(Segment::WHOLE, Duration::MAX).count(), 0);
@@ -219,15 +273,24 @@ fn invalid_open_profiles_are_refused() {
         vec![InjectionStep::AtOnce(MAX_USERS + 1)],
         vec![InjectionStep::AtOnce(MAX_USERS), InjectionStep::AtOnce(1)],
         vec![constant(1.0e6, 10_000, false)],
-        vec![InjectionStep::ConstantConcurrentUsers { users: 1, during: secs(1) }],
-        vec![InjectionStep::NothingFor(Duration::MAX.into()), InjectionStep::NothingFor(secs(1))],
+        vec![InjectionStep::ConstantConcurrentUsers {
+            users: 1,
+            during: secs(1),
+        }],
+        vec![
+            InjectionStep::NothingFor(Duration::MAX.into()),
+            InjectionStep::NothingFor(secs(1)),
+        ],
     ];
     for steps in bad {
         let err = OpenSchedule::new(&steps, 0).expect_err("refused");
         assert!(err.starts_with("injection step"), "{err}");
     }
     let err = OpenSchedule::new(&[constant(-1.0, 1, false)], 0).unwrap_err();
-    assert!(err.contains("`constant_users_per_sec`") && err.contains("-1"), "{err}");
+    assert!(
+        err.contains("`constant_users_per_sec`") && err.contains("-1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -241,7 +304,10 @@ fn scenario_schedule_picks_the_model() {
     let closed = ScenarioSchedule::from_steps(
         &[
             InjectionStep::NothingFor(secs(1)),
-            InjectionStep::ConstantConcurrentUsers { users: 4, during: secs(2) },
+            InjectionStep::ConstantConcurrentUsers {
+                users: 4,
+                during: secs(2),
+            },
         ],
         0,
     )
@@ -253,12 +319,19 @@ fn scenario_schedule_picks_the_model() {
     let mixed = ScenarioSchedule::from_steps(
         &[
             InjectionStep::AtOnce(1),
-            InjectionStep::RampConcurrentUsers { from: 1, to: 2, during: secs(1) },
+            InjectionStep::RampConcurrentUsers {
+                from: 1,
+                to: 2,
+                during: secs(1),
+            },
         ],
         0,
     )
     .unwrap_err();
-    assert!(mixed.starts_with("a scenario's injection uses either open steps ("), "{mixed}");
+    assert!(
+        mixed.starts_with("a scenario's injection uses either open steps ("),
+        "{mixed}"
+    );
     assert!(mixed.ends_with("not both"), "{mixed}");
     let empty = ScenarioSchedule::from_steps(&[], 0).unwrap_err();
     assert!(empty.contains("at least one step"), "{empty}");

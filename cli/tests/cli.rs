@@ -1,0 +1,109 @@
+//! The real binary, run as a user runs it: exit codes, located errors, written reports.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use broadside_target::{Target, TargetConfig, TargetHandle};
+
+fn broadside(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_broadside")).args(args).current_dir(dir).output().expect("binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+async fn target() -> TargetHandle {
+    Target::spawn(TargetConfig { listen: ([127, 0, 0, 1], 0).into(), tls: false }).await.expect("target starts")
+}
+
+fn simulation(base: &str, assertion: &str) -> String {
+    format!(
+        r#"
+name: cli
+http:
+  base_url: "{base}"
+scenarios:
+  - name: s
+    injection:
+      - at_once: 5
+    steps:
+      - request:
+          name: home
+          url: /
+assertions:
+  - {assertion}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_follows_the_assertions_and_reports_are_written() {
+    let t = target().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pass.yaml"), simulation(&t.base_url(), "{ metric: count, eq: 5 }")).unwrap();
+    std::fs::write(dir.path().join("fail.yaml"), simulation(&t.base_url(), "{ metric: count, gt: 5 }")).unwrap();
+
+    let ok = broadside(&["run", "pass.yaml", "--quiet", "--out", "report"], dir.path());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    for file in ["summary.json", "index.html", "junit.xml"] {
+        assert!(dir.path().join("report").join(file).is_file(), "{file} written");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["schema_version"], 1);
+
+    let failed = broadside(&["run", "fail.yaml", "--quiet", "--out", "failed"], dir.path());
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let junit = std::fs::read_to_string(dir.path().join("failed/junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+    assert_eq!(t.stats().snapshot().by_path.get("/").copied(), Some(10));
+    t.shutdown().await.expect("target stops");
+}
+
+#[test]
+fn bad_input_is_located_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "name: bad\nscenarios:\n  - name: s\n    injection: [ { at_once: 1 } ]\n    steps:\n      - request: { url: /, methd: GET }\n",
+    )
+    .unwrap();
+    for command in ["validate", "run"] {
+        let out = broadside(&[command, "bad.yaml"], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let msg = text(&out);
+        assert!(msg.contains("bad.yaml:6:"), "located: {msg}");
+        assert!(msg.contains("methd"), "names the key: {msg}");
+    }
+    let missing = broadside(&["run", "nope.yaml"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("nope.yaml"));
+}
+
+#[test]
+fn validate_accepts_the_examples_and_schema_is_json() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "json") {
+            let out = broadside(&["validate", path.to_str().unwrap()], root);
+            assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), text(&out));
+        }
+    }
+    let schema = broadside(&["schema"], root);
+    let value: serde_json::Value = serde_json::from_slice(&schema.stdout).expect("schema is JSON");
+    assert!(value["properties"]["scenarios"].is_object(), "{value}");
+}
+
+#[test]
+fn remote_targets_are_refused_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    // 192.0.2.0/24 is reserved for documentation: nothing is ever sent there, the policy
+    // refuses it before connecting.
+    std::fs::write(dir.path().join("remote.yaml"), simulation("http://192.0.2.1:9", "{ metric: failed_count, eq: 0 }"))
+        .unwrap();
+    let out = broadside(&["run", "remote.yaml", "--quiet"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not loopback"), "{}", text(&out));
+}
