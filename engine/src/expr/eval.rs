@@ -27,8 +27,9 @@ pub(crate) fn eval<'a, R: Rng + ?Sized>(
         Expr::Exists(path) => Ok(Cow::Owned(Value::Bool(resolve(path, session, rng).is_ok()))),
         Expr::Not(x) => {
             let v = eval(x, session, rng)?;
-            let b = value::truth(&v)
-                .ok_or_else(|| EvalError::invalid(format!("`!` expects a boolean, found {}", describe(&v))))?;
+            let b = value::truth(&v).ok_or_else(|| {
+                EvalError::invalid(format!("`!` expects a boolean, found {}", describe(&v)))
+            })?;
             Ok(Cow::Owned(Value::Bool(!b)))
         }
         Expr::Neg(x) => value::negate(&*eval(x, session, rng)?).map(Cow::Owned),
@@ -59,7 +60,10 @@ pub(crate) fn eval<'a, R: Rng + ?Sized>(
                     functions::call(*func, &[&a, &b], session, rng)
                 }
                 more => {
-                    let values = more.iter().map(|e| eval(e, session, rng)).collect::<Result<Vec<_>, _>>()?;
+                    let values = more
+                        .iter()
+                        .map(|e| eval(e, session, rng))
+                        .collect::<Result<Vec<_>, _>>()?;
                     let refs: Vec<&Value> = values.iter().map(|v| &**v).collect();
                     functions::call(*func, &refs, session, rng)
                 }
@@ -77,7 +81,9 @@ fn resolve<'a, R: Rng + ?Sized>(
 ) -> Result<Cow<'a, Value>, EvalError> {
     match &path.base {
         Base::Var(name) => {
-            let root = session.get(name).ok_or_else(|| EvalError::MissingVariable(name.to_string()))?;
+            let root = session
+                .get(name)
+                .ok_or_else(|| EvalError::MissingVariable(name.to_string()))?;
             walk(root, path, session, rng).map(Cow::Borrowed)
         }
         Base::Expr(expr) => match eval(expr, session, rng)? {
@@ -105,7 +111,11 @@ fn walk<'v, 'a, R: Rng + ?Sized>(
                     (Value::Object(_), other) => field(current, &value::text(other), path)?,
                     (Value::Array(items), other) => element(items, other, path)?,
                     (other, _) => {
-                        return Err(EvalError::invalid(format!("`{}`: cannot index {}", path.text, describe(other))));
+                        return Err(EvalError::invalid(format!(
+                            "`{}`: cannot index {}",
+                            path.text,
+                            describe(other)
+                        )));
                     }
                 }
             }
@@ -142,7 +152,9 @@ fn element<'v>(items: &'v [Value], index: &Value, path: &Path) -> Result<&'v Val
     };
     let len = items.len();
     let position = if i < 0 {
-        usize::try_from(i.unsigned_abs()).ok().and_then(|back| len.checked_sub(back))
+        usize::try_from(i.unsigned_abs())
+            .ok()
+            .and_then(|back| len.checked_sub(back))
     } else {
         usize::try_from(i).ok()
     };

@@ -107,7 +107,9 @@ pub(crate) fn call<R: Rng + ?Sized>(
             let min = int_arg(func, arg(0)?)?;
             let max = int_arg(func, arg(1)?)?;
             if min > max {
-                return Err(EvalError::invalid(format!("randomInt: min {min} is greater than max {max}")));
+                return Err(EvalError::invalid(format!(
+                    "randomInt: min {min} is greater than max {max}"
+                )));
             }
             Value::from(rng.random_range(min..=max))
         }
@@ -118,13 +120,19 @@ pub(crate) fn call<R: Rng + ?Sized>(
                     "randomString: length {len} is outside 0..={MAX_RANDOM_STRING}"
                 )));
             }
-            let s: String = (0..len).map(|_| char::from(rng.sample(Alphanumeric))).collect();
+            let s: String = (0..len)
+                .map(|_| char::from(rng.sample(Alphanumeric)))
+                .collect();
             Value::String(s)
         }
         Func::Uuid => {
             let mut bytes = [0u8; 16];
             rng.fill_bytes(&mut bytes);
-            Value::String(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string())
+            Value::String(
+                uuid::Builder::from_random_bytes(bytes)
+                    .into_uuid()
+                    .to_string(),
+            )
         }
         Func::Now => {
             let millis = match SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -133,7 +141,9 @@ pub(crate) fn call<R: Rng + ?Sized>(
             };
             Value::from(millis)
         }
-        Func::NowIso => Value::String(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
+        Func::NowIso => {
+            Value::String(humantime::format_rfc3339_millis(SystemTime::now()).to_string())
+        }
         Func::Exists => return Err(EvalError::invalid("`exists` takes a variable path")),
         Func::Size => {
             let x = arg(0)?;
@@ -154,7 +164,9 @@ pub(crate) fn call<R: Rng + ?Sized>(
         Func::Str => Value::String(text(arg(0)?).into_owned()),
         Func::JsonEncode => Value::String(arg(0)?.to_string()),
         Func::UrlEncode => Value::String(url_encode(&text(arg(0)?))),
-        Func::Base64 => Value::String(base64::engine::general_purpose::STANDARD.encode(text(arg(0)?).as_bytes())),
+        Func::Base64 => Value::String(
+            base64::engine::general_purpose::STANDARD.encode(text(arg(0)?).as_bytes()),
+        ),
         Func::Lower => Value::String(text(arg(0)?).to_lowercase()),
         Func::Upper => Value::String(text(arg(0)?).to_uppercase()),
         Func::UserId => Value::from(session.user_id()),
@@ -163,7 +175,13 @@ pub(crate) fn call<R: Rng + ?Sized>(
 }
 
 fn int_arg(func: Func, v: &Value) -> Result<i64, EvalError> {
-    to_int(v).ok_or_else(|| EvalError::invalid(format!("{}: expected an integer, found {}", func.name(), describe(v))))
+    to_int(v).ok_or_else(|| {
+        EvalError::invalid(format!(
+            "{}: expected an integer, found {}",
+            func.name(),
+            describe(v)
+        ))
+    })
 }
 
 /// Percent-encodes the UTF-8 bytes of `s`, keeping only the RFC 3986 unreserved characters

@@ -84,7 +84,11 @@ pub(crate) struct Token<'t> {
 
 /// Lexes `text` from byte `start` (just after `#{`, which begins at byte `open`) through the
 /// closing `}`. Returns the tokens (the last one is [`Tok::End`]) and the byte offset after `}`.
-pub(crate) fn lex(text: &str, start: usize, open: usize) -> Result<(Vec<Token<'_>>, usize), ExprError> {
+pub(crate) fn lex(
+    text: &str,
+    start: usize,
+    open: usize,
+) -> Result<(Vec<Token<'_>>, usize), ExprError> {
     let mut lexer = Lexer { text, pos: start };
     let mut tokens = Vec::new();
     loop {
@@ -95,7 +99,11 @@ pub(crate) fn lex(text: &str, start: usize, open: usize) -> Result<(Vec<Token<'_
         };
         let tok = lexer.token(c)?;
         let done = tok == Tok::End;
-        tokens.push(Token { tok, pos, end: lexer.pos });
+        tokens.push(Token {
+            tok,
+            pos,
+            end: lexer.pos,
+        });
         if done {
             return Ok((tokens, lexer.pos));
         }
@@ -177,7 +185,9 @@ impl<'t> Lexer<'t> {
                     _ => Tok::OrOr,
                 }
             }
-            '=' | '&' | '|' => return Err(self.error(pos, format!("unexpected `{c}` (did you mean `{c}{c}`?)"))),
+            '=' | '&' | '|' => {
+                return Err(self.error(pos, format!("unexpected `{c}` (did you mean `{c}{c}`?)")))
+            }
             other => return Err(self.error(pos, format!("unexpected character `{other}`"))),
         };
         Ok(tok)
@@ -215,12 +225,18 @@ impl<'t> Lexer<'t> {
             }
         }
         let literal = self.text.get(start..self.pos).unwrap_or("");
-        let number = if float { None } else { literal.parse::<u64>().ok().map(Number::from) };
+        let number = if float {
+            None
+        } else {
+            literal.parse::<u64>().ok().map(Number::from)
+        };
         let number = match number {
             Some(n) => Some(n),
             None => literal.parse::<f64>().ok().and_then(Number::from_f64),
         };
-        number.map(Tok::Num).ok_or_else(|| self.error(start, format!("number `{literal}` is out of range")))
+        number
+            .map(Tok::Num)
+            .ok_or_else(|| self.error(start, format!("number `{literal}` is out of range")))
     }
 
     fn word(&mut self) -> Tok<'t> {
@@ -285,7 +301,10 @@ impl<'t> Lexer<'t> {
         let complete = if braced { count > 0 } else { count == 4 };
         match char::from_u32(code) {
             Some(c) if closed && complete => Ok(c),
-            _ => Err(self.error(at, "invalid unicode escape (expected `\\uXXXX` or `\\u{X…}`)")),
+            _ => Err(self.error(
+                at,
+                "invalid unicode escape (expected `\\uXXXX` or `\\u{X…}`)",
+            )),
         }
     }
 }

@@ -83,7 +83,11 @@ impl ExprError {
     /// An error at byte offset `pos` of `text`.
     pub(crate) fn at(text: &str, pos: usize, message: impl Into<String>) -> Self {
         let column = text.get(..pos).map_or(pos, |s| s.chars().count()) + 1;
-        ExprError { message: message.into(), column, location: None }
+        ExprError {
+            message: message.into(),
+            column,
+            location: None,
+        }
     }
 }
 

@@ -117,14 +117,22 @@ pub(crate) enum Seg {
 
 /// Parses `tokens` (which end with [`Tok::End`]) lexed from `text`.
 pub(crate) fn parse(text: &str, tokens: &[Token<'_>]) -> Result<Expr, ExprError> {
-    let mut parser = Parser { text, tokens, i: 0, nesting: 0 };
+    let mut parser = Parser {
+        text,
+        tokens,
+        i: 0,
+        nesting: 0,
+    };
     if parser.peek().tok == Tok::End {
         return Err(parser.error(parser.peek().pos, "empty expression"));
     }
     let (expr, _) = parser.expr(0)?;
     let next = parser.peek();
     if next.tok != Tok::End {
-        return Err(parser.error(next.pos, format!("unexpected {} after the expression", next.tok)));
+        return Err(parser.error(
+            next.pos,
+            format!("unexpected {} after the expression", next.tok),
+        ));
     }
     Ok(expr)
 }
@@ -138,7 +146,11 @@ struct Parser<'p, 't> {
 }
 
 /// The end-of-expression token, returned when reading past the tokens.
-const END: Token<'static> = Token { tok: Tok::End, pos: 0, end: 0 };
+const END: Token<'static> = Token {
+    tok: Tok::End,
+    pos: 0,
+    end: 0,
+};
 
 impl<'p, 't> Parser<'p, 't> {
     fn peek(&self) -> &'p Token<'t> {
@@ -158,7 +170,10 @@ impl<'p, 't> Parser<'p, 't> {
     }
 
     fn too_deep(&self, pos: usize) -> ExprError {
-        self.error(pos, format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
+        self.error(
+            pos,
+            format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
+        )
     }
 
     /// Checks the depth `depth` of a node built at byte `pos`.
@@ -244,10 +259,18 @@ impl<'p, 't> Parser<'p, 't> {
 
     /// Parses the fields and indexes after `base` (whose depth is `depth` and which starts at
     /// byte `start`).
-    fn postfix(&mut self, base: Base, depth: usize, start: usize) -> Result<(Expr, usize), ExprError> {
+    fn postfix(
+        &mut self,
+        base: Base,
+        depth: usize,
+        start: usize,
+    ) -> Result<(Expr, usize), ExprError> {
         let mut segs = Vec::new();
         let mut depth = depth;
-        let mut end = self.tokens.get(self.i.wrapping_sub(1)).map_or(start, |t| t.end);
+        let mut end = self
+            .tokens
+            .get(self.i.wrapping_sub(1))
+            .map_or(start, |t| t.end);
         while self.at_postfix() {
             let token = self.next();
             if token.tok == Tok::Dot {
@@ -258,7 +281,10 @@ impl<'p, 't> Parser<'p, 't> {
                     Tok::False => "false",
                     Tok::Null => "null",
                     other => {
-                        return Err(self.error(field.pos, format!("expected a field name after `.`, found {other}")));
+                        return Err(self.error(
+                            field.pos,
+                            format!("expected a field name after `.`, found {other}"),
+                        ));
                     }
                 };
                 segs.push(Seg::Field(name.into()));
@@ -272,12 +298,20 @@ impl<'p, 't> Parser<'p, 't> {
         }
         let text = self.text.get(start..end).unwrap_or("").into();
         let depth = self.depth(depth + 1, start)?;
-        Ok((Expr::Path(Path { base, segs: segs.into(), text }), depth))
+        Ok((
+            Expr::Path(Path {
+                base,
+                segs: segs.into(),
+                text,
+            }),
+            depth,
+        ))
     }
 
     /// Parses the arguments of a call to `name` (at byte `pos`).
     fn call(&mut self, name: &str, pos: usize) -> Result<(Expr, usize), ExprError> {
-        let func = Func::by_name(name).ok_or_else(|| self.error(pos, format!("unknown function `{name}`")))?;
+        let func = Func::by_name(name)
+            .ok_or_else(|| self.error(pos, format!("unknown function `{name}`")))?;
         self.expect(Tok::LParen, "`(`")?;
         let mut args = Vec::new();
         let mut depth = 0;
@@ -294,7 +328,9 @@ impl<'p, 't> Parser<'p, 't> {
                     Tok::Comma => {}
                     Tok::RParen => break,
                     ref other => {
-                        let message = format!("expected `,` or `)` in the arguments of `{name}`, found {other}");
+                        let message = format!(
+                            "expected `,` or `)` in the arguments of `{name}`, found {other}"
+                        );
                         return Err(self.error(token.pos, message));
                     }
                 }
@@ -309,8 +345,18 @@ impl<'p, 't> Parser<'p, 't> {
         let depth = self.depth(depth + 1, pos)?;
         if func == Func::Exists {
             return match args.pop() {
-                Some((Expr::Path(path @ Path { base: Base::Var(_), .. }), _)) => Ok((Expr::Exists(path), depth)),
-                Some((_, arg_pos)) => Err(self.error(arg_pos, "`exists` takes a variable path, e.g. `exists(user.id)`")),
+                Some((
+                    Expr::Path(
+                        path @ Path {
+                            base: Base::Var(_), ..
+                        },
+                    ),
+                    _,
+                )) => Ok((Expr::Exists(path), depth)),
+                Some((_, arg_pos)) => Err(self.error(
+                    arg_pos,
+                    "`exists` takes a variable path, e.g. `exists(user.id)`",
+                )),
                 None => Err(self.error(pos, "`exists` takes 1 argument, found 0")),
             };
         }

@@ -24,7 +24,11 @@ pub struct Session {
 impl Session {
     /// An empty session for user number `user_id`.
     pub fn new(user_id: u64) -> Self {
-        Session { vars: Vec::new(), index: None, user_id }
+        Session {
+            vars: Vec::new(),
+            index: None,
+            user_id,
+        }
     }
 
     /// The user number (what `userId()` returns).
@@ -41,7 +45,9 @@ impl Session {
 
     /// The value of variable `name`, if set.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.position(name).and_then(|i| self.vars.get(i)).map(|(_, v)| v)
+        self.position(name)
+            .and_then(|i| self.vars.get(i))
+            .map(|(_, v)| v)
     }
 
     /// The value of variable `name` for in-place changes, if set.
@@ -88,7 +94,12 @@ impl Session {
     }
 
     fn rebuild_index(&mut self) {
-        let index = self.vars.iter().enumerate().map(|(i, (k, _))| (Arc::clone(k), i)).collect();
+        let index = self
+            .vars
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (Arc::clone(k), i))
+            .collect();
         self.index = Some(index);
     }
 

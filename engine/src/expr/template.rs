@@ -68,7 +68,10 @@ impl Template {
                 Part::Expr(_) => 0,
             })
             .sum();
-        Ok(Template { parts: parts.into(), text_len })
+        Ok(Template {
+            parts: parts.into(),
+            text_len,
+        })
     }
 
     /// Whether the template holds no expression.
@@ -94,7 +97,11 @@ impl Template {
     }
 
     /// Renders the template as text. A static template is borrowed (no allocation).
-    pub fn render<R: Rng + ?Sized>(&self, session: &Session, rng: &mut R) -> Result<Cow<'_, str>, EvalError> {
+    pub fn render<R: Rng + ?Sized>(
+        &self,
+        session: &Session,
+        rng: &mut R,
+    ) -> Result<Cow<'_, str>, EvalError> {
         if let Some(text) = self.as_static() {
             return Ok(Cow::Borrowed(text));
         }
@@ -104,7 +111,12 @@ impl Template {
     }
 
     /// Appends the rendered text to `out`. On error `out` may hold part of the output.
-    pub fn render_into<R: Rng + ?Sized>(&self, out: &mut String, session: &Session, rng: &mut R) -> Result<(), EvalError> {
+    pub fn render_into<R: Rng + ?Sized>(
+        &self,
+        out: &mut String,
+        session: &Session,
+        rng: &mut R,
+    ) -> Result<(), EvalError> {
         for part in &*self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
@@ -116,20 +128,32 @@ impl Template {
 
     /// The value of the template: for exactly one `#{e}` and no literal text, the raw value of
     /// `e` (a list stays a list, a number a number); otherwise the rendered string.
-    pub fn eval_value<R: Rng + ?Sized>(&self, session: &Session, rng: &mut R) -> Result<Value, EvalError> {
+    pub fn eval_value<R: Rng + ?Sized>(
+        &self,
+        session: &Session,
+        rng: &mut R,
+    ) -> Result<Value, EvalError> {
         match self.single() {
             Some(expr) => eval(expr, session, rng).map(Cow::into_owned),
-            None => self.render(session, rng).map(|text| Value::String(text.into_owned())),
+            None => self
+                .render(session, rng)
+                .map(|text| Value::String(text.into_owned())),
         }
     }
 
     /// The value of a condition: it must be a bool, or the string `"true"` or `"false"`.
-    pub fn eval_bool<R: Rng + ?Sized>(&self, session: &Session, rng: &mut R) -> Result<bool, EvalError> {
+    pub fn eval_bool<R: Rng + ?Sized>(
+        &self,
+        session: &Session,
+        rng: &mut R,
+    ) -> Result<bool, EvalError> {
         let value = match self.single() {
             Some(expr) => eval(expr, session, rng)?,
             None => Cow::Owned(Value::String(self.render(session, rng)?.into_owned())),
         };
-        truth(&value).ok_or_else(|| EvalError::invalid(format!("expected a boolean, found {}", describe(&value))))
+        truth(&value).ok_or_else(|| {
+            EvalError::invalid(format!("expected a boolean, found {}", describe(&value)))
+        })
     }
 
     /// The root session variables the template reads, each once, in order of appearance.
@@ -203,7 +227,9 @@ impl JsonTemplate {
     /// Compiles every string in `value`. Errors give the JSON pointer of the faulty string.
     pub fn compile(value: &Value) -> Result<JsonTemplate, ExprError> {
         let mut pointer = String::new();
-        Ok(JsonTemplate { root: compile_node(value, &mut pointer, 0)? })
+        Ok(JsonTemplate {
+            root: compile_node(value, &mut pointer, 0)?,
+        })
     }
 
     /// Whether no string in the value holds an expression.
@@ -220,7 +246,11 @@ impl JsonTemplate {
     }
 
     /// Renders the value.
-    pub fn render<R: Rng + ?Sized>(&self, session: &Session, rng: &mut R) -> Result<Value, EvalError> {
+    pub fn render<R: Rng + ?Sized>(
+        &self,
+        session: &Session,
+        rng: &mut R,
+    ) -> Result<Value, EvalError> {
         render_node(&self.root, session, rng)
     }
 
@@ -256,12 +286,20 @@ fn push_token(pointer: &mut String, token: &str) {
 fn compile_node(value: &Value, pointer: &mut String, depth: usize) -> Result<Node, ExprError> {
     if depth > MAX_DEPTH {
         let message = format!("JSON template nested too deeply (more than {MAX_DEPTH} levels)");
-        return Err(ExprError { message, column: 0, location: Some(pointer.clone()) });
+        return Err(ExprError {
+            message,
+            column: 0,
+            location: Some(pointer.clone()),
+        });
     }
     let node = match value {
         Value::String(s) => {
             let template = Template::compile(s).map_err(|mut e| {
-                e.location = Some(if pointer.is_empty() { "/".to_string() } else { pointer.clone() });
+                e.location = Some(if pointer.is_empty() {
+                    "/".to_string()
+                } else {
+                    pointer.clone()
+                });
                 e
             })?;
             match template.as_static() {
@@ -278,7 +316,13 @@ fn compile_node(value: &Value, pointer: &mut String, depth: usize) -> Result<Nod
                 pointer.truncate(len);
             }
             if nodes.iter().all(|n| matches!(n, Node::Const(_))) {
-                let values = nodes.into_iter().filter_map(|n| if let Node::Const(v) = n { Some(v) } else { None });
+                let values = nodes.into_iter().filter_map(|n| {
+                    if let Node::Const(v) = n {
+                        Some(v)
+                    } else {
+                        None
+                    }
+                });
                 Node::Const(Value::Array(values.collect()))
             } else {
                 Node::Array(nodes.into())
@@ -293,8 +337,13 @@ fn compile_node(value: &Value, pointer: &mut String, depth: usize) -> Result<Nod
                 pointer.truncate(len);
             }
             if fields.iter().all(|(_, n)| matches!(n, Node::Const(_))) {
-                let entries =
-                    fields.into_iter().filter_map(|(k, n)| if let Node::Const(v) = n { Some((k, v)) } else { None });
+                let entries = fields.into_iter().filter_map(|(k, n)| {
+                    if let Node::Const(v) = n {
+                        Some((k, v))
+                    } else {
+                        None
+                    }
+                });
                 Node::Const(Value::Object(entries.collect()))
             } else {
                 Node::Object(fields.into())
@@ -305,11 +354,19 @@ fn compile_node(value: &Value, pointer: &mut String, depth: usize) -> Result<Nod
     Ok(node)
 }
 
-fn render_node<R: Rng + ?Sized>(node: &Node, session: &Session, rng: &mut R) -> Result<Value, EvalError> {
+fn render_node<R: Rng + ?Sized>(
+    node: &Node,
+    session: &Session,
+    rng: &mut R,
+) -> Result<Value, EvalError> {
     match node {
         Node::Const(v) => Ok(v.clone()),
         Node::Template(t) => t.eval_value(session, rng),
-        Node::Array(items) => items.iter().map(|n| render_node(n, session, rng)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Node::Array(items) => items
+            .iter()
+            .map(|n| render_node(n, session, rng))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         Node::Object(fields) => {
             let mut map = Map::new();
             for (key, n) in &**fields {

@@ -117,7 +117,10 @@ fn parse_num(s: &str) -> Option<Num> {
     if let Ok(u) = s.parse::<u64>() {
         return Some(Num::Int(i128::from(u)));
     }
-    s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::Float)
+    s.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(Num::Float)
 }
 
 /// The number in `v`, when it is a number or a string holding one.
@@ -155,8 +158,9 @@ pub(crate) fn to_int(v: &Value) -> Option<i64> {
     };
     match n {
         Num::Int(i) => i64::try_from(i).ok(),
-        // `as` saturates; the bounds make sure nothing was clipped.
-        Num::Float(f) if f.is_finite() && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 => {
+        // `as` saturates; the bounds (-2^63 inclusive, 2^63 exclusive) make sure nothing was
+        // clipped.
+        Num::Float(f) if (-(i64::MAX as f64)..i64::MAX as f64).contains(&f) => {
             Some(f.trunc() as i64)
         }
         Num::Float(_) => None,
@@ -191,7 +195,13 @@ pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError
 
 /// The truth of an operand of `&&`, `||`.
 pub(crate) fn logical(op: BinOp, v: &Value) -> Result<bool, EvalError> {
-    truth(v).ok_or_else(|| EvalError::invalid(format!("`{}` expects booleans, found {}", op.symbol(), describe(v))))
+    truth(v).ok_or_else(|| {
+        EvalError::invalid(format!(
+            "`{}` expects booleans, found {}",
+            op.symbol(),
+            describe(v)
+        ))
+    })
 }
 
 fn add(a: &Value, b: &Value) -> Result<Value, EvalError> {
@@ -203,7 +213,11 @@ fn add(a: &Value, b: &Value) -> Result<Value, EvalError> {
     }
     match (num_of(a), num_of(b)) {
         (Some(x), Some(y)) => num_value(num_op(BinOp::Add, x, y)?),
-        _ => Err(EvalError::invalid(format!("cannot add {} and {}", describe(a), describe(b)))),
+        _ => Err(EvalError::invalid(format!(
+            "cannot add {} and {}",
+            describe(a),
+            describe(b)
+        ))),
     }
 }
 
@@ -233,7 +247,9 @@ fn num_op(op: BinOp, x: Num, y: Num) -> Result<Num, EvalError> {
             BinOp::Rem => a.checked_rem(b),
             _ => None,
         };
-        return result.map(Num::Int).ok_or_else(|| EvalError::invalid("integer overflow"));
+        return result
+            .map(Num::Int)
+            .ok_or_else(|| EvalError::invalid("integer overflow"));
     }
     let (a, b) = (x.as_f64(), y.as_f64());
     let result = match op {
@@ -243,7 +259,12 @@ fn num_op(op: BinOp, x: Num, y: Num) -> Result<Num, EvalError> {
         BinOp::Div | BinOp::Rem if b == 0.0 => return Err(division_by_zero()),
         BinOp::Div => a / b,
         BinOp::Rem => a % b,
-        _ => return Err(EvalError::invalid(format!("`{}` is not arithmetic", op.symbol()))),
+        _ => {
+            return Err(EvalError::invalid(format!(
+                "`{}` is not arithmetic",
+                op.symbol()
+            )))
+        }
     };
     Ok(Num::Float(result))
 }
@@ -251,7 +272,10 @@ fn num_op(op: BinOp, x: Num, y: Num) -> Result<Num, EvalError> {
 fn num_cmp(x: Num, y: Num) -> Ordering {
     match (x, y) {
         (Num::Int(a), Num::Int(b)) => a.cmp(&b),
-        _ => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal),
+        _ => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
     }
 }
 

@@ -37,14 +37,22 @@ impl FeederData {
 
     /// Like [`FeederData::load`], reading files through `files` (a directory, or a distributed
     /// worker's file cache).
-    pub fn load_from(name: &str, def: &FeederDef, files: &dyn FileSource) -> Result<FeederData, String> {
+    pub fn load_from(
+        name: &str,
+        def: &FeederDef,
+        files: &dyn FileSource,
+    ) -> Result<FeederData, String> {
         let records = match (&def.csv, &def.json, &def.records) {
             (Some(file), None, None) => {
-                let bytes = files.read(file).map_err(|e| format!("feeder `{name}`: {e}"))?;
+                let bytes = files
+                    .read(file)
+                    .map_err(|e| format!("feeder `{name}`: {e}"))?;
                 parse_csv(&bytes).map_err(|e| format!("feeder `{name}`: `{file}`{e}"))?
             }
             (None, Some(file), None) => {
-                let bytes = files.read(file).map_err(|e| format!("feeder `{name}`: {e}"))?;
+                let bytes = files
+                    .read(file)
+                    .map_err(|e| format!("feeder `{name}`: {e}"))?;
                 parse_json(&bytes).map_err(|e| format!("feeder `{name}`: `{file}`{e}"))?
             }
             (None, None, Some(records)) => {
@@ -55,24 +63,38 @@ impl FeederData {
                 records
             }
             (csv, json, records) => {
-                let set: Vec<&str> = [(csv.is_some(), "`csv`"), (json.is_some(), "`json`"), (records.is_some(), "`records`")]
-                    .into_iter()
-                    .filter_map(|(is_set, key)| is_set.then_some(key))
-                    .collect();
-                let found = if set.is_empty() { "none".to_string() } else { set.join(" and ") };
+                let set: Vec<&str> = [
+                    (csv.is_some(), "`csv`"),
+                    (json.is_some(), "`json`"),
+                    (records.is_some(), "`records`"),
+                ]
+                .into_iter()
+                .filter_map(|(is_set, key)| is_set.then_some(key))
+                .collect();
+                let found = if set.is_empty() {
+                    "none".to_string()
+                } else {
+                    set.join(" and ")
+                };
                 return Err(format!(
                     "feeder `{name}`: set exactly one of `csv`, `json` or `records` (found {found})"
                 ));
             }
         };
-        Ok(FeederData { name: name.to_string(), records })
+        Ok(FeederData {
+            name: name.to_string(),
+            records,
+        })
     }
 }
 
 /// Parses a CSV file with a header line; values are trimmed strings. Errors start with the
 /// location inside the file (`" line 3: ..."`, `": ..."`), to follow the file name.
 pub(super) fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, String> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(bytes);
     let header = reader.headers().map_err(|e| csv_error(&e))?.clone();
     if header.is_empty() {
         return Err(": the file is empty (expected a header line)".to_string());
@@ -104,9 +126,13 @@ pub(super) fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, String> {
 }
 
 fn csv_error(e: &csv::Error) -> String {
-    let line = e.position().map_or_else(String::new, |p| format!(" line {}", p.line()));
+    let line = e
+        .position()
+        .map_or_else(String::new, |p| format!(" line {}", p.line()));
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("{line}: expected {expected_len} fields (as in the header), found {len}")
         }
         csv::ErrorKind::Utf8 { .. } => format!("{line}: invalid UTF-8"),
@@ -116,10 +142,18 @@ fn csv_error(e: &csv::Error) -> String {
 
 /// Parses a JSON file holding an array of objects. Errors start like [`parse_csv`]'s.
 pub(super) fn parse_json(bytes: &[u8]) -> Result<Vec<Record>, String> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| format!(" line {} column {}: invalid JSON: {e}", e.line(), e.column()))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            " line {} column {}: invalid JSON: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
     let Value::Array(items) = value else {
-        return Err(format!(": expected an array of objects, found {}", a_type(&value)));
+        return Err(format!(
+            ": expected an array of objects, found {}",
+            a_type(&value)
+        ));
     };
     if items.is_empty() {
         return Err(": the array is empty (no records)".to_string());
@@ -128,7 +162,10 @@ pub(super) fn parse_json(bytes: &[u8]) -> Result<Vec<Record>, String> {
     let mut records = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(map) = item else {
-            return Err(format!(": element {i} (0-based) is {}, expected an object", a_type(&item)));
+            return Err(format!(
+                ": element {i} (0-based) is {}, expected an object",
+                a_type(&item)
+            ));
         };
         let fields = map.into_iter().map(|(k, v)| (names.get(&k), v)).collect();
         records.push(Record::new(fields));

@@ -73,7 +73,10 @@ impl FeederData {
     /// Records built in code. Unlike the loaders, this accepts an empty list (a [`Feeder`] over
     /// it hands out nothing).
     pub fn from_records(name: impl Into<String>, records: Vec<Record>) -> Self {
-        FeederData { name: name.into(), records }
+        FeederData {
+            name: name.into(),
+            records,
+        }
     }
 
     /// The feeder's name.

@@ -112,8 +112,17 @@ pub struct Feeder {
 impl Feeder {
     /// A feeder over `data` for `segment` (an invalid segment, with `index >= count`, is taken
     /// as the whole run). `seed` fixes the shuffle permutation and the random sequence.
-    pub fn new(data: Arc<FeederData>, strategy: FeederStrategy, segment: Segment, seed: u64) -> Feeder {
-        let segment = if segment.index < segment.count { segment } else { Segment::WHOLE };
+    pub fn new(
+        data: Arc<FeederData>,
+        strategy: FeederStrategy,
+        segment: Segment,
+        seed: u64,
+    ) -> Feeder {
+        let segment = if segment.index < segment.count {
+            segment
+        } else {
+            Segment::WHOLE
+        };
         let total = data.len() as u64;
         let share = segment.share_of(total);
         let order = match strategy {
@@ -130,7 +139,14 @@ impl Feeder {
             FeederStrategy::Circular | FeederStrategy::Random => Order::All { len: total },
         };
         let key = mix(seed ^ mix(u64::from(segment.index).wrapping_add(GAMMA)));
-        Feeder { data, strategy, segment, order, position: AtomicU64::new(0), key }
+        Feeder {
+            data,
+            strategy,
+            segment,
+            order,
+            position: AtomicU64::new(0),
+            key,
+        }
     }
 
     /// The next record, or `None` once a queue or shuffle feeder has handed out all the
@@ -166,9 +182,11 @@ impl Feeder {
         let len = self.order.len();
         match self.strategy {
             FeederStrategy::Queue | FeederStrategy::Shuffle => {
-                let _ = self.position.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                    Some(p.saturating_add(n).min(len.max(p)))
-                });
+                let _ = self
+                    .position
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                        Some(p.saturating_add(n).min(len.max(p)))
+                    });
             }
             FeederStrategy::Circular if len > 0 => {
                 self.position.fetch_add(n % len, Ordering::Relaxed);
@@ -184,9 +202,11 @@ impl Feeder {
     /// strategies).
     pub fn remaining(&self) -> Option<u64> {
         match self.strategy {
-            FeederStrategy::Queue | FeederStrategy::Shuffle => {
-                Some(self.order.len().saturating_sub(self.position.load(Ordering::Relaxed)))
-            }
+            FeederStrategy::Queue | FeederStrategy::Shuffle => Some(
+                self.order
+                    .len()
+                    .saturating_sub(self.position.load(Ordering::Relaxed)),
+            ),
             FeederStrategy::Circular | FeederStrategy::Random => None,
         }
     }

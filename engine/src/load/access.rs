@@ -6,7 +6,7 @@
 use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 
 use super::de::{unexpected, DeError, NodeDe, Path};
-use super::yaml::{Node, NodeValue};
+use super::node::{Node, NodeValue};
 
 /// The elements of a sequence.
 pub(crate) struct SeqDe<'a, 'de> {
@@ -99,7 +99,9 @@ impl<'de> MapAccess<'de> for MapDe<'_, 'de> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let Some((key, value)) = self.entries.get(self.index) else {
-            return Err(de::Error::custom("a map value was requested after the last entry"));
+            return Err(de::Error::custom(
+                "a map value was requested after the last entry",
+            ));
         };
         self.index += 1;
         let path = Path::Key(self.path, key);

@@ -11,9 +11,9 @@ use std::fmt;
 use serde::de::{self, Deserializer, Expected, Unexpected, Visitor};
 
 use super::access::{EnumDe, MapDe, SeqDe};
+use super::node::{Node, NodeValue};
 use super::path;
 use super::problem::Location;
-use super::yaml::{Node, NodeValue};
 
 /// A deserialization error, with the path and location of the node it is about.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,6 +18,7 @@
 
 mod access;
 mod de;
+mod node;
 mod path;
 mod problem;
 mod scalar;
@@ -26,8 +27,10 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
+pub use node::{Node, NodeValue};
+pub use path::{path_with_index, path_with_key};
 pub use problem::{LoadErrors, Location, Problem};
-pub use yaml::{Node, NodeValue, MAX_ALIAS_NODES, MAX_DEPTH, MAX_INPUT_BYTES};
+pub use yaml::{MAX_ALIAS_NODES, MAX_DEPTH, MAX_INPUT_BYTES};
 
 /// A parsed YAML document: its located tree and the name of its file.
 #[derive(Debug, Clone, PartialEq)]

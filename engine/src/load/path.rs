@@ -3,13 +3,14 @@
 //! Map keys are joined with `.`; sequence indices are written `[i]`; keys that are not
 //! identifiers (`[A-Za-z_][A-Za-z0-9_]*`) are written as JSON strings in brackets
 //! (`["content-type"]`, `["200"]`); the root is the empty string. Non-string keys read as their
-//! YAML text (`200`, `true`, `null`).
+//! YAML text (`200`, `true`, `null`). When reading a path back, a bare key may be anything up to
+//! the next `.` or `[` (`headers.content-type` is understood).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use super::node::{Node, NodeValue};
 use super::problem::Location;
-use super::yaml::{Node, NodeValue};
 
 /// The text a scalar key reads as in a path.
 pub(crate) fn value_text(value: &NodeValue) -> Cow<'_, str> {
@@ -70,6 +71,21 @@ pub(crate) fn push_key_text(out: &mut String, text: &str) {
     }
 }
 
+/// `path` extended with the map key `key`, quoted when it is not an identifier:
+/// `path_with_key("http.headers", "content-type")` is `http.headers["content-type"]`.
+pub fn path_with_key(path: &str, key: &str) -> String {
+    let mut out = path.to_owned();
+    push_key_text(&mut out, key);
+    out
+}
+
+/// `path` extended with the sequence index `index`: `scenarios[3]`.
+pub fn path_with_index(path: &str, index: usize) -> String {
+    let mut out = path.to_owned();
+    push_index(&mut out, index);
+    out
+}
+
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Segment {
@@ -89,9 +105,9 @@ pub(crate) fn parse(path: &str) -> (Vec<Segment>, bool) {
         let parsed = if let Some(after) = rest.strip_prefix('[') {
             bracket(after)
         } else if let Some(after) = rest.strip_prefix('.').filter(|_| !first) {
-            identifier(after)
+            bare_key(after)
         } else if first {
-            identifier(rest)
+            bare_key(rest)
         } else {
             None
         };
@@ -105,13 +121,12 @@ pub(crate) fn parse(path: &str) -> (Vec<Segment>, bool) {
     (segments, true)
 }
 
-/// An identifier at the start of `text`.
-fn identifier(text: &str) -> Option<(Segment, &str)> {
-    let end = text
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(text.len());
+/// A bare key at the start of `text`: an identifier, or leniently anything up to the next `.`
+/// or `[` (so that `headers.content-type` is understood too).
+fn bare_key(text: &str) -> Option<(Segment, &str)> {
+    let end = text.find(['.', '[']).unwrap_or(text.len());
     let (name, rest) = text.split_at(end);
-    is_identifier(name).then(|| (Segment::Key(name.to_owned()), rest))
+    (!name.is_empty()).then(|| (Segment::Key(name.to_owned()), rest))
 }
 
 /// `digits]` or `"json string"]` at the start of `text`.
@@ -215,6 +230,28 @@ mod tests {
         assert_eq!(parse("a[x]"), (vec![Segment::Key("a".into())], false));
         assert!(!parse(".a").1);
         assert!(!parse("a[\"b").1);
-        assert!(!parse("a-b").1);
+        assert!(!parse("a[1]x").1);
+    }
+
+    #[test]
+    fn bare_keys_are_read_leniently() {
+        let key = |k: &str| Segment::Key(k.into());
+        assert_eq!(
+            parse("http.headers.content-type"),
+            (vec![key("http"), key("headers"), key("content-type")], true)
+        );
+        assert_eq!(parse("é[0]"), (vec![key("é"), Segment::Index(0)], true));
+    }
+
+    #[test]
+    fn path_builders_quote_as_needed() {
+        assert_eq!(path_with_key("", "http"), "http");
+        assert_eq!(path_with_key("http", "headers"), "http.headers");
+        assert_eq!(
+            path_with_key("http.headers", "content-type"),
+            "http.headers[\"content-type\"]"
+        );
+        assert_eq!(path_with_index("scenarios", 3), "scenarios[3]");
+        assert_eq!(path_with_index("", 0), "[0]");
     }
 }

@@ -168,6 +168,11 @@ mod tests {
         errs.push(Problem::unlocated("b", "y"));
         assert!(!errs.is_empty());
         assert_eq!(errs.to_string(), "a: x\nb: y");
-        assert_eq!(LoadErrors::single(Problem::unlocated("a", "x")).problems.len(), 1);
+        assert_eq!(
+            LoadErrors::single(Problem::unlocated("a", "x"))
+                .problems
+                .len(),
+            1
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! decimal, `0o` octal and `0x` hexadecimal integers are integers, decimal floats and
 //! `.inf`/`.nan` are floats; everything else is a string.
 
-use super::yaml::NodeValue;
+use super::node::NodeValue;
 
 /// The value of a plain scalar under the YAML 1.2 core schema.
 pub(crate) fn resolve_plain(text: &str) -> NodeValue {
@@ -152,12 +152,18 @@ mod tests {
         assert_eq!(resolve_plain("007"), NodeValue::Int(7));
         assert_eq!(resolve_plain("0x1F"), NodeValue::Int(31));
         assert_eq!(resolve_plain("0o17"), NodeValue::Int(15));
-        assert_eq!(resolve_plain("0xFFFFFFFFFFFFFFFF"), NodeValue::UInt(u64::MAX));
+        assert_eq!(
+            resolve_plain("0xFFFFFFFFFFFFFFFF"),
+            NodeValue::UInt(u64::MAX)
+        );
         assert_eq!(
             resolve_plain("18446744073709551615"),
             NodeValue::UInt(u64::MAX)
         );
-        assert_eq!(resolve_plain("-9223372036854775808"), NodeValue::Int(i64::MIN));
+        assert_eq!(
+            resolve_plain("-9223372036854775808"),
+            NodeValue::Int(i64::MIN)
+        );
         assert!(float("-9223372036854775809") < -9.2e18);
         assert!(float("99999999999999999999999") > 9.9e22);
         for t in ["0x", "0o8", "-0x1", "1_000", "12a", "+", "-"] {

@@ -7,10 +7,12 @@
 //! than [`MAX_INPUT_BYTES`] are errors, each with the position of the offending text.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
+use super::node::{Node, NodeValue};
 use super::path;
 use super::problem::Location;
 use super::scalar::resolve_plain;
@@ -21,69 +23,6 @@ pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 64;
 /// The most nodes alias expansion may create in one document.
 pub const MAX_ALIAS_NODES: usize = 100_000;
-
-/// A YAML node and where it starts in the source.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    /// The node's value.
-    pub value: NodeValue,
-    /// Where the node starts (for an expanded alias, where the alias is written).
-    pub loc: Location,
-}
-
-/// The value of a YAML node.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NodeValue {
-    /// `null`, `~` or nothing at all.
-    Null,
-    /// `true` or `false`.
-    Bool(bool),
-    /// An integer that fits an `i64`.
-    Int(i64),
-    /// A positive integer too large for an `i64`.
-    UInt(u64),
-    /// A floating-point number (also integers too large for a `u64`).
-    Float(f64),
-    /// A string (every quoted scalar, and plain scalars that are nothing else).
-    Str(String),
-    /// A sequence.
-    Seq(Vec<Node>),
-    /// A mapping, in source order; keys are scalars and unique.
-    Map(Vec<(Node, Node)>),
-}
-
-impl NodeValue {
-    /// What kind of value this is, for messages: "null", "a boolean", "a sequence", ...
-    pub fn kind(&self) -> &'static str {
-        match self {
-            NodeValue::Null => "null",
-            NodeValue::Bool(_) => "a boolean",
-            NodeValue::Int(_) | NodeValue::UInt(_) => "an integer",
-            NodeValue::Float(_) => "a floating-point number",
-            NodeValue::Str(_) => "a string",
-            NodeValue::Seq(_) => "a sequence",
-            NodeValue::Map(_) => "a map",
-        }
-    }
-
-    /// Whether this is neither a sequence nor a map.
-    pub fn is_scalar(&self) -> bool {
-        !matches!(self, NodeValue::Seq(_) | NodeValue::Map(_))
-    }
-}
-
-impl Node {
-    /// The value of the entry whose key reads `key` (see [`path`](super) for how keys read).
-    pub fn get(&self, key: &str) -> Option<&Node> {
-        match &self.value {
-            NodeValue::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| path::key_text(k) == key)
-                .map(|(_, v)| v),
-            _ => None,
-        }
-    }
-}
 
 /// Why the text could not be turned into a tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +60,17 @@ pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
     // saphyr-parser 0.0.6 reads a byte-order mark as part of the first scalar; editors do not
     // count it as a column either.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let tree = Builder::default().run(text)?;
+    // The parser is young: should it ever panic on some input, report that input as invalid
+    // rather than take the caller down.
+    let built = std::panic::catch_unwind(AssertUnwindSafe(|| Builder::default().run(text)));
+    let Ok(tree) = built else {
+        return Err(ParseError::new(
+            Location::START,
+            String::new(),
+            "invalid YAML: the YAML parser failed on this input",
+        ));
+    };
+    let tree = tree?;
     let mut expander = Expander { alias_nodes: 0 };
     expander.expand(&tree, 0, None)
 }
@@ -253,7 +202,9 @@ impl Builder {
             }
         }
         match self.root {
-            Some(root) if !(matches!(root.kind, TmpKind::Scalar(NodeValue::Null)) && is_blank(text)) => {
+            Some(root)
+                if !(matches!(root.kind, TmpKind::Scalar(NodeValue::Null)) && is_blank(text)) =>
+            {
                 Ok(root)
             }
             _ => Err(ParseError::new(
@@ -307,7 +258,9 @@ impl Builder {
                     anchor,
                 )?;
             }
-            Event::SequenceStart(anchor, _) => self.open(loc, anchor, FrameKind::Seq(Vec::new()))?,
+            Event::SequenceStart(anchor, _) => {
+                self.open(loc, anchor, FrameKind::Seq(Vec::new()))?
+            }
             Event::MappingStart(anchor, _) => self.open(
                 loc,
                 anchor,

@@ -69,17 +69,22 @@ fn evaluate_one(
             "an assertion applies to a request or to a group, not both".to_owned(),
         ));
     }
-    let check = |scope: String, data: Option<&RequestStats>, missing: String| {
-        match data.filter(|d| d.count() > 0) {
-            None => fail(scope, missing),
-            Some(data) => judge(scope, metric, &comparisons, &bounds, data, duration),
-        }
+    let check = |scope: String, data: Option<&RequestStats>, missing: String| match data
+        .filter(|d| d.count() > 0)
+    {
+        None => fail(scope, missing),
+        Some(data) => judge(scope, metric, &comparisons, &bounds, data, duration),
     };
     if assertion.for_all {
-        if let Some(group) = &assertion.group {
+        let other = match (&assertion.request, &assertion.group) {
+            (Some(name), _) => Some(format!("request `{name}`")),
+            (None, Some(name)) => Some(format!("group `{name}`")),
+            (None, None) => None,
+        };
+        if let Some(other) = other {
             return out.push(fail(
                 scope_name,
-                format!("for_all applies to every request; it cannot be combined with group `{group}`"),
+                format!("for_all applies to every request; it cannot be combined with {other}"),
             ));
         }
         let mut any = false;
@@ -88,7 +93,11 @@ fn evaluate_one(
                 continue;
             }
             any = true;
-            out.push(check(format!("request `{name}`"), Some(data), String::new()));
+            out.push(check(
+                format!("request `{name}`"),
+                Some(data),
+                String::new(),
+            ));
         }
         if !any {
             out.push(fail(

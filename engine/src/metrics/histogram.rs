@@ -22,12 +22,11 @@
 //! (deflate-compressed) encoding: raw bytes in binary formats, a base64 string in human-readable
 //! ones (JSON); an empty histogram is an empty byte string / `""`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer as HdrDeserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 /// Lowest discernible latency, in microseconds.
@@ -39,7 +38,8 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 /// Number of buckets of [`Histogram::buckets`].
 pub const DEFAULT_BUCKETS: usize = 50;
 
-type Hdr = hdrhistogram::Histogram<u64>;
+/// The wrapped histogram type.
+pub(super) type Hdr = hdrhistogram::Histogram<u64>;
 
 /// A histogram configured like ours but (almost) without counts: used only for its bucket
 /// arithmetic (`lowest_equivalent` & co. do not depend on the highest trackable value).
@@ -334,52 +334,28 @@ impl Histogram {
         }
         out
     }
-
-    /// The HdrHistogram V2 deflate encoding (empty for an empty histogram).
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        let serialize = |h: &Hdr, out: &mut Vec<u8>| {
-            V2DeflateSerializer::new()
-                .serialize(h, out)
-                .map(|_| ())
-                .map_err(|e| format!("cannot encode histogram: {e:?}"))
-        };
+    /// The content as an `hdrhistogram` histogram: borrowed when dense, built when compact;
+    /// `None` when empty.
+    pub(super) fn to_hdr(&self) -> Option<Cow<'_, Hdr>> {
         match &self.repr {
-            Repr::Empty => {}
-            Repr::Dense(h) if h.is_empty() => {}
-            Repr::Dense(h) => serialize(h, &mut out)?,
-            Repr::Compact(e) if e.is_empty() => {}
-            Repr::Compact(e) => {
+            Repr::Dense(h) if !h.is_empty() => Some(Cow::Borrowed(&**h)),
+            Repr::Compact(e) if !e.is_empty() => {
                 let mut h = new_dense();
                 for &(key, count) in e {
                     dense_record(&mut h, key, count);
                 }
-                serialize(&h, &mut out)?;
+                Some(Cow::Owned(*h))
             }
+            _ => None,
         }
-        Ok(out)
     }
 
-    /// Decodes an HdrHistogram V2 encoding (plain or deflate; empty bytes give an empty
-    /// histogram) into the compact form. Histograms of another resolution are re-bucketed.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Histogram, String> {
-        if bytes.is_empty() {
-            return Ok(Histogram::default());
+    /// A compact histogram of `(value in µs, count)` pairs in any order (values are re-bucketed
+    /// and saturated, equal buckets summed).
+    pub(super) fn from_entries(mut entries: Vec<(u64, u64)>) -> Histogram {
+        for entry in &mut entries {
+            entry.0 = key_of(entry.0);
         }
-        let mut reader = bytes;
-        let h: Hdr = HdrDeserializer::new()
-            .deserialize(&mut reader)
-            .map_err(|e| format!("invalid histogram encoding: {e:?}"))?;
-        let mut entries: Vec<(u64, u64)> = Vec::new();
-        for v in h.iter_recorded() {
-            let key = key_of(v.value_iterated_to());
-            let count = v.count_at_value();
-            match entries.last_mut() {
-                Some(last) if last.0 == key => last.1 = last.1.saturating_add(count),
-                _ => entries.push((key, count)),
-            }
-        }
-        // Keys are non-decreasing already; keep the invariant even for odd inputs.
         entries.sort_by_key(|&(k, _)| k);
         entries.dedup_by(|b, a| {
             if a.0 == b.0 {
@@ -390,13 +366,13 @@ impl Histogram {
             }
         });
         entries.retain(|&(_, c)| c > 0);
-        Ok(Histogram {
+        Histogram {
             repr: if entries.is_empty() {
                 Repr::Empty
             } else {
                 Repr::Compact(entries)
             },
-        })
+        }
     }
 }
 
@@ -444,7 +420,13 @@ pub struct Entries<'a> {
 
 enum EntriesInner<'a> {
     Empty,
-    Dense(hdrhistogram::iterators::HistogramIterator<'a, u64, hdrhistogram::iterators::recorded::Iter>),
+    Dense(
+        hdrhistogram::iterators::HistogramIterator<
+            'a,
+            u64,
+            hdrhistogram::iterators::recorded::Iter,
+        >,
+    ),
     Compact(std::slice::Iter<'a, (u64, u64)>),
 }
 
@@ -477,60 +459,5 @@ impl fmt::Debug for Histogram {
             .field("max_ms", &self.max())
             .field("compact", &self.is_compact())
             .finish()
-    }
-}
-
-impl Serialize for Histogram {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let bytes = self.to_bytes().map_err(serde::ser::Error::custom)?;
-        if serializer.is_human_readable() {
-            serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-        } else {
-            serializer.serialize_bytes(&bytes)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Histogram {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        if deserializer.is_human_readable() {
-            deserializer.deserialize_any(HistogramVisitor)
-        } else {
-            deserializer.deserialize_bytes(HistogramVisitor)
-        }
-    }
-}
-
-/// Accepts a base64 string, bytes, or a sequence of bytes.
-struct HistogramVisitor;
-
-impl<'de> serde::de::Visitor<'de> for HistogramVisitor {
-    type Value = Histogram;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an HdrHistogram V2 encoding (bytes, or base64 text)")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Histogram, E> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(v.trim())
-            .map_err(|e| E::custom(format!("invalid base64 histogram: {e}")))?;
-        Histogram::from_bytes(&bytes).map_err(E::custom)
-    }
-
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Histogram, E> {
-        Histogram::from_bytes(v).map_err(E::custom)
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Histogram, E> {
-        Ok(Histogram::default())
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Histogram, A::Error> {
-        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
-        while let Some(b) = seq.next_element::<u8>()? {
-            bytes.push(b);
-        }
-        Histogram::from_bytes(&bytes).map_err(serde::de::Error::custom)
     }
 }

@@ -12,11 +12,14 @@
 //! Invariant: every request is counted exactly once, whatever the path (snapshot, sum of deltas,
 //! merge of workers).
 
+mod aggregate;
 mod assertions;
+mod encoding;
 mod histogram;
 mod recorder;
 mod stats;
 
+pub use aggregate::UNKNOWN_ERROR;
 pub use assertions::{evaluate, AssertionOutcome};
 pub use histogram::{
     Bucket, Entries, Histogram, DEFAULT_BUCKETS, HIGHEST_MICROS, LOWEST_MICROS, SIGNIFICANT_DIGITS,

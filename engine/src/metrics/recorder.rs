@@ -15,7 +15,7 @@
 //!   copy of pending. So merging all deltas gives the snapshot, and both can be used at once;
 //! * error samples have their own small lock and a lock-free "budget exhausted" flag.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,16 +23,12 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::aggregate::{Event, Names, State};
 use super::histogram::Histogram;
-use super::stats::{
-    add_error, ErrorSample, RequestStats, RunStats, SecondStats, MAX_ERROR_SAMPLES,
-    MAX_SAMPLES_PER_ERROR,
-};
+use super::stats::{ErrorSample, RunStats, MAX_ERROR_SAMPLES, MAX_SAMPLES_PER_ERROR};
 
 /// Events buffered per shard before they are applied to the shared aggregate.
-pub const FLUSH_AT: usize = 256;
-/// The error message counted for a failed request recorded without one.
-pub const UNKNOWN_ERROR: &str = "request failed";
+const FLUSH_AT: usize = 256;
 /// Seconds covered by [`LiveStats::recent_p95`].
 const RECENT_SECONDS: u64 = 5;
 
@@ -99,60 +95,6 @@ struct ShardData {
     ko: u64,
 }
 
-enum Event {
-    Request {
-        id: u32,
-        second: u64,
-        micros: u64,
-        ok: bool,
-        error: Option<Box<str>>,
-    },
-    Group {
-        id: u32,
-        micros: u64,
-        ok: bool,
-    },
-    UserError {
-        message: Box<str>,
-    },
-    UserStarted {
-        second: u64,
-    },
-    UserFinished {
-        second: u64,
-    },
-}
-
-#[derive(Default)]
-struct State {
-    pending: Pending,
-    emitted: RunStats,
-    /// Active-user samples per second: the maximum, and what deltas already carried.
-    active: BTreeMap<u64, Active>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Active {
-    max: u64,
-    emitted: u64,
-}
-
-/// Everything recorded since the last delta.
-#[derive(Default)]
-struct Pending {
-    /// By request id (one slot per name given to `new`).
-    requests: Vec<RequestStats>,
-    /// By group id.
-    groups: Vec<RequestStats>,
-    /// Ids outside the names given to `new` (a caller bug; still counted).
-    unknown_requests: BTreeMap<u32, RequestStats>,
-    unknown_groups: BTreeMap<u32, RequestStats>,
-    errors: BTreeMap<String, u64>,
-    seconds: BTreeMap<u64, SecondStats>,
-    users_started: u64,
-    users_finished: u64,
-}
-
 #[derive(Default)]
 struct Samples {
     per_error: HashMap<String, usize>,
@@ -170,86 +112,6 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn slot<'a>(
-    known: &'a mut [RequestStats],
-    unknown: &'a mut BTreeMap<u32, RequestStats>,
-    id: u32,
-) -> &'a mut RequestStats {
-    match usize::try_from(id).ok().and_then(|i| known.get_mut(i)) {
-        Some(stats) => stats,
-        None => unknown.entry(id).or_default(),
-    }
-}
-
-impl Pending {
-    fn second(&mut self, second: u64) -> &mut SecondStats {
-        self.seconds
-            .entry(second)
-            .or_insert_with(|| SecondStats::new(second))
-    }
-
-    fn apply(&mut self, event: Event) {
-        match event {
-            Event::Request {
-                id,
-                second,
-                micros,
-                ok,
-                error,
-            } => {
-                slot(&mut self.requests, &mut self.unknown_requests, id).record_micros(micros, ok);
-                if !ok {
-                    add_error(&mut self.errors, error.as_deref().unwrap_or(UNKNOWN_ERROR), 1);
-                }
-                let s = self.second(second);
-                s.requests = s.requests.saturating_add(1);
-                if ok {
-                    s.ok = s.ok.saturating_add(1);
-                } else {
-                    s.ko = s.ko.saturating_add(1);
-                }
-                s.latency.record_micros(micros);
-            }
-            Event::Group { id, micros, ok } => {
-                slot(&mut self.groups, &mut self.unknown_groups, id).record_micros(micros, ok);
-            }
-            Event::UserError { message } => add_error(&mut self.errors, &message, 1),
-            Event::UserStarted { second } => {
-                self.users_started = self.users_started.saturating_add(1);
-                let s = self.second(second);
-                s.users_started = s.users_started.saturating_add(1);
-            }
-            Event::UserFinished { second } => {
-                self.users_finished = self.users_finished.saturating_add(1);
-                let s = self.second(second);
-                s.users_finished = s.users_finished.saturating_add(1);
-            }
-        }
-    }
-}
-
-/// Takes (`take`) or copies a value.
-fn grab<T: Clone + Default>(value: &mut T, take: bool) -> T {
-    if take {
-        std::mem::take(value)
-    } else {
-        value.clone()
-    }
-}
-
-/// Adds `stats` under `name` (names may repeat across ids).
-fn add_named(map: &mut BTreeMap<String, RequestStats>, name: String, stats: RequestStats) {
-    if stats.count() == 0 && stats.latency.is_empty() {
-        return;
-    }
-    match map.get_mut(&name) {
-        Some(existing) => existing.merge(&stats),
-        None => {
-            map.insert(name, stats);
-        }
-    }
-}
-
 impl Recorder {
     /// A recorder for these request and group names (ids are indexes into them); `start` is the
     /// schedule's t = 0 (in the past for a resumed run).
@@ -257,11 +119,7 @@ impl Recorder {
         let shards = std::thread::available_parallelism()
             .map_or(4, |n| n.get().saturating_mul(2))
             .clamp(2, 128);
-        let pending = Pending {
-            requests: vec![RequestStats::default(); request_names.len()],
-            groups: vec![RequestStats::default(); group_names.len()],
-            ..Pending::default()
-        };
+        let state = Mutex::new(State::new(request_names.len(), group_names.len()));
         Recorder {
             inner: Arc::new(Inner {
                 start,
@@ -270,10 +128,7 @@ impl Recorder {
                 shards: (0..shards)
                     .map(|_| Shard(Mutex::new(ShardData::default())))
                     .collect(),
-                state: Mutex::new(State {
-                    pending,
-                    ..State::default()
-                }),
+                state,
                 samples: Mutex::new(Samples::default()),
                 samples_full: AtomicBool::new(false),
                 users_started: AtomicU64::new(0),
@@ -304,7 +159,7 @@ impl Recorder {
 
     /// Records a completed request: `end` is when it completed (its second is
     /// `(end - start).as_secs()`), `error` the failure message of a failed request (ignored when
-    /// `ok`; a failed request without a message counts under [`UNKNOWN_ERROR`]).
+    /// `ok`; a failed request without a message counts under [`UNKNOWN_ERROR`](super::UNKNOWN_ERROR)).
     pub fn record_request(
         &self,
         id: RequestId,
@@ -323,7 +178,8 @@ impl Recorder {
         });
     }
 
-    /// Records a completed group execution and its cumulative time.
+    /// Records a completed group execution and its cumulative time (`end` is accepted for
+    /// symmetry with requests; groups have no per-second figures).
     pub fn record_group(&self, id: GroupId, end: Instant, duration: Duration, ok: bool) {
         let _ = end;
         self.push(Event::Group {
@@ -413,19 +269,15 @@ impl Recorder {
     pub fn sample_active_users(&self, at: Instant) {
         let gauge = self.active_users();
         let second = self.second_of(at);
-        let mut state = self.inner.state.lock();
-        let active = state.active.entry(second).or_default();
-        active.max = active.max.max(gauge);
+        self.inner.state.lock().sample_active(second, gauge);
     }
 
     /// Everything recorded since start (cumulative).
     pub fn snapshot(&self) -> RunStats {
         self.flush_all();
         let mut state = self.inner.state.lock();
-        let pending = self.pending_stats(&mut state, false);
-        let mut out = state.emitted.clone();
-        out.merge(&pending);
-        out
+        let mut samples = self.inner.samples.lock();
+        state.snapshot(&self.names(), &mut samples.pending)
     }
 
     /// Everything recorded since the previous call (the first call: since start). Merging all
@@ -433,9 +285,8 @@ impl Recorder {
     pub fn take_delta(&self) -> RunStats {
         self.flush_all();
         let mut state = self.inner.state.lock();
-        let delta = self.pending_stats(&mut state, true);
-        state.emitted.merge(&delta);
-        delta
+        let mut samples = self.inner.samples.lock();
+        state.take_delta(&self.names(), &mut samples.pending)
     }
 
     /// Figures for the console line, now.
@@ -462,13 +313,7 @@ impl Recorder {
         let state = self.inner.state.lock();
         let mut recent = Histogram::new_compact();
         for second in last.saturating_sub(RECENT_SECONDS - 1)..=last {
-            let mut merged = SecondStats::new(second);
-            if let Ok(i) = state.emitted.series.binary_search_by_key(&second, |s| s.second) {
-                merged.merge(&state.emitted.series[i]);
-            }
-            if let Some(s) = state.pending.seconds.get(&second) {
-                merged.merge(s);
-            }
+            let merged = state.second(second);
             recent.merge(&merged.latency);
             if second == last {
                 live.last_second_requests = merged.requests;
@@ -509,7 +354,14 @@ impl Recorder {
     fn apply(&self, batch: Vec<Event>) {
         let mut state = self.inner.state.lock();
         for event in batch {
-            state.pending.apply(event);
+            state.apply(event);
+        }
+    }
+
+    fn names(&self) -> Names<'_> {
+        Names {
+            requests: &self.inner.request_names,
+            groups: &self.inner.group_names,
         }
     }
 
@@ -529,67 +381,5 @@ impl Recorder {
             }
         }
         totals
-    }
-
-    fn request_name(&self, id: u32) -> String {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.inner.request_names.get(i))
-            .cloned()
-            .unwrap_or_else(|| format!("request #{id}"))
-    }
-
-    fn group_name(&self, id: u32) -> String {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.inner.group_names.get(i))
-            .cloned()
-            .unwrap_or_else(|| format!("group #{id}"))
-    }
-
-    /// Pending data as a `RunStats`: moved out and marked emitted (`take`) or copied.
-    fn pending_stats(&self, state: &mut State, take: bool) -> RunStats {
-        let mut out = RunStats::default();
-        let pending = &mut state.pending;
-        for (i, stats) in pending.requests.iter_mut().enumerate() {
-            let name = self.request_name(u32::try_from(i).unwrap_or(u32::MAX));
-            add_named(&mut out.requests, name, grab(stats, take));
-        }
-        for (&id, stats) in pending.unknown_requests.iter_mut() {
-            add_named(&mut out.requests, self.request_name(id), grab(stats, take));
-        }
-        for (i, stats) in pending.groups.iter_mut().enumerate() {
-            let name = self.group_name(u32::try_from(i).unwrap_or(u32::MAX));
-            add_named(&mut out.groups, name, grab(stats, take));
-        }
-        for (&id, stats) in pending.unknown_groups.iter_mut() {
-            add_named(&mut out.groups, self.group_name(id), grab(stats, take));
-        }
-        if take {
-            pending.unknown_requests.clear();
-            pending.unknown_groups.clear();
-        }
-        out.errors = grab(&mut pending.errors, take);
-        let mut seconds = grab(&mut pending.seconds, take);
-        for (&second, active) in state.active.iter_mut() {
-            if active.max > active.emitted {
-                let entry = seconds
-                    .entry(second)
-                    .or_insert_with(|| SecondStats::new(second));
-                entry.active_users = entry
-                    .active_users
-                    .saturating_add(active.max - active.emitted);
-                if take {
-                    active.emitted = active.max;
-                }
-            }
-        }
-        out.series = seconds.into_values().filter(|s| !s.is_empty()).collect();
-        out.users_started = grab(&mut pending.users_started, take);
-        out.users_finished = grab(&mut pending.users_finished, take);
-        let mut samples = self.inner.samples.lock();
-        out.error_samples = grab(&mut samples.pending, take);
-        out.error_samples.sort();
-        out
     }
 }

@@ -193,8 +193,13 @@ impl RunStats {
 
     /// Whether nothing at all was recorded.
     pub fn is_empty(&self) -> bool {
-        self.requests.values().all(|r| r.count() == 0 && r.latency.is_empty())
-            && self.groups.values().all(|g| g.count() == 0 && g.latency.is_empty())
+        self.requests
+            .values()
+            .all(|r| r.count() == 0 && r.latency.is_empty())
+            && self
+                .groups
+                .values()
+                .all(|g| g.count() == 0 && g.latency.is_empty())
             && self.errors.values().all(|&c| c == 0)
             && self.error_samples.is_empty()
             && self.series.iter().all(SecondStats::is_empty)
@@ -215,9 +220,9 @@ impl RunStats {
 
     /// Duration covered by the series (last second + 1); zero without series.
     pub fn series_duration(&self) -> Duration {
-        self.series
-            .last()
-            .map_or(Duration::ZERO, |s| Duration::from_secs(s.second.saturating_add(1)))
+        self.series.last().map_or(Duration::ZERO, |s| {
+            Duration::from_secs(s.second.saturating_add(1))
+        })
     }
 }
 
@@ -235,11 +240,13 @@ fn merge_map(into: &mut BTreeMap<String, RequestStats>, from: &BTreeMap<String, 
 /// Counts `count` errors under `message` in a capped error map (first come, first kept).
 pub(crate) fn add_error(errors: &mut BTreeMap<String, u64>, message: &str, count: u64) {
     let distinct = errors.len() - usize::from(errors.contains_key(OTHER_ERRORS));
-    let key = if errors.contains_key(message) || message == OTHER_ERRORS || distinct < MAX_ERROR_MESSAGES {
-        message
-    } else {
-        OTHER_ERRORS
-    };
+    let key =
+        if errors.contains_key(message) || message == OTHER_ERRORS || distinct < MAX_ERROR_MESSAGES
+        {
+            message
+        } else {
+            OTHER_ERRORS
+        };
     match errors.get_mut(key) {
         Some(c) => *c = c.saturating_add(count),
         None => {
@@ -254,9 +261,7 @@ fn cap_errors(errors: &mut BTreeMap<String, u64>) {
     if distinct <= MAX_ERROR_MESSAGES {
         return;
     }
-    let mut ranked: Vec<(String, u64)> = std::mem::take(errors)
-        .into_iter()
-        .collect();
+    let mut ranked: Vec<(String, u64)> = std::mem::take(errors).into_iter().collect();
     let mut other = 0u64;
     ranked.retain(|(message, count)| {
         if message == OTHER_ERRORS {
@@ -267,7 +272,7 @@ fn cap_errors(errors: &mut BTreeMap<String, u64>) {
         }
     });
     // Stable sort: equal counts keep the alphabetical order of the map.
-    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    ranked.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     for (i, (message, count)) in ranked.into_iter().enumerate() {
         if i < MAX_ERROR_MESSAGES {
             errors.insert(message, count);

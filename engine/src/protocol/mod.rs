@@ -50,7 +50,7 @@ pub enum RequestError {
     #[error("invalid url: {0}")]
     InvalidUrl(String),
     /// The policy forbids the resolved address.
-    #[error("address not allowed: {0}")]
+    #[error("address not allowed (see --allow-remote-targets): {0}")]
     NotAllowed(String),
     /// Name resolution failed.
     #[error("dns: {0}")]

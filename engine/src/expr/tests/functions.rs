@@ -20,8 +20,14 @@ fn random_int_is_inclusive_and_seeded() {
     assert_eq!(ev("randomInt(5, 5)"), json!(5));
     assert_eq!(ev("randomInt(num, num)"), json!(5));
     assert_eq!(ev("randomInt(-2, -2)"), json!(-2));
-    assert_eq!(eval_err("randomInt(3, 1)"), "randomInt: min 3 is greater than max 1");
-    assert_eq!(eval_err("randomInt('a', 1)"), "randomInt: expected an integer, found string \"a\"");
+    assert_eq!(
+        eval_err("randomInt(3, 1)"),
+        "randomInt: min 3 is greater than max 1"
+    );
+    assert_eq!(
+        eval_err("randomInt('a', 1)"),
+        "randomInt: expected an integer, found string \"a\""
+    );
     // Same seed, same values.
     assert_eq!(ev("randomInt(0, 1000000)"), ev("randomInt(0, 1000000)"));
 }
@@ -33,8 +39,14 @@ fn random_string() {
     assert_eq!(s.len(), 24);
     assert!(s.chars().all(|c| c.is_ascii_alphanumeric()));
     assert_eq!(ev("randomString(0)"), json!(""));
-    assert_eq!(eval_err("randomString(-1)"), "randomString: length -1 is outside 0..=1048576");
-    assert_eq!(eval_err("randomString(2000000)"), "randomString: length 2000000 is outside 0..=1048576");
+    assert_eq!(
+        eval_err("randomString(-1)"),
+        "randomString: length -1 is outside 0..=1048576"
+    );
+    assert_eq!(
+        eval_err("randomString(2000000)"),
+        "randomString: length 2000000 is outside 0..=1048576"
+    );
 }
 
 #[test]
@@ -48,7 +60,10 @@ fn uuid_is_v4() {
 
 #[test]
 fn clocks() {
-    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let now = ev("now()").as_i64().unwrap();
     assert!(now >= before && now < before + 60_000);
     let iso = ev("nowIso()");
@@ -76,7 +91,10 @@ fn size() {
     assert_eq!(ev("size(user)"), json!(4));
     assert_eq!(ev("size('héllo')"), json!(5));
     assert_eq!(ev("size(user.tags)"), json!(0));
-    assert_eq!(eval_err("size(n)"), "size: expected an array, object or string, found number 3");
+    assert_eq!(
+        eval_err("size(n)"),
+        "size: expected an array, object or string, found number 3"
+    );
 }
 
 #[test]
@@ -87,9 +105,18 @@ fn conversions() {
     assert_eq!(ev("int(-2.7)"), json!(-2));
     assert_eq!(ev("int('3.9')"), json!(3));
     assert_eq!(ev("int(num) + 1"), json!(6));
-    assert_eq!(eval_err("int(word)"), "int: expected an integer, found string \"abc\"");
-    assert_eq!(eval_err("int(t)"), "int: expected an integer, found bool true");
-    assert_eq!(eval_err("int(big)"), "int: expected an integer, found number 18446744073709551615");
+    assert_eq!(
+        eval_err("int(word)"),
+        "int: expected an integer, found string \"abc\""
+    );
+    assert_eq!(
+        eval_err("int(t)"),
+        "int: expected an integer, found bool true"
+    );
+    assert_eq!(
+        eval_err("int(big)"),
+        "int: expected an integer, found number 18446744073709551615"
+    );
     assert_eq!(ev("str(n)"), json!("3"));
     assert_eq!(ev("str(n) + 1"), json!("31"));
     assert_eq!(ev("str(nil)"), json!("null"));
@@ -100,9 +127,15 @@ fn conversions() {
 #[test]
 fn encodings() {
     assert_eq!(ev("jsonEncode(name)"), json!("\"Ada\""));
-    assert_eq!(ev("jsonEncode(user.items)"), json!(r#"[{"id":"a"},{"id":"b"}]"#));
+    assert_eq!(
+        ev("jsonEncode(user.items)"),
+        json!(r#"[{"id":"a"},{"id":"b"}]"#)
+    );
     assert_eq!(ev("jsonEncode(n)"), json!("3"));
-    assert_eq!(ev("urlEncode('a b&c=d/é~-._')"), json!("a%20b%26c%3Dd%2F%C3%A9~-._"));
+    assert_eq!(
+        ev("urlEncode('a b&c=d/é~-._')"),
+        json!("a%20b%26c%3Dd%2F%C3%A9~-._")
+    );
     assert_eq!(ev("urlEncode(n)"), json!("3"));
     assert_eq!(ev("base64('hello')"), json!("aGVsbG8="));
     assert_eq!(ev("base64('')"), json!(""));

@@ -13,12 +13,24 @@ fn nested_too_deeply(text: &str) -> bool {
 #[test]
 fn deep_nesting_is_rejected_not_overflowed() {
     let n = 100_000;
-    assert!(nested_too_deeply(&format!("#{{{}1{}}}", "(".repeat(n), ")".repeat(n))));
+    assert!(nested_too_deeply(&format!(
+        "#{{{}1{}}}",
+        "(".repeat(n),
+        ")".repeat(n)
+    )));
     assert!(nested_too_deeply(&format!("#{{{}1}}", "-".repeat(n))));
     assert!(nested_too_deeply(&format!("#{{{}t}}", "!".repeat(n))));
     assert!(nested_too_deeply(&format!("#{{1{}}}", " + 1".repeat(n))));
-    assert!(nested_too_deeply(&format!("#{{{}1{}}}", "size(".repeat(n), ")".repeat(n))));
-    assert!(nested_too_deeply(&format!("#{{{}0{}}}", "list[".repeat(n), "]".repeat(n))));
+    assert!(nested_too_deeply(&format!(
+        "#{{{}1{}}}",
+        "size(".repeat(n),
+        ")".repeat(n)
+    )));
+    assert!(nested_too_deeply(&format!(
+        "#{{{}0{}}}",
+        "list[".repeat(n),
+        "]".repeat(n)
+    )));
     // Long flat paths are fine: they are not nested.
     let path = format!("#{{user{}}}", ".x".repeat(1000));
     assert!(Template::compile(&path).is_ok());
@@ -32,17 +44,82 @@ fn nesting_up_to_the_limit_works() {
     assert_eq!(t.eval_value(&session(), &mut rng()).unwrap(), json!(1));
     let sum = format!("#{{1{}}}", " + 1".repeat(MAX_DEPTH - 1));
     let t = Template::compile(&sum).unwrap();
-    assert_eq!(t.eval_value(&session(), &mut rng()).unwrap(), json!(MAX_DEPTH));
+    assert_eq!(
+        t.eval_value(&session(), &mut rng()).unwrap(),
+        json!(MAX_DEPTH)
+    );
 }
 
 /// Strings made of the language's own characters, to reach deep into the parser.
 fn expression_text() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "#{", "}", "##{", "#", "(", ")", "[", "]", ",", ".", "!", "-", "+", "*", "/", "%", "==", "!=", "<",
-        "<=", ">", ">=", "&&", "||", "'", "\"", "\\", "\\u", "0", "1", "-1", "2.5", "1e400", "999999999999999999999",
-        "name", "n", "f", "num", "word", "list", "user", "items", "id", "nil", "big", "missing", "t", "true",
-        "null", "randomInt", "randomString", "uuid", "now", "nowIso", "exists", "size", "int", "str",
-        "jsonEncode", "urlEncode", "base64", "lower", "upper", "userId", " ", "é", "x",
+        "#{",
+        "}",
+        "##{",
+        "#",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ".",
+        "!",
+        "-",
+        "+",
+        "*",
+        "/",
+        "%",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "&&",
+        "||",
+        "'",
+        "\"",
+        "\\",
+        "\\u",
+        "0",
+        "1",
+        "-1",
+        "2.5",
+        "1e400",
+        "999999999999999999999",
+        "name",
+        "n",
+        "f",
+        "num",
+        "word",
+        "list",
+        "user",
+        "items",
+        "id",
+        "nil",
+        "big",
+        "missing",
+        "t",
+        "true",
+        "null",
+        "randomInt",
+        "randomString",
+        "uuid",
+        "now",
+        "nowIso",
+        "exists",
+        "size",
+        "int",
+        "str",
+        "jsonEncode",
+        "urlEncode",
+        "base64",
+        "lower",
+        "upper",
+        "userId",
+        " ",
+        "é",
+        "x",
     ]);
     prop::collection::vec(atoms, 0..40).prop_map(|parts| parts.concat())
 }

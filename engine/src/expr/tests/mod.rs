@@ -23,7 +23,10 @@ fn session() -> Session {
     s.set("t", json!(true));
     s.set("nil", Value::Null);
     s.set("big", json!(u64::MAX));
-    s.set("user", json!({"id": 7, "items": [{"id": "a"}, {"id": "b"}], "some key": 1, "tags": {}}));
+    s.set(
+        "user",
+        json!({"id": 7, "items": [{"id": "a"}, {"id": "b"}], "some key": 1, "tags": {}}),
+    );
     s
 }
 
@@ -33,7 +36,8 @@ fn rng() -> SmallRng {
 
 /// Evaluates the expression `expr` (without `#{}`) against [`session`].
 fn eval(expr: &str) -> Result<Value, EvalError> {
-    let template = Template::compile(&format!("#{{{expr}}}")).unwrap_or_else(|e| panic!("`{expr}`: {e}"));
+    let template =
+        Template::compile(&format!("#{{{expr}}}")).unwrap_or_else(|e| panic!("`{expr}`: {e}"));
     template.eval_value(&session(), &mut rng())
 }
 
@@ -61,5 +65,7 @@ fn compile_err(text: &str) -> ExprError {
 /// Renders template `text` against [`session`].
 fn render(text: &str) -> Result<String, EvalError> {
     let template = Template::compile(text).unwrap_or_else(|e| panic!("`{text}`: {e}"));
-    template.render(&session(), &mut rng()).map(|c| c.into_owned())
+    template
+        .render(&session(), &mut rng())
+        .map(|c| c.into_owned())
 }

@@ -38,13 +38,28 @@ fn variables_and_paths() {
     assert_eq!(ev("user.items"), json!([{"id": "a"}, {"id": "b"}]));
     assert_eq!(ev("(list)[1]"), json!(2));
     assert_eq!(ev("nil"), json!(null));
-    assert_eq!(eval("missing"), Err(EvalError::MissingVariable("missing".into())));
+    assert_eq!(
+        eval("missing"),
+        Err(EvalError::MissingVariable("missing".into()))
+    );
     assert_eq!(eval_err("missing.x"), "no session variable `missing`");
     assert_eq!(eval_err("user.nope"), "`user.nope`: no field `nope`");
-    assert_eq!(eval_err("list[3]"), "`list[3]`: index 3 is out of range for an array of length 3");
-    assert_eq!(eval_err("list[-4]"), "`list[-4]`: index -4 is out of range for an array of length 3");
-    assert_eq!(eval_err("list[0.5]"), "`list[0.5]`: an array index must be an integer, found number 0.5");
-    assert_eq!(eval_err("name.first"), "`name.first`: cannot read field `first` of string \"Ada\"");
+    assert_eq!(
+        eval_err("list[3]"),
+        "`list[3]`: index 3 is out of range for an array of length 3"
+    );
+    assert_eq!(
+        eval_err("list[-4]"),
+        "`list[-4]`: index -4 is out of range for an array of length 3"
+    );
+    assert_eq!(
+        eval_err("list[0.5]"),
+        "`list[0.5]`: an array index must be an integer, found number 0.5"
+    );
+    assert_eq!(
+        eval_err("name.first"),
+        "`name.first`: cannot read field `first` of string \"Ada\""
+    );
     assert_eq!(eval_err("n[0]"), "`n[0]`: cannot index number 3");
 }
 
@@ -71,11 +86,20 @@ fn arithmetic() {
     assert_eq!(eval_err("1 / 0"), "division by zero");
     assert_eq!(eval_err("1 % 0"), "division by zero");
     assert_eq!(eval_err("1.5 / 0"), "division by zero");
-    assert_eq!(eval_err("1e300 * 1e300"), "the result is not a finite number");
-    assert_eq!(eval_err("word * 2"), "cannot apply `*` to string \"abc\" and number 2");
+    assert_eq!(
+        eval_err("1e300 * 1e300"),
+        "the result is not a finite number"
+    );
+    assert_eq!(
+        eval_err("word * 2"),
+        "cannot apply `*` to string \"abc\" and number 2"
+    );
     assert_eq!(eval_err("t + 1"), "cannot add bool true and number 1");
     assert_eq!(eval_err("-word"), "cannot negate string \"abc\"");
-    assert_eq!(eval_err("list - 1"), "cannot apply `-` to array and number 1");
+    assert_eq!(
+        eval_err("list - 1"),
+        "cannot apply `-` to array and number 1"
+    );
 }
 
 #[test]
@@ -83,7 +107,10 @@ fn concatenation() {
     assert_eq!(ev("'a' + 'b'"), json!("ab"));
     assert_eq!(ev("name + 1"), json!("Ada1"));
     assert_eq!(ev("1 + num"), json!("15"));
-    assert_eq!(ev("'x' + t + nil + list + user.tags"), json!("xtruenull[1,2,3]{}"));
+    assert_eq!(
+        ev("'x' + t + nil + list + user.tags"),
+        json!("xtruenull[1,2,3]{}")
+    );
     assert_eq!(ev("1 + 2 + 'a'"), json!("3a"));
     assert_eq!(ev("'a' + 1 + 2"), json!("a12"));
 }
@@ -109,8 +136,14 @@ fn comparisons() {
     assert_eq!(ev("big > 1"), json!(true));
     assert_eq!(ev("-1 < big"), json!(true));
     assert_eq!(ev("f > 1"), json!(true));
-    assert_eq!(eval_err("word < 1"), "cannot compare string \"abc\" with number 1 using `<`");
-    assert_eq!(eval_err("t >= false"), "cannot compare bool true with bool false using `>=`");
+    assert_eq!(
+        eval_err("word < 1"),
+        "cannot compare string \"abc\" with number 1 using `<`"
+    );
+    assert_eq!(
+        eval_err("t >= false"),
+        "cannot compare bool true with bool false using `>=`"
+    );
 }
 
 #[test]
@@ -128,8 +161,14 @@ fn logic_short_circuits() {
     assert_eq!(ev("true || missing"), json!(true));
     assert_eq!(ev("exists(missing) && missing > 1"), json!(false));
     assert_eq!(eval_err("true && missing"), "no session variable `missing`");
-    assert_eq!(eval_err("n && true"), "`&&` expects booleans, found number 3");
-    assert_eq!(eval_err("false || 'yes'"), "`||` expects booleans, found string \"yes\"");
+    assert_eq!(
+        eval_err("n && true"),
+        "`&&` expects booleans, found number 3"
+    );
+    assert_eq!(
+        eval_err("false || 'yes'"),
+        "`||` expects booleans, found string \"yes\""
+    );
     assert_eq!(eval_err("!n"), "`!` expects a boolean, found number 3");
 }
 

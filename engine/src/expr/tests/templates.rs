@@ -12,10 +12,16 @@ fn static_templates_borrow() {
     let t = Template::compile("plain text # and #x and trailing #").unwrap();
     assert!(t.is_static());
     assert_eq!(t.as_static(), Some("plain text # and #x and trailing #"));
-    assert!(matches!(t.render(&session(), &mut rng()), Ok(Cow::Borrowed(_))));
+    assert!(matches!(
+        t.render(&session(), &mut rng()),
+        Ok(Cow::Borrowed(_))
+    ));
     let empty = Template::compile("").unwrap();
     assert_eq!(empty.as_static(), Some(""));
-    assert!(matches!(empty.render(&session(), &mut rng()), Ok(Cow::Borrowed(""))));
+    assert!(matches!(
+        empty.render(&session(), &mut rng()),
+        Ok(Cow::Borrowed(""))
+    ));
     let escaped = Template::compile("a ##{b} c ##{").unwrap();
     assert_eq!(escaped.as_static(), Some("a #{b} c #{"));
     assert!(!Template::compile("#{n}").unwrap().is_static());
@@ -24,12 +30,21 @@ fn static_templates_borrow() {
 #[test]
 fn renders_values_as_text() {
     let text = "Hello #{name}, #{n} #{f} #{t} #{nil} #{list} #{user.tags} #{'}'}!";
-    assert_eq!(render(text).unwrap(), "Hello Ada, 3 1.5 true null [1,2,3] {} }!");
+    assert_eq!(
+        render(text).unwrap(),
+        "Hello Ada, 3 1.5 true null [1,2,3] {} }!"
+    );
     assert_eq!(render("#{n}#{n}").unwrap(), "33");
     assert_eq!(render("é#{name}é").unwrap(), "éAdaé");
     assert_eq!(render("##{name} #{name}").unwrap(), "#{name} Ada");
-    assert_eq!(render("a #{missing} b"), Err(EvalError::MissingVariable("missing".into())));
-    assert_eq!(render("#{missing}").unwrap_err().to_string(), "no session variable `missing`");
+    assert_eq!(
+        render("a #{missing} b"),
+        Err(EvalError::MissingVariable("missing".into()))
+    );
+    assert_eq!(
+        render("#{missing}").unwrap_err().to_string(),
+        "no session variable `missing`"
+    );
     let t = Template::compile("/users/#{user.id}").unwrap();
     let mut out = String::from("http://h");
     t.render_into(&mut out, &session(), &mut rng()).unwrap();
@@ -39,7 +54,12 @@ fn renders_values_as_text() {
 #[test]
 fn eval_value_keeps_raw_types() {
     let s = session();
-    let value = |text: &str| Template::compile(text).unwrap().eval_value(&s, &mut rng()).unwrap();
+    let value = |text: &str| {
+        Template::compile(text)
+            .unwrap()
+            .eval_value(&s, &mut rng())
+            .unwrap()
+    };
     assert_eq!(value("#{list}"), json!([1, 2, 3]));
     assert_eq!(value("#{n}"), json!(3));
     assert_eq!(value("#{ n + 1 }"), json!(4));
@@ -60,16 +80,33 @@ fn eval_bool_requires_booleans() {
     assert_eq!(cond("#{'false'}"), Ok(false));
     assert_eq!(cond("true"), Ok(true));
     assert_eq!(cond("#{t}#{''}"), Ok(true));
-    assert_eq!(cond("#{n}").unwrap_err().to_string(), "expected a boolean, found number 3");
-    assert_eq!(cond("x#{t}").unwrap_err().to_string(), "expected a boolean, found string \"xtrue\"");
-    assert_eq!(cond("#{nil}").unwrap_err().to_string(), "expected a boolean, found null");
-    assert_eq!(cond("#{list}").unwrap_err().to_string(), "expected a boolean, found array");
-    assert!(matches!(cond("#{missing}"), Err(EvalError::MissingVariable(_))));
+    assert_eq!(
+        cond("#{n}").unwrap_err().to_string(),
+        "expected a boolean, found number 3"
+    );
+    assert_eq!(
+        cond("x#{t}").unwrap_err().to_string(),
+        "expected a boolean, found string \"xtrue\""
+    );
+    assert_eq!(
+        cond("#{nil}").unwrap_err().to_string(),
+        "expected a boolean, found null"
+    );
+    assert_eq!(
+        cond("#{list}").unwrap_err().to_string(),
+        "expected a boolean, found array"
+    );
+    assert!(matches!(
+        cond("#{missing}"),
+        Err(EvalError::MissingVariable(_))
+    ));
 }
 
 #[test]
 fn variables_lists_roots_once() {
-    let t = Template::compile("#{a + b.c[d]} #{exists(e[g])} #{a} #{size(h)} #{(i)[0]} #{userId()}").unwrap();
+    let t =
+        Template::compile("#{a + b.c[d]} #{exists(e[g])} #{a} #{size(h)} #{(i)[0]} #{userId()}")
+            .unwrap();
     assert_eq!(t.variables(), ["a", "b", "d", "g", "h", "i"]);
     assert!(Template::compile("static").unwrap().variables().is_empty());
 }
@@ -83,34 +120,81 @@ fn compile_errors_have_columns() {
         ("#{  }", "empty expression", 5),
         ("#{a @ b}", "unexpected character `@`", 5),
         ("x #{foo(1)}", "unknown function `foo`", 5),
-        ("#{randomInt(1)}", "`randomInt` takes 2 arguments, found 1", 3),
+        (
+            "#{randomInt(1)}",
+            "`randomInt` takes 2 arguments, found 1",
+            3,
+        ),
         ("#{uuid(1)}", "`uuid` takes 0 arguments, found 1", 3),
         ("#{size()}", "`size` takes 1 argument, found 0", 3),
-        ("#{exists(size(a))}", "`exists` takes a variable path, e.g. `exists(user.id)`", 10),
-        ("#{exists(1)}", "`exists` takes a variable path, e.g. `exists(user.id)`", 10),
+        (
+            "#{exists(size(a))}",
+            "`exists` takes a variable path, e.g. `exists(user.id)`",
+            10,
+        ),
+        (
+            "#{exists(1)}",
+            "`exists` takes a variable path, e.g. `exists(user.id)`",
+            10,
+        ),
         ("#{a b}", "unexpected `b` after the expression", 5),
-        ("#{1 +}", "expected an expression, found the end of the expression", 6),
+        (
+            "#{1 +}",
+            "expected an expression, found the end of the expression",
+            6,
+        ),
         ("#{'abc}", "unterminated string", 3),
         ("#{a = b}", "unexpected `=` (did you mean `==`?)", 5),
         ("#{a & b}", "unexpected `&` (did you mean `&&`?)", 5),
         ("#{a | b}", "unexpected `|` (did you mean `||`?)", 5),
         ("#{(1}", "expected `)`, found the end of the expression", 5),
-        ("#{a.1}", "expected a field name after `.`, found number 1", 5),
-        ("#{list[0}", "expected `]`, found the end of the expression", 9),
-        ("#{size(a b)}", "expected `,` or `)` in the arguments of `size`, found `b`", 10),
+        (
+            "#{a.1}",
+            "expected a field name after `.`, found number 1",
+            5,
+        ),
+        (
+            "#{list[0}",
+            "expected `]`, found the end of the expression",
+            9,
+        ),
+        (
+            "#{size(a b)}",
+            "expected `,` or `)` in the arguments of `size`, found `b`",
+            10,
+        ),
         ("é#{@}", "unexpected character `@`", 4),
         ("#{'\\q'}", "invalid escape `\\q`", 4),
-        ("#{'\\u12'}", "invalid unicode escape (expected `\\uXXXX` or `\\u{X…}`)", 4),
-        ("#{'\\u{D800}'}", "invalid unicode escape (expected `\\uXXXX` or `\\u{X…}`)", 4),
+        (
+            "#{'\\u12'}",
+            "invalid unicode escape (expected `\\uXXXX` or `\\u{X…}`)",
+            4,
+        ),
+        (
+            "#{'\\u{D800}'}",
+            "invalid unicode escape (expected `\\uXXXX` or `\\u{X…}`)",
+            4,
+        ),
         ("#{1e999}", "number `1e999` is out of range", 3),
         ("#{)}", "expected an expression, found `)`", 3),
-        ("ok #{n} then #{n +* 2}", "expected an expression, found `*`", 19),
+        (
+            "ok #{n} then #{n +* 2}",
+            "expected an expression, found `*`",
+            19,
+        ),
     ];
     for (text, message, column) in cases {
         let e = compile_err(text);
-        assert_eq!((e.message.as_str(), e.column), (*message, *column), "{text}");
+        assert_eq!(
+            (e.message.as_str(), e.column),
+            (*message, *column),
+            "{text}"
+        );
     }
-    assert_eq!(compile_err("x #{foo(1)}").to_string(), "unknown function `foo` at column 5");
+    assert_eq!(
+        compile_err("x #{foo(1)}").to_string(),
+        "unknown function `foo` at column 5"
+    );
 }
 
 #[test]
@@ -132,10 +216,21 @@ fn json_templates_keep_types() {
     assert_eq!(t.render(&s, &mut rng()).unwrap(), expected);
     let fixed = JsonTemplate::compile(&json!({"a": ["##{b}", 2]})).unwrap();
     assert_eq!(fixed.as_static(), Some(&json!({"a": ["#{b}", 2]})));
-    assert_eq!(fixed.render(&s, &mut rng()).unwrap(), json!({"a": ["#{b}", 2]}));
+    assert_eq!(
+        fixed.render(&s, &mut rng()).unwrap(),
+        json!({"a": ["#{b}", 2]})
+    );
     let missing = JsonTemplate::compile(&json!(["#{missing}"])).unwrap();
-    assert_eq!(missing.render(&s, &mut rng()), Err(EvalError::MissingVariable("missing".into())));
-    assert_eq!(JsonTemplate::compile(&json!("#{n}")).unwrap().render(&s, &mut rng()), Ok(json!(3)));
+    assert_eq!(
+        missing.render(&s, &mut rng()),
+        Err(EvalError::MissingVariable("missing".into()))
+    );
+    assert_eq!(
+        JsonTemplate::compile(&json!("#{n}"))
+            .unwrap()
+            .render(&s, &mut rng()),
+        Ok(json!(3))
+    );
 }
 
 #[test]
@@ -143,12 +238,31 @@ fn json_template_errors_have_locations() {
     let e = JsonTemplate::compile(&json!({"a": [1, {"b/c~": "x#{foo()}"}]})).unwrap_err();
     assert_eq!(e.location.as_deref(), Some("/a/1/b~1c~0"));
     assert_eq!(e.column, 4);
-    assert_eq!(e.to_string(), "unknown function `foo` at column 4 in `/a/1/b~1c~0`");
-    assert_eq!(JsonTemplate::compile(&json!("#{")).unwrap_err().location.as_deref(), Some("/"));
+    assert_eq!(
+        e.to_string(),
+        "unknown function `foo` at column 4 in `/a/1/b~1c~0`"
+    );
+    assert_eq!(
+        JsonTemplate::compile(&json!("#{"))
+            .unwrap_err()
+            .location
+            .as_deref(),
+        Some("/")
+    );
     let mut deep = json!("#{n}");
     for _ in 0..200 {
         deep = json!([deep]);
     }
     let e = JsonTemplate::compile(&deep).unwrap_err();
     assert!(e.message.contains("nested too deeply"), "{e}");
+}
+
+#[test]
+fn compiled_types_are_shareable() {
+    fn shared<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    shared::<Template>();
+    shared::<JsonTemplate>();
+    shared::<crate::expr::Session>();
+    shared::<EvalError>();
+    shared::<crate::expr::ExprError>();
 }

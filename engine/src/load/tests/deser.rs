@@ -34,9 +34,7 @@ scenarios:
 
 #[test]
 fn valid_document_deserializes() {
-    let sim: Sim = doc(VALID)
-        .deserialize()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let sim: Sim = doc(VALID).deserialize().unwrap_or_else(|e| panic!("{e}"));
     let expected = Sim {
         name: "demo".into(),
         port: Some(8080),
@@ -59,7 +57,11 @@ fn valid_document_deserializes() {
                 }),
                 Step::Repeat {
                     times: 3,
-                    steps: vec![Step::ExitHereIfFailed, Step::ExitHereIfFailed, Step::Pair(1, 2)],
+                    steps: vec![
+                        Step::ExitHereIfFailed,
+                        Step::ExitHereIfFailed,
+                        Step::Pair(1, 2),
+                    ],
                 },
             ],
         }],
@@ -77,17 +79,37 @@ fn json_document_deserializes() {
         vec![Step::ExitHereIfFailed, Step::Pause("2s".into())]
     );
     let p = de_problem::<Sim>(r#"{"name": "x", "n": [1,2]}"#);
-    assert_problem(&p, "", at(1, 15), "unknown field `n`, expected one of `name`, `port`");
+    assert_problem(
+        &p,
+        "",
+        at(1, 15),
+        "unknown field `n`, expected one of `name`, `port`",
+    );
 }
 
 #[test]
 fn wrong_type_is_located_at_the_value() {
     let p = de_problem::<Sim>("name: demo\nport: abc\n");
-    assert_problem(&p, "port", at(2, 7), "invalid type: string \"abc\", expected u16");
+    assert_problem(
+        &p,
+        "port",
+        at(2, 7),
+        "invalid type: string \"abc\", expected u16",
+    );
     let p = de_problem::<Sim>("name: [x]\n");
-    assert_problem(&p, "name", at(1, 7), "invalid type: sequence, expected a string");
+    assert_problem(
+        &p,
+        "name",
+        at(1, 7),
+        "invalid type: sequence, expected a string",
+    );
     let p = de_problem::<Sim>("- a\n");
-    assert_problem(&p, "", at(1, 1), "invalid type: sequence, expected struct Sim");
+    assert_problem(
+        &p,
+        "",
+        at(1, 1),
+        "invalid type: sequence, expected struct Sim",
+    );
     let p = de_problem::<Sim>("name: d\nheaders:\n  content-type: 5\n");
     assert_problem(
         &p,
@@ -100,20 +122,37 @@ fn wrong_type_is_located_at_the_value() {
 #[test]
 fn integer_out_of_range_is_located() {
     let p = de_problem::<Sim>("name: demo\nport: 70000\n");
-    assert_problem(&p, "port", at(2, 7), "integer `70000` is out of range, expected u16");
+    assert_problem(
+        &p,
+        "port",
+        at(2, 7),
+        "integer `70000` is out of range, expected u16",
+    );
     let p = de_problem::<Sim>("name: demo\nport: -1\n");
     assert_problem(&p, "port", at(2, 7), "integer `-1` is out of range");
     let p = de_problem::<Sim>("name: demo\nport: 1.5\n");
-    assert_problem(&p, "port", at(2, 7), "invalid type: floating point `1.5`, expected u16");
+    assert_problem(
+        &p,
+        "port",
+        at(2, 7),
+        "invalid type: floating point `1.5`, expected u16",
+    );
     let p = de_problem::<Step>("pair: [1, 300]\n");
-    assert_problem(&p, "pair[1]", at(1, 11), "integer `300` is out of range, expected u8");
+    assert_problem(
+        &p,
+        "pair[1]",
+        at(1, 11),
+        "integer `300` is out of range, expected u8",
+    );
 }
 
 const STEPS: &str = "name: demo\nscenarios:\n  - name: s\n    steps:\n";
 
 #[test]
 fn unknown_key_is_located_at_the_key() {
-    let text = format!("{STEPS}      - request:\n          name: r\n          method: GET\n          urll: /\n");
+    let text = format!(
+        "{STEPS}      - request:\n          name: r\n          method: GET\n          urll: /\n"
+    );
     let p = de_problem::<Sim>(&text);
     assert_eq!(
         p.to_string(),
@@ -128,7 +167,12 @@ fn unknown_key_is_located_at_the_key() {
 fn missing_key_is_located_at_the_map() {
     let text = format!("{STEPS}      - request:\n          name: r\n          method: GET\n");
     let p = de_problem::<Sim>(&text);
-    assert_problem(&p, "scenarios[0].steps[0].request", at(6, 11), "missing field `url`");
+    assert_problem(
+        &p,
+        "scenarios[0].steps[0].request",
+        at(6, 11),
+        "missing field `url`",
+    );
     let p = de_problem::<Sim>("port: 1\n");
     assert_problem(&p, "", at(1, 1), "missing field `name`");
 }
@@ -144,7 +188,12 @@ fn bad_enum_variant_is_located_at_its_name() {
          `repeat`, `pair`",
     );
     let p = de_problem::<Sim>(&format!("{STEPS}      - exit_here\n"));
-    assert_problem(&p, "scenarios[0].steps[0]", at(5, 9), "unknown variant `exit_here`");
+    assert_problem(
+        &p,
+        "scenarios[0].steps[0]",
+        at(5, 9),
+        "unknown variant `exit_here`",
+    );
     let p = de_problem::<Sim>(&format!("{STEPS}      - 5\n"));
     assert_problem(
         &p,
@@ -157,7 +206,9 @@ fn bad_enum_variant_is_located_at_its_name() {
 
 #[test]
 fn enum_map_with_two_keys_is_an_error() {
-    let p = de_problem::<Sim>(&format!("{STEPS}      - pause: 1s\n        exit_here_if_failed:\n"));
+    let p = de_problem::<Sim>(&format!(
+        "{STEPS}      - pause: 1s\n        exit_here_if_failed:\n"
+    ));
     assert_problem(
         &p,
         "scenarios[0].steps[0]",
@@ -179,8 +230,15 @@ fn variant_content_errors_are_located() {
         "variant `exit_here_if_failed` takes no value",
     );
     let p = de_problem::<Sim>(&format!("{STEPS}      - pause\n"));
-    assert_problem(&p, "scenarios[0].steps[0]", at(5, 9), "variant `pause` needs a value");
-    let text = format!("{STEPS}      - repeat:\n          times: 3\n          steps:\n            - pause: [1]\n");
+    assert_problem(
+        &p,
+        "scenarios[0].steps[0]",
+        at(5, 9),
+        "variant `pause` needs a value",
+    );
+    let text = format!(
+        "{STEPS}      - repeat:\n          times: 3\n          steps:\n            - pause: [1]\n"
+    );
     let p = de_problem::<Sim>(&text);
     assert_problem(
         &p,
@@ -191,7 +249,12 @@ fn variant_content_errors_are_located() {
     let p = de_problem::<Step>("repeat: {steps: []}\n");
     assert_problem(&p, "repeat", at(1, 9), "missing field `times`");
     let p = de_problem::<Step>("pair: [1, 2, 3]\n");
-    assert_problem(&p, "pair", at(1, 7), "expected a sequence of 2 elements; found 3");
+    assert_problem(
+        &p,
+        "pair",
+        at(1, 7),
+        "expected a sequence of 2 elements; found 3",
+    );
     let p = de_problem::<Step>("pair: [1]\n");
     assert_problem(&p, "pair", at(1, 7), "invalid length 1");
 }
@@ -221,7 +284,12 @@ fn custom_errors_are_located_at_their_value() {
     let p = de_problem::<Limits>("max: 0\n");
     assert_problem(&p, "max", at(1, 6), "must be positive");
     let p = de_problem::<Limits>("max: 1\nletter: ab\n");
-    assert_problem(&p, "letter", at(2, 9), "invalid value: string \"ab\", expected a character");
+    assert_problem(
+        &p,
+        "letter",
+        at(2, 9),
+        "invalid value: string \"ab\", expected a character",
+    );
 }
 
 #[test]
@@ -231,7 +299,12 @@ fn keys_convert_between_strings_and_integers() {
     assert_eq!(limits.codes.get(&200).map(String::as_str), Some("ok"));
     assert_eq!(limits.codes.get(&404).map(String::as_str), Some("missing"));
     let p = de_problem::<Limits>("max: 1\ncodes: {x: y}\n");
-    assert_problem(&p, "codes", at(2, 9), "invalid type: string \"x\", expected u16");
+    assert_problem(
+        &p,
+        "codes",
+        at(2, 9),
+        "invalid type: string \"x\", expected u16",
+    );
 }
 
 #[test]
@@ -304,7 +377,29 @@ fn deserialize_any_reaches_every_visitor_method() {
 fn problem_for_deserialize_error_serializes() {
     let p = de_problem::<Sim>("name: demo\nport: abc\n");
     let json = serde_json::to_value(&p).unwrap_or_default();
-    assert_eq!(json["location"], serde_json::json!({"line": 2, "column": 7}));
+    assert_eq!(
+        json["location"],
+        serde_json::json!({"line": 2, "column": 7})
+    );
     assert_eq!(json["path"], "port");
     assert_eq!(json["file"], "sim.yaml");
+}
+
+#[test]
+fn demo_simulation_loads_into_the_model() {
+    let text = include_str!("../../../../examples/demo.yaml");
+    let d = super::super::Document::parse(text, "demo.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let sim: crate::model::Simulation = d.deserialize().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!sim.name.is_empty());
+    // A typo in a step of the real model is located at the key, with serde's message.
+    let typo = text.replacen("method:", "methd:", 1);
+    if typo != text {
+        let d = super::super::Document::parse(&typo, "demo.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let err = d
+            .deserialize::<crate::model::Simulation>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown field `methd`"), "{err}");
+    }
 }

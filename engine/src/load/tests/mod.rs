@@ -95,5 +95,8 @@ fn assert_problem(p: &Problem, path: &str, loc: Option<Location>, needle: &str) 
     assert_eq!(p.file, "sim.yaml", "{p}");
     assert_eq!(p.path, path, "{p}");
     assert_eq!(p.location, loc, "{p}");
-    assert!(p.message.contains(needle), "{p}\n  does not contain: {needle}");
+    assert!(
+        p.message.contains(needle),
+        "{p}\n  does not contain: {needle}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Tests of the located tree: scalars, locations, anchors, and every parse-time error.
 
-use super::{at, assert_problem, doc, parse_problem};
+use super::{assert_problem, at, doc, parse_problem};
 use crate::load::{Document, Node, NodeValue, MAX_INPUT_BYTES};
 
 fn value(node: &Node) -> &NodeValue {
@@ -177,7 +177,12 @@ fn too_deep_through_aliases_is_an_error() {
     let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
     let text = format!("a: &a {}\nb: {}\n", nest(40), nest(30).replace('1', "*a"));
     let p = parse_problem(&text);
-    assert_problem(&p, "", at(2, 34), "deeper than 64 levels once aliases are expanded");
+    assert_problem(
+        &p,
+        "",
+        at(2, 34),
+        "deeper than 64 levels once aliases are expanded",
+    );
 }
 
 #[test]
@@ -190,7 +195,14 @@ fn too_large_is_an_error() {
 
 #[test]
 fn empty_documents_are_errors() {
-    for text in ["", "\n\n", "# just a comment\n", "---\n", "--- # c\n...\n", "\u{feff}%YAML 1.2\n---\n"] {
+    for text in [
+        "",
+        "\n\n",
+        "# just a comment\n",
+        "---\n",
+        "--- # c\n...\n",
+        "\u{feff}%YAML 1.2\n---\n",
+    ] {
         let p = parse_problem(text);
         assert_problem(
             &p,
@@ -213,6 +225,7 @@ fn locate_existing_and_missing_paths() {
     assert_eq!(d.locate("headers[\"content-type\"]"), at(6, 17));
     assert_eq!(d.locate("headers[\"200\"]"), at(7, 8));
     assert_eq!(d.locate("headers[200]"), at(7, 8));
+    assert_eq!(d.locate("headers.content-type"), at(6, 17));
     // Missing: the nearest existing ancestor.
     assert_eq!(d.locate("scenarios[0].steps[5].pause"), at(4, 7));
     assert_eq!(d.locate("scenarios[3]"), at(2, 3));
@@ -221,6 +234,9 @@ fn locate_existing_and_missing_paths() {
     // Malformed tails stop at what was understood.
     assert_eq!(d.locate("scenarios[0]..x"), at(2, 5));
     let p = d.problem("scenarios[0].steps[0]", "bad step");
-    assert_eq!(p.to_string(), "sim.yaml:4:9: scenarios[0].steps[0]: bad step");
+    assert_eq!(
+        p.to_string(),
+        "sim.yaml:4:9: scenarios[0].steps[0]: bad step"
+    );
     assert_eq!(d.file(), "sim.yaml");
 }

@@ -31,9 +31,14 @@ fn stats_of(latencies_ms: &[u64], ko: usize) -> RequestStats {
 /// group `checkout`: 3 executions of 200 ms.
 fn stats() -> RunStats {
     let mut s = RunStats::default();
-    s.requests.insert("login".into(), stats_of(&[10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 1));
-    s.requests.insert("search".into(), stats_of(&[1000, 1000], 0));
-    s.groups.insert("checkout".into(), stats_of(&[200, 200, 200], 0));
+    s.requests.insert(
+        "login".into(),
+        stats_of(&[10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 1),
+    );
+    s.requests
+        .insert("search".into(), stats_of(&[1000, 1000], 0));
+    s.groups
+        .insert("checkout".into(), stats_of(&[200, 200, 200], 0));
     s
 }
 
@@ -70,10 +75,26 @@ fn every_metric() {
     assert_eq!(actual(login("count")), 10.0);
     assert_eq!(actual(login("requests_per_sec")), 2.5);
     // Global: all requests.
-    assert_eq!(actual(Assertion { lt: Some(1.0), ..assertion("count") }), 12.0);
-    assert!(close(actual(Assertion { lt: Some(1.0), ..assertion("max") }), 1000.0));
+    assert_eq!(
+        actual(Assertion {
+            lt: Some(1.0),
+            ..assertion("count")
+        }),
+        12.0
+    );
+    assert!(close(
+        actual(Assertion {
+            lt: Some(1.0),
+            ..assertion("max")
+        }),
+        1000.0
+    ));
     // Group.
-    let group = Assertion { group: Some("checkout".into()), gt: Some(0.0), ..assertion("mean") };
+    let group = Assertion {
+        group: Some("checkout".into()),
+        gt: Some(0.0),
+        ..assertion("mean")
+    };
     assert!(close(actual(group), 200.0));
 }
 
@@ -107,7 +128,10 @@ fn every_comparison() {
 
 #[test]
 fn descriptions_and_messages() {
-    let o = one(Assertion { lt: Some(500.0), ..assertion("p95") });
+    let o = one(Assertion {
+        lt: Some(500.0),
+        ..assertion("p95")
+    });
     assert_eq!(o.description, "global: p95 < 500 ms");
     assert!(!o.passed, "p95 of all requests is 1000 ms");
     assert!(o.message.contains("expected < 500 ms"), "{}", o.message);
@@ -131,24 +155,53 @@ fn descriptions_and_messages() {
 
 #[test]
 fn missing_scopes_fail_loudly() {
-    let o = one(Assertion { request: Some("logn".into()), lt: Some(1e9), ..assertion("p95") });
+    let o = one(Assertion {
+        request: Some("logn".into()),
+        lt: Some(1e9),
+        ..assertion("p95")
+    });
     assert!(!o.passed);
     assert_eq!(o.actual, None);
-    assert!(o.message.contains("no request named `logn`"), "{}", o.message);
-    assert!(o.message.contains("`login`"), "lists known names: {}", o.message);
-    let o = one(Assertion { group: Some("nope".into()), lt: Some(1e9), ..assertion("count") });
-    assert!(!o.passed && o.message.contains("no group named `nope`"), "{o:?}");
+    assert!(
+        o.message.contains("no request named `logn`"),
+        "{}",
+        o.message
+    );
+    assert!(
+        o.message.contains("`login`"),
+        "lists known names: {}",
+        o.message
+    );
+    let o = one(Assertion {
+        group: Some("nope".into()),
+        lt: Some(1e9),
+        ..assertion("count")
+    });
+    assert!(
+        !o.passed && o.message.contains("no group named `nope`"),
+        "{o:?}"
+    );
     let empty = evaluate(
-        &[Assertion { lt: Some(1e9), ..assertion("max") }],
+        &[Assertion {
+            lt: Some(1e9),
+            ..assertion("max")
+        }],
         &RunStats::default(),
         Duration::from_secs(1),
     );
-    assert!(!empty[0].passed && empty[0].message.contains("no requests"), "{empty:?}");
+    assert!(
+        !empty[0].passed && empty[0].message.contains("no requests"),
+        "{empty:?}"
+    );
     // A request with a zero entry counts as missing too.
     let mut zero = stats();
     zero.requests.insert("idle".into(), RequestStats::default());
     let o = evaluate(
-        &[Assertion { request: Some("idle".into()), gte: Some(0.0), ..assertion("count") }],
+        &[Assertion {
+            request: Some("idle".into()),
+            gte: Some(0.0),
+            ..assertion("count")
+        }],
         &zero,
         Duration::from_secs(1),
     );
@@ -157,8 +210,12 @@ fn missing_scopes_fail_loudly() {
 
 #[test]
 fn for_all_gives_one_outcome_per_request() {
-    let a = Assertion { for_all: true, lt: Some(500.0), ..assertion("p99") };
-    let out = evaluate(&[a.clone()], &stats(), Duration::from_secs(4));
+    let a = Assertion {
+        for_all: true,
+        lt: Some(500.0),
+        ..assertion("p99")
+    };
+    let out = evaluate(std::slice::from_ref(&a), &stats(), Duration::from_secs(4));
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].description, "request `login`: p99 < 500 ms");
     assert!(out[0].passed);
@@ -166,12 +223,18 @@ fn for_all_gives_one_outcome_per_request() {
     assert!(!out[1].passed);
     let none = evaluate(&[a], &RunStats::default(), Duration::from_secs(4));
     assert_eq!(none.len(), 1);
-    assert!(!none[0].passed && none[0].message.contains("no requests"), "{none:?}");
+    assert!(
+        !none[0].passed && none[0].message.contains("no requests"),
+        "{none:?}"
+    );
 }
 
 #[test]
 fn invalid_assertions_fail_with_a_reason() {
-    let o = one(Assertion { lt: Some(1.0), ..assertion("p95x") });
+    let o = one(Assertion {
+        lt: Some(1.0),
+        ..assertion("p95x")
+    });
     assert!(!o.passed && o.message.contains("unknown metric"), "{o:?}");
     let o = one(assertion("p95"));
     assert!(!o.passed && o.message.contains("no bound"), "{o:?}");
@@ -182,10 +245,26 @@ fn invalid_assertions_fail_with_a_reason() {
         ..assertion("count")
     });
     assert!(!o.passed, "{o:?}");
+    let o = one(Assertion {
+        for_all: true,
+        request: Some("login".into()),
+        lt: Some(1.0),
+        ..assertion("count")
+    });
+    assert!(
+        !o.passed && o.message.contains("cannot be combined"),
+        "{o:?}"
+    );
     let zero = evaluate(
-        &[Assertion { gt: Some(0.0), ..assertion("requests_per_sec") }],
+        &[Assertion {
+            gt: Some(0.0),
+            ..assertion("requests_per_sec")
+        }],
         &stats(),
         Duration::ZERO,
     );
-    assert!(!zero[0].passed && zero[0].message.contains("duration is zero"), "{zero:?}");
+    assert!(
+        !zero[0].passed && zero[0].message.contains("duration is zero"),
+        "{zero:?}"
+    );
 }

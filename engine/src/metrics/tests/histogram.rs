@@ -29,7 +29,8 @@ fn compact(values: &[u64]) -> Histogram {
 fn reference(values: &[u64]) -> hdrhistogram::Histogram<u64> {
     let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, HIGHEST_MICROS, 3).unwrap();
     for &v in values {
-        h.saturating_record(v);
+        // Ours saturates at exactly one hour; hdrhistogram only at the end of its counts array.
+        h.saturating_record(v.min(HIGHEST_MICROS));
     }
     h
 }
@@ -57,6 +58,9 @@ fn assert_same_stats(a: &Histogram, b: &Histogram) {
 }
 
 proptest! {
+    // Debug builds on shared cores: fewer, still varied, cases.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
     #[test]
     fn merge_is_exact(a in latencies(), b in latencies()) {
         let all: Vec<u64> = a.iter().chain(&b).copied().collect();
@@ -174,13 +178,19 @@ fn units_and_saturation() {
     let mut h = Histogram::new();
     h.record(Duration::from_millis(250));
     assert_eq!(h.count(), 1);
-    assert!((h.percentile_ms(50.0) - 250.0).abs() < 0.25, "3 significant digits");
+    assert!(
+        (h.percentile_ms(50.0) - 250.0).abs() < 0.25,
+        "3 significant digits"
+    );
     assert!((h.mean() - 250.0).abs() < 0.25);
     h.record(Duration::MAX);
     h.record(Duration::from_secs(10 * 3600));
     assert_eq!(h.count(), 3);
     let max = h.percentile(100.0);
-    assert!(max >= Duration::from_secs(3600) && max < Duration::from_secs(3604), "{max:?}");
+    assert!(
+        max >= Duration::from_secs(3600) && max < Duration::from_secs(3604),
+        "{max:?}"
+    );
     h.record_micros(u64::MAX);
     h.record_n_micros(0, 0);
     assert_eq!(h.count(), 4);
@@ -213,7 +223,8 @@ fn deserialized_histograms_are_compact_and_mergeable() {
     back.merge(&hist(&[400]));
     assert_eq!(back, hist(&[100, 200, 300, 400]));
     // A byte array (e.g. from a binary format re-encoded as JSON) is accepted too.
-    let from_seq: Histogram = serde_json::from_value(serde_json::json!(a.to_bytes().unwrap())).unwrap();
+    let from_seq: Histogram =
+        serde_json::from_value(serde_json::json!(a.to_bytes().unwrap())).unwrap();
     assert_eq!(from_seq, a);
     assert!(serde_json::from_str::<Histogram>("\"not base64!\"").is_err());
     assert!(serde_json::from_str::<Histogram>("\"AAAA\"").is_err());

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::metrics::recorder::UNKNOWN_ERROR;
+use crate::metrics::UNKNOWN_ERROR;
 use crate::metrics::{
     ErrorSample, GroupId, Recorder, RequestId, RunStats, MAX_ERROR_MESSAGES, MAX_ERROR_SAMPLES,
     MAX_SAMPLES_PER_ERROR, OTHER_ERRORS,
@@ -31,11 +31,40 @@ fn sample(error: &str) -> ErrorSample {
 fn records_requests_groups_and_seconds() {
     let start = Instant::now();
     let rec = Recorder::new(names("r", 2), vec!["outer / inner".into()], start);
-    rec.record_request(RequestId(0), at(start, 100), Duration::from_millis(20), true, None);
-    rec.record_request(RequestId(1), at(start, 1500), Duration::from_millis(40), false, Some("boom"));
-    rec.record_request(RequestId(1), at(start, 1600), Duration::from_millis(60), false, None);
-    rec.record_request(RequestId(0), at(start, 1700), Duration::from_millis(1), true, Some("ignored"));
-    rec.record_group(GroupId(0), at(start, 1800), Duration::from_millis(500), true);
+    rec.record_request(
+        RequestId(0),
+        at(start, 100),
+        Duration::from_millis(20),
+        true,
+        None,
+    );
+    rec.record_request(
+        RequestId(1),
+        at(start, 1500),
+        Duration::from_millis(40),
+        false,
+        Some("boom"),
+    );
+    rec.record_request(
+        RequestId(1),
+        at(start, 1600),
+        Duration::from_millis(60),
+        false,
+        None,
+    );
+    rec.record_request(
+        RequestId(0),
+        at(start, 1700),
+        Duration::from_millis(1),
+        true,
+        Some("ignored"),
+    );
+    rec.record_group(
+        GroupId(0),
+        at(start, 1800),
+        Duration::from_millis(500),
+        true,
+    );
     rec.user_started(at(start, 0));
     rec.record_user_error("feeder `users` is empty");
     let s = rec.snapshot();
@@ -49,8 +78,18 @@ fn records_requests_groups_and_seconds() {
     assert_eq!(s.errors["feeder `users` is empty"], 1);
     assert!(!s.errors.contains_key("ignored"));
     assert_eq!(s.series.len(), 2);
-    assert_eq!((s.series[0].second, s.series[0].requests, s.series[0].users_started), (0, 1, 1));
-    assert_eq!((s.series[1].second, s.series[1].requests, s.series[1].ko), (1, 3, 2));
+    assert_eq!(
+        (
+            s.series[0].second,
+            s.series[0].requests,
+            s.series[0].users_started
+        ),
+        (0, 1, 1)
+    );
+    assert_eq!(
+        (s.series[1].second, s.series[1].requests, s.series[1].ko),
+        (1, 3, 2)
+    );
     assert_eq!(s.series[1].latency.count(), 3);
     assert_eq!(s.total().count(), 4);
     assert_eq!(s.users_started, 1);
@@ -66,7 +105,13 @@ fn odd_inputs_do_not_panic_and_still_count() {
     // Before t = 0: second 0. Unknown ids: counted under a synthetic name. Duplicate names merge.
     rec.record_request(RequestId(0), Instant::now(), Duration::MAX, true, None);
     rec.record_request(RequestId(1), Instant::now(), Duration::ZERO, true, None);
-    rec.record_request(RequestId(u32::MAX), Instant::now(), Duration::ZERO, false, Some(""));
+    rec.record_request(
+        RequestId(u32::MAX),
+        Instant::now(),
+        Duration::ZERO,
+        false,
+        Some(""),
+    );
     rec.record_group(GroupId(7), Instant::now(), Duration::ZERO, false);
     rec.user_finished(Instant::now());
     assert_eq!(rec.active_users(), 0);
@@ -120,7 +165,12 @@ fn deltas_merge_to_snapshot_under_concurrency() {
                         rec.record_error_sample(sample(&error));
                     }
                     if i % 50 == 0 {
-                        rec.record_group(GroupId(u32::try_from(i % 2).unwrap()), end, Duration::from_millis(3), ok);
+                        rec.record_group(
+                            GroupId(u32::try_from(i % 2).unwrap()),
+                            end,
+                            Duration::from_millis(3),
+                            ok,
+                        );
                         rec.user_started(end);
                         rec.sample_active_users(end);
                         rec.user_finished(end);
@@ -147,14 +197,31 @@ fn deltas_merge_to_snapshot_under_concurrency() {
     let total = THREADS * PER_THREAD;
     assert_eq!(snapshot.total().count(), total);
     assert_eq!(snapshot.total().latency.count(), total);
-    assert_eq!(snapshot.series.iter().map(|s| s.requests).sum::<u64>(), total);
-    assert_eq!(snapshot.series.iter().map(|s| s.latency.count()).sum::<u64>(), total);
+    assert_eq!(
+        snapshot.series.iter().map(|s| s.requests).sum::<u64>(),
+        total
+    );
+    assert_eq!(
+        snapshot
+            .series
+            .iter()
+            .map(|s| s.latency.count())
+            .sum::<u64>(),
+        total
+    );
     assert_eq!(snapshot.error_count(), total / 10);
     assert_eq!(snapshot.total().ko, total / 10);
     assert_eq!(snapshot.users_started, THREADS * PER_THREAD / 50);
-    assert_eq!(snapshot.groups.values().map(|g| g.count()).sum::<u64>(), THREADS * PER_THREAD / 50);
+    assert_eq!(
+        snapshot.groups.values().map(|g| g.count()).sum::<u64>(),
+        THREADS * PER_THREAD / 50
+    );
     assert!(snapshot.error_samples.len() <= MAX_ERROR_SAMPLES);
-    assert_eq!(rec.take_delta().total().count(), 0, "nothing left after the last delta");
+    assert_eq!(
+        rec.take_delta().total().count(),
+        0,
+        "nothing left after the last delta"
+    );
     assert!(rec.take_delta().is_empty());
 
     // Same histogram as one fed every sample.
@@ -165,7 +232,10 @@ fn deltas_merge_to_snapshot_under_concurrency() {
         }
     }
     assert_eq!(snapshot.total().latency, whole);
-    assert_eq!(snapshot.total().latency.percentile(99.9), whole.percentile(99.9));
+    assert_eq!(
+        snapshot.total().latency.percentile(99.9),
+        whole.percentile(99.9)
+    );
 }
 
 #[test]
@@ -173,7 +243,13 @@ fn error_messages_are_capped_in_the_recorder() {
     let start = Instant::now();
     let rec = Recorder::new(names("r", 1), vec![], start);
     for i in 0..300 {
-        rec.record_request(RequestId(0), start, Duration::ZERO, false, Some(&format!("e{i}")));
+        rec.record_request(
+            RequestId(0),
+            start,
+            Duration::ZERO,
+            false,
+            Some(&format!("e{i}")),
+        );
     }
     let s = rec.snapshot();
     assert_eq!(s.errors.len(), MAX_ERROR_MESSAGES + 1);
@@ -201,7 +277,10 @@ fn sample_budget() {
     assert!(!rec.wants_sample("new"));
     let s = rec.snapshot();
     assert_eq!(s.error_samples.len(), MAX_ERROR_SAMPLES);
-    assert_eq!(s.error_samples.iter().filter(|x| x.error == "a").count(), MAX_SAMPLES_PER_ERROR);
+    assert_eq!(
+        s.error_samples.iter().filter(|x| x.error == "a").count(),
+        MAX_SAMPLES_PER_ERROR
+    );
 }
 
 #[test]
@@ -222,14 +301,28 @@ fn active_users_take_the_max_per_second_across_deltas() {
     rec.sample_active_users(at(start, 2_600)); // 6 active now, same second
     rec.sample_active_users(at(start, 3_100));
     let second = rec.take_delta();
-    assert_eq!(second.series[0].active_users, 3, "only the increase of the maximum");
+    assert_eq!(
+        second.series[0].active_users, 3,
+        "only the increase of the maximum"
+    );
     let snapshot = rec.snapshot();
     let mut sum = first.clone();
     sum.merge(&second);
     assert_eq!(sum, snapshot);
     let s2 = &snapshot.series[0];
-    assert_eq!((s2.second, s2.active_users, s2.users_started, s2.users_finished), (2, 6, 7, 1));
-    assert_eq!((snapshot.series[1].second, snapshot.series[1].active_users), (3, 6));
+    assert_eq!(
+        (
+            s2.second,
+            s2.active_users,
+            s2.users_started,
+            s2.users_finished
+        ),
+        (2, 6, 7, 1)
+    );
+    assert_eq!(
+        (snapshot.series[1].second, snapshot.series[1].active_users),
+        (3, 6)
+    );
     assert_eq!(rec.active_users(), 6);
 }
 
@@ -238,9 +331,21 @@ fn live_reports_the_last_complete_second() {
     let start = Instant::now();
     let rec = Recorder::new(names("r", 1), vec![], start);
     for i in 0..100u64 {
-        rec.record_request(RequestId(0), at(start, 2_000 + i), Duration::from_millis(i + 1), i % 4 != 0, None);
+        rec.record_request(
+            RequestId(0),
+            at(start, 2_000 + i),
+            Duration::from_millis(i + 1),
+            i % 4 != 0,
+            None,
+        );
     }
-    rec.record_request(RequestId(0), at(start, 500), Duration::from_secs(2), true, None);
+    rec.record_request(
+        RequestId(0),
+        at(start, 500),
+        Duration::from_secs(2),
+        true,
+        None,
+    );
     rec.user_started(start);
     let live = rec.live_at(at(start, 3_500));
     assert_eq!(live.elapsed, Duration::from_millis(3_500));
@@ -249,11 +354,21 @@ fn live_reports_the_last_complete_second() {
     assert_eq!(live.last_second, Some(2));
     assert_eq!((live.last_second_requests, live.last_second_ko), (100, 25));
     let p95 = live.last_second_p95.unwrap();
-    assert!(p95 >= Duration::from_millis(95) && p95 < Duration::from_millis(96), "{p95:?}");
+    assert!(
+        p95 >= Duration::from_millis(95) && p95 < Duration::from_millis(96),
+        "{p95:?}"
+    );
     assert!(live.recent_p95.unwrap() >= p95);
     // After a delta the figures come from the emitted part.
     let _ = rec.take_delta();
     assert_eq!(rec.live_at(at(start, 3_500)), live);
     let quiet = rec.live_at(at(start, 9_000));
-    assert_eq!((quiet.last_second_requests, quiet.last_second_p95, quiet.recent_p95), (0, None, None));
+    assert_eq!(
+        (
+            quiet.last_second_requests,
+            quiet.last_second_p95,
+            quiet.recent_p95
+        ),
+        (0, None, None)
+    );
 }

@@ -10,11 +10,30 @@ use crate::metrics::{
 /// One recorded thing, to build random `RunStats`.
 #[derive(Debug, Clone)]
 enum Ev {
-    Request { name: u8, second: u8, micros: u64, ok: bool, error: u8 },
-    Group { name: u8, micros: u64, ok: bool },
-    User { second: u8, started: bool },
-    Active { second: u8, users: u8 },
-    Sample { error: u8, text: u8 },
+    Request {
+        name: u8,
+        second: u8,
+        micros: u64,
+        ok: bool,
+        error: u8,
+    },
+    Group {
+        name: u8,
+        micros: u64,
+        ok: bool,
+    },
+    User {
+        second: u8,
+        started: bool,
+    },
+    Active {
+        second: u8,
+        users: u8,
+    },
+    Sample {
+        error: u8,
+        text: u8,
+    },
 }
 
 fn events() -> impl Strategy<Value = Vec<Ev>> {
@@ -45,8 +64,17 @@ fn build(events: &[Ev]) -> RunStats {
     let mut s = RunStats::default();
     for ev in events {
         match *ev {
-            Ev::Request { name, second, micros, ok, error } => {
-                s.requests.entry(format!("r{name}")).or_default().record_micros(micros, ok);
+            Ev::Request {
+                name,
+                second,
+                micros,
+                ok,
+                error,
+            } => {
+                s.requests
+                    .entry(format!("r{name}"))
+                    .or_default()
+                    .record_micros(micros, ok);
                 if !ok {
                     s.add_error(&format!("error {error}"), 1);
                 }
@@ -60,7 +88,10 @@ fn build(events: &[Ev]) -> RunStats {
                 sec.latency.record_micros(micros);
             }
             Ev::Group { name, micros, ok } => {
-                s.groups.entry(format!("g{name}")).or_default().record_micros(micros, ok);
+                s.groups
+                    .entry(format!("g{name}"))
+                    .or_default()
+                    .record_micros(micros, ok);
             }
             Ev::User { second, started } => {
                 let sec = second_mut(&mut s, u64::from(second));
@@ -78,7 +109,8 @@ fn build(events: &[Ev]) -> RunStats {
             }
             Ev::Sample { error, text } => {
                 let mut one = RunStats::default();
-                one.error_samples.push(sample(&format!("error {error}"), &format!("t{text}")));
+                one.error_samples
+                    .push(sample(&format!("error {error}"), &format!("t{text}")));
                 s.merge(&one);
             }
         }
@@ -104,6 +136,8 @@ fn merged(parts: &[&RunStats]) -> RunStats {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
     #[test]
     fn merge_is_commutative_and_associative(a in events(), b in events(), c in events()) {
         let (a, b, c) = (build(&a), build(&b), build(&c));
@@ -143,10 +177,26 @@ proptest! {
 #[test]
 fn serde_preserves_every_field() {
     let mut stats = build(&[
-        Ev::Request { name: 1, second: 3, micros: 1_234, ok: false, error: 2 },
-        Ev::Group { name: 0, micros: 99_000, ok: true },
-        Ev::User { second: 3, started: true },
-        Ev::Active { second: 4, users: 7 },
+        Ev::Request {
+            name: 1,
+            second: 3,
+            micros: 1_234,
+            ok: false,
+            error: 2,
+        },
+        Ev::Group {
+            name: 0,
+            micros: 99_000,
+            ok: true,
+        },
+        Ev::User {
+            second: 3,
+            started: true,
+        },
+        Ev::Active {
+            second: 4,
+            users: 7,
+        },
         Ev::Sample { error: 2, text: 1 },
     ]);
     stats.users_finished = 5;
@@ -171,10 +221,20 @@ fn empty_and_total() {
     let mut stats = RunStats::default();
     assert!(stats.is_empty());
     assert_eq!(stats.total(), RequestStats::default());
-    stats.requests.insert("unused".into(), RequestStats::default());
+    stats
+        .requests
+        .insert("unused".into(), RequestStats::default());
     assert!(stats.is_empty(), "zero entries are still empty");
-    stats.requests.get_mut("unused").unwrap().record_micros(10, true);
-    stats.requests.entry("b".into()).or_default().record_micros(30, false);
+    stats
+        .requests
+        .get_mut("unused")
+        .unwrap()
+        .record_micros(10, true);
+    stats
+        .requests
+        .entry("b".into())
+        .or_default()
+        .record_micros(30, false);
     assert!(!stats.is_empty());
     let total = stats.total();
     assert_eq!((total.ok, total.ko, total.count()), (1, 1, 2));
@@ -206,7 +266,11 @@ fn error_messages_are_capped_with_exact_total() {
     assert_eq!(ab, ba);
     assert_eq!(ab.errors.len(), MAX_ERROR_MESSAGES + 1);
     assert_eq!(ab.error_count(), 254 + 10 * MAX_ERROR_MESSAGES as u64);
-    assert!(ab.errors.keys().filter(|k| *k != OTHER_ERRORS).all(|k| k.starts_with("frequent")));
+    assert!(ab
+        .errors
+        .keys()
+        .filter(|k| *k != OTHER_ERRORS)
+        .all(|k| k.starts_with("frequent")));
 }
 
 #[test]
@@ -215,7 +279,8 @@ fn error_samples_are_capped() {
     for error in 0..40 {
         let mut part = RunStats::default();
         for text in 0..5 {
-            part.error_samples.push(sample(&format!("e{error:02}"), &format!("{text}")));
+            part.error_samples
+                .push(sample(&format!("e{error:02}"), &format!("{text}")));
         }
         stats.merge(&part);
     }
@@ -225,7 +290,11 @@ fn error_samples_are_capped() {
         *per_error.entry(&s.error).or_default() += 1;
     }
     assert!(per_error.values().all(|&n| n <= MAX_SAMPLES_PER_ERROR));
-    assert_eq!(per_error.len(), 40, "every message keeps at least one sample");
+    assert_eq!(
+        per_error.len(),
+        40,
+        "every message keeps at least one sample"
+    );
     assert!(stats.error_samples.windows(2).all(|w| w[0] <= w[1]));
 }
 
@@ -244,7 +313,10 @@ fn series_merge_adds_active_users_of_parallel_segments() {
     b.series.push(SecondStats::new(2));
     b.series.push(t);
     a.merge(&b);
-    assert_eq!(a.series.iter().map(|s| s.second).collect::<Vec<_>>(), vec![2, 5]);
+    assert_eq!(
+        a.series.iter().map(|s| s.second).collect::<Vec<_>>(),
+        vec![2, 5]
+    );
     assert_eq!(a.series[1].active_users, 14);
     assert_eq!(a.series[1].requests, 1);
     assert_eq!(a.series[1].latency, {
@@ -256,16 +328,23 @@ fn series_merge_adds_active_users_of_parallel_segments() {
 
 #[test]
 fn unsorted_series_from_outside_are_normalized() {
-    let mut a = RunStats::default();
-    a.series = vec![SecondStats::new(3), SecondStats::new(1)];
+    let mut a = RunStats {
+        series: vec![SecondStats::new(3), SecondStats::new(1)],
+        ..RunStats::default()
+    };
     a.series[0].requests = 1;
     a.series[1].requests = 2;
-    let mut b = RunStats::default();
-    b.series = vec![SecondStats::new(3), SecondStats::new(1)];
+    let mut b = RunStats {
+        series: vec![SecondStats::new(3), SecondStats::new(1)],
+        ..RunStats::default()
+    };
     b.series[0].requests = 4;
     a.merge(&b);
     assert_eq!(
-        a.series.iter().map(|s| (s.second, s.requests)).collect::<Vec<_>>(),
+        a.series
+            .iter()
+            .map(|s| (s.second, s.requests))
+            .collect::<Vec<_>>(),
         vec![(1, 2), (3, 5)]
     );
 }

@@ -151,11 +151,10 @@ async fn resolve(origin: &Origin, policy: AddressPolicy) -> Result<SocketAddr, R
     };
     let first = addrs.first().copied();
     addrs.into_iter().find(|a| policy.allows(a.ip())).ok_or_else(|| match first {
-        Some(a) => RequestError::NotAllowed(format!(
-            "{} resolves to {}, which is not loopback (allow remote targets explicitly)",
-            origin.host,
-            a.ip()
-        )),
+        Some(a) if a.ip().to_string() == origin.host => {
+            RequestError::NotAllowed(format!("{} is not a loopback address", origin.host))
+        }
+        Some(a) => RequestError::NotAllowed(format!("{} resolves to {}, not a loopback address", origin.host, a.ip())),
         None => RequestError::Dns(format!("{}: no address", origin.host)),
     })
 }
