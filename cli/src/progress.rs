@@ -24,7 +24,11 @@ impl ProgressPrinter {
         let offset = run.resumed_from();
         let began = std::time::Instant::now();
         let tty = std::io::stderr().is_terminal();
-        let period = if tty { Duration::from_secs(1) } else { Duration::from_secs(5) };
+        let period = if tty {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(5)
+        };
         let task = {
             let stop = stop.clone();
             tokio::spawn(async move {
@@ -70,5 +74,8 @@ impl ProgressPrinter {
 }
 
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
 }

@@ -6,15 +6,28 @@ use std::process::{Command, Output};
 use broadside_target::{Target, TargetConfig, TargetHandle};
 
 fn broadside(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_broadside")).args(args).current_dir(dir).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_broadside"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("binary runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 async fn target() -> TargetHandle {
-    Target::spawn(TargetConfig { listen: ([127, 0, 0, 1], 0).into(), tls: false }).await.expect("target starts")
+    Target::spawn(TargetConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+    })
+    .await
+    .expect("target starts")
 }
 
 fn simulation(base: &str, assertion: &str) -> String {
@@ -41,19 +54,37 @@ assertions:
 async fn exit_code_follows_the_assertions_and_reports_are_written() {
     let t = target().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pass.yaml"), simulation(&t.base_url(), "{ metric: count, eq: 5 }")).unwrap();
-    std::fs::write(dir.path().join("fail.yaml"), simulation(&t.base_url(), "{ metric: count, gt: 5 }")).unwrap();
+    std::fs::write(
+        dir.path().join("pass.yaml"),
+        simulation(&t.base_url(), "{ metric: count, eq: 5 }"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("fail.yaml"),
+        simulation(&t.base_url(), "{ metric: count, gt: 5 }"),
+    )
+    .unwrap();
 
-    let ok = broadside(&["run", "pass.yaml", "--quiet", "--out", "report"], dir.path());
+    let ok = broadside(
+        &["run", "pass.yaml", "--quiet", "--out", "report"],
+        dir.path(),
+    );
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     for file in ["summary.json", "index.html", "junit.xml"] {
-        assert!(dir.path().join("report").join(file).is_file(), "{file} written");
+        assert!(
+            dir.path().join("report").join(file).is_file(),
+            "{file} written"
+        );
     }
     let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("report/summary.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("report/summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["schema_version"], 1);
 
-    let failed = broadside(&["run", "fail.yaml", "--quiet", "--out", "failed"], dir.path());
+    let failed = broadside(
+        &["run", "fail.yaml", "--quiet", "--out", "failed"],
+        dir.path(),
+    );
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
     let junit = std::fs::read_to_string(dir.path().join("failed/junit.xml")).unwrap();
     assert!(junit.contains("<failure"), "{junit}");
@@ -88,7 +119,13 @@ fn validate_accepts_the_examples_and_schema_is_json() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml" || e == "json") {
             let out = broadside(&["validate", path.to_str().unwrap()], root);
-            assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                text(&out)
+            );
         }
     }
     let schema = broadside(&["schema"], root);
@@ -101,8 +138,11 @@ fn remote_targets_are_refused_by_default() {
     let dir = tempfile::tempdir().unwrap();
     // 192.0.2.0/24 is reserved for documentation: nothing is ever sent there, the policy
     // refuses it before connecting.
-    std::fs::write(dir.path().join("remote.yaml"), simulation("http://192.0.2.1:9", "{ metric: failed_count, eq: 0 }"))
-        .unwrap();
+    std::fs::write(
+        dir.path().join("remote.yaml"),
+        simulation("http://192.0.2.1:9", "{ metric: failed_count, eq: 0 }"),
+    )
+    .unwrap();
     let out = broadside(&["run", "remote.yaml", "--quiet"], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("address not allowed"), "{}", text(&out));

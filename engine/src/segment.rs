@@ -26,7 +26,10 @@ impl Segment {
     /// Builds segment `index` (0-based) of `count`, checking the bounds.
     pub fn new(index: u32, count: u32) -> Result<Self, String> {
         if count == 0 || index >= count {
-            return Err(format!("invalid segment {}/{count}: expected i/N with 1 <= i <= N", index + 1));
+            return Err(format!(
+                "invalid segment {}/{count}: expected i/N with 1 <= i <= N",
+                index + 1
+            ));
         }
         Ok(Segment { index, count })
     }
@@ -89,7 +92,10 @@ mod tests {
 
     #[test]
     fn parses_one_based_form() {
-        assert_eq!("2/3".parse::<Segment>().unwrap(), Segment { index: 1, count: 3 });
+        assert_eq!(
+            "2/3".parse::<Segment>().unwrap(),
+            Segment { index: 1, count: 3 }
+        );
         assert!("0/3".parse::<Segment>().is_err());
         assert!("4/3".parse::<Segment>().is_err());
         assert!("x".parse::<Segment>().is_err());

@@ -8,11 +8,18 @@ use crate::model::Simulation;
 use crate::runtime::{compile, DirFiles, FileSource, Plan};
 
 /// Parses and validates a simulation text; `files` resolves the files it names.
-pub fn load_text(text: &str, file: &str, files: &dyn FileSource) -> Result<(Simulation, Plan), LoadErrors> {
+pub fn load_text(
+    text: &str,
+    file: &str,
+    files: &dyn FileSource,
+) -> Result<(Simulation, Plan), LoadErrors> {
     let doc = Document::parse(text, file)?;
     let sim: Simulation = doc.deserialize()?;
     let plan = compile(&sim, files).map_err(|problems| LoadErrors {
-        problems: problems.into_iter().map(|p| doc.problem(&p.path, p.message)).collect(),
+        problems: problems
+            .into_iter()
+            .map(|p| doc.problem(&p.path, p.message))
+            .collect(),
     })?;
     Ok((sim, plan))
 }
@@ -21,9 +28,16 @@ pub fn load_text(text: &str, file: &str, files: &dyn FileSource) -> Result<(Simu
 /// file's directory.
 pub fn load_file(path: &Path) -> Result<(Simulation, Plan), LoadErrors> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadErrors::single(Problem::unlocated(&name, format!("cannot read the simulation file: {e}"))))?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        LoadErrors::single(Problem::unlocated(
+            &name,
+            format!("cannot read the simulation file: {e}"),
+        ))
+    })?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     load_text(&text, &name, &DirFiles::new(dir))
 }
 
@@ -32,7 +46,12 @@ pub fn compile_simulation(sim: &Simulation, files: &dyn FileSource) -> Result<Pl
     compile(sim, files).map_err(|problems| LoadErrors {
         problems: problems
             .into_iter()
-            .map(|p| Problem { file: sim.name.clone(), path: p.path, location: None, message: p.message })
+            .map(|p| Problem {
+                file: sim.name.clone(),
+                path: p.path,
+                location: None,
+                message: p.message,
+            })
             .collect(),
     })
 }

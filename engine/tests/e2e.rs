@@ -10,7 +10,12 @@ use broadside_engine::Segment;
 use broadside_target::{Target, TargetConfig, TargetHandle};
 
 async fn target() -> TargetHandle {
-    Target::spawn(TargetConfig { listen: ([127, 0, 0, 1], 0).into(), tls: false }).await.expect("target starts")
+    Target::spawn(TargetConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+    })
+    .await
+    .expect("target starts")
 }
 
 fn plan(yaml: &str, base: &str) -> Arc<Plan> {
@@ -22,7 +27,16 @@ fn plan(yaml: &str, base: &str) -> Arc<Plan> {
 }
 
 async fn run_segment(plan: Arc<Plan>, segment: Segment, from: Duration) -> RunOutcome {
-    run(plan, RunConfig { segment, from, ..Default::default() }).await.expect("run completes")
+    run(
+        plan,
+        RunConfig {
+            segment,
+            from,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("run completes")
 }
 
 async fn run_whole(plan: Arc<Plan>) -> RunOutcome {
@@ -30,7 +44,11 @@ async fn run_whole(plan: Arc<Plan>) -> RunOutcome {
 }
 
 fn count(outcome: &RunOutcome, name: &str) -> (u64, u64) {
-    let s = outcome.stats.requests.get(name).unwrap_or_else(|| panic!("no stats for `{name}`"));
+    let s = outcome
+        .stats
+        .requests
+        .get(name)
+        .unwrap_or_else(|| panic!("no stats for `{name}`"));
     (s.ok, s.ko)
 }
 
@@ -66,7 +84,11 @@ scenarios:
     assert_eq!(stats.total, 300);
     assert_eq!(outcome.stats.users_started, 20);
     assert_eq!(outcome.stats.users_finished, 20);
-    assert!(outcome.stats.errors.keys().any(|e| e.contains("500")), "errors: {:?}", outcome.stats.errors);
+    assert!(
+        outcome.stats.errors.keys().any(|e| e.contains("500")),
+        "errors: {:?}",
+        outcome.stats.errors
+    );
     t.shutdown().await.expect("target stops");
 }
 
@@ -105,7 +127,12 @@ scenarios:
     );
     let outcome = run_whole(p).await;
     assert_eq!(count(&outcome, "login"), (6, 0));
-    assert_eq!(count(&outcome, "account"), (6, 0), "errors: {:?}", outcome.stats.errors);
+    assert_eq!(
+        count(&outcome, "account"),
+        (6, 0),
+        "errors: {:?}",
+        outcome.stats.errors
+    );
     assert_eq!(count(&outcome, "no token"), (6, 0));
     assert_eq!(t.stats().snapshot().by_status.get(&401).copied(), Some(6));
     t.shutdown().await.expect("target stops");
@@ -137,7 +164,12 @@ scenarios:
 /// Requests per feeder record, as the target saw them (each request carries its record id in
 /// the attribution header).
 fn echo_paths(t: &TargetHandle) -> std::collections::BTreeMap<String, u64> {
-    t.stats().snapshot().by_attribution.into_iter().map(|(k, v)| (k, v.count)).collect()
+    t.stats()
+        .snapshot()
+        .by_attribution
+        .into_iter()
+        .map(|(k, v)| (k, v.count))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +180,10 @@ async fn feeders_hand_out_records_by_strategy() {
         let outcome = run_whole(feeder_plan(&t.base_url(), strategy, 12)).await;
         let paths = echo_paths(&t);
         assert_eq!(paths.len(), 10, "{strategy}: {paths:?}");
-        assert!(paths.values().all(|&n| n == 1), "{strategy}: a record was used twice: {paths:?}");
+        assert!(
+            paths.values().all(|&n| n == 1),
+            "{strategy}: a record was used twice: {paths:?}"
+        );
         assert_eq!(count(&outcome, "echo"), (10, 0));
         t.shutdown().await.expect("target stops");
     }
@@ -198,7 +233,13 @@ scenarios:
     );
     let p = plan(&yaml, &t.base_url());
     let n = 3;
-    let runs = (0..n).map(|i| tokio::spawn(run_segment(p.clone(), Segment::new(i, n).unwrap(), Duration::ZERO)));
+    let runs = (0..n).map(|i| {
+        tokio::spawn(run_segment(
+            p.clone(),
+            Segment::new(i, n).unwrap(),
+            Duration::ZERO,
+        ))
+    });
     let mut started = 0;
     for r in runs {
         let outcome = r.await.unwrap();
@@ -208,7 +249,10 @@ scenarios:
     assert_eq!(started, 30);
     let paths = echo_paths(&t);
     assert_eq!(paths.len(), 30, "every queue record used: {paths:?}");
-    assert!(paths.values().all(|&n| n == 1), "no record used twice: {paths:?}");
+    assert!(
+        paths.values().all(|&n| n == 1),
+        "no record used twice: {paths:?}"
+    );
     t.shutdown().await.expect("target stops");
 }
 
@@ -261,7 +305,11 @@ scenarios:
     assert_eq!(home.ok, 200);
     // Arrivals during the 600 ms stall wait for it: their latency is measured from their
     // scheduled instant, so p95 reflects the stall.
-    assert!(home.latency.percentile(95.0) >= Duration::from_millis(200), "p95 {:?}", home.latency.percentile(95.0));
+    assert!(
+        home.latency.percentile(95.0) >= Duration::from_millis(200),
+        "p95 {:?}",
+        home.latency.percentile(95.0)
+    );
     assert!(home.latency.percentile(50.0) < home.latency.percentile(95.0));
     t.shutdown().await.expect("target stops");
 }
@@ -308,8 +356,17 @@ scenarios:
     // Four slots, each running users of ~100 ms back to back for about a second.
     let started = outcome.scenarios[0].started_users;
     assert!((16..=48).contains(&started), "started {started}");
-    let max_active = outcome.stats.series.iter().map(|s| s.active_users).max().unwrap_or(0);
-    assert!(max_active <= 4, "active users never exceed the level: {max_active}");
+    let max_active = outcome
+        .stats
+        .series
+        .iter()
+        .map(|s| s.active_users)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        max_active <= 4,
+        "active users never exceed the level: {max_active}"
+    );
     t.shutdown().await.expect("target stops");
 }
 
@@ -372,7 +429,9 @@ async fn post(url: &str) {
     let addr = format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap());
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let req = hyper::Request::post(uri.path_and_query().unwrap().as_str())
         .header("host", uri.authority().unwrap().as_str())
@@ -402,7 +461,14 @@ scenarios:
         &t.base_url(),
     );
     let outcome = run_whole(p).await;
-    let expected = [("at_once", 7), ("ramp", 9), ("constant", 20), ("random", 20), ("ramp_rate", 30), ("peak", 25)];
+    let expected = [
+        ("at_once", 7),
+        ("ramp", 9),
+        ("constant", 20),
+        ("random", 20),
+        ("ramp_rate", 30),
+        ("peak", 25),
+    ];
     for (info, (name, n)) in outcome.scenarios.iter().zip(expected) {
         assert_eq!(info.name, name);
         assert_eq!(info.planned_users, Some(n), "{name} planned");
@@ -428,10 +494,20 @@ scenarios:
         &t.base_url(),
     );
     let outcome = run_whole(h2).await;
-    assert_eq!(count(&outcome, "h2"), (30, 0), "errors: {:?}", outcome.stats.errors);
+    assert_eq!(
+        count(&outcome, "h2"),
+        (30, 0),
+        "errors: {:?}",
+        outcome.stats.errors
+    );
     t.shutdown().await.expect("target stops");
 
-    let tls = Target::spawn(TargetConfig { listen: ([127, 0, 0, 1], 0).into(), tls: true }).await.unwrap();
+    let tls = Target::spawn(TargetConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: true,
+    })
+    .await
+    .unwrap();
     assert!(tls.base_url().starts_with("https://"));
     for version in ["http1", "http2"] {
         let p = plan(
@@ -446,7 +522,12 @@ scenarios:
             &tls.base_url(),
         );
         let outcome = run_whole(p).await;
-        assert_eq!(count(&outcome, "tls"), (3, 0), "{version}: {:?}", outcome.stats.errors);
+        assert_eq!(
+            count(&outcome, "tls"),
+            (3, 0),
+            "{version}: {:?}",
+            outcome.stats.errors
+        );
     }
     // Without tls_insecure the self-signed certificate is refused.
     let strict = plan(
@@ -460,7 +541,11 @@ scenarios:
     );
     let outcome = run_whole(strict).await;
     assert_eq!(count(&outcome, "strict"), (0, 1));
-    assert!(outcome.stats.errors.keys().any(|e| e.contains("tls")), "{:?}", outcome.stats.errors);
+    assert!(
+        outcome.stats.errors.keys().any(|e| e.contains("tls")),
+        "{:?}",
+        outcome.stats.errors
+    );
     tls.shutdown().await.expect("target stops");
 }
 
@@ -490,12 +575,37 @@ scenarios:
     let outcome = run_whole(p).await;
     assert_eq!(count(&outcome, "wrong"), (0, 5));
     assert_eq!(count(&outcome, "optional"), (5, 0));
-    assert_eq!(count(&outcome, "echo"), (5, 0), "{:?}", outcome.stats.errors);
-    let (message, n) = outcome.stats.errors.iter().next().expect("one error message");
+    assert_eq!(
+        count(&outcome, "echo"),
+        (5, 0),
+        "{:?}",
+        outcome.stats.errors
+    );
+    let (message, n) = outcome
+        .stats
+        .errors
+        .iter()
+        .next()
+        .expect("one error message");
     assert_eq!(*n, 5);
-    assert!(message.contains("$.total") && message.contains("11"), "{message}");
-    let sample = outcome.stats.error_samples.first().expect("a sample is kept");
-    assert!(sample.request_text.starts_with("GET "), "{}", sample.request_text);
-    assert!(sample.response_text.contains("\"total\""), "{}", sample.response_text);
+    assert!(
+        message.contains("$.total") && message.contains("11"),
+        "{message}"
+    );
+    let sample = outcome
+        .stats
+        .error_samples
+        .first()
+        .expect("a sample is kept");
+    assert!(
+        sample.request_text.starts_with("GET "),
+        "{}",
+        sample.request_text
+    );
+    assert!(
+        sample.response_text.contains("\"total\""),
+        "{}",
+        sample.response_text
+    );
     t.shutdown().await.expect("target stops");
 }

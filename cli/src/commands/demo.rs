@@ -26,20 +26,26 @@ pub struct DemoArgs {
 
 /// Runs the demo.
 pub async fn execute(args: DemoArgs) -> u8 {
-    let target = match Target::spawn(TargetConfig { listen: ([127, 0, 0, 1], 0).into(), tls: false }).await {
+    let target = match Target::spawn(TargetConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+    })
+    .await
+    {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: cannot start the built-in target: {e}");
             return super::EXIT_BAD_INPUT;
         }
     };
-    let (mut sim, _) = match broadside_engine::simulation::load_text(DEMO_SIMULATION, "demo.yaml", &NoFiles) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            eprintln!("error: the embedded demo simulation is invalid:\n{errors}");
-            return super::EXIT_BAD_INPUT;
-        }
-    };
+    let (mut sim, _) =
+        match broadside_engine::simulation::load_text(DEMO_SIMULATION, "demo.yaml", &NoFiles) {
+            Ok(loaded) => loaded,
+            Err(errors) => {
+                eprintln!("error: the embedded demo simulation is invalid:\n{errors}");
+                return super::EXIT_BAD_INPUT;
+            }
+        };
     sim.http.base_url = Some(target.base_url());
     let plan = match broadside_engine::simulation::compile_simulation(&sim, &NoFiles) {
         Ok(plan) => plan,
@@ -48,7 +54,11 @@ pub async fn execute(args: DemoArgs) -> u8 {
             return super::EXIT_BAD_INPUT;
         }
     };
-    println!("broadside demo: built-in target at {}, simulation `{}`", target.base_url(), sim.name);
+    println!(
+        "broadside demo: built-in target at {}, simulation `{}`",
+        target.base_url(),
+        sim.name
+    );
     let code = run_plan(
         Arc::new(plan),
         RunOptions {
@@ -61,7 +71,10 @@ pub async fn execute(args: DemoArgs) -> u8 {
     )
     .await;
     let received = target.stats().snapshot().total;
-    println!("the target received {received} requests; open {}/index.html for the report", args.out.display());
+    println!(
+        "the target received {received} requests; open {}/index.html for the report",
+        args.out.display()
+    );
     if let Err(e) = target.shutdown().await {
         eprintln!("warning: the target did not stop cleanly: {e}");
     }

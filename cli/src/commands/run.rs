@@ -56,8 +56,15 @@ pub async fn execute(args: RunArgs) -> u8 {
         sim.http.base_url = Some(url.clone());
         sim.http.base_urls.clear();
     }
-    let dir = args.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let plan = match broadside_engine::simulation::compile_simulation(&sim, &broadside_engine::runtime::DirFiles::new(dir)) {
+    let dir = args
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let plan = match broadside_engine::simulation::compile_simulation(
+        &sim,
+        &broadside_engine::runtime::DirFiles::new(dir),
+    ) {
         Ok(plan) => plan,
         Err(errors) => {
             eprintln!("{errors}");
@@ -67,7 +74,11 @@ pub async fn execute(args: RunArgs) -> u8 {
     let options = RunOptions {
         segment: args.segment.unwrap_or_default(),
         from: args.from.unwrap_or_default(),
-        policy: if args.allow_remote_targets { AddressPolicy::Any } else { AddressPolicy::LoopbackOnly },
+        policy: if args.allow_remote_targets {
+            AddressPolicy::Any
+        } else {
+            AddressPolicy::LoopbackOnly
+        },
         out: args.out,
         quiet: args.quiet,
     };
@@ -93,7 +104,12 @@ pub struct RunOptions {
 /// exit code. The first Ctrl-C stops the run early; results so far are still reported.
 pub async fn run_plan(plan: Arc<Plan>, options: RunOptions) -> u8 {
     let stop = CancellationToken::new();
-    let config = RunConfig { segment: options.segment, from: options.from, policy: options.policy, stop: stop.clone() };
+    let config = RunConfig {
+        segment: options.segment,
+        from: options.from,
+        policy: options.policy,
+        stop: stop.clone(),
+    };
     let run = match Run::start(plan.clone(), config) {
         Ok(run) => run,
         Err(e) => {

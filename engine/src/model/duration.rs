@@ -39,10 +39,12 @@ impl DurationSpec {
     }
 
     fn from_secs_f64(secs: f64) -> Result<Self, String> {
-        if secs.is_finite() && secs >= 0.0 && secs < 1.0e9 {
+        if secs.is_finite() && (0.0..1.0e9).contains(&secs) {
             Ok(DurationSpec(Duration::from_secs_f64(secs)))
         } else {
-            Err(format!("invalid duration {secs}: expected a non-negative number of seconds"))
+            Err(format!(
+                "invalid duration {secs}: expected a non-negative number of seconds"
+            ))
         }
     }
 }
@@ -114,10 +116,21 @@ mod tests {
 
     #[test]
     fn parses_units_and_bare_seconds() {
-        assert_eq!(DurationSpec::parse("250ms").unwrap().get(), Duration::from_millis(250));
-        assert_eq!(DurationSpec::parse("1m30s").unwrap().get(), Duration::from_secs(90));
-        assert_eq!(DurationSpec::parse("1.5").unwrap().get(), Duration::from_millis(1500));
+        assert_eq!(
+            DurationSpec::parse("250ms").unwrap().get(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            DurationSpec::parse("1m30s").unwrap().get(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            DurationSpec::parse("1.5").unwrap().get(),
+            Duration::from_millis(1500)
+        );
         assert!(DurationSpec::parse("-1").is_err());
-        assert!(DurationSpec::parse("soon").unwrap_err().contains("expected"));
+        assert!(DurationSpec::parse("soon")
+            .unwrap_err()
+            .contains("expected"));
     }
 }

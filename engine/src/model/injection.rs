@@ -77,7 +77,8 @@ impl InjectionStep {
     pub fn is_closed(&self) -> bool {
         matches!(
             self,
-            InjectionStep::ConstantConcurrentUsers { .. } | InjectionStep::RampConcurrentUsers { .. }
+            InjectionStep::ConstantConcurrentUsers { .. }
+                | InjectionStep::RampConcurrentUsers { .. }
         )
     }
 

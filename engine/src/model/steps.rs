@@ -188,13 +188,17 @@ impl<'de> Deserialize<'de> for PauseSpec {
                 f.write_str("a duration, `{min, max}` or `{mean}`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<PauseSpec, E> {
-                DurationSpec::parse(v).map(PauseSpec::Fixed).map_err(E::custom)
+                DurationSpec::parse(v)
+                    .map(PauseSpec::Fixed)
+                    .map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<PauseSpec, E> {
                 Ok(PauseSpec::Fixed(DurationSpec::from_secs(v)))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<PauseSpec, E> {
-                DurationSpec::parse(&v.to_string()).map(PauseSpec::Fixed).map_err(E::custom)
+                DurationSpec::parse(&v.to_string())
+                    .map(PauseSpec::Fixed)
+                    .map_err(E::custom)
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<PauseSpec, A::Error> {
                 let f = PauseFields::deserialize(MapAccessDeserializer::new(map))?;

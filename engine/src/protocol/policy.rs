@@ -22,7 +22,9 @@ impl AddressPolicy {
             AddressPolicy::Any => true,
             AddressPolicy::LoopbackOnly => match ip {
                 IpAddr::V4(v4) => v4.is_loopback(),
-                IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+                IpAddr::V6(v6) => {
+                    v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                }
             },
         }
     }

@@ -78,16 +78,20 @@ impl CompiledCheck {
             sources.push((CheckSource::Status(s.to_vec()), "status".to_string()));
         }
         if let Some(h) = &check.header {
-            let name = HeaderName::from_bytes(h.as_bytes()).map_err(|_| format!("invalid header name `{h}`"))?;
+            let name = HeaderName::from_bytes(h.as_bytes())
+                .map_err(|_| format!("invalid header name `{h}`"))?;
             sources.push((CheckSource::Header(name), format!("header `{h}`")));
         }
         if let Some(b) = &check.body_contains {
-            let t = Template::compile(b).map_err(|e| format!("body_contains: invalid template: {e}"))?;
+            let t = Template::compile(b)
+                .map_err(|e| format!("body_contains: invalid template: {e}"))?;
             sources.push((CheckSource::BodyContains(t), "body_contains".to_string()));
         }
         if let Some(r) = &check.regex {
-            let re = Regex::new(r).map_err(|e| format!("invalid regex: {e}"))?;
-            let group = check.group.unwrap_or(if re.captures_len() > 1 { 1 } else { 0 });
+            let re = Regex::new(r).map_err(|e| format!("invalid regex: {}", regex_error(&e)))?;
+            let group = check
+                .group
+                .unwrap_or(if re.captures_len() > 1 { 1 } else { 0 });
             if group >= re.captures_len() {
                 return Err(format!("regex has no capture group {group}"));
             }
@@ -95,10 +99,16 @@ impl CompiledCheck {
         }
         if let Some(p) = &check.json_path {
             let path = JsonPath::parse(p).map_err(|e| format!("invalid JSON path `{p}`: {e}"))?;
-            sources.push((CheckSource::JsonPath(Box::new(path), p.clone()), format!("json_path `{p}`")));
+            sources.push((
+                CheckSource::JsonPath(Box::new(path), p.clone()),
+                format!("json_path `{p}`"),
+            ));
         }
         if let Some(t) = &check.response_time {
-            sources.push((CheckSource::ResponseTime(t.get()), "response_time".to_string()));
+            sources.push((
+                CheckSource::ResponseTime(t.get()),
+                "response_time".to_string(),
+            ));
         }
         if sources.len() != 1 {
             return Err(format!(
@@ -110,11 +120,29 @@ impl CompiledCheck {
             return Err("`group` only applies to `regex` checks".into());
         }
         let (source, label) = sources.remove(0);
-        let is = check.is.as_ref().map(JsonTemplate::compile).transpose().map_err(|e| format!("is: {e}"))?;
-        let not = check.not.as_ref().map(JsonTemplate::compile).transpose().map_err(|e| format!("not: {e}"))?;
-        let matches = check.matches.as_deref().map(Regex::new).transpose().map_err(|e| format!("matches: {e}"))?;
+        let is = check
+            .is
+            .as_ref()
+            .map(JsonTemplate::compile)
+            .transpose()
+            .map_err(|e| format!("is: {e}"))?;
+        let not = check
+            .not
+            .as_ref()
+            .map(JsonTemplate::compile)
+            .transpose()
+            .map_err(|e| format!("not: {e}"))?;
+        let matches = check
+            .matches
+            .as_deref()
+            .map(Regex::new)
+            .transpose()
+            .map_err(|e| format!("matches: invalid regex: {}", regex_error(&e)))?;
         if let Some(name) = &check.save_as {
-            let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let ok = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok {
                 return Err(format!("invalid save_as variable name `{name}`"));
@@ -136,12 +164,21 @@ impl CompiledCheck {
 
     /// Whether evaluating the check reads the body.
     pub fn needs_body(&self) -> bool {
-        matches!(self.source, CheckSource::BodyContains(_) | CheckSource::Regex(..) | CheckSource::JsonPath(..))
+        matches!(
+            self.source,
+            CheckSource::BodyContains(_) | CheckSource::Regex(..) | CheckSource::JsonPath(..)
+        )
     }
 
     /// Evaluates the check; on success stores `save_as`, on failure returns the message.
     /// An optional check never fails.
-    pub fn run(&self, response: &Response, latency: Duration, session: &mut Session, rng: &mut impl Rng) -> Result<(), String> {
+    pub fn run(
+        &self,
+        response: &Response,
+        latency: Duration,
+        session: &mut Session,
+        rng: &mut impl Rng,
+    ) -> Result<(), String> {
         match self.evaluate(response, latency, session, rng) {
             Ok(Some(value)) => {
                 if let Some(name) = &self.save_as {
@@ -155,11 +192,21 @@ impl CompiledCheck {
         }
     }
 
-    fn evaluate(&self, response: &Response, latency: Duration, session: &Session, rng: &mut impl Rng) -> Result<Option<Value>, String> {
+    fn evaluate(
+        &self,
+        response: &Response,
+        latency: Duration,
+        session: &Session,
+        rng: &mut impl Rng,
+    ) -> Result<Option<Value>, String> {
         let found = self.find(response, latency, session, rng)?;
         if let CheckSource::Status(codes) = &self.source {
             if self.is.is_none() && self.not.is_none() {
-                let ok = if codes.is_empty() { response.status < 400 } else { codes.contains(&response.status) };
+                let ok = if codes.is_empty() {
+                    response.status < 400
+                } else {
+                    codes.contains(&response.status)
+                };
                 if !ok {
                     return Err(if codes.is_empty() {
                         format!("expected a status < 400, found {}", response.status)
@@ -171,12 +218,20 @@ impl CompiledCheck {
         }
         if let CheckSource::ResponseTime(max) = &self.source {
             if latency > *max {
-                return Err(format!("expected at most {} ms, took {} ms", max.as_millis(), latency.as_millis()));
+                return Err(format!(
+                    "expected at most {} ms, took {} ms",
+                    max.as_millis(),
+                    latency.as_millis()
+                ));
             }
         }
         let exists = self.exists.unwrap_or(true);
         if found.is_empty() {
-            return if exists { Err("found nothing".into()) } else { Ok(None) };
+            return if exists {
+                Err("found nothing".into())
+            } else {
+                Ok(None)
+            };
         }
         if !exists {
             return Err(format!("expected nothing, found {}", short(&found[0])));
@@ -185,7 +240,11 @@ impl CompiledCheck {
         if let Some(expected) = &self.is {
             let expected = expected.render(session, rng).map_err(|e| e.to_string())?;
             if !loosely_equal(first, &expected) {
-                return Err(format!("expected {}, found {}", short(&expected), short(first)));
+                return Err(format!(
+                    "expected {}, found {}",
+                    short(&expected),
+                    short(first)
+                ));
             }
         }
         if let Some(unexpected) = &self.not {
@@ -196,18 +255,36 @@ impl CompiledCheck {
         }
         if let Some(text) = &self.contains {
             if !as_text(first).contains(text.as_str()) {
-                return Err(format!("expected to contain `{}`, found {}", truncate(text), short(first)));
+                return Err(format!(
+                    "expected to contain `{}`, found {}",
+                    truncate(text),
+                    short(first)
+                ));
             }
         }
         if let Some(re) = &self.matches {
             if !re.is_match(&as_text(first)) {
-                return Err(format!("expected to match `{}`, found {}", re.as_str(), short(first)));
+                return Err(format!(
+                    "expected to match `{}`, found {}",
+                    re.as_str(),
+                    short(first)
+                ));
             }
         }
-        Ok(Some(if self.all { Value::Array(found) } else { found.into_iter().next().unwrap_or(Value::Null) }))
+        Ok(Some(if self.all {
+            Value::Array(found)
+        } else {
+            found.into_iter().next().unwrap_or(Value::Null)
+        }))
     }
 
-    fn find(&self, response: &Response, latency: Duration, session: &Session, rng: &mut impl Rng) -> Result<Vec<Value>, String> {
+    fn find(
+        &self,
+        response: &Response,
+        latency: Duration,
+        session: &Session,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<Value>, String> {
         Ok(match &self.source {
             CheckSource::Status(_) => vec![Value::from(response.status)],
             CheckSource::Header(name) => response
@@ -227,7 +304,10 @@ impl CompiledCheck {
             }
             CheckSource::Regex(re, group) => {
                 let hay = String::from_utf8_lossy(&response.body);
-                let caps = re.captures_iter(&hay).filter_map(|c| c.get(*group)).map(|m| Value::String(m.as_str().to_string()));
+                let caps = re
+                    .captures_iter(&hay)
+                    .filter_map(|c| c.get(*group))
+                    .map(|m| Value::String(m.as_str().to_string()));
                 if self.all {
                     caps.collect()
                 } else {
@@ -244,15 +324,29 @@ impl CompiledCheck {
     }
 }
 
+/// The regex crate's error as one line (its display spans several, with a caret).
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .last()
+        .unwrap_or("invalid");
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
 /// Equality that forgives `"42"` vs `42` (CSV feeders give strings).
 fn loosely_equal(found: &Value, expected: &Value) -> bool {
     if found == expected {
         return true;
     }
     match (found, expected) {
-        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
-            s.parse::<f64>().ok().zip(n.as_f64()).is_some_and(|(a, b)| a == b)
-        }
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => s
+            .parse::<f64>()
+            .ok()
+            .zip(n.as_f64())
+            .is_some_and(|(a, b)| a == b),
         _ => false,
     }
 }
@@ -278,5 +372,9 @@ fn truncate(s: &str) -> String {
 }
 
 fn list(codes: &[u16]) -> String {
-    codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+    codes
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }

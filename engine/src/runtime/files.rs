@@ -27,7 +27,10 @@ pub fn validate_relative_path(name: &str) -> Result<(), String> {
         return Err("empty file name".into());
     }
     if name.chars().any(|c| c.is_control()) {
-        return Err(format!("file name `{}` contains a control character", name.escape_debug()));
+        return Err(format!(
+            "file name `{}` contains a control character",
+            name.escape_debug()
+        ));
     }
     if name.contains('\\') {
         return Err(format!("file name `{name}` contains a backslash; use `/`"));
@@ -36,9 +39,13 @@ pub fn validate_relative_path(name: &str) -> Result<(), String> {
     for component in path.components() {
         match component {
             Component::Normal(_) | Component::CurDir => {}
-            Component::ParentDir => return Err(format!("file name `{name}` must not contain `..`")),
+            Component::ParentDir => {
+                return Err(format!("file name `{name}` must not contain `..`"))
+            }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("file name `{name}` must be relative to the simulation file"))
+                return Err(format!(
+                    "file name `{name}` must be relative to the simulation file"
+                ))
             }
         }
     }
@@ -62,7 +69,9 @@ impl FileSource for DirFiles {
     fn read(&self, name: &str) -> Result<Bytes, String> {
         validate_relative_path(name)?;
         let path = self.dir.join(name);
-        std::fs::read(&path).map(Bytes::from).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        std::fs::read(&path)
+            .map(Bytes::from)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
     }
 
     fn base_dir(&self) -> Option<&Path> {
@@ -88,8 +97,19 @@ mod tests {
     fn rejects_unsafe_names() {
         assert!(validate_relative_path("data/users.csv").is_ok());
         assert!(validate_relative_path("./users.csv").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a\\b", "a\u{7}b", "a\nb"] {
-            assert!(validate_relative_path(bad).is_err(), "{bad:?} must be refused");
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a\\b",
+            "a\u{7}b",
+            "a\nb",
+        ] {
+            assert!(
+                validate_relative_path(bad).is_err(),
+                "{bad:?} must be refused"
+            );
         }
     }
 
@@ -100,6 +120,9 @@ mod tests {
         let files = DirFiles::new(dir.path());
         assert_eq!(files.read("a.txt").unwrap(), Bytes::from_static(b"hello"));
         assert!(files.read("../a.txt").is_err());
-        assert!(files.read("missing.txt").unwrap_err().contains("cannot read"));
+        assert!(files
+            .read("missing.txt")
+            .unwrap_err()
+            .contains("cannot read"));
     }
 }

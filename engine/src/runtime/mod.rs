@@ -25,7 +25,9 @@ use tokio_util::task::TaskTracker;
 
 pub use checks::{CheckSource, CompiledCheck};
 pub use files::{validate_relative_path, DirFiles, FileSource, NoFiles};
-pub use plan::{compile, Action, Body, Count, FeederPlan, PathProblem, Plan, RequestAction, ScenarioPlan};
+pub use plan::{
+    compile, Action, Body, Count, FeederPlan, PathProblem, Plan, RequestAction, ScenarioPlan,
+};
 
 use crate::feeder::Feeder;
 use crate::metrics::{evaluate, Recorder, RunStats};
@@ -76,7 +78,9 @@ pub struct Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Run").field("planned", &self.planned).finish_non_exhaustive()
+        f.debug_struct("Run")
+            .field("planned", &self.planned)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,24 +88,47 @@ impl Run {
     /// Starts running `plan` now; must be called inside a tokio runtime.
     pub fn start(plan: Arc<Plan>, config: RunConfig) -> Result<Run, crate::Error> {
         let now = Instant::now();
-        let start = now.checked_sub(config.from).ok_or_else(|| crate::Error::Setup("resume offset too large".into()))?;
+        let start = now
+            .checked_sub(config.from)
+            .ok_or_else(|| crate::Error::Setup("resume offset too large".into()))?;
         let protocol = HttpProtocol::new(&plan.http, config.policy).map_err(crate::Error::Setup)?;
-        let recorder = Recorder::new(plan.request_names.clone(), plan.group_names.clone(), start.into_std());
+        let recorder = Recorder::new(
+            plan.request_names.clone(),
+            plan.group_names.clone(),
+            start.into_std(),
+        );
         let feeders = plan
             .feeders
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let feeder = Feeder::new(f.data.clone(), f.strategy, config.segment, plan.seed.wrapping_add(i as u64));
+                let feeder = Feeder::new(
+                    f.data.clone(),
+                    f.strategy,
+                    config.segment,
+                    plan.seed.wrapping_add(i as u64),
+                );
                 feeder.skip(resume_skip(&plan, i, config.segment, config.from));
                 feeder
             })
             .collect();
-        let throttle = plan.throttle.clone().map(|p| Throttle::new(p, config.segment, start));
+        let throttle = plan
+            .throttle
+            .clone()
+            .map(|p| Throttle::new(p, config.segment, start));
         let planned = planned_duration(&plan);
-        let shared = Arc::new(RunShared::new(plan, protocol, recorder, feeders, throttle).map_err(crate::Error::Setup)?);
+        let shared = Arc::new(
+            RunShared::new(plan, protocol, recorder, feeders, throttle)
+                .map_err(crate::Error::Setup)?,
+        );
         let task = tokio::spawn(drive(shared.clone(), config.clone(), start));
-        Ok(Run { shared, planned, start, from: config.from, task })
+        Ok(Run {
+            shared,
+            planned,
+            start,
+            from: config.from,
+            task,
+        })
     }
 
     /// The live recorder (for progress lines and heartbeat deltas).
@@ -126,7 +153,9 @@ impl Run {
 
     /// Waits for the run to end.
     pub async fn wait(self) -> Result<RunOutcome, crate::Error> {
-        self.task.await.map_err(|e| crate::Error::Setup(format!("run task failed: {e}")))
+        self.task
+            .await
+            .map_err(|e| crate::Error::Setup(format!("run task failed: {e}")))
     }
 }
 
@@ -174,7 +203,8 @@ fn resume_skip(plan: &Plan, feeder: usize, segment: Segment, from: Duration) -> 
         .filter(|s| s.start_after.is_none())
         .map(|s| match &s.schedule {
             ScenarioSchedule::Open(open) => {
-                open.users_before(segment, from) * s.feeds_per_user.get(&feeder).copied().unwrap_or(0)
+                open.users_before(segment, from)
+                    * s.feeds_per_user.get(&feeder).copied().unwrap_or(0)
             }
             ScenarioSchedule::Closed(_) => 0,
         })
@@ -182,11 +212,14 @@ fn resume_skip(plan: &Plan, feeder: usize, segment: Segment, from: Duration) -> 
 }
 
 async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> RunOutcome {
-    let started_at_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let started_at_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let wall = std::time::Instant::now();
     let cancel = config.stop.child_token();
     let plan = shared.plan.clone();
-    let started: Arc<Vec<AtomicU64>> = Arc::new(plan.scenarios.iter().map(|_| AtomicU64::new(0)).collect());
+    let started: Arc<Vec<AtomicU64>> =
+        Arc::new(plan.scenarios.iter().map(|_| AtomicU64::new(0)).collect());
 
     let mut done_senders = Vec::new();
     let mut done_receivers = Vec::new();
@@ -197,8 +230,17 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
     }
     let mut drivers = JoinSet::new();
     for (i, done) in done_senders.into_iter().enumerate() {
-        let parent = plan.scenarios[i].start_after.map(|p| done_receivers[p].clone());
-        let ctx = ScenarioCtx { shared: shared.clone(), scenario: i, config: config.clone(), start, cancel: cancel.clone(), started: started.clone() };
+        let parent = plan.scenarios[i]
+            .start_after
+            .map(|p| done_receivers[p].clone());
+        let ctx = ScenarioCtx {
+            shared: shared.clone(),
+            scenario: i,
+            config: config.clone(),
+            start,
+            cancel: cancel.clone(),
+            started: started.clone(),
+        };
         drivers.spawn(async move {
             if let Some(mut parent) = parent {
                 let _ = parent.wait_for(|d| *d).await;
@@ -212,7 +254,8 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
         let recorder = shared.recorder.clone();
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+            let mut tick =
+                tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
@@ -240,7 +283,9 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
             }
         }
     }
-    shared.recorder.sample_active_users(Instant::now().into_std());
+    shared
+        .recorder
+        .sample_active_users(Instant::now().into_std());
     cancel.cancel();
     let _ = sampler.await;
     let scenarios = plan
@@ -253,7 +298,13 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
             started_users: started[i].load(Ordering::Relaxed),
         })
         .collect();
-    RunOutcome { stats: shared.recorder.snapshot(), started_at_unix_ms, duration: wall.elapsed(), scenarios, interrupted }
+    RunOutcome {
+        stats: shared.recorder.snapshot(),
+        started_at_unix_ms,
+        duration: wall.elapsed(),
+        scenarios,
+        interrupted,
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
@@ -278,8 +329,15 @@ impl ScenarioCtx {
         let plan = self.shared.plan.clone();
         let scenario = &plan.scenarios[self.scenario];
         // A chained scenario's timeline starts when its parent is done.
-        let t0 = if scenario.start_after.is_some() { Instant::now() } else { self.start };
-        let from = self.config.from.saturating_sub(t0.saturating_duration_since(self.start));
+        let t0 = if scenario.start_after.is_some() {
+            Instant::now()
+        } else {
+            self.start
+        };
+        let from = self
+            .config
+            .from
+            .saturating_sub(t0.saturating_duration_since(self.start));
         let users = TaskTracker::new();
         match &scenario.schedule {
             ScenarioSchedule::Open(open) => {
@@ -303,7 +361,13 @@ impl ScenarioCtx {
         users.wait().await;
     }
 
-    async fn drive_closed(&self, closed: &crate::schedule::ClosedSchedule, t0: Instant, from: Duration, users: &TaskTracker) {
+    async fn drive_closed(
+        &self,
+        closed: &crate::schedule::ClosedSchedule,
+        t0: Instant,
+        from: Duration,
+        users: &TaskTracker,
+    ) {
         let (level_tx, level_rx) = watch::channel(0u64);
         let slots: Arc<parking_lot::Mutex<Vec<bool>>> = Arc::default();
         let next_user = Arc::new(AtomicU64::new(0));
@@ -323,9 +387,15 @@ impl ScenarioCtx {
                     continue;
                 }
                 alive[slot] = true;
-                let (shared, level, slots, next_user, cancel) =
-                    (self.shared.clone(), level_rx.clone(), slots.clone(), next_user.clone(), self.cancel.clone());
-                let (scenario, segment, started) = (self.scenario, self.config.segment, self.started.clone());
+                let (shared, level, slots, next_user, cancel) = (
+                    self.shared.clone(),
+                    level_rx.clone(),
+                    slots.clone(),
+                    next_user.clone(),
+                    self.cancel.clone(),
+                );
+                let (scenario, segment, started) =
+                    (self.scenario, self.config.segment, self.started.clone());
                 users.spawn(async move {
                     while (slot as u64) < *level.borrow() && !cancel.is_cancelled() {
                         let local = next_user.fetch_add(1, Ordering::Relaxed);
@@ -347,7 +417,13 @@ impl ScenarioCtx {
     }
 }
 
-async fn run_user(shared: &Arc<RunShared>, scenario: usize, user_id: u64, intended: Instant, cancel: &CancellationToken) {
+async fn run_user(
+    shared: &Arc<RunShared>,
+    scenario: usize,
+    user_id: u64,
+    intended: Instant,
+    cancel: &CancellationToken,
+) {
     let recorder = &shared.recorder;
     recorder.user_started(Instant::now().into_std());
     let user = VirtualUser::new(shared.clone(), user_id, intended);

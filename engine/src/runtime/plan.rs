@@ -16,6 +16,7 @@ use super::checks::{CheckSource, CompiledCheck};
 use super::files::FileSource;
 use crate::expr::{JsonTemplate, Template};
 use crate::feeder::FeederData;
+use crate::load::path_with_key as key_path;
 use crate::metrics::{GroupId, RequestId};
 use crate::model::{
     AssertionMetric, CountSpec, FeederStrategy, HttpProtocol, InjectionStep, PauseSpec, Request,
@@ -102,23 +103,53 @@ pub enum Action {
     /// Set session variables.
     Set(Vec<(String, JsonTemplate)>),
     /// `repeat`.
-    Repeat { times: Count, counter: Option<String>, body: Vec<Action> },
+    Repeat {
+        times: Count,
+        counter: Option<String>,
+        body: Vec<Action>,
+    },
     /// `during`.
-    During { duration: Duration, counter: Option<String>, body: Vec<Action> },
+    During {
+        duration: Duration,
+        counter: Option<String>,
+        body: Vec<Action>,
+    },
     /// `foreach`.
-    Foreach { items: Template, element: String, counter: Option<String>, body: Vec<Action> },
+    Foreach {
+        items: Template,
+        element: String,
+        counter: Option<String>,
+        body: Vec<Action>,
+    },
     /// `as_long_as`.
-    AsLongAs { condition: Template, max: u64, counter: Option<String>, body: Vec<Action> },
+    AsLongAs {
+        condition: Template,
+        max: u64,
+        counter: Option<String>,
+        body: Vec<Action>,
+    },
     /// `if`.
-    If { condition: Template, then: Vec<Action>, otherwise: Vec<Action> },
+    If {
+        condition: Template,
+        then: Vec<Action>,
+        otherwise: Vec<Action>,
+    },
     /// `switch`.
-    Switch { value: Template, cases: Vec<(String, Vec<Action>)>, default: Vec<Action> },
+    Switch {
+        value: Template,
+        cases: Vec<(String, Vec<Action>)>,
+        default: Vec<Action>,
+    },
     /// `random_switch` with cumulative percent bounds.
     RandomSwitch(Vec<(f64, Vec<Action>)>),
     /// `group`.
     Group { id: GroupId, body: Vec<Action> },
     /// `try_max`.
-    TryMax { times: u32, counter: Option<String>, body: Vec<Action> },
+    TryMax {
+        times: u32,
+        counter: Option<String>,
+        body: Vec<Action>,
+    },
     /// `exit_here_if_failed`.
     ExitHereIfFailed,
     /// `exit_here`.
@@ -203,7 +234,10 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(PathProblem { path: path.into(), message: message.into() });
+        self.problems.push(PathProblem {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     fn template(&mut self, path: &str, text: &str) -> Template {
@@ -221,7 +255,8 @@ impl Compiler<'_> {
             Ok(t) => t,
             Err(e) => {
                 self.problem(path, format!("invalid template: {e}"));
-                JsonTemplate::compile(&serde_json::Value::Null).expect("the null JSON template compiles")
+                JsonTemplate::compile(&serde_json::Value::Null)
+                    .expect("the null JSON template compiles")
             }
         }
     }
@@ -240,20 +275,29 @@ impl Compiler<'_> {
         let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, s) in sim.scenarios.iter().enumerate() {
             if names.insert(s.name.as_str(), i).is_some() {
-                self.problem(format!("scenarios[{i}].name"), format!("duplicate scenario name `{}`", s.name));
+                self.problem(
+                    format!("scenarios[{i}].name"),
+                    format!("duplicate scenario name `{}`", s.name),
+                );
             }
         }
         let mut scenarios = Vec::new();
         for (i, s) in sim.scenarios.iter().enumerate() {
             let path = format!("scenarios[{i}]");
             let schedule = self.schedule(&path, &s.injection, seed.wrapping_add(i as u64));
-            let start_after = s.start_after.as_ref().and_then(|name| match names.get(name.as_str()) {
-                Some(&j) if j != i => Some(j),
-                _ => {
-                    self.problem(format!("{path}.start_after"), format!("no other scenario named `{name}`"));
-                    None
-                }
-            });
+            let start_after =
+                s.start_after
+                    .as_ref()
+                    .and_then(|name| match names.get(name.as_str()) {
+                        Some(&j) if j != i => Some(j),
+                        _ => {
+                            self.problem(
+                                format!("{path}.start_after"),
+                                format!("no other scenario named `{name}`"),
+                            );
+                            None
+                        }
+                    });
             self.pace_count = 0;
             let actions = self.steps(&format!("{path}.steps"), &s.steps);
             let mut feeds_per_user = BTreeMap::new();
@@ -263,7 +307,13 @@ impl Compiler<'_> {
                 }
             }
             if let Some(schedule) = schedule {
-                scenarios.push(ScenarioPlan { name: s.name.clone(), schedule, actions: actions.into(), start_after, feeds_per_user });
+                scenarios.push(ScenarioPlan {
+                    name: s.name.clone(),
+                    schedule,
+                    actions: actions.into(),
+                    start_after,
+                    feeds_per_user,
+                });
             }
         }
         self.check_start_after_cycles(&scenarios);
@@ -304,7 +354,10 @@ impl Compiler<'_> {
         }
         for (path, url) in &urls {
             if let Err(e) = crate::protocol::http::ParsedUrl::parse(url) {
-                self.problem(path.clone(), format!("{e}; expected an absolute http:// or https:// URL"));
+                self.problem(
+                    path.clone(),
+                    format!("{e}; expected an absolute http:// or https:// URL"),
+                );
             }
         }
         urls.into_iter().map(|(_, u)| u).collect()
@@ -313,7 +366,10 @@ impl Compiler<'_> {
     fn http_settings(&mut self, http: &HttpProtocol) {
         for name in http.headers.keys() {
             if HeaderName::from_bytes(name.as_bytes()).is_err() {
-                self.problem(format!("http.headers.{name}"), format!("invalid header name `{name}`"));
+                self.problem(
+                    key_path("http.headers", name),
+                    format!("invalid header name `{name}`"),
+                );
             }
         }
         if http.request_timeout.get().is_zero() {
@@ -327,11 +383,15 @@ impl Compiler<'_> {
     fn feeders(&mut self, sim: &Simulation) -> Vec<FeederPlan> {
         let mut out = Vec::new();
         for (name, def) in &sim.feeders {
-            let path = format!("feeders.{name}");
+            let path = key_path("feeders", name);
             match FeederData::load_from(name, def, self.files) {
                 Ok(data) => {
                     self.feeder_index.insert(name.clone(), out.len());
-                    out.push(FeederPlan { name: name.clone(), data: Arc::new(data), strategy: def.strategy });
+                    out.push(FeederPlan {
+                        name: name.clone(),
+                        data: Arc::new(data),
+                        strategy: def.strategy,
+                    });
                 }
                 Err(e) => self.problem(path, e),
             }
@@ -339,7 +399,12 @@ impl Compiler<'_> {
         out
     }
 
-    fn schedule(&mut self, path: &str, steps: &[InjectionStep], seed: u64) -> Option<ScenarioSchedule> {
+    fn schedule(
+        &mut self,
+        path: &str,
+        steps: &[InjectionStep],
+        seed: u64,
+    ) -> Option<ScenarioSchedule> {
         match ScenarioSchedule::from_steps(steps, seed) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -355,7 +420,10 @@ impl Compiler<'_> {
             let mut next = s.start_after;
             while let Some(j) = next {
                 if seen.contains(&j) {
-                    self.problem(format!("scenarios[{i}].start_after"), "start_after forms a cycle");
+                    self.problem(
+                        format!("scenarios[{i}].start_after"),
+                        "start_after forms a cycle",
+                    );
                     break;
                 }
                 seen.push(j);
@@ -371,20 +439,35 @@ impl Compiler<'_> {
                 self.problem(format!("{path}.metric"), e);
             }
             if a.comparisons().is_empty() {
-                self.problem(path.clone(), "an assertion needs at least one of lt, lte, gt, gte, eq");
+                self.problem(
+                    path.clone(),
+                    "an assertion needs at least one of lt, lte, gt, gte, eq",
+                );
             }
-            let scopes = usize::from(a.request.is_some()) + usize::from(a.group.is_some()) + usize::from(a.for_all);
+            let scopes = usize::from(a.request.is_some())
+                + usize::from(a.group.is_some())
+                + usize::from(a.for_all);
             if scopes > 1 {
                 self.problem(path.clone(), "choose one scope: request, group or for_all");
             }
             if let Some(r) = &a.request {
                 if !self.requests.contains(r) {
-                    self.problem(format!("{path}.request"), format!("no request named `{r}` in the simulation"));
+                    self.problem(
+                        format!("{path}.request"),
+                        format!("no request named `{r}` in the simulation"),
+                    );
                 }
             }
             if let Some(g) = &a.group {
-                if !self.groups.iter().any(|n| n == g || n.ends_with(&format!(" / {g}"))) {
-                    self.problem(format!("{path}.group"), format!("no group named `{g}` in the simulation"));
+                if !self
+                    .groups
+                    .iter()
+                    .any(|n| n == g || n.ends_with(&format!(" / {g}")))
+                {
+                    self.problem(
+                        format!("{path}.group"),
+                        format!("no group named `{g}` in the simulation"),
+                    );
                 }
             }
         }
@@ -395,12 +478,18 @@ impl Compiler<'_> {
     }
 
     fn steps_in(&mut self, path: &str, steps: &[Step], group: &str) -> Vec<Action> {
-        steps.iter().enumerate().map(|(i, s)| self.step(&format!("{path}[{i}]"), s, group)).collect()
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.step(&format!("{path}[{i}]"), s, group))
+            .collect()
     }
 
     fn step(&mut self, path: &str, step: &Step, group: &str) -> Action {
         match step {
-            Step::Request(r) => Action::Request(Box::new(self.request(&format!("{path}.request"), r))),
+            Step::Request(r) => {
+                Action::Request(Box::new(self.request(&format!("{path}.request"), r)))
+            }
             Step::Pause(p) => Action::Pause(*p),
             Step::Pace(d) => {
                 self.pace_count += 1;
@@ -409,7 +498,10 @@ impl Compiler<'_> {
             Step::Feed(name) => match self.feeder_index.get(name) {
                 Some(&i) => Action::Feed(i),
                 None => {
-                    self.problem(format!("{path}.feed"), format!("no feeder named `{name}` (declare it under `feeders`)"));
+                    self.problem(
+                        format!("{path}.feed"),
+                        format!("no feeder named `{name}` (declare it under `feeders`)"),
+                    );
                     Action::ExitHere
                 }
             },
@@ -417,8 +509,11 @@ impl Compiler<'_> {
                 let vars = vars
                     .iter()
                     .map(|(k, v)| {
-                        self.variable_name(&format!("{path}.set.{k}"), k);
-                        (k.clone(), self.json_template(&format!("{path}.set.{k}"), v))
+                        self.variable_name(&key_path(&format!("{path}.set"), k), k);
+                        (
+                            k.clone(),
+                            self.json_template(&key_path(&format!("{path}.set"), k), v),
+                        )
                     })
                     .collect();
                 Action::Set(vars)
@@ -426,30 +521,46 @@ impl Compiler<'_> {
             Step::Repeat(l) => {
                 let p = format!("{path}.repeat");
                 if l.duration.is_some() {
-                    self.problem(format!("{p}.duration"), "`repeat` takes `times`, not `duration` (use `during`)");
+                    self.problem(
+                        format!("{p}.duration"),
+                        "`repeat` takes `times`, not `duration` (use `during`)",
+                    );
                 }
                 let times = match &l.times {
                     Some(CountSpec::Fixed(n)) => Count::Fixed(*n),
-                    Some(CountSpec::Expr(e)) => Count::Expr(self.template(&format!("{p}.times"), e)),
+                    Some(CountSpec::Expr(e)) => {
+                        Count::Expr(self.template(&format!("{p}.times"), e))
+                    }
                     None => {
                         self.problem(p.clone(), "`repeat` needs `times`");
                         Count::Fixed(0)
                     }
                 };
                 let counter = self.counter(&p, &l.counter);
-                Action::Repeat { times, counter, body: self.steps_in(&format!("{p}.steps"), &l.steps, group) }
+                Action::Repeat {
+                    times,
+                    counter,
+                    body: self.steps_in(&format!("{p}.steps"), &l.steps, group),
+                }
             }
             Step::During(l) => {
                 let p = format!("{path}.during");
                 if l.times.is_some() {
-                    self.problem(format!("{p}.times"), "`during` takes `duration`, not `times` (use `repeat`)");
+                    self.problem(
+                        format!("{p}.times"),
+                        "`during` takes `duration`, not `times` (use `repeat`)",
+                    );
                 }
                 let duration = l.duration.map(|d| d.get()).unwrap_or_else(|| {
                     self.problem(p.clone(), "`during` needs `duration`");
                     Duration::ZERO
                 });
                 let counter = self.counter(&p, &l.counter);
-                Action::During { duration, counter, body: self.steps_in(&format!("{p}.steps"), &l.steps, group) }
+                Action::During {
+                    duration,
+                    counter,
+                    body: self.steps_in(&format!("{p}.steps"), &l.steps, group),
+                }
             }
             Step::Foreach(f) => {
                 let p = format!("{path}.foreach");
@@ -485,7 +596,12 @@ impl Compiler<'_> {
                     cases: s
                         .cases
                         .iter()
-                        .map(|(k, steps)| (k.clone(), self.steps_in(&format!("{p}.cases.{k}"), steps, group)))
+                        .map(|(k, steps)| {
+                            (
+                                k.clone(),
+                                self.steps_in(&key_path(&format!("{p}.cases"), k), steps, group),
+                            )
+                        })
                         .collect(),
                     default: self.steps_in(&format!("{p}.default"), &s.default, group),
                 }
@@ -499,7 +615,10 @@ impl Compiler<'_> {
                         self.problem(format!("{p}[{i}].weight"), "a weight is a percentage >= 0");
                     }
                     total += b.weight;
-                    out.push((total, self.steps_in(&format!("{p}[{i}].steps"), &b.steps, group)));
+                    out.push((
+                        total,
+                        self.steps_in(&format!("{p}[{i}].steps"), &b.steps, group),
+                    ));
                 }
                 if total > 100.0 + 1e-9 {
                     self.problem(p, format!("weights add up to {total}, more than 100"));
@@ -511,9 +630,16 @@ impl Compiler<'_> {
                 if g.name.trim().is_empty() {
                     self.problem(format!("{p}.name"), "a group needs a name");
                 }
-                let full = if group.is_empty() { g.name.clone() } else { format!("{group} / {}", g.name) };
+                let full = if group.is_empty() {
+                    g.name.clone()
+                } else {
+                    format!("{group} / {}", g.name)
+                };
                 let id = GroupId(intern(&mut self.groups, &full));
-                Action::Group { id, body: self.steps_in(&format!("{p}.steps"), &g.steps, &full) }
+                Action::Group {
+                    id,
+                    body: self.steps_in(&format!("{p}.steps"), &g.steps, &full),
+                }
             }
             Step::TryMax(t) => {
                 let p = format!("{path}.try_max");
@@ -539,7 +665,10 @@ impl Compiler<'_> {
     }
 
     fn variable_name(&mut self, path: &str, name: &str) {
-        let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             self.problem(path, format!("invalid variable name `{name}`: use letters, digits and `_`, not starting with a digit"));
@@ -547,18 +676,36 @@ impl Compiler<'_> {
     }
 
     fn request(&mut self, path: &str, r: &Request) -> RequestAction {
-        let name = r.name.clone().unwrap_or_else(|| format!("{} {}", r.method, r.url));
+        let name = r
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", r.method, r.url));
         if name.trim().is_empty() {
             self.problem(format!("{path}.name"), "a request name must not be empty");
         }
         let id = RequestId(intern(&mut self.requests, &name));
         let method = Method::from_bytes(r.method.as_bytes()).unwrap_or_else(|_| {
-            self.problem(format!("{path}.method"), format!("invalid HTTP method `{}`", r.method));
+            self.problem(
+                format!("{path}.method"),
+                format!("invalid HTTP method `{}`", r.method),
+            );
             Method::GET
         });
         let url = self.template(&format!("{path}.url"), &r.url);
-        let query = r.query.iter().map(|(k, v)| (k.clone(), self.template(&format!("{path}.query.{k}"), v))).collect();
-        let bodies = usize::from(r.body.is_some()) + usize::from(r.json.is_some()) + usize::from(r.form.is_some()) + usize::from(r.body_file.is_some());
+        let query = r
+            .query
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    self.template(&key_path(&format!("{path}.query"), k), v),
+                )
+            })
+            .collect();
+        let bodies = usize::from(r.body.is_some())
+            + usize::from(r.json.is_some())
+            + usize::from(r.form.is_some())
+            + usize::from(r.body_file.is_some());
         if bodies > 1 {
             self.problem(path, "choose one of body, json, form and body_file");
         }
@@ -570,7 +717,16 @@ impl Compiler<'_> {
             Body::Json(self.json_template(&format!("{path}.json"), j))
         } else if let Some(f) = &r.form {
             content_type = Some("application/x-www-form-urlencoded");
-            Body::Form(f.iter().map(|(k, v)| (k.clone(), self.template(&format!("{path}.form.{k}"), v))).collect())
+            Body::Form(
+                f.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            self.template(&key_path(&format!("{path}.form"), k), v),
+                        )
+                    })
+                    .collect(),
+            )
         } else if let Some(file) = &r.body_file {
             match self.files.read(file) {
                 Ok(bytes) => Body::File(bytes),
@@ -585,8 +741,14 @@ impl Compiler<'_> {
         let mut headers: Vec<(HeaderName, Template)> = Vec::new();
         for (k, v) in &r.headers {
             match HeaderName::from_bytes(k.as_bytes()) {
-                Ok(name) => headers.push((name, self.template(&format!("{path}.headers.{k}"), v))),
-                Err(_) => self.problem(format!("{path}.headers.{k}"), format!("invalid header name `{k}`")),
+                Ok(name) => headers.push((
+                    name,
+                    self.template(&key_path(&format!("{path}.headers"), k), v),
+                )),
+                Err(_) => self.problem(
+                    key_path(&format!("{path}.headers"), k),
+                    format!("invalid header name `{k}`"),
+                ),
             }
         }
         if let Some(ct) = content_type {
@@ -602,7 +764,10 @@ impl Compiler<'_> {
                 Err(e) => self.problem(cpath, e),
             }
         }
-        if !checks.iter().any(|c| matches!(c.source, CheckSource::Status(_))) {
+        if !checks
+            .iter()
+            .any(|c| matches!(c.source, CheckSource::Status(_)))
+        {
             checks.insert(0, CompiledCheck::implicit_status());
         }
         let needs_body = checks.iter().any(CompiledCheck::needs_body);

@@ -34,13 +34,28 @@ impl RunShared {
     ) -> Result<Self, String> {
         let mut default_headers = Vec::new();
         for (name, value) in &plan.http.headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name `{name}`"))?;
-            let value = HeaderValue::from_str(value).map_err(|_| format!("invalid value for header `{name}`"))?;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name `{name}`"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header `{name}`"))?;
             default_headers.push((name, value));
         }
-        let base_urls = plan.base_urls.iter().map(|u| Arc::from(u.as_str())).collect();
+        let base_urls = plan
+            .base_urls
+            .iter()
+            .map(|u| Arc::from(u.as_str()))
+            .collect();
         let feeder_exhausted = feeders.iter().map(|_| AtomicBool::new(false)).collect();
-        Ok(RunShared { plan, protocol, recorder, feeders, throttle, base_urls, default_headers, feeder_exhausted })
+        Ok(RunShared {
+            plan,
+            protocol,
+            recorder,
+            feeders,
+            throttle,
+            base_urls,
+            default_headers,
+            feeder_exhausted,
+        })
     }
 
     /// Notes (once per feeder) that a queue feeder ran out of records.
@@ -49,6 +64,7 @@ impl RunShared {
         if !self.feeder_exhausted[index].swap(true, Ordering::Relaxed) {
             tracing::warn!(feeder = %name, "feeder ran out of records; users that need one stop");
         }
-        self.recorder.record_user_error(&format!("feeder `{name}` is empty"));
+        self.recorder
+            .record_user_error(&format!("feeder `{name}` is empty"));
     }
 }

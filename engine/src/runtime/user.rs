@@ -60,7 +60,8 @@ pub(crate) struct VirtualUser {
 impl VirtualUser {
     /// A user numbered `user_id` (unique across segments) whose timeline starts at `intended`.
     pub(crate) fn new(run: Arc<RunShared>, user_id: u64, intended: Instant) -> Self {
-        let rng = SmallRng::seed_from_u64(run.plan.seed ^ user_id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let rng =
+            SmallRng::seed_from_u64(run.plan.seed ^ user_id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let base_url = if run.base_urls.is_empty() {
             None
         } else {
@@ -121,10 +122,17 @@ impl VirtualUser {
                 }
                 Flow::Next
             }
-            Action::Repeat { times, counter, body } => {
+            Action::Repeat {
+                times,
+                counter,
+                body,
+            } => {
                 let n = match times {
                     Count::Fixed(n) => *n,
-                    Count::Expr(t) => match t.eval_value(&self.session, &mut self.rng).map(|v| as_count(&v)) {
+                    Count::Expr(t) => match t
+                        .eval_value(&self.session, &mut self.rng)
+                        .map(|v| as_count(&v))
+                    {
                         Ok(Some(n)) => n,
                         Ok(None) => {
                             self.user_error("repeat: `times` is not a non-negative integer");
@@ -145,7 +153,11 @@ impl VirtualUser {
                 }
                 Flow::Next
             }
-            Action::During { duration, counter, body } => {
+            Action::During {
+                duration,
+                counter,
+                body,
+            } => {
                 let deadline = Instant::now() + *duration;
                 let mut i = 0;
                 while Instant::now() < deadline {
@@ -158,11 +170,19 @@ impl VirtualUser {
                 }
                 Flow::Next
             }
-            Action::Foreach { items, element, counter, body } => {
+            Action::Foreach {
+                items,
+                element,
+                counter,
+                body,
+            } => {
                 let list = match items.eval_value(&self.session, &mut self.rng) {
                     Ok(Value::Array(list)) => list,
                     Ok(other) => {
-                        self.user_error(&format!("foreach: expected a list, found {}", type_name(&other)));
+                        self.user_error(&format!(
+                            "foreach: expected a list, found {}",
+                            type_name(&other)
+                        ));
                         return Flow::Next;
                     }
                     Err(e) => {
@@ -180,7 +200,12 @@ impl VirtualUser {
                 }
                 Flow::Next
             }
-            Action::AsLongAs { condition, max, counter, body } => {
+            Action::AsLongAs {
+                condition,
+                max,
+                counter,
+                body,
+            } => {
                 let mut i = 0;
                 while i < *max && self.condition(condition) {
                     self.set_counter(counter, i);
@@ -192,14 +217,22 @@ impl VirtualUser {
                 }
                 Flow::Next
             }
-            Action::If { condition, then, otherwise } => {
+            Action::If {
+                condition,
+                then,
+                otherwise,
+            } => {
                 if self.condition(condition) {
                     self.block(then).await
                 } else {
                     self.block(otherwise).await
                 }
             }
-            Action::Switch { value, cases, default } => {
+            Action::Switch {
+                value,
+                cases,
+                default,
+            } => {
                 let key = match value.render(&self.session, &mut self.rng) {
                     Ok(k) => k.into_owned(),
                     Err(e) => {
@@ -224,10 +257,19 @@ impl VirtualUser {
                 let before = self.failures;
                 let flow = self.block(body).await;
                 let end = Instant::now();
-                self.run.recorder.record_group(*id, end.into_std(), end - start, self.failures == before);
+                self.run.recorder.record_group(
+                    *id,
+                    end.into_std(),
+                    end - start,
+                    self.failures == before,
+                );
                 flow
             }
-            Action::TryMax { times, counter, body } => {
+            Action::TryMax {
+                times,
+                counter,
+                body,
+            } => {
                 let failed_before = self.failed;
                 self.try_depth += 1;
                 let mut flow = Flow::Next;
@@ -285,7 +327,9 @@ impl VirtualUser {
             Ok(response) => {
                 let mut failure = None;
                 for check in &r.checks {
-                    if let Err(message) = check.run(&response, latency, &mut self.session, &mut self.rng) {
+                    if let Err(message) =
+                        check.run(&response, latency, &mut self.session, &mut self.rng)
+                    {
                         failure = Some(message);
                         break;
                     }
@@ -344,11 +388,20 @@ impl VirtualUser {
     }
 
     fn prepare(&mut self, r: &RequestAction) -> Result<PreparedRequest, String> {
-        let path = r.url.render(&self.session, &mut self.rng).map_err(|e| format!("url: {e}"))?;
+        let path = r
+            .url
+            .render(&self.session, &mut self.rng)
+            .map_err(|e| format!("url: {e}"))?;
         let mut url = join_url(self.base_url.as_deref(), &path);
         for (i, (name, value)) in r.query.iter().enumerate() {
-            let value = value.render(&self.session, &mut self.rng).map_err(|e| format!("query `{name}`: {e}"))?;
-            url.push(if i == 0 && !url.contains('?') { '?' } else { '&' });
+            let value = value
+                .render(&self.session, &mut self.rng)
+                .map_err(|e| format!("query `{name}`: {e}"))?;
+            url.push(if i == 0 && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            });
             url.push_str(&crate::expr::url_encode(name));
             url.push('=');
             url.push_str(&crate::expr::url_encode(&value));
@@ -360,21 +413,32 @@ impl VirtualUser {
             }
         }
         for (name, template) in &r.headers {
-            let text = template.render(&self.session, &mut self.rng).map_err(|e| format!("header `{name}`: {e}"))?;
-            let value = HeaderValue::from_str(&text).map_err(|_| format!("header `{name}`: invalid value"))?;
+            let text = template
+                .render(&self.session, &mut self.rng)
+                .map_err(|e| format!("header `{name}`: {e}"))?;
+            let value = HeaderValue::from_str(&text)
+                .map_err(|_| format!("header `{name}`: invalid value"))?;
             headers.push((name.clone(), value));
         }
         let body = match &r.body {
             Body::Empty => Bytes::new(),
-            Body::Text(t) => Bytes::from(t.render(&self.session, &mut self.rng).map_err(|e| format!("body: {e}"))?.into_owned()),
+            Body::Text(t) => Bytes::from(
+                t.render(&self.session, &mut self.rng)
+                    .map_err(|e| format!("body: {e}"))?
+                    .into_owned(),
+            ),
             Body::Json(t) => {
-                let v = t.render(&self.session, &mut self.rng).map_err(|e| format!("json body: {e}"))?;
+                let v = t
+                    .render(&self.session, &mut self.rng)
+                    .map_err(|e| format!("json body: {e}"))?;
                 Bytes::from(serde_json::to_vec(&v).map_err(|e| format!("json body: {e}"))?)
             }
             Body::Form(fields) => {
                 let mut text = String::new();
                 for (name, value) in fields {
-                    let value = value.render(&self.session, &mut self.rng).map_err(|e| format!("form `{name}`: {e}"))?;
+                    let value = value
+                        .render(&self.session, &mut self.rng)
+                        .map_err(|e| format!("form `{name}`: {e}"))?;
                     if !text.is_empty() {
                         text.push('&');
                     }
@@ -397,7 +461,12 @@ impl VirtualUser {
     }
 
     /// The request/response texts of an error sample, when the recorder still wants one.
-    fn sample(&self, error: &str, request: &PreparedRequest, response: Option<&Response>) -> Option<(String, String)> {
+    fn sample(
+        &self,
+        error: &str,
+        request: &PreparedRequest,
+        response: Option<&Response>,
+    ) -> Option<(String, String)> {
         self.run.recorder.wants_sample(error).then(|| {
             let response = response.map_or_else(|| "(no response)".to_string(), describe_response);
             (describe_request(request), response)
@@ -434,12 +503,16 @@ impl VirtualUser {
                 if min == max {
                     min.get()
                 } else {
-                    Duration::from_secs_f64(self.rng.random_range(min.get().as_secs_f64()..max.get().as_secs_f64()))
+                    Duration::from_secs_f64(
+                        self.rng
+                            .random_range(min.get().as_secs_f64()..max.get().as_secs_f64()),
+                    )
                 }
             }
             PauseSpec::Exponential { mean } => {
                 let u: f64 = self.rng.random_range(f64::EPSILON..1.0);
-                let secs = (-u.ln() * mean.get().as_secs_f64()).min(mean.get().as_secs_f64() * 10.0);
+                let secs =
+                    (-u.ln() * mean.get().as_secs_f64()).min(mean.get().as_secs_f64() * 10.0);
                 Duration::from_secs_f64(secs)
             }
         }
@@ -501,7 +574,10 @@ const SAMPLE_BODY: usize = 2048;
 fn describe_request(r: &PreparedRequest) -> String {
     let mut text = format!("{} {}\n", r.method, r.url);
     for (name, value) in &r.headers {
-        text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+        text.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
     }
     append_body(&mut text, &r.body);
     text
@@ -510,7 +586,10 @@ fn describe_request(r: &PreparedRequest) -> String {
 fn describe_response(r: &Response) -> String {
     let mut text = format!("{}\n", r.status);
     for (name, value) in &r.headers {
-        text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+        text.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
     }
     append_body(&mut text, &r.body);
     text

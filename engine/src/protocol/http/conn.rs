@@ -72,7 +72,11 @@ impl ConnSet {
         self.idle.retain(|c| !c.sender.is_closed());
         let pos = self.idle.iter().position(|c| &c.origin == origin)?;
         match &self.idle[pos].sender {
-            Sender::H2(s) => Some(Conn { origin: origin.clone(), sender: Sender::H2(s.clone()), reused: true }),
+            Sender::H2(s) => Some(Conn {
+                origin: origin.clone(),
+                sender: Sender::H2(s.clone()),
+                reused: true,
+            }),
             Sender::H1(_) => {
                 let mut conn = self.idle.swap_remove(pos);
                 conn.reused = true;
@@ -83,14 +87,17 @@ impl ConnSet {
 
     /// Returns a connection after an exchange (an HTTP/2 connection is already in the set).
     pub fn checkin(&mut self, conn: Conn) {
-        match conn.sender {
-            Sender::H1(ref s) if !s.is_closed() => self.idle.push(conn),
-            Sender::H2(ref s) if !s.is_closed() => {
-                if !self.idle.iter().any(|c| c.origin == conn.origin && matches!(c.sender, Sender::H2(_))) {
-                    self.idle.push(conn);
-                }
-            }
-            _ => {}
+        let open = match &conn.sender {
+            Sender::H1(s) => !s.is_closed(),
+            Sender::H2(s) => !s.is_closed(),
+        };
+        let h2_pooled = matches!(conn.sender, Sender::H2(_))
+            && self
+                .idle
+                .iter()
+                .any(|c| c.origin == conn.origin && matches!(c.sender, Sender::H2(_)));
+        if open && !h2_pooled {
+            self.idle.push(conn);
         }
     }
 
@@ -117,19 +124,28 @@ pub struct ConnectSettings {
 pub async fn connect(origin: &Origin, settings: &ConnectSettings) -> Result<Conn, RequestError> {
     match tokio::time::timeout(settings.timeout, connect_inner(origin, settings)).await {
         Ok(result) => result,
-        Err(_) => Err(RequestError::Connect(format!("timeout after {:?}", settings.timeout))),
+        Err(_) => Err(RequestError::Connect(format!(
+            "timeout after {:?}",
+            settings.timeout
+        ))),
     }
 }
 
 async fn connect_inner(origin: &Origin, settings: &ConnectSettings) -> Result<Conn, RequestError> {
     let addr = resolve(origin, settings.policy).await?;
-    let stream = TcpStream::connect(addr).await.map_err(|e| RequestError::Connect(io_kind(&e)))?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| RequestError::Connect(io_kind(&e)))?;
     // Small requests must not wait for Nagle.
     let _ = stream.set_nodelay(true);
     let sender = if origin.tls {
-        let config = settings.tls.clone().ok_or_else(|| RequestError::Connect("tls is not configured".into()))?;
-        let name = ServerName::try_from(origin.host.clone())
-            .map_err(|_| RequestError::InvalidUrl(format!("bad tls server name `{}`", origin.host)))?;
+        let config = settings
+            .tls
+            .clone()
+            .ok_or_else(|| RequestError::Connect("tls is not configured".into()))?;
+        let name = ServerName::try_from(origin.host.clone()).map_err(|_| {
+            RequestError::InvalidUrl(format!("bad tls server name `{}`", origin.host))
+        })?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, stream)
             .await
@@ -138,7 +154,11 @@ async fn connect_inner(origin: &Origin, settings: &ConnectSettings) -> Result<Co
     } else {
         handshake(TokioIo::new(stream), settings.version).await?
     };
-    Ok(Conn { origin: origin.clone(), sender, reused: false })
+    Ok(Conn {
+        origin: origin.clone(),
+        sender,
+        reused: false,
+    })
 }
 
 async fn resolve(origin: &Origin, policy: AddressPolicy) -> Result<SocketAddr, RequestError> {
@@ -150,13 +170,20 @@ async fn resolve(origin: &Origin, policy: AddressPolicy) -> Result<SocketAddr, R
             .collect(),
     };
     let first = addrs.first().copied();
-    addrs.into_iter().find(|a| policy.allows(a.ip())).ok_or_else(|| match first {
-        Some(a) if a.ip().to_string() == origin.host => {
-            RequestError::NotAllowed(format!("{} is not a loopback address", origin.host))
-        }
-        Some(a) => RequestError::NotAllowed(format!("{} resolves to {}, not a loopback address", origin.host, a.ip())),
-        None => RequestError::Dns(format!("{}: no address", origin.host)),
-    })
+    addrs
+        .into_iter()
+        .find(|a| policy.allows(a.ip()))
+        .ok_or_else(|| match first {
+            Some(a) if a.ip().to_string() == origin.host => {
+                RequestError::NotAllowed(format!("{} is not a loopback address", origin.host))
+            }
+            Some(a) => RequestError::NotAllowed(format!(
+                "{} resolves to {}, not a loopback address",
+                origin.host,
+                a.ip()
+            )),
+            None => RequestError::Dns(format!("{}: no address", origin.host)),
+        })
 }
 
 async fn handshake<I>(io: I, version: HttpVersion) -> Result<Sender, RequestError>

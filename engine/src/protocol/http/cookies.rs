@@ -24,7 +24,9 @@ impl CookieJar {
         for header in headers.get_all(http::header::SET_COOKIE) {
             let Ok(text) = header.to_str() else { continue };
             let mut parts = text.split(';');
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else { continue };
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
             let (name, value) = (name.trim(), value.trim());
             if name.is_empty() {
                 continue;
@@ -32,7 +34,11 @@ impl CookieJar {
             let expired = parts.any(|attr| attr.trim().eq_ignore_ascii_case("max-age=0"));
             self.cookies.retain(|c| !(c.host == host && c.name == name));
             if !expired && !value.is_empty() {
-                self.cookies.push(Cookie { host: host.to_string(), name: name.to_string(), value: value.to_string() });
+                self.cookies.push(Cookie {
+                    host: host.to_string(),
+                    name: name.to_string(),
+                    value: value.to_string(),
+                });
             }
         }
     }
@@ -69,7 +75,10 @@ mod tests {
     fn stores_replaces_and_deletes() {
         let mut jar = CookieJar::default();
         let mut h = HeaderMap::new();
-        h.append("set-cookie", HeaderValue::from_static("sid=abc; Path=/; HttpOnly"));
+        h.append(
+            "set-cookie",
+            HeaderValue::from_static("sid=abc; Path=/; HttpOnly"),
+        );
         h.append("set-cookie", HeaderValue::from_static("theme=dark"));
         jar.store("a", &h);
         assert_eq!(jar.header_for("a").unwrap(), "sid=abc; theme=dark");

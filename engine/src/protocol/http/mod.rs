@@ -6,7 +6,6 @@ mod cookies;
 mod tls;
 mod url;
 
-
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, COOKIE, HOST, LOCATION};
 use http::{Method, Request};
@@ -59,11 +58,16 @@ impl HttpProtocol {
             },
             follow_redirects: settings.follow_redirects,
             max_redirects: settings.max_redirects,
-            shared: (settings.connections == ConnectionMode::Shared).then(|| Mutex::new(ConnSet::default())),
+            shared: (settings.connections == ConnectionMode::Shared)
+                .then(|| Mutex::new(ConnSet::default())),
         })
     }
 
-    async fn exchange(&self, user: &mut HttpUser, original: &PreparedRequest) -> Result<Response, RequestError> {
+    async fn exchange(
+        &self,
+        user: &mut HttpUser,
+        original: &PreparedRequest,
+    ) -> Result<Response, RequestError> {
         let mut redirects = 0;
         // Only a redirect needs a modified copy of the request.
         let mut req = std::borrow::Cow::Borrowed(original);
@@ -73,7 +77,8 @@ impl HttpProtocol {
             if !self.follow_redirects || !is_redirect(response.status) {
                 return Ok(response);
             }
-            let Some(location) = response.headers.get(LOCATION).and_then(|v| v.to_str().ok()) else {
+            let Some(location) = response.headers.get(LOCATION).and_then(|v| v.to_str().ok())
+            else {
                 return Ok(response);
             };
             if redirects >= self.max_redirects {
@@ -82,7 +87,9 @@ impl HttpProtocol {
             redirects += 1;
             let next = req.to_mut();
             next.url = url.resolve(location)?;
-            if response.status == 303 || (matches!(response.status, 301 | 302) && next.method != Method::HEAD) {
+            if response.status == 303
+                || (matches!(response.status, 301 | 302) && next.method != Method::HEAD)
+            {
                 next.method = Method::GET;
                 next.body = Bytes::new();
                 next.headers.retain(|(name, _)| {
@@ -141,7 +148,11 @@ impl HttpProtocol {
         req: &PreparedRequest,
     ) -> Result<Response, SendError> {
         let h2 = matches!(conn.sender, Sender::H2(_));
-        let uri = if h2 { url.absolute.as_str() } else { url.path_and_query.as_str() };
+        let uri = if h2 {
+            url.absolute.as_str()
+        } else {
+            url.path_and_query.as_str()
+        };
         let mut builder = Request::builder().method(req.method.clone()).uri(uri);
         if let Some(headers) = builder.headers_mut() {
             if !h2 {
@@ -184,7 +195,11 @@ impl HttpProtocol {
                 }
             }
         }
-        Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body: kept.freeze() })
+        Ok(Response {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: kept.freeze(),
+        })
     }
 }
 
@@ -195,7 +210,11 @@ impl Protocol for HttpProtocol {
         HttpUser::default()
     }
 
-    async fn send(&self, user: &mut HttpUser, request: &PreparedRequest) -> Result<Response, RequestError> {
+    async fn send(
+        &self,
+        user: &mut HttpUser,
+        request: &PreparedRequest,
+    ) -> Result<Response, RequestError> {
         let timeout = request.timeout;
         match tokio::time::timeout(timeout, self.exchange(user, request)).await {
             Ok(result) => result,
@@ -215,13 +234,19 @@ struct SendError {
 
 impl SendError {
     fn fatal(error: RequestError) -> Self {
-        SendError { error, retryable: false }
+        SendError {
+            error,
+            retryable: false,
+        }
     }
 
     fn hyper(e: hyper::Error) -> Self {
         // Nothing was received: the request can be replayed on a new connection.
         let retryable = e.is_canceled() || e.is_closed() || e.is_incomplete_message();
-        SendError { error: RequestError::Io(hyper_message(&e)), retryable }
+        SendError {
+            error: RequestError::Io(hyper_message(&e)),
+            retryable,
+        }
     }
 }
 

@@ -22,19 +22,37 @@ pub struct ParsedUrl {
 impl ParsedUrl {
     /// Parses an absolute URL.
     pub fn parse(text: &str) -> Result<ParsedUrl, RequestError> {
-        let uri: Uri = text.parse().map_err(|e| RequestError::InvalidUrl(format!("`{text}`: {e}")))?;
+        let uri: Uri = text
+            .parse()
+            .map_err(|e| RequestError::InvalidUrl(format!("`{text}`: {e}")))?;
         let tls = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
-            Some(other) => return Err(RequestError::InvalidUrl(format!("`{text}`: unsupported scheme `{other}`"))),
-            None => return Err(RequestError::InvalidUrl(format!("`{text}`: not absolute (set http.base_url)"))),
+            Some(other) => {
+                return Err(RequestError::InvalidUrl(format!(
+                    "`{text}`: unsupported scheme `{other}`"
+                )))
+            }
+            None => {
+                return Err(RequestError::InvalidUrl(format!(
+                    "`{text}`: not absolute (set http.base_url)"
+                )))
+            }
         };
         let authority = uri
             .authority()
             .ok_or_else(|| RequestError::InvalidUrl(format!("`{text}`: no host")))?;
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let path_and_query = uri.path_and_query().map(|p| p.as_str()).filter(|p| !p.is_empty()).unwrap_or("/");
+        let path_and_query = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/");
         Ok(ParsedUrl {
             absolute: text.to_string(),
             origin: Origin { tls, host, port },
@@ -88,14 +106,31 @@ mod tests {
     #[test]
     fn splits_and_resolves() {
         let u = ParsedUrl::parse("http://127.0.0.1:8088/a/b?x=1").unwrap();
-        assert_eq!(u.origin, Origin { tls: false, host: "127.0.0.1".into(), port: 8088 });
+        assert_eq!(
+            u.origin,
+            Origin {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 8088
+            }
+        );
         assert_eq!(u.authority, "127.0.0.1:8088");
         assert_eq!(u.path_and_query, "/a/b?x=1");
         assert_eq!(u.resolve("/c").unwrap(), "http://127.0.0.1:8088/c");
         assert_eq!(u.resolve("c").unwrap(), "http://127.0.0.1:8088/a/c");
-        assert_eq!(u.resolve("https://localhost/").unwrap(), "https://localhost/");
+        assert_eq!(
+            u.resolve("https://localhost/").unwrap(),
+            "https://localhost/"
+        );
         let v6 = ParsedUrl::parse("https://[::1]/").unwrap();
-        assert_eq!(v6.origin, Origin { tls: true, host: "::1".into(), port: 443 });
+        assert_eq!(
+            v6.origin,
+            Origin {
+                tls: true,
+                host: "::1".into(),
+                port: 443
+            }
+        );
         assert!(ParsedUrl::parse("/relative").is_err());
         assert!(ParsedUrl::parse("ftp://x/").is_err());
     }
