@@ -8,6 +8,65 @@ use super::fixtures::{empty_report, sample_report, NASTY_ERROR, NASTY_NAME};
 use super::text::escape_html;
 use super::*;
 
+/// A small well-formedness check: balanced tags, quoted attributes without `<`, and only
+/// the predefined or numeric entity references.
+pub(super) fn assert_well_formed(xml: &str) {
+    let body = xml.strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let Some(mut rest) = body else {
+        panic!("no XML declaration")
+    };
+    let mut stack: Vec<String> = Vec::new();
+    let mut roots = 0;
+    while let Some(start) = rest.find('<') {
+        check_text(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            panic!("unclosed tag")
+        };
+        let tag = &rest[start + 1..start + end];
+        rest = &rest[start + end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop().as_deref(), Some(name));
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let tag = tag.trim_end_matches('/');
+        let name = tag
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "unbalanced quotes in {tag}"
+        );
+        check_text(tag);
+        if stack.is_empty() {
+            roots += 1;
+        }
+        if !self_closing {
+            stack.push(name);
+        }
+    }
+    check_text(rest);
+    assert!(stack.is_empty(), "unclosed {stack:?}");
+    assert_eq!(roots, 1);
+}
+
+fn check_text(text: &str) {
+    assert!(!text.contains('<'));
+    for (i, _) in text.match_indices('&') {
+        let entity = &text[i..text[i..].find(';').map_or(text.len(), |e| i + e + 1)];
+        let known = ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&entity);
+        let numeric = entity.len() > 3
+            && entity.starts_with("&#")
+            && entity[2..entity.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_digit());
+        assert!(known || numeric, "bad entity {entity}");
+    }
+}
+
 mod summary_json {
     use super::*;
 
@@ -162,65 +221,6 @@ mod html {
 mod junit {
     use super::*;
 
-    /// A small well-formedness check: balanced tags, quoted attributes without `<`, and only
-    /// the predefined or numeric entity references.
-    fn assert_well_formed(xml: &str) {
-        let body = xml.strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let Some(mut rest) = body else {
-            panic!("no XML declaration")
-        };
-        let mut stack: Vec<String> = Vec::new();
-        let mut roots = 0;
-        while let Some(start) = rest.find('<') {
-            check_text(&rest[..start]);
-            let Some(end) = rest[start..].find('>') else {
-                panic!("unclosed tag")
-            };
-            let tag = &rest[start + 1..start + end];
-            rest = &rest[start + end + 1..];
-            if let Some(name) = tag.strip_prefix('/') {
-                assert_eq!(stack.pop().as_deref(), Some(name));
-                continue;
-            }
-            let self_closing = tag.ends_with('/');
-            let tag = tag.trim_end_matches('/');
-            let name = tag
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            assert_eq!(
-                tag.matches('"').count() % 2,
-                0,
-                "unbalanced quotes in {tag}"
-            );
-            check_text(tag);
-            if stack.is_empty() {
-                roots += 1;
-            }
-            if !self_closing {
-                stack.push(name);
-            }
-        }
-        check_text(rest);
-        assert!(stack.is_empty(), "unclosed {stack:?}");
-        assert_eq!(roots, 1);
-    }
-
-    fn check_text(text: &str) {
-        assert!(!text.contains('<'));
-        for (i, _) in text.match_indices('&') {
-            let entity = &text[i..text[i..].find(';').map_or(text.len(), |e| i + e + 1)];
-            let known = ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&entity);
-            let numeric = entity.len() > 3
-                && entity.starts_with("&#")
-                && entity[2..entity.len() - 1]
-                    .chars()
-                    .all(|c| c.is_ascii_digit());
-            assert!(known || numeric, "bad entity {entity}");
-        }
-    }
-
     #[test]
     fn one_testcase_per_assertion_with_failures_escaped() {
         let report = sample_report();
@@ -363,4 +363,67 @@ fn write_all_writes_the_three_files() {
     assert!(text.starts_with("{\n  \""), "pretty-printed");
     let doc: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     assert_eq!(RunReport::from_summary_json(doc).ok(), Some(report));
+}
+
+#[test]
+fn extreme_values_do_not_panic() {
+    let mut report = sample_report();
+    report.started_at_unix_ms = u64::MAX;
+    report.duration_ms = u64::MAX;
+    let mut late = crate::metrics::SecondStats::new(u64::MAX);
+    late.requests = u64::MAX;
+    late.active_users = u64::MAX;
+    late.latency.record(Duration::MAX);
+    report.stats.series.push(late);
+    report.assertions[0].actual = Some(f64::NAN);
+    report.assertions[1].actual = Some(f64::INFINITY);
+    report
+        .stats
+        .requests
+        .entry(String::new())
+        .or_default()
+        .record(Duration::MAX, false);
+    let html = render_html(&report);
+    assert!(html.contains("</html>"));
+    assert_well_formed(&render_junit(&report));
+    assert!(render_console_summary(&report).contains("Result: FAILED"));
+    let back = RunReport::from_summary_json(report.to_summary_json());
+    assert!(back.is_ok());
+    let p = Progress {
+        elapsed: Duration::MAX,
+        planned: Some(Duration::from_nanos(1)),
+        active_users: u64::MAX,
+        requests: 0,
+        errors: u64::MAX,
+        req_per_sec: f64::NAN,
+        p95: Some(Duration::MAX),
+    };
+    assert!(render_progress_line(&p, 200).chars().count() <= 200);
+    assert!(!render_plain_progress_line(&p).is_empty());
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn any_text_is_escaped(name in ".{0,40}", error in "\\PC{0,40}", sim in ".{0,20}") {
+            let mut report = sample_report();
+            report.simulation = sim.clone();
+            report.stats.requests.entry(name.clone()).or_default().record(Duration::from_millis(3), false);
+            report.stats.add_error(&error, 1);
+            report.assertions[1].description = name.clone();
+            report.assertions[1].message = error.clone();
+            let html = render_html(&report);
+            prop_assert!(html.contains(&escape_html(&name)));
+            prop_assert!(html.contains(&escape_html(&error)));
+            prop_assert!(!html.to_lowercase().contains("<script"));
+            assert_well_formed(&render_junit(&report));
+            let _ = render_console_summary(&report);
+        }
+    }
 }

@@ -378,3 +378,77 @@ fn list(codes: &[u16]) -> String {
         .collect::<Vec<_>>()
         .join(" or ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    fn response(status: u16, body: &str) -> Response {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+        Response { status, headers, body: bytes::Bytes::from(body.to_string()) }
+    }
+
+    fn check(yaml: serde_json::Value) -> CompiledCheck {
+        let check: Check = serde_json::from_value(yaml).expect("check parses");
+        CompiledCheck::compile(&check).expect("check compiles")
+    }
+
+    fn run(c: &CompiledCheck, r: &Response, session: &mut Session) -> Result<(), String> {
+        c.run(r, Duration::from_millis(5), session, &mut SmallRng::seed_from_u64(1))
+    }
+
+    #[test]
+    fn status_checks() {
+        let mut s = Session::new(0);
+        let implicit = CompiledCheck::implicit_status();
+        assert!(run(&implicit, &response(302, ""), &mut s).is_ok());
+        assert!(run(&implicit, &response(404, ""), &mut s).unwrap_err().contains("< 400"));
+        let listed = check(serde_json::json!({"status": [200, 201]}));
+        assert!(run(&listed, &response(201, ""), &mut s).is_ok());
+        assert_eq!(run(&listed, &response(500, ""), &mut s).unwrap_err(), "check status failed: expected 200 or 201, found 500");
+    }
+
+    #[test]
+    fn extraction_and_matchers() {
+        let body = r#"{"items":[{"id":1},{"id":2}],"token":"abc","n":"42"}"#;
+        let r = response(200, body);
+        let mut s = Session::new(0);
+        run(&check(serde_json::json!({"json_path": "$.items[*].id", "all": true, "save_as": "ids"})), &r, &mut s).unwrap();
+        assert_eq!(s.get("ids"), Some(&serde_json::json!([1, 2])));
+        run(&check(serde_json::json!({"json_path": "$.token", "save_as": "token"})), &r, &mut s).unwrap();
+        assert_eq!(s.get("token"), Some(&serde_json::json!("abc")));
+        assert!(run(&check(serde_json::json!({"json_path": "$.n", "is": 42})), &r, &mut s).is_ok());
+        assert!(run(&check(serde_json::json!({"json_path": "$.token", "is": "#{token}"})), &r, &mut s).is_ok());
+        assert!(run(&check(serde_json::json!({"json_path": "$.token", "not": "abc"})), &r, &mut s).is_err());
+        assert!(run(&check(serde_json::json!({"json_path": "$.missing", "exists": false})), &r, &mut s).is_ok());
+        assert!(run(&check(serde_json::json!({"json_path": "$.missing"})), &r, &mut s).unwrap_err().contains("found nothing"));
+        assert!(run(&check(serde_json::json!({"json_path": "$.missing", "optional": true})), &r, &mut s).is_ok());
+        run(&check(serde_json::json!({"regex": "\"id\":(\\d)", "all": true, "save_as": "found"})), &r, &mut s).unwrap();
+        assert_eq!(s.get("found"), Some(&serde_json::json!(["1", "2"])));
+        assert!(run(&check(serde_json::json!({"header": "content-type", "contains": "json"})), &r, &mut s).is_ok());
+        assert!(run(&check(serde_json::json!({"header": "content-type", "matches": "^text/"})), &r, &mut s).is_err());
+        assert!(run(&check(serde_json::json!({"body_contains": "#{token}"})), &r, &mut s).is_ok());
+        assert!(run(&check(serde_json::json!({"response_time": "1ms"})), &r, &mut s).unwrap_err().contains("at most 1 ms"));
+        let not_json = response(200, "<html>");
+        assert!(run(&check(serde_json::json!({"json_path": "$.x"})), &not_json, &mut s).unwrap_err().contains("not JSON"));
+    }
+
+    #[test]
+    fn bad_checks_are_refused() {
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"status": 200, "regex": "x"}),
+            serde_json::json!({"regex": "("}),
+            serde_json::json!({"regex": "x", "group": 1}),
+            serde_json::json!({"json_path": "$["}),
+            serde_json::json!({"status": 200, "group": 1}),
+            serde_json::json!({"status": 200, "save_as": "1x"}),
+        ] {
+            let check: Check = serde_json::from_value(bad.clone()).unwrap();
+            assert!(CompiledCheck::compile(&check).is_err(), "{bad} must be refused");
+        }
+    }
+}

@@ -274,7 +274,7 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
                     break;
                 }
             }
-            _ = sleep_until_opt(deadline) => {
+            _ = sleep_until_opt(deadline), if !interrupted => {
                 interrupted = true;
                 cancel.cancel();
             }

@@ -518,8 +518,10 @@ impl VirtualUser {
         }
     }
 
+    /// Sleeps until `d` after the intended instant (not after now): if the engine wakes up
+    /// late, the lateness shows in the next request's latency.
     async fn sleep_from_intended(&mut self, d: Duration) {
-        let target = self.intended.max(Instant::now() - d) + d;
+        let target = self.intended.checked_add(d).unwrap_or_else(far_future);
         tokio::time::sleep_until(target).await;
         self.intended = target;
     }
@@ -548,6 +550,10 @@ impl VirtualUser {
         self.run.recorder.record_user_error(message);
         self.failed = true;
     }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 fn as_count(v: &Value) -> Option<u64> {

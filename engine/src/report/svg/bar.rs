@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{
     axis_lines_and_labels, close_svg, escape_html, finite_non_negative, legend, no_data, open_svg,
-    step_for, y_grid, Format, Frame, LEFT, TOP,
+    step_for, y_grid, Format, Frame, TOP,
 };
 
 /// One bar of a [`BarChart`].
@@ -79,7 +79,6 @@ impl BarChart {
             x_max: self.bars.len() as f64,
             y_max,
         };
-        let right = LEFT + Frame::plot_width();
         let bottom = TOP + Frame::plot_height();
         y_grid(&mut svg, &frame, y_step, self.y_format);
         let band = Frame::plot_width() / self.bars.len() as f64;

@@ -132,7 +132,7 @@ impl LineChart {
 
     /// Grid lines, ticks and labels of both axes.
     fn axes(&self, svg: &mut String, frame: &Frame, x_step: f64, y_step: f64) {
-        let (bottom, right) = (TOP + Frame::plot_height(), LEFT + Frame::plot_width());
+        let bottom = TOP + Frame::plot_height();
         y_grid(svg, frame, y_step, self.y_format);
         for v in ticks(frame.x_min, frame.x_max, x_step) {
             let x = frame.x(v);
