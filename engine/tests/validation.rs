@@ -96,3 +96,52 @@ fn json_is_accepted() {
         vec!["GET http://127.0.0.1:1/".to_string()]
     );
 }
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DEMO: &str = include_str!("../../examples/demo.yaml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Mutations of a valid simulation reach deep into deserialization and compilation;
+        /// whatever they produce, loading returns a result, never a panic.
+        #[test]
+        fn mutated_simulations_never_panic(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, "[ -~\n]{0,4}"), 1..6)
+        ) {
+            let mut text = DEMO.to_string();
+            for (at, kind, insert) in edits {
+                let mut cut = at.index(text.len() + 1);
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                match kind {
+                    0 => text.insert_str(cut, &insert),
+                    1 => {
+                        let mut end = (cut + insert.len().max(1)).min(text.len());
+                        while !text.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        text.replace_range(cut..end, "");
+                    }
+                    _ => {
+                        let mut end = (cut + insert.len()).min(text.len());
+                        while !text.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        text.replace_range(cut..end, &insert);
+                    }
+                }
+            }
+            let _ = load_text(&text, "fuzz.yaml", &NoFiles);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = load_text(&text, "fuzz.yaml", &NoFiles);
+        }
+    }
+}

@@ -129,7 +129,7 @@ pub fn render_console_summary(report: &RunReport) -> String {
         .as_deref()
         .map(|s| format!(" (segment {s})"))
         .unwrap_or_default();
-    let _ = writeln!(out, "Simulation {}{segment}", report.simulation);
+    let _ = writeln!(out, "Simulation {}{segment}", one_line(&report.simulation));
     let _ = writeln!(
         out,
         "Started {}, ran {}; users started {}, finished {}",

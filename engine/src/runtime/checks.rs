@@ -387,8 +387,15 @@ mod tests {
 
     fn response(status: u16, body: &str) -> Response {
         let mut headers = http::HeaderMap::new();
-        headers.insert("content-type", http::HeaderValue::from_static("application/json"));
-        Response { status, headers, body: bytes::Bytes::from(body.to_string()) }
+        headers.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/json"),
+        );
+        Response {
+            status,
+            headers,
+            body: bytes::Bytes::from(body.to_string()),
+        }
     }
 
     fn check(yaml: serde_json::Value) -> CompiledCheck {
@@ -397,7 +404,12 @@ mod tests {
     }
 
     fn run(c: &CompiledCheck, r: &Response, session: &mut Session) -> Result<(), String> {
-        c.run(r, Duration::from_millis(5), session, &mut SmallRng::seed_from_u64(1))
+        c.run(
+            r,
+            Duration::from_millis(5),
+            session,
+            &mut SmallRng::seed_from_u64(1),
+        )
     }
 
     #[test]
@@ -405,10 +417,15 @@ mod tests {
         let mut s = Session::new(0);
         let implicit = CompiledCheck::implicit_status();
         assert!(run(&implicit, &response(302, ""), &mut s).is_ok());
-        assert!(run(&implicit, &response(404, ""), &mut s).unwrap_err().contains("< 400"));
+        assert!(run(&implicit, &response(404, ""), &mut s)
+            .unwrap_err()
+            .contains("< 400"));
         let listed = check(serde_json::json!({"status": [200, 201]}));
         assert!(run(&listed, &response(201, ""), &mut s).is_ok());
-        assert_eq!(run(&listed, &response(500, ""), &mut s).unwrap_err(), "check status failed: expected 200 or 201, found 500");
+        assert_eq!(
+            run(&listed, &response(500, ""), &mut s).unwrap_err(),
+            "check status failed: expected 200 or 201, found 500"
+        );
     }
 
     #[test]
@@ -416,24 +433,99 @@ mod tests {
         let body = r#"{"items":[{"id":1},{"id":2}],"token":"abc","n":"42"}"#;
         let r = response(200, body);
         let mut s = Session::new(0);
-        run(&check(serde_json::json!({"json_path": "$.items[*].id", "all": true, "save_as": "ids"})), &r, &mut s).unwrap();
+        run(
+            &check(
+                serde_json::json!({"json_path": "$.items[*].id", "all": true, "save_as": "ids"}),
+            ),
+            &r,
+            &mut s,
+        )
+        .unwrap();
         assert_eq!(s.get("ids"), Some(&serde_json::json!([1, 2])));
-        run(&check(serde_json::json!({"json_path": "$.token", "save_as": "token"})), &r, &mut s).unwrap();
+        run(
+            &check(serde_json::json!({"json_path": "$.token", "save_as": "token"})),
+            &r,
+            &mut s,
+        )
+        .unwrap();
         assert_eq!(s.get("token"), Some(&serde_json::json!("abc")));
-        assert!(run(&check(serde_json::json!({"json_path": "$.n", "is": 42})), &r, &mut s).is_ok());
-        assert!(run(&check(serde_json::json!({"json_path": "$.token", "is": "#{token}"})), &r, &mut s).is_ok());
-        assert!(run(&check(serde_json::json!({"json_path": "$.token", "not": "abc"})), &r, &mut s).is_err());
-        assert!(run(&check(serde_json::json!({"json_path": "$.missing", "exists": false})), &r, &mut s).is_ok());
-        assert!(run(&check(serde_json::json!({"json_path": "$.missing"})), &r, &mut s).unwrap_err().contains("found nothing"));
-        assert!(run(&check(serde_json::json!({"json_path": "$.missing", "optional": true})), &r, &mut s).is_ok());
-        run(&check(serde_json::json!({"regex": "\"id\":(\\d)", "all": true, "save_as": "found"})), &r, &mut s).unwrap();
+        assert!(run(
+            &check(serde_json::json!({"json_path": "$.n", "is": 42})),
+            &r,
+            &mut s
+        )
+        .is_ok());
+        assert!(run(
+            &check(serde_json::json!({"json_path": "$.token", "is": "#{token}"})),
+            &r,
+            &mut s
+        )
+        .is_ok());
+        assert!(run(
+            &check(serde_json::json!({"json_path": "$.token", "not": "abc"})),
+            &r,
+            &mut s
+        )
+        .is_err());
+        assert!(run(
+            &check(serde_json::json!({"json_path": "$.missing", "exists": false})),
+            &r,
+            &mut s
+        )
+        .is_ok());
+        assert!(run(
+            &check(serde_json::json!({"json_path": "$.missing"})),
+            &r,
+            &mut s
+        )
+        .unwrap_err()
+        .contains("found nothing"));
+        assert!(run(
+            &check(serde_json::json!({"json_path": "$.missing", "optional": true})),
+            &r,
+            &mut s
+        )
+        .is_ok());
+        run(
+            &check(serde_json::json!({"regex": "\"id\":(\\d)", "all": true, "save_as": "found"})),
+            &r,
+            &mut s,
+        )
+        .unwrap();
         assert_eq!(s.get("found"), Some(&serde_json::json!(["1", "2"])));
-        assert!(run(&check(serde_json::json!({"header": "content-type", "contains": "json"})), &r, &mut s).is_ok());
-        assert!(run(&check(serde_json::json!({"header": "content-type", "matches": "^text/"})), &r, &mut s).is_err());
-        assert!(run(&check(serde_json::json!({"body_contains": "#{token}"})), &r, &mut s).is_ok());
-        assert!(run(&check(serde_json::json!({"response_time": "1ms"})), &r, &mut s).unwrap_err().contains("at most 1 ms"));
+        assert!(run(
+            &check(serde_json::json!({"header": "content-type", "contains": "json"})),
+            &r,
+            &mut s
+        )
+        .is_ok());
+        assert!(run(
+            &check(serde_json::json!({"header": "content-type", "matches": "^text/"})),
+            &r,
+            &mut s
+        )
+        .is_err());
+        assert!(run(
+            &check(serde_json::json!({"body_contains": "#{token}"})),
+            &r,
+            &mut s
+        )
+        .is_ok());
+        assert!(run(
+            &check(serde_json::json!({"response_time": "1ms"})),
+            &r,
+            &mut s
+        )
+        .unwrap_err()
+        .contains("at most 1 ms"));
         let not_json = response(200, "<html>");
-        assert!(run(&check(serde_json::json!({"json_path": "$.x"})), &not_json, &mut s).unwrap_err().contains("not JSON"));
+        assert!(run(
+            &check(serde_json::json!({"json_path": "$.x"})),
+            &not_json,
+            &mut s
+        )
+        .unwrap_err()
+        .contains("not JSON"));
     }
 
     #[test]
@@ -448,7 +540,10 @@ mod tests {
             serde_json::json!({"status": 200, "save_as": "1x"}),
         ] {
             let check: Check = serde_json::from_value(bad.clone()).unwrap();
-            assert!(CompiledCheck::compile(&check).is_err(), "{bad} must be refused");
+            assert!(
+                CompiledCheck::compile(&check).is_err(),
+                "{bad} must be refused"
+            );
         }
     }
 }

@@ -87,7 +87,7 @@ pub(super) fn render(report: &RunReport) -> String {
     let windows = windows(&report.stats.series);
     let width = windows.first().map_or(1, |w| w.seconds.max(1));
     let per = if width > 1 {
-        format!(" ({width}-second averages)")
+        format!(" (in {width}-second windows)")
     } else {
         String::new()
     };
