@@ -88,16 +88,28 @@ impl VirtualUser {
         let _ = self.block(&actions).await;
     }
 
-    fn block<'a>(&'a mut self, actions: &'a [Action]) -> BoxFlow<'a> {
-        Box::pin(async move {
-            for action in actions {
-                let flow = self.action(action).await;
-                if flow != Flow::Next {
-                    return flow;
+    async fn block(&mut self, actions: &[Action]) -> Flow {
+        for action in actions {
+            let flow = match action {
+                Action::Request(r) => self.request(r).await,
+                Action::Pause(p) => {
+                    let d = self.pause_length(p);
+                    self.sleep_from_intended(d).await;
+                    Flow::Next
                 }
+                // Steps with nested blocks recurse through one boxed future per entry (not per
+                // iteration): async recursion needs the indirection somewhere.
+                other => self.compound(other).await,
+            };
+            if flow != Flow::Next {
+                return flow;
             }
-            Flow::Next
-        })
+        }
+        Flow::Next
+    }
+
+    fn compound<'a>(&'a mut self, action: &'a Action) -> BoxFlow<'a> {
+        Box::pin(self.action(action))
     }
 
     async fn action(&mut self, action: &Action) -> Flow {

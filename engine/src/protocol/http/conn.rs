@@ -5,7 +5,10 @@
 //! returned when the response body has been read; HTTP/2 connections multiplex, so a checkout
 //! clones the sender and leaves it in the set.
 
+use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,20 +33,50 @@ pub struct Origin {
     pub port: u16,
 }
 
+/// The I/O half of an HTTP/1.1 connection. It is polled by the task that uses the connection,
+/// alongside the exchange ([`drive`]), instead of running as a task of its own: one task per
+/// virtual user, and no cross-task wake-ups per request.
+pub type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
 /// The request-sending half of an open connection.
-#[derive(Debug)]
 pub enum Sender {
-    /// An HTTP/1.1 connection: one exchange at a time.
-    H1(http1::SendRequest<Full<Bytes>>),
-    /// An HTTP/2 connection: many exchanges at once.
+    /// An HTTP/1.1 connection: one exchange at a time; `None` once the driver has finished.
+    H1(http1::SendRequest<Full<Bytes>>, Option<Driver>),
+    /// An HTTP/2 connection: many exchanges at once (its driver is a task of its own).
     H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Sender::H1(s, d) => f.debug_tuple("H1").field(s).field(&d.is_some()).finish(),
+            Sender::H2(s) => f.debug_tuple("H2").field(s).finish(),
+        }
+    }
 }
 
 impl Sender {
     fn is_closed(&self) -> bool {
         match self {
-            Sender::H1(s) => s.is_closed(),
+            Sender::H1(s, driver) => driver.is_none() || s.is_closed(),
             Sender::H2(s) => s.is_closed(),
+        }
+    }
+}
+
+/// Runs `exchange` while polling the connection's driver, so the request is written and the
+/// response read by this task. When the driver finishes (the connection closed), the exchange
+/// runs alone and sees the closed connection as its error.
+pub async fn drive<F: Future>(driver: &mut Option<Driver>, exchange: F) -> F::Output {
+    tokio::pin!(exchange);
+    loop {
+        let Some(d) = driver.as_mut() else {
+            return exchange.await;
+        };
+        tokio::select! {
+            biased;
+            _ = d.as_mut() => *driver = None,
+            out = &mut exchange => return out,
         }
     }
 }
@@ -77,7 +110,7 @@ impl ConnSet {
                 sender: Sender::H2(s.clone()),
                 reused: true,
             }),
-            Sender::H1(_) => {
+            Sender::H1(..) => {
                 let mut conn = self.idle.swap_remove(pos);
                 conn.reused = true;
                 Some(conn)
@@ -88,8 +121,7 @@ impl ConnSet {
     /// Returns a connection after an exchange (an HTTP/2 connection is already in the set).
     pub fn checkin(&mut self, conn: Conn) {
         let open = match &conn.sender {
-            Sender::H1(s) => !s.is_closed(),
-            Sender::H2(s) => !s.is_closed(),
+            sender => !sender.is_closed(),
         };
         let h2_pooled = matches!(conn.sender, Sender::H2(_))
             && self
@@ -190,24 +222,21 @@ async fn handshake<I>(io: I, version: HttpVersion) -> Result<Sender, RequestErro
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    // The connection task ends by itself when its sender is dropped or the peer closes: it is
-    // owned through the sender's lifetime, as hyper's connection API intends.
     match version {
         HttpVersion::Http1 => {
             let (sender, conn) = http1::Builder::new()
                 .handshake(io)
                 .await
                 .map_err(|e| RequestError::Connect(format!("http/1.1 handshake: {e}")))?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            Ok(Sender::H1(sender))
+            Ok(Sender::H1(sender, Some(Box::pin(conn))))
         }
         HttpVersion::Http2 => {
             let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                 .handshake(io)
                 .await
                 .map_err(|e| RequestError::Connect(format!("http/2 handshake: {e}")))?;
+            // The connection task ends by itself when every sender is dropped or the peer
+            // closes: it lives as long as the pooled senders, as hyper's API intends.
             tokio::spawn(async move {
                 let _ = conn.await;
             });

@@ -170,37 +170,50 @@ impl HttpProtocol {
         let request = builder
             .body(Full::new(req.body.clone()))
             .map_err(|e| SendError::fatal(RequestError::InvalidUrl(e.to_string())))?;
-        let response = match &mut conn.sender {
-            Sender::H1(s) => {
-                s.ready().await.map_err(SendError::hyper)?;
-                s.send_request(request).await
+        match &mut conn.sender {
+            Sender::H1(s, driver) => {
+                let exchange = async {
+                    s.ready().await.map_err(SendError::hyper)?;
+                    let response = s.send_request(request).await.map_err(SendError::hyper)?;
+                    read_response(response, user, url, req).await
+                };
+                conn::drive(driver, exchange).await
             }
             Sender::H2(s) => {
                 s.ready().await.map_err(SendError::hyper)?;
-                s.send_request(request).await
+                let response = s.send_request(request).await.map_err(SendError::hyper)?;
+                read_response(response, user, url, req).await
             }
         }
-        .map_err(SendError::hyper)?;
-        let (parts, mut body) = response.into_parts();
-        if !parts.headers.is_empty() {
-            user.cookies.store(&url.origin.host, &parts.headers);
-        }
-        let mut kept = BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| SendError::fatal(RequestError::Io(hyper_message(&e))))?;
-            if let Some(data) = frame.data_ref() {
-                if req.keep_body && kept.len() < MAX_KEPT_BODY {
-                    let room = MAX_KEPT_BODY - kept.len();
-                    kept.extend_from_slice(&data[..data.len().min(room)]);
-                }
-            }
-        }
-        Ok(Response {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body: kept.freeze(),
-        })
     }
+}
+
+/// Reads a response to the end, storing cookies and keeping the body when asked to.
+async fn read_response(
+    response: http::Response<hyper::body::Incoming>,
+    user: &mut HttpUser,
+    url: &ParsedUrl,
+    req: &PreparedRequest,
+) -> Result<Response, SendError> {
+    let (parts, mut body) = response.into_parts();
+    if parts.headers.contains_key(http::header::SET_COOKIE) {
+        user.cookies.store(&url.origin.host, &parts.headers);
+    }
+    let mut kept = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| SendError::fatal(RequestError::Io(hyper_message(&e))))?;
+        if let Some(data) = frame.data_ref() {
+            if req.keep_body && kept.len() < MAX_KEPT_BODY {
+                let room = MAX_KEPT_BODY - kept.len();
+                kept.extend_from_slice(&data[..data.len().min(room)]);
+            }
+        }
+    }
+    Ok(Response {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: kept.freeze(),
+    })
 }
 
 impl Protocol for HttpProtocol {
