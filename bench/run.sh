@@ -12,10 +12,11 @@ cd "$(dirname "$0")/.."
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 REQUESTS=${REQUESTS:-200000}
+ROUNDS=${ROUNDS:-3}
 CONC=${CONC:-50}
 OPEN_RATE=${OPEN_RATE:-5000}
 OPEN_SECS=${OPEN_SECS:-30}
-if [ $QUICK = 1 ]; then REQUESTS=20000; OPEN_SECS=5; fi
+if [ $QUICK = 1 ]; then REQUESTS=20000; OPEN_SECS=5; ROUNDS=1; fi
 PORT=${PORT:-18088}
 BASE="http://127.0.0.1:$PORT"
 
@@ -47,7 +48,7 @@ print(f"{r.ru_utime + r.ru_stime:.3f}")
 PY
 }
 
-echo "== 1. CPU per request (keep-alive GET /, $CONC connections)"
+echo "== 1. CPU per request (keep-alive GET /, $CONC connections, median of $ROUNDS interleaved rounds)"
 PER_USER=$((REQUESTS / CONC))
 cat >"$WORK/cpu.yaml" <<YAML
 name: cpu-per-request
@@ -58,19 +59,28 @@ scenarios:
     steps:
       - repeat: { times: $PER_USER, steps: [ { request: { name: home, url: / } } ] }
 YAML
-BS_CPU=$(OUT="$WORK/bs.txt" cpu_of "$BIN" run "$WORK/cpu.yaml" --quiet --out "$WORK/cpu-report")
-BS_REQ=$(python3 -c "import json;d=json.load(open('$WORK/cpu-report/summary.json'));print(sum(r['ok']+r['ko'] for r in d['stats']['requests'].values()))")
-OHA_CPU=$(OUT="$WORK/oha.txt" cpu_of oha -n "$REQUESTS" -c "$CONC" --no-tui "$BASE/")
-OHA_REQ=$REQUESTS
-WRK_SECS=$(python3 -c "print(max(2, round($BS_REQ / 60000)))")
-WRK_CPU=$(OUT="$WORK/wrk.txt" cpu_of wrk -t1 -c"$CONC" -d"${WRK_SECS}s" "$BASE/")
-WRK_REQ=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
-python3 - <<PY
-bs, oha, wrk = $BS_CPU / $BS_REQ * 1e6, $OHA_CPU / $OHA_REQ * 1e6, $WRK_CPU / $WRK_REQ * 1e6
-print(f"broadside: {$BS_REQ} requests, {$BS_CPU:.2f} s cpu, {bs:.2f} us/request")
-print(f"wrk:       {$WRK_REQ} requests, {$WRK_CPU:.2f} s cpu, {wrk:.2f} us/request")
-print(f"oha:       {$OHA_REQ} requests, {$OHA_CPU:.2f} s cpu, {oha:.2f} us/request")
-print(f"ratio broadside/wrk = {bs / wrk:.2f} (target <= 1.2), broadside/oha = {bs / oha:.2f} (target <= 0.5)")
+: >"$WORK/cpu.tsv"
+for round in $(seq "$ROUNDS"); do
+  cpu=$(OUT="$WORK/bs.txt" cpu_of "$BIN" run "$WORK/cpu.yaml" --quiet --out "$WORK/cpu-report")
+  n=$(python3 -c "import json;d=json.load(open('$WORK/cpu-report/summary.json'));print(sum(r['ok']+r['ko'] for r in d['stats']['requests'].values()))")
+  echo "broadside $cpu $n" >>"$WORK/cpu.tsv"
+  secs=$(python3 -c "print(max(2, round($n / 50000)))")
+  cpu=$(OUT="$WORK/wrk.txt" cpu_of wrk -t1 -c"$CONC" -d"${secs}s" "$BASE/")
+  echo "wrk $cpu $(awk '/requests in/ {print $1}' "$WORK/wrk.txt")" >>"$WORK/cpu.tsv"
+  cpu=$(OUT="$WORK/oha.txt" cpu_of oha -n "$REQUESTS" -c "$CONC" --no-tui "$BASE/")
+  echo "oha $cpu $REQUESTS" >>"$WORK/cpu.tsv"
+done
+python3 - "$WORK/cpu.tsv" <<'PY'
+import statistics, sys
+per = {}
+for line in open(sys.argv[1]):
+    tool, cpu, n = line.split()
+    per.setdefault(tool, []).append(float(cpu) / float(n) * 1e6)
+med = {t: statistics.median(v) for t, v in per.items()}
+for t, v in per.items():
+    print(f"{t:10s} median {med[t]:6.2f} us/request (rounds: {', '.join(f'{x:.2f}' for x in v)})")
+print(f"ratio broadside/wrk = {med['broadside'] / med['wrk']:.2f} (target <= 1.2), "
+      f"broadside/oha = {med['broadside'] / med['oha']:.2f} (target <= 0.5)")
 PY
 
 echo "== 2. Open model: $OPEN_RATE users/s for ${OPEN_SECS}s"

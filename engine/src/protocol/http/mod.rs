@@ -6,6 +6,8 @@ mod cookies;
 mod tls;
 mod url;
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, COOKIE, HOST, LOCATION};
 use http::{Method, Request};
@@ -37,9 +39,22 @@ pub struct HttpProtocol {
 pub struct HttpUser {
     conns: ConnSet,
     cookies: CookieJar,
+    /// The last URL parsed: users often hit the same URL again and again.
+    last_url: Option<Arc<ParsedUrl>>,
 }
 
 impl HttpUser {
+    fn parse_url(&mut self, url: &str) -> Result<Arc<ParsedUrl>, RequestError> {
+        if let Some(last) = &self.last_url {
+            if last.absolute == url {
+                return Ok(last.clone());
+            }
+        }
+        let parsed = Arc::new(ParsedUrl::parse(url)?);
+        self.last_url = Some(parsed.clone());
+        Ok(parsed)
+    }
+
     /// Open pooled connections of this user.
     pub fn open_connections(&self) -> usize {
         self.conns.len()
@@ -72,7 +87,7 @@ impl HttpProtocol {
         // Only a redirect needs a modified copy of the request.
         let mut req = std::borrow::Cow::Borrowed(original);
         loop {
-            let url = ParsedUrl::parse(&req.url)?;
+            let url = user.parse_url(&req.url)?;
             let response = self.exchange_once(user, &url, &req).await?;
             if !self.follow_redirects || !is_redirect(response.status) {
                 return Ok(response);
