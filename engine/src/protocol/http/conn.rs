@@ -120,9 +120,7 @@ impl ConnSet {
 
     /// Returns a connection after an exchange (an HTTP/2 connection is already in the set).
     pub fn checkin(&mut self, conn: Conn) {
-        let open = match &conn.sender {
-            sender => !sender.is_closed(),
-        };
+        let open = !conn.sender.is_closed();
         let h2_pooled = matches!(conn.sender, Sender::H2(_))
             && self
                 .idle
