@@ -433,3 +433,31 @@ async fn run_user(
     }
     recorder.user_finished(Instant::now().into_std());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the state of a virtual user's task is what an idle user costs in memory.
+    /// Connecting and the HTTP exchange are boxed so that a user parked in a pause does not
+    /// carry their (multi-kilobyte) state; without the boxes this future was over 8 KiB.
+    #[test]
+    fn idle_user_task_stays_small() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let yaml = "name: x\nscenarios:\n  - name: s\n    injection: [ { at_once: 1 } ]\n    steps:\n      - request: { url: 'http://127.0.0.1:1/' }\n      - pause: 1s\n";
+            let (_, plan) = crate::simulation::load_text(yaml, "x.yaml", &NoFiles).unwrap();
+            let plan = Arc::new(plan);
+            let protocol = HttpProtocol::new(&plan.http, AddressPolicy::LoopbackOnly).unwrap();
+            let recorder = Recorder::new(plan.request_names.clone(), vec![], std::time::Instant::now());
+            let shared = Arc::new(RunShared::new(plan, protocol, recorder, vec![], None).unwrap());
+            let cancel = CancellationToken::new();
+            let task = run_user(&shared, 0, 0, Instant::now(), &cancel);
+            let size = std::mem::size_of_val(&task);
+            assert!(size <= 2048, "a virtual user's task state is {size} bytes");
+        });
+    }
+}

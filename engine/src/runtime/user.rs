@@ -157,9 +157,7 @@ impl VirtualUser {
                     },
                 };
                 for i in 0..n {
-                    self.set_counter(counter, i);
-                    let flow = self.block(body).await;
-                    if flow != Flow::Next {
+                    if let Some(flow) = self.iteration(counter, i, body).await {
                         return flow;
                     }
                 }
@@ -173,9 +171,7 @@ impl VirtualUser {
                 let deadline = Instant::now() + *duration;
                 let mut i = 0;
                 while Instant::now() < deadline {
-                    self.set_counter(counter, i);
-                    let flow = self.block(body).await;
-                    if flow != Flow::Next {
+                    if let Some(flow) = self.iteration(counter, i, body).await {
                         return flow;
                     }
                     i += 1;
@@ -204,9 +200,7 @@ impl VirtualUser {
                 };
                 for (i, item) in list.into_iter().enumerate() {
                     self.session.set(element.clone(), item);
-                    self.set_counter(counter, i as u64);
-                    let flow = self.block(body).await;
-                    if flow != Flow::Next {
+                    if let Some(flow) = self.iteration(counter, i as u64, body).await {
                         return flow;
                     }
                 }
@@ -220,9 +214,7 @@ impl VirtualUser {
             } => {
                 let mut i = 0;
                 while i < *max && self.condition(condition) {
-                    self.set_counter(counter, i);
-                    let flow = self.block(body).await;
-                    if flow != Flow::Next {
+                    if let Some(flow) = self.iteration(counter, i, body).await {
                         return flow;
                     }
                     i += 1;
@@ -332,7 +324,9 @@ impl VirtualUser {
         };
         let started = Instant::now();
         let intended = self.intended.min(started);
-        let result = self.run.protocol.send(&mut self.http, &prepared).await;
+        // Boxed: the exchange's state is large, and only users in a request need it; a user
+        // parked in a pause stays small (memory per idle virtual user).
+        let result = Box::pin(self.run.protocol.send(&mut self.http, &prepared)).await;
         let end = Instant::now();
         let latency = end - intended;
         let outcome = match result {
@@ -550,6 +544,20 @@ impl VirtualUser {
         tokio::time::sleep_until(target).await;
         self.pace[index] = Some(target);
         self.intended = self.intended.max(target);
+    }
+
+    /// Runs iteration `i` of a loop body with its counter set; `Some(flow)` leaves the loop.
+    async fn iteration(
+        &mut self,
+        counter: &Option<String>,
+        i: u64,
+        body: &[Action],
+    ) -> Option<Flow> {
+        self.set_counter(counter, i);
+        match self.block(body).await {
+            Flow::Next => None,
+            flow => Some(flow),
+        }
     }
 
     fn set_counter(&mut self, counter: &Option<String>, i: u64) {

@@ -122,12 +122,12 @@ impl HttpProtocol {
     ) -> Result<Response, RequestError> {
         let mut conn = match self.checkout(user, &url.origin) {
             Some(conn) => conn,
-            None => conn::connect(&url.origin, &self.connect).await?,
+            None => self.connect(&url.origin).await?,
         };
         let result = match self.send_on(&mut conn, user, url, req).await {
             Err(e) if conn.reused && e.retryable => {
                 // The server may have closed the idle connection: one retry on a fresh one.
-                conn = conn::connect(&url.origin, &self.connect).await?;
+                conn = self.connect(&url.origin).await?;
                 self.send_on(&mut conn, user, url, req).await
             }
             other => other,
@@ -139,6 +139,13 @@ impl HttpProtocol {
             }
             Err(e) => Err(e.error),
         }
+    }
+
+    /// Opens a connection. Boxed: connecting (TCP, TLS, handshake) is rare next to reusing a
+    /// connection, and keeping its large state out of the request future keeps every idle
+    /// virtual user small.
+    async fn connect(&self, origin: &Origin) -> Result<conn::Conn, RequestError> {
+        Box::pin(conn::connect(origin, &self.connect)).await
     }
 
     fn checkout(&self, user: &mut HttpUser, origin: &Origin) -> Option<conn::Conn> {
