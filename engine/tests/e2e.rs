@@ -609,3 +609,98 @@ scenarios:
     );
     t.shutdown().await.expect("target stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chained_scenarios_run_in_sequence() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: chain
+http: { base_url: "{base}" }
+scenarios:
+  - name: second
+    start_after: first
+    injection: [ { at_once: 3 } ]
+    steps: [ { request: { name: after, url: /, headers: { x-broadside-attribution: second } } } ]
+  - name: first
+    injection: [ { ramp_users: { users: 4, during: 300ms } } ]
+    steps: [ { request: { name: before, url: /delay/50, headers: { x-broadside-attribution: first } } } ]
+"##,
+        &t.base_url(),
+    );
+    let outcome = run_whole(p).await;
+    assert_eq!(count(&outcome, "before"), (4, 0));
+    assert_eq!(count(&outcome, "after"), (3, 0));
+    let stats = t.stats().snapshot();
+    let (first, second) = (
+        &stats.by_attribution["first"],
+        &stats.by_attribution["second"],
+    );
+    assert!(
+        second.first_unix_ms >= first.last_unix_ms,
+        "second starts after first ends: {first:?} {second:?}"
+    );
+    t.shutdown().await.expect("target stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_caps_the_request_rate() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: throttle
+http: { base_url: "{base}" }
+max_duration: 2s
+throttle: [ { jump_to_rps: 50 }, { hold_for: 1m } ]
+scenarios:
+  - name: s
+    injection: [ { at_once: 5 } ]
+    steps: [ { repeat: { times: 100000, steps: [ { request: { name: home, url: / } } ] } } ]
+"##,
+        &t.base_url(),
+    );
+    let outcome = run_whole(p).await;
+    let sent = outcome.stats.total().count();
+    // Unthrottled, five users would send tens of thousands of requests in 2 s.
+    assert!((60..=160).contains(&sent), "about 50/s for 2 s, got {sent}");
+    t.shutdown().await.expect("target stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulation_built_in_rust_runs() {
+    use broadside_engine::model::{InjectionStep, Request, Scenario, Simulation, Step};
+    let t = target().await;
+    let mut sim = Simulation {
+        name: "from code".into(),
+        description: None,
+        http: Default::default(),
+        feeders: Default::default(),
+        scenarios: vec![Scenario {
+            name: "s".into(),
+            injection: vec![InjectionStep::AtOnce(3)],
+            start_after: None,
+            steps: vec![Step::Request(Box::new(Request {
+                name: Some("home".into()),
+                method: "GET".into(),
+                url: "/".into(),
+                headers: Default::default(),
+                query: Default::default(),
+                body: None,
+                json: None,
+                form: None,
+                body_file: None,
+                checks: vec![],
+                timeout: None,
+            }))],
+        }],
+        assertions: vec![],
+        max_duration: None,
+        throttle: vec![],
+        seed: None,
+    };
+    sim.http.base_url = Some(t.base_url());
+    let plan = broadside_engine::simulation::compile_simulation(&sim, &NoFiles).expect("valid");
+    let outcome = run_whole(Arc::new(plan)).await;
+    assert_eq!(count(&outcome, "home"), (3, 0));
+    t.shutdown().await.expect("target stops");
+}
