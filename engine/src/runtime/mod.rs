@@ -8,6 +8,7 @@
 //! has finished, when `max_duration` passes, or when the caller stops it.
 
 mod checks;
+mod compile;
 mod files;
 mod plan;
 mod shared;
@@ -24,10 +25,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use checks::{CheckSource, CompiledCheck};
+pub use compile::compile;
 pub use files::{validate_relative_path, DirFiles, FileSource, NoFiles};
-pub use plan::{
-    compile, Action, Body, Count, FeederPlan, PathProblem, Plan, RequestAction, ScenarioPlan,
-};
+pub use plan::{Action, Body, Count, FeederPlan, PathProblem, Plan, RequestAction, ScenarioPlan};
 
 use crate::feeder::Feeder;
 use crate::metrics::{evaluate, Recorder, RunStats};
