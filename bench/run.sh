@@ -104,9 +104,13 @@ planned = $OPEN_RATE
 achieved = sum(rates) / len(rates)
 total = d["stats"]["users_started"]
 target = json.load(__import__("urllib.request").request.urlopen("$BASE/stats"))["total"]
+ok = sum(r["ok"] for r in d["stats"]["requests"].values())
+ko = sum(r["ko"] for r in d["stats"]["requests"].values())
 print(f"planned {planned}/s, achieved {achieved:.1f}/s over whole seconds 1..{$OPEN_SECS - 1} "
       f"(min {min(rates)}, max {max(rates)}), ratio {achieved / planned:.4f}; "
-      f"users {total} (planned {planned * $OPEN_SECS}), target received {target}")
+      f"users {total} (planned {planned * $OPEN_SECS}), requests ok {ok} ko {ko}, target received {target}")
+if d["stats"]["errors"]:
+    print(f"errors: {d['stats']['errors']}")
 PY
 
 echo "== 3. Memory per idle virtual user"
