@@ -13,7 +13,10 @@ pub const UNKNOWN_ERROR: &str = "request failed";
 pub(super) enum Event {
     Request {
         id: u32,
+        /// Second in which the response completed.
         second: u64,
+        /// Second in which the request was (intended to be) sent.
+        sent_second: u64,
         micros: u64,
         ok: bool,
         error: Option<Box<str>>,
@@ -88,6 +91,7 @@ impl Pending {
             Event::Request {
                 id,
                 second,
+                sent_second,
                 micros,
                 ok,
                 error,
@@ -100,8 +104,9 @@ impl Pending {
                         1,
                     );
                 }
+                let sent = self.second(sent_second);
+                sent.requests = sent.requests.saturating_add(1);
                 let s = self.second(second);
-                s.requests = s.requests.saturating_add(1);
                 if ok {
                     s.ok = s.ok.saturating_add(1);
                 } else {

@@ -157,8 +157,9 @@ impl Recorder {
         at.saturating_duration_since(self.inner.start).as_secs()
     }
 
-    /// Records a completed request: `end` is when it completed (its second is
-    /// `(end - start).as_secs()`), `error` the failure message of a failed request (ignored when
+    /// Records a completed request: `end` is when it completed (its response counts in second
+    /// `(end - start).as_secs()`; the request itself counts as sent in the second of
+    /// `end - latency`, its intended send time), `error` the failure message of a failed request (ignored when
     /// `ok`; a failed request without a message counts under [`UNKNOWN_ERROR`](super::UNKNOWN_ERROR)).
     pub fn record_request(
         &self,
@@ -169,9 +170,11 @@ impl Recorder {
         error: Option<&str>,
     ) {
         let error = if ok { None } else { error.map(Box::from) };
+        let sent = end.checked_sub(latency).unwrap_or(end);
         self.push(Event::Request {
             id: id.0,
             second: self.second_of(end),
+            sent_second: self.second_of(sent),
             micros: micros(latency),
             ok,
             error,

@@ -72,11 +72,11 @@ impl RequestStats {
 pub struct SecondStats {
     /// Seconds since the schedule's t = 0.
     pub second: u64,
-    /// Requests completed in this second.
+    /// Requests sent in this second (by intended send time: latency is measured from it).
     pub requests: u64,
-    /// Of which successful.
+    /// Successful responses completed in this second.
     pub ok: u64,
-    /// Of which failed.
+    /// Failed responses (or failures without a response) completed in this second.
     pub ko: u64,
     /// Virtual users started in this second.
     pub users_started: u64,

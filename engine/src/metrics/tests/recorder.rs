@@ -333,7 +333,7 @@ fn live_reports_the_last_complete_second() {
     for i in 0..100u64 {
         rec.record_request(
             RequestId(0),
-            at(start, 2_000 + i),
+            at(start, 2_200 + i),
             Duration::from_millis(i + 1),
             i % 4 != 0,
             None,
