@@ -18,7 +18,13 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// Broadside: load testing with scenarios in files, virtual users as async tasks, exact
 /// percentiles and HTML reports.
 #[derive(Debug, Parser)]
-#[command(name = "broadside", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "broadside",
+    version,
+    about = "Broadside: load testing with scenarios in files, virtual users as async tasks, exact percentiles and HTML reports",
+    after_help = "Examples:\n  broadside demo                        the built-in demo\n  broadside target                      the built-in system under test\n  broadside run sim.yaml --out report   run a simulation, write a report\n  broadside run sim.yaml --segment 2/3  run segment 2 of 3\n  broadside validate sim.yaml           check a file without running it",
+    propagate_version = true
+)]
 pub struct Cli {
     /// More logging (-v: debug, -vv: trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
