@@ -704,3 +704,113 @@ async fn a_simulation_built_in_rust_runs() {
     assert_eq!(count(&outcome, "home"), (3, 0));
     t.shutdown().await.expect("target stops");
 }
+
+/// Runs with a generous deadline so that a hang fails the test instead of blocking the suite.
+async fn run_bounded(plan: Arc<Plan>, from: Duration) -> RunOutcome {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        run_segment(plan, Segment::WHOLE, from),
+    )
+    .await
+    .expect("the run ends by itself")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_closed_users_starved_by_a_queue_feeder_do_not_spin_forever() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: starved
+http: { base_url: "{base}" }
+feeders:
+  f: { records: [ { id: a }, { id: b }, { id: c } ] }
+scenarios:
+  - name: s
+    injection: [ { constant_concurrent_users: { users: 4, during: 500ms } } ]
+    steps: [ { feed: f }, { request: { name: fed, url: / } } ]
+"##,
+        &t.base_url(),
+    );
+    let outcome = run_bounded(p, Duration::ZERO).await;
+    assert_eq!(count(&outcome, "fed"), (3, 0));
+    assert!(outcome
+        .stats
+        .errors
+        .keys()
+        .any(|e| e.contains("feeder `f` is empty")));
+    t.shutdown().await.expect("target stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_users_whose_requests_never_wait_still_stop_at_max_duration() {
+    // 192.0.2.1 is refused by the address policy before any packet is sent, so every request
+    // fails at once and the loop never awaits anything but the scheduler.
+    let p = plan(
+        r##"
+name: busy
+max_duration: 300ms
+scenarios:
+  - name: s
+    injection: [ { at_once: 4 } ]
+    steps: [ { during: { duration: 60s, steps: [ { request: { name: refused, url: "http://192.0.2.1:9/" } } ] } } ]
+"##,
+        "",
+    );
+    let outcome = run_bounded(p, Duration::ZERO).await;
+    assert!(outcome.interrupted);
+    assert_eq!(outcome.stats.users_finished, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_resuming_skips_the_past_of_chained_scenarios_too() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: chained-resume
+http: { base_url: "{base}" }
+scenarios:
+  - name: first
+    injection: [ { ramp_users: { users: 10, during: 1s } } ]
+    steps: [ { request: { name: a, url: / } } ]
+  - name: second
+    start_after: first
+    injection: [ { constant_users_per_sec: { rate: 20, during: 2s } } ]
+    steps: [ { request: { name: b, url: / } } ]
+"##,
+        &t.base_url(),
+    );
+    // On the plan, `second` runs from 1 s to 3 s; resuming at 2 s leaves its last second.
+    let outcome = run_bounded(p, Duration::from_secs(2)).await;
+    assert_eq!(outcome.scenarios[0].started_users, 0);
+    assert_eq!(outcome.scenarios[1].started_users, 20);
+    t.shutdown().await.expect("target stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_host_header_set_by_the_simulation_replaces_the_default_one() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: vhost
+http: { base_url: "{base}" }
+scenarios:
+  - name: s
+    injection: [ { at_once: 1 } ]
+    steps:
+      - request:
+          name: vhost
+          url: /echo
+          headers: { host: shop.example.test }
+          checks: [ { json_path: $.headers.host, is: shop.example.test } ]
+"##,
+        &t.base_url(),
+    );
+    let outcome = run_bounded(p, Duration::ZERO).await;
+    assert_eq!(
+        count(&outcome, "vhost"),
+        (1, 0),
+        "{:?}",
+        outcome.stats.errors
+    );
+    t.shutdown().await.expect("target stops");
+}

@@ -145,3 +145,11 @@ mod no_panic {
         }
     }
 }
+
+#[test]
+fn regression_runs_that_could_never_end_or_overflow_are_refused() {
+    let never = "name: x\nthrottle: [ { reach_rps: { target: 10, in: 1s } }, { reach_rps: { target: 0, in: 1s } } ]\nscenarios:\n  - name: s\n    injection: [ { at_once: 1 } ]\n    steps: []\n";
+    assert_has(&problems(never), "2:11", "ends at 0 requests/s");
+    let huge = "name: x\nmax_duration: 10000000000000000000\nscenarios:\n  - name: s\n    injection: [ { at_once: 1 } ]\n    steps: []\n";
+    assert_has(&problems(huge), "2:15", "invalid duration");
+}

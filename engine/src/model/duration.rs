@@ -34,16 +34,33 @@ impl DurationSpec {
             return Self::from_secs_f64(secs);
         }
         humantime::parse_duration(trimmed)
-            .map(DurationSpec)
+            .map_err(|e| e.to_string())
+            .and_then(|d| Self::within_limit(DurationSpec(d)))
             .map_err(|e| format!("invalid duration `{text}` ({e}); expected e.g. `500ms`, `10s`, `1m30s` or a number of seconds"))
     }
 
+    /// The longest duration accepted (about 31 years): anything longer is a typo, and
+    /// instants computed from it must not overflow.
+    pub const MAX: Duration = Duration::from_secs(1_000_000_000);
+
     fn from_secs_f64(secs: f64) -> Result<Self, String> {
-        if secs.is_finite() && (0.0..1.0e9).contains(&secs) {
+        if secs.is_finite() && (0.0..Self::MAX.as_secs_f64()).contains(&secs) {
             Ok(DurationSpec(Duration::from_secs_f64(secs)))
         } else {
             Err(format!(
-                "invalid duration {secs}: expected a non-negative number of seconds"
+                "invalid duration {secs}: expected a non-negative number of seconds below {}",
+                Self::MAX.as_secs()
+            ))
+        }
+    }
+
+    fn within_limit(d: DurationSpec) -> Result<Self, String> {
+        if d.0 < Self::MAX {
+            Ok(d)
+        } else {
+            Err(format!(
+                "longer than the limit of {} s",
+                Self::MAX.as_secs()
             ))
         }
     }
@@ -79,12 +96,16 @@ impl<'de> Deserialize<'de> for DurationSpec {
                 DurationSpec::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationSpec, E> {
-                Ok(DurationSpec(Duration::from_secs(v)))
+                DurationSpec::within_limit(DurationSpec(Duration::from_secs(v)))
+                    .map_err(|e| E::custom(format!("invalid duration {v}: {e}")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationSpec, E> {
-                u64::try_from(v)
-                    .map(|v| DurationSpec(Duration::from_secs(v)))
-                    .map_err(|_| E::custom(format!("invalid duration {v}: must not be negative")))
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!(
+                        "invalid duration {v}: must not be negative"
+                    ))),
+                }
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationSpec, E> {
                 DurationSpec::from_secs_f64(v).map_err(E::custom)
@@ -129,6 +150,8 @@ mod tests {
             Duration::from_millis(1500)
         );
         assert!(DurationSpec::parse("-1").is_err());
+        assert!(DurationSpec::parse("10000000000000000000").is_err());
+        assert!(DurationSpec::parse("400000000000y").is_err());
         assert!(DurationSpec::parse("soon")
             .unwrap_err()
             .contains("expected"));

@@ -146,6 +146,15 @@ impl Compiler<'_> {
                 None
             }
         };
+        if let Some(t) = &throttle {
+            if t.rate_at(t.steps_end()) <= 0.0 && sim.max_duration.is_none() {
+                self.problem(
+                    "throttle",
+                    "the throttle ends at 0 requests/s, so users would wait forever: \
+                     end it with a positive rate or set max_duration",
+                );
+            }
+        }
         if sim.max_duration.is_some_and(|d| d.get().is_zero()) {
             self.problem("max_duration", "max_duration must be greater than zero");
         }
@@ -186,11 +195,16 @@ impl Compiler<'_> {
     }
 
     fn http_settings(&mut self, http: &HttpProtocol) {
-        for name in http.headers.keys() {
+        for (name, value) in &http.headers {
             if HeaderName::from_bytes(name.as_bytes()).is_err() {
                 self.problem(
                     key_path("http.headers", name),
                     format!("invalid header name `{name}`"),
+                );
+            } else if http::HeaderValue::from_str(value).is_err() {
+                self.problem(
+                    key_path("http.headers", name),
+                    "invalid header value (control characters are not allowed)",
                 );
             }
         }

@@ -180,30 +180,41 @@ pub fn build_report(plan: &Plan, outcome: &RunOutcome, segment: Segment) -> RunR
     }
 }
 
-fn planned_duration(plan: &Plan) -> Option<Duration> {
-    let mut ends = vec![Duration::ZERO; plan.scenarios.len()];
-    for _ in 0..plan.scenarios.len() {
+/// When each scenario's timeline starts on the plan (a chained scenario starts when its
+/// parent's schedule ends), and when the last one ends.
+fn planned_starts(plan: &Plan) -> (Vec<Duration>, Duration) {
+    let n = plan.scenarios.len();
+    let mut starts = vec![Duration::ZERO; n];
+    let mut ends = vec![Duration::ZERO; n];
+    // Chains are acyclic (checked at compile time), so n passes settle every start.
+    for _ in 0..n {
         for (i, s) in plan.scenarios.iter().enumerate() {
-            let begin = s.start_after.map_or(Duration::ZERO, |p| ends[p]);
-            ends[i] = begin + s.schedule.duration();
+            starts[i] = s.start_after.map_or(Duration::ZERO, |p| ends[p]);
+            ends[i] = starts[i].saturating_add(s.schedule.duration());
         }
     }
-    let longest = ends.into_iter().max().unwrap_or_default();
+    (starts, ends.into_iter().max().unwrap_or_default())
+}
+
+fn planned_duration(plan: &Plan) -> Option<Duration> {
+    let (_, longest) = planned_starts(plan);
     Some(plan.max_duration.map_or(longest, |m| m.min(longest)))
 }
 
 /// Queue records already consumed before `from` by the users of this segment that arrived
-/// earlier (counting the `feed` steps every user runs once).
+/// earlier in open scenarios (counting the `feed` steps every user runs once). Closed-model
+/// users run an unknown number of iterations, so their consumption cannot be replayed.
 fn resume_skip(plan: &Plan, feeder: usize, segment: Segment, from: Duration) -> u64 {
     if from.is_zero() {
         return 0;
     }
+    let (starts, _) = planned_starts(plan);
     plan.scenarios
         .iter()
-        .filter(|s| s.start_after.is_none())
-        .map(|s| match &s.schedule {
+        .zip(starts)
+        .map(|(s, begin)| match &s.schedule {
             ScenarioSchedule::Open(open) => {
-                open.users_before(segment, from)
+                open.users_before(segment, from.saturating_sub(begin))
                     * s.feeds_per_user.get(&feeder).copied().unwrap_or(0)
             }
             ScenarioSchedule::Closed(_) => 0,
@@ -265,7 +276,7 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
             }
         })
     };
-    let deadline = plan.max_duration.map(|d| start + d);
+    let deadline = plan.max_duration.and_then(|d| start.checked_add(d));
     let mut interrupted = false;
     loop {
         tokio::select! {
@@ -328,16 +339,16 @@ impl ScenarioCtx {
     async fn drive(self) {
         let plan = self.shared.plan.clone();
         let scenario = &plan.scenarios[self.scenario];
-        // A chained scenario's timeline starts when its parent is done.
-        let t0 = if scenario.start_after.is_some() {
-            Instant::now()
+        // A chained scenario's timeline starts when its parent is done; on resume, it skips the
+        // part of its schedule that lies before the offset on the plan.
+        let (t0, from) = if scenario.start_after.is_some() {
+            let (starts, _) = planned_starts(&plan);
+            let from = self.config.from.saturating_sub(starts[self.scenario]);
+            let now = Instant::now();
+            (now.checked_sub(from).unwrap_or(now), from)
         } else {
-            self.start
+            (self.start, self.config.from)
         };
-        let from = self
-            .config
-            .from
-            .saturating_sub(t0.saturating_duration_since(self.start));
         let users = TaskTracker::new();
         match &scenario.schedule {
             ScenarioSchedule::Open(open) => {
@@ -397,13 +408,23 @@ impl ScenarioCtx {
                 let (scenario, segment, started) =
                     (self.scenario, self.config.segment, self.started.clone());
                 users.spawn(async move {
-                    while (slot as u64) < *level.borrow() && !cancel.is_cancelled() {
+                    loop {
                         let local = next_user.fetch_add(1, Ordering::Relaxed);
                         let user_id = segment.global_index(local);
                         started[scenario].fetch_add(1, Ordering::Relaxed);
-                        run_user(&shared, scenario, user_id, Instant::now(), &cancel).await;
+                        let fed =
+                            run_user(&shared, scenario, user_id, Instant::now(), &cancel).await;
+                        // Leaving and freeing the slot happen under one lock, so a level raised
+                        // meanwhile either keeps this task or sees the slot free.
+                        let mut alive = slots.lock();
+                        if !fed || cancel.is_cancelled() || (slot as u64) >= *level.borrow() {
+                            alive[slot] = false;
+                            break;
+                        }
+                        drop(alive);
+                        // A user that never waited must not starve the scheduler.
+                        tokio::task::consume_budget().await;
                     }
-                    slots.lock()[slot] = false;
                 });
             }
         }
@@ -413,25 +434,29 @@ impl ScenarioCtx {
     fn spawn_user(&self, users: &TaskTracker, user_id: u64, intended: Instant) {
         self.started[self.scenario].fetch_add(1, Ordering::Relaxed);
         let (shared, cancel, scenario) = (self.shared.clone(), self.cancel.clone(), self.scenario);
-        users.spawn(async move { run_user(&shared, scenario, user_id, intended, &cancel).await });
+        users.spawn(async move {
+            run_user(&shared, scenario, user_id, intended, &cancel).await;
+        });
     }
 }
 
+/// Runs one virtual user; `false` when it stopped for want of a queue-feeder record.
 async fn run_user(
     shared: &Arc<RunShared>,
     scenario: usize,
     user_id: u64,
     intended: Instant,
     cancel: &CancellationToken,
-) {
+) -> bool {
     let recorder = &shared.recorder;
     recorder.user_started(Instant::now().into_std());
     let user = VirtualUser::new(shared.clone(), user_id, intended);
-    tokio::select! {
-        _ = user.run(scenario) => {}
-        _ = cancel.cancelled() => {}
-    }
+    let fed = tokio::select! {
+        fed = user.run(scenario) => fed,
+        _ = cancel.cancelled() => true,
+    };
     recorder.user_finished(Instant::now().into_std());
+    fed
 }
 
 #[cfg(test)]

@@ -55,6 +55,8 @@ pub(crate) struct VirtualUser {
     intended: Instant,
     pace: Vec<Option<Instant>>,
     base_url: Option<Arc<str>>,
+    /// A queue feeder had no record left for this user.
+    starved: bool,
 }
 
 impl VirtualUser {
@@ -78,18 +80,24 @@ impl VirtualUser {
             intended,
             pace: Vec::new(),
             base_url,
+            starved: false,
             run,
         }
     }
 
-    /// Runs the scenario `scenario` to its end.
-    pub(crate) async fn run(mut self, scenario: usize) {
+    /// Runs the scenario `scenario` to its end; `false` when the user stopped because a queue
+    /// feeder ran out (no later user of the scenario can get a record either).
+    pub(crate) async fn run(mut self, scenario: usize) -> bool {
         let actions = self.run.plan.scenarios[scenario].actions.clone();
         let _ = self.block(&actions).await;
+        !self.starved
     }
 
     async fn block(&mut self, actions: &[Action]) -> Flow {
         for action in actions {
+            // A user whose steps never wait (a loop of `set`, requests refused before sending)
+            // must still let the scheduler run timers, signals and other users.
+            tokio::task::consume_budget().await;
             let flow = match action {
                 Action::Request(r) => self.request(r).await,
                 Action::Pause(p) => {
@@ -168,7 +176,9 @@ impl VirtualUser {
                 counter,
                 body,
             } => {
-                let deadline = Instant::now() + *duration;
+                let deadline = Instant::now()
+                    .checked_add(*duration)
+                    .unwrap_or_else(far_future);
                 let mut i = 0;
                 while Instant::now() < deadline {
                     if let Some(flow) = self.iteration(counter, i, body).await {
@@ -311,9 +321,14 @@ impl VirtualUser {
 
     async fn request(&mut self, r: &RequestAction) -> Flow {
         if let Some(throttle) = &self.run.throttle {
-            throttle.acquire().await;
-            // Waiting for the throttle is the plan, not the system's latency.
-            self.intended = self.intended.max(Instant::now());
+            let before = Instant::now();
+            if !throttle.acquire().await {
+                // The cap stays at 0 for good: this user can send nothing more.
+                return Flow::Exit;
+            }
+            // Waiting for the throttle is the plan, not the system's latency; lateness that
+            // was already there stays in the measurement.
+            self.intended += before.elapsed();
         }
         let prepared = match self.prepare(r) {
             Ok(p) => p,
@@ -487,6 +502,7 @@ impl VirtualUser {
             }
             None => {
                 self.run.note_feeder_exhausted(index);
+                self.starved = true;
                 Flow::Exit
             }
         }
@@ -538,12 +554,15 @@ impl VirtualUser {
         }
         let now = Instant::now();
         let target = match self.pace[index] {
-            Some(last) => (last + d).max(now),
+            Some(last) => last.checked_add(d).unwrap_or_else(far_future).max(now),
             None => now,
         };
-        tokio::time::sleep_until(target).await;
+        if target > now {
+            tokio::time::sleep_until(target).await;
+            // The wait is the plan: the next request is intended at the pace instant.
+            self.intended = self.intended.max(target);
+        }
         self.pace[index] = Some(target);
-        self.intended = self.intended.max(target);
     }
 
     /// Runs iteration `i` of a loop body with its counter set; `Some(flow)` leaves the loop.

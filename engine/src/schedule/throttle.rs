@@ -207,16 +207,16 @@ impl Throttle {
             .checked_add(Duration::try_from_secs_f64(slot).ok()?)
     }
 
-    /// Waits for a permit to send one request. Never returns when the cap stays at 0 for the
-    /// rest of time (the run's own deadline ends the wait). Dropping the future after it has
-    /// started waiting gives up its slot.
-    pub async fn acquire(&self) {
+    /// Waits for a permit to send one request; `false` (at once) when the cap stays at 0 for
+    /// the rest of time, so no permit will ever come. Dropping the future after it has started
+    /// waiting gives up its slot.
+    pub async fn acquire(&self) -> bool {
         let Some(slot) = self.reserve() else {
-            std::future::pending::<()>().await;
-            return;
+            return false;
         };
         if slot > Instant::now() + SLEEP_THRESHOLD {
             tokio::time::sleep_until(slot).await;
         }
+        true
     }
 }

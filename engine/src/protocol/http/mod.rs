@@ -102,9 +102,7 @@ impl HttpProtocol {
             redirects += 1;
             let next = req.to_mut();
             next.url = url.resolve(location)?;
-            if response.status == 303
-                || (matches!(response.status, 301 | 302) && next.method != Method::HEAD)
-            {
+            if (301..=303).contains(&response.status) && next.method != Method::HEAD {
                 next.method = Method::GET;
                 next.body = Bytes::new();
                 next.headers.retain(|(name, _)| {
@@ -125,7 +123,7 @@ impl HttpProtocol {
             None => self.connect(&url.origin).await?,
         };
         let result = match self.send_on(&mut conn, user, url, req).await {
-            Err(e) if conn.reused && e.retryable => {
+            Err(e) if conn.reused && e.retryable(&req.method) => {
                 // The server may have closed the idle connection: one retry on a fresh one.
                 conn = self.connect(&url.origin).await?;
                 self.send_on(&mut conn, user, url, req).await
@@ -177,16 +175,20 @@ impl HttpProtocol {
         };
         let mut builder = Request::builder().method(req.method.clone()).uri(uri);
         if let Some(headers) = builder.headers_mut() {
-            if !h2 {
+            for (name, value) in &req.headers {
+                headers.append(name.clone(), value.clone());
+            }
+            // A `host` set by the simulation (virtual hosts) wins over the URL's authority.
+            if !h2 && !headers.contains_key(HOST) {
                 if let Ok(host) = HeaderValue::from_str(&url.authority) {
                     headers.insert(HOST, host);
                 }
             }
-            for (name, value) in &req.headers {
-                headers.append(name.clone(), value.clone());
-            }
-            if let Some(cookie) = user.cookies.header_for(&url.origin.host) {
-                headers.insert(COOKIE, cookie);
+            // So does a `cookie` header set by the simulation over the user's jar.
+            if !headers.contains_key(COOKIE) {
+                if let Some(cookie) = user.cookies.header_for(&url.origin.host) {
+                    headers.insert(COOKIE, cookie);
+                }
             }
         }
         let request = builder
@@ -264,24 +266,36 @@ fn is_redirect(status: u16) -> bool {
 
 struct SendError {
     error: RequestError,
-    retryable: bool,
+    /// Nothing was sent: the connection was already closed.
+    unsent: bool,
+    /// The connection closed before the response was complete: the server may have processed
+    /// the request.
+    cut_short: bool,
 }
 
 impl SendError {
     fn fatal(error: RequestError) -> Self {
         SendError {
             error,
-            retryable: false,
+            unsent: false,
+            cut_short: false,
         }
     }
 
     fn hyper(e: hyper::Error) -> Self {
-        // Nothing was received: the request can be replayed on a new connection.
-        let retryable = e.is_canceled() || e.is_closed() || e.is_incomplete_message();
         SendError {
+            unsent: e.is_canceled() || e.is_closed(),
+            cut_short: e.is_incomplete_message(),
             error: RequestError::Io(hyper_message(&e)),
-            retryable,
         }
+    }
+
+    /// Whether the request may be replayed on a fresh connection (after an idle keep-alive
+    /// connection turned out to be closed): always when nothing was sent, and for idempotent
+    /// methods when the response was cut short. A POST the server may have processed is never
+    /// sent twice.
+    fn retryable(&self, method: &Method) -> bool {
+        self.unsent || (self.cut_short && method.is_idempotent())
     }
 }
 

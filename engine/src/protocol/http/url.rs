@@ -74,6 +74,9 @@ impl ParsedUrl {
             return Ok(format!("{scheme}://{}{location}", self.authority));
         }
         let path = self.path_and_query.split('?').next().unwrap_or("/");
+        if location.starts_with('?') {
+            return Ok(format!("{scheme}://{}{path}{location}", self.authority));
+        }
         let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
         Ok(format!("{scheme}://{}{dir}{location}", self.authority))
     }
@@ -118,6 +121,7 @@ mod tests {
         assert_eq!(u.path_and_query, "/a/b?x=1");
         assert_eq!(u.resolve("/c").unwrap(), "http://127.0.0.1:8088/c");
         assert_eq!(u.resolve("c").unwrap(), "http://127.0.0.1:8088/a/c");
+        assert_eq!(u.resolve("?y=2").unwrap(), "http://127.0.0.1:8088/a/b?y=2");
         assert_eq!(
             u.resolve("https://localhost/").unwrap(),
             "https://localhost/"
