@@ -10,6 +10,11 @@ mod progress;
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
     commands::init_tracing(cli.verbose);
+    // Every virtual user and every target connection holds a socket: lift the soft limit on
+    // open files to the hard one, as load testers must (1,024 is a common default).
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::debug!(error = %e, "cannot raise the open-files limit");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
