@@ -1,0 +1,344 @@
+//! The replicated command set: what the masters agree on through Raft.
+//!
+//! It lives in this crate, not in `rpc/`, because it is the *log format*: only the state
+//! machine interprets it and only `master-node` proposes it, and its compatibility rules are
+//! those of data on disk (a log written today is replayed by tomorrow's binary). Wire types for
+//! workers and REST clients belong to `rpc/` and are translated into commands by the master.
+//!
+//! [`Request`] is versioned: a build that reads a variant it does not know fails to decode the
+//! log entry and stops with a storage error rather than skipping the command and diverging. New
+//! variants are only proposed once every master runs a build that knows them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{FileKind, JobState, SplitMode, TaskOutcome, WorkerState};
+use crate::types::{Attempt, JobId, RequestId, Sha256, UnixMillis, WorkerId};
+
+/// A replicated write, as stored in the Raft log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Format 1.
+    V1(RequestV1),
+}
+
+/// Format 1 of a replicated write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestV1 {
+    /// The client request id: a retried write with the same id is applied once.
+    pub request_id: RequestId,
+    /// The proposing leader's wall clock; the only "now" apply ever uses.
+    pub at_ms: UnixMillis,
+    /// What to do.
+    pub command: Command,
+}
+
+impl Request {
+    /// A write in the current format.
+    pub fn new(request_id: RequestId, at_ms: UnixMillis, command: Command) -> Self {
+        Request::V1(RequestV1 {
+            request_id,
+            at_ms,
+            command,
+        })
+    }
+
+    /// The client request id.
+    pub fn request_id(&self) -> RequestId {
+        match self {
+            Request::V1(r) => r.request_id,
+        }
+    }
+
+    /// The proposer's time.
+    pub fn at_ms(&self) -> UnixMillis {
+        match self {
+            Request::V1(r) => r.at_ms,
+        }
+    }
+
+    /// The command.
+    pub fn command(&self) -> &Command {
+        match self {
+            Request::V1(r) => &r.command,
+        }
+    }
+}
+
+/// A job submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Project.
+    pub project: String,
+    /// Display name.
+    pub name: String,
+    /// Path of the simulation file; its latest version is pinned.
+    pub simulation: String,
+    /// Other files to pin (latest versions at apply time).
+    pub files: Vec<String>,
+    /// Worker pool.
+    pub pool: String,
+    /// Number of tasks (1..=[`MAX_PARALLELISM`](crate::MAX_PARALLELISM)).
+    pub parallelism: u32,
+    /// Split mode.
+    pub split: SplitMode,
+    /// Opaque parameters for the master and the workers.
+    pub params: Vec<u8>,
+}
+
+/// One progress delta in a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressDelta {
+    /// Job.
+    pub job_id: JobId,
+    /// Task index.
+    pub task: u32,
+    /// Attempt that produced it.
+    pub attempt: Attempt,
+    /// Sequence number within the attempt (the worker numbers its deltas).
+    pub seq: u64,
+    /// Opaque delta bytes.
+    pub delta: Vec<u8>,
+}
+
+/// The commands of format 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Creates a project.
+    CreateProject {
+        /// Name.
+        name: String,
+        /// Free text.
+        description: String,
+    },
+    /// Deletes a project that has no files and no jobs.
+    DeleteProject {
+        /// Name.
+        name: String,
+    },
+    /// Stores chunk `index` of the blob `sha256` (idempotent; a no-op once the blob is complete).
+    PutBlobChunk {
+        /// Content address of the whole blob.
+        sha256: Sha256,
+        /// Total blob size.
+        size: u64,
+        /// Number of chunks of the blob.
+        chunk_count: u32,
+        /// This chunk's index.
+        index: u32,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Commits a new version of `project/path` pointing at a blob whose chunks are all stored.
+    CommitFile {
+        /// Project.
+        project: String,
+        /// Relative path.
+        path: String,
+        /// Kind.
+        kind: FileKind,
+        /// Blob address.
+        sha256: Sha256,
+    },
+    /// Deletes every version of a path; pinned versions are kept (hidden) until unpinned.
+    DeleteFile {
+        /// Project.
+        project: String,
+        /// Relative path.
+        path: String,
+    },
+    /// Drops incomplete blobs whose first chunk is older than `created_before_ms`.
+    DropPartialBlobs {
+        /// Cut-off.
+        created_before_ms: UnixMillis,
+    },
+    /// Registers (or re-registers) a worker; it becomes alive.
+    RegisterWorker {
+        /// Stable id.
+        worker_id: WorkerId,
+        /// Pool.
+        pool: String,
+        /// Labels.
+        labels: BTreeMap<String, String>,
+        /// Task slots.
+        slots: u32,
+        /// Software version.
+        version: String,
+        /// Address.
+        address: String,
+    },
+    /// Records a liveness transition decided by the leader (not every heartbeat).
+    SetWorkerState {
+        /// Worker.
+        worker_id: WorkerId,
+        /// New state (a dead worker comes back only by registering).
+        state: WorkerState,
+        /// Why.
+        reason: String,
+    },
+    /// Forgets a dead or draining worker (the master reassigns its tasks first).
+    RemoveWorker {
+        /// Worker.
+        worker_id: WorkerId,
+    },
+    /// Submits a job; its tasks are created pending with attempt 1.
+    SubmitJob(JobSpec),
+    /// Moves a job between queued and waiting-for-workers, or fails it.
+    SetJobState {
+        /// Job.
+        job_id: JobId,
+        /// `Queued`, `WaitingForWorkers` or `Failed`.
+        state: JobState,
+        /// Why.
+        reason: String,
+    },
+    /// Sets the coordinated start instant once every task is claimed.
+    ScheduleStart {
+        /// Job.
+        job_id: JobId,
+        /// The cluster instant all tasks start at.
+        start_at_ms: UnixMillis,
+    },
+    /// A worker claims a pending task for its current attempt.
+    ClaimTask {
+        /// Job.
+        job_id: JobId,
+        /// Task index.
+        task: u32,
+        /// The attempt being claimed (must be the task's current one).
+        attempt: Attempt,
+        /// Claiming worker.
+        worker_id: WorkerId,
+    },
+    /// The worker of the current attempt started the load.
+    StartTask {
+        /// Job.
+        job_id: JobId,
+        /// Task index.
+        task: u32,
+        /// Attempt (fencing token).
+        attempt: Attempt,
+    },
+    /// A batch of progress deltas folded by the leader; folding is idempotent per
+    /// `(task, attempt, seq)` and deltas of a stale attempt are refused.
+    RecordProgress {
+        /// Deltas, any jobs and tasks.
+        deltas: Vec<ProgressDelta>,
+    },
+    /// The worker of the current attempt finished; its final result is stored.
+    CompleteTask {
+        /// Job.
+        job_id: JobId,
+        /// Task index.
+        task: u32,
+        /// Attempt (fencing token).
+        attempt: Attempt,
+        /// Outcome.
+        outcome: TaskOutcome,
+        /// Final result bytes.
+        result: Vec<u8>,
+    },
+    /// Puts a lost task back to pending with the next attempt number.
+    ReassignTask {
+        /// Job.
+        job_id: JobId,
+        /// Task index.
+        task: u32,
+        /// The lost attempt (refused if the task has moved on).
+        attempt: Attempt,
+        /// Why.
+        reason: String,
+    },
+    /// Aborts a job and its unfinished tasks.
+    AbortJob {
+        /// Job.
+        job_id: JobId,
+        /// Why.
+        reason: String,
+    },
+    /// Stores the merged result of a finished job.
+    PutJobResult {
+        /// Job.
+        job_id: JobId,
+        /// Result bytes.
+        result: Vec<u8>,
+    },
+    /// Deletes a finished job with its tasks, progress and results, releasing its pins.
+    DeleteJob {
+        /// Job.
+        job_id: JobId,
+    },
+}
+
+/// Why the state machine refused a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectCode {
+    /// The command is malformed (bad name, bad path, out of range).
+    BadRequest,
+    /// Something it refers to does not exist.
+    NotFound,
+    /// It conflicts with the current state.
+    Conflict,
+    /// It carries an attempt that is no longer current: the worker must stop.
+    StaleAttempt,
+}
+
+/// The state machine's answer to one log entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Applied (blank and membership entries, and commands with nothing to report).
+    Ok,
+    /// A blob chunk was stored (or already present).
+    BlobChunk {
+        /// Chunks of the blob received so far.
+        received: u32,
+        /// Whether the blob was already complete.
+        complete: bool,
+    },
+    /// A file version was committed (or the latest version already had this content).
+    FileCommitted {
+        /// Its version.
+        version: u64,
+    },
+    /// A job was accepted.
+    JobSubmitted {
+        /// Its id.
+        job_id: JobId,
+    },
+    /// A task attempt was put back to pending.
+    TaskReassigned {
+        /// The new attempt.
+        attempt: Attempt,
+    },
+    /// A progress batch was folded.
+    ProgressRecorded {
+        /// Deltas folded now.
+        applied: u32,
+        /// Deltas already folded before (ignored).
+        duplicates: u32,
+        /// `(job, task, attempt)` of deltas refused as stale or unknown.
+        refused: Vec<(JobId, u32, Attempt)>,
+    },
+    /// Incomplete blobs were dropped.
+    BlobsDropped {
+        /// How many.
+        count: u32,
+    },
+    /// The command was refused; nothing changed.
+    Rejected {
+        /// Category.
+        code: RejectCode,
+        /// Human-readable reason.
+        message: String,
+    },
+}
+
+impl Response {
+    pub(crate) fn reject(code: RejectCode, message: impl Into<String>) -> Self {
+        Response::Rejected {
+            code,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The records the state machine keeps, as returned by the query API.
+//!
+//! These are stored as versioned bincode (see [`crate::codec`]); adding a field is a format
+//! change and needs a new record version.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Attempt, JobId, Sha256, UnixMillis, WorkerId};
+
+/// A tenant: files, jobs and results belong to one project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// Unique name (`[a-z0-9_-]`, 1–64 characters).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// When it was created.
+    pub created_at_ms: UnixMillis,
+}
+
+/// What a file is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileKind {
+    /// A simulation (YAML or JSON).
+    Simulation,
+    /// Feeder data, request bodies.
+    Data,
+    /// Configuration.
+    Conf,
+    /// Anything else a job produces or needs.
+    Artifact,
+}
+
+/// One version of a file `project/path`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileVersion {
+    /// Owning project.
+    pub project: String,
+    /// Relative path inside the project (validated, `/`-separated).
+    pub path: String,
+    /// Version number, from 1, per path.
+    pub version: u64,
+    /// Content address of the blob.
+    pub sha256: Sha256,
+    /// Size in bytes.
+    pub size: u64,
+    /// Kind.
+    pub kind: FileKind,
+    /// When this version was committed.
+    pub created_at_ms: UnixMillis,
+    /// Number of jobs that pin this version.
+    pub pins: u32,
+    /// Deleted by a user but kept because a job still pins it.
+    pub deleted: bool,
+}
+
+/// A content-addressed blob, stored as numbered chunks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobMeta {
+    /// Address.
+    pub sha256: Sha256,
+    /// Total size in bytes.
+    pub size: u64,
+    /// Number of chunks.
+    pub chunk_count: u32,
+    /// Chunks received so far.
+    pub received: u32,
+    /// All chunks received and the digest verified.
+    pub complete: bool,
+    /// Number of file versions that reference it.
+    pub refs: u32,
+    /// When its first chunk arrived.
+    pub created_at_ms: UnixMillis,
+}
+
+/// Liveness state of a worker, as decided by the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkerState {
+    /// Heartbeating.
+    Alive,
+    /// Missed heartbeats; its tasks are not yet reassigned.
+    Suspect,
+    /// Lost; its tasks were or will be reassigned.
+    Dead,
+    /// Finishes its tasks and takes no new ones.
+    Draining,
+}
+
+/// A registered worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worker {
+    /// Stable id.
+    pub id: WorkerId,
+    /// Pool it serves.
+    pub pool: String,
+    /// Free labels.
+    pub labels: BTreeMap<String, String>,
+    /// Task slots.
+    pub slots: u32,
+    /// Software version it reported.
+    pub version: String,
+    /// Address it reported.
+    pub address: String,
+    /// Current state.
+    pub state: WorkerState,
+    /// Why it is in this state (empty when alive).
+    pub reason: String,
+    /// When it (last) registered.
+    pub registered_at_ms: UnixMillis,
+    /// When it entered its current state.
+    pub state_since_ms: UnixMillis,
+}
+
+/// How a job's simulation is divided among its tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SplitMode {
+    /// The simulation's numbers are the cluster total, divided exactly among the tasks.
+    Split,
+    /// Each task runs the whole simulation.
+    Replicate,
+}
+
+/// Lifecycle of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    /// Accepted, not yet scheduled.
+    Queued,
+    /// Waiting for enough workers of the pool to claim its tasks.
+    WaitingForWorkers,
+    /// All tasks claimed; a start instant is set.
+    Starting,
+    /// At least one task started.
+    Running,
+    /// Every task succeeded.
+    Completed,
+    /// A task failed or the job could not be run.
+    Failed,
+    /// Stopped by a user or an operator.
+    Aborted,
+}
+
+impl JobState {
+    /// Whether the job is finished.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Completed | JobState::Failed | JobState::Aborted
+        )
+    }
+}
+
+/// A file version pinned by a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedFile {
+    /// Path in the job's project.
+    pub path: String,
+    /// Pinned version.
+    pub version: u64,
+    /// Its content address.
+    pub sha256: Sha256,
+}
+
+/// A job: one run of a simulation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Id.
+    pub id: JobId,
+    /// Owning project.
+    pub project: String,
+    /// Display name.
+    pub name: String,
+    /// Path of the simulation file (also in `files`).
+    pub simulation: String,
+    /// Worker pool.
+    pub pool: String,
+    /// Number of tasks.
+    pub parallelism: u32,
+    /// Split mode.
+    pub split: SplitMode,
+    /// Opaque run parameters (interpreted by the master and the workers).
+    pub params: Vec<u8>,
+    /// File versions the job runs with.
+    pub files: Vec<PinnedFile>,
+    /// State.
+    pub state: JobState,
+    /// Why it is in this state (empty when unremarkable).
+    pub reason: String,
+    /// Coordinated start instant, once set.
+    pub start_at_ms: Option<UnixMillis>,
+    /// When it was submitted.
+    pub submitted_at_ms: UnixMillis,
+    /// When it reached a terminal state.
+    pub finished_at_ms: Option<UnixMillis>,
+    /// Number of task reassignments so far.
+    pub reassignments: u32,
+}
+
+/// Lifecycle of a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskState {
+    /// Waiting for a worker.
+    Pending,
+    /// Claimed by a worker for the current attempt.
+    Assigned,
+    /// Its worker started the load.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// Stopped because its job was aborted.
+    Aborted,
+}
+
+impl TaskState {
+    /// Whether the task is finished.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::Succeeded | TaskState::Failed | TaskState::Aborted
+        )
+    }
+}
+
+/// How a task attempt ended, as its worker reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskOutcome {
+    /// The segment ran to its end.
+    Succeeded,
+    /// The segment could not run or broke.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Segment `index` of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// Job.
+    pub job_id: JobId,
+    /// Segment index, `0..parallelism`.
+    pub index: u32,
+    /// State.
+    pub state: TaskState,
+    /// Current attempt (fencing token).
+    pub attempt: Attempt,
+    /// Worker of the current attempt.
+    pub worker_id: Option<WorkerId>,
+    /// When the current attempt was claimed.
+    pub claimed_at_ms: Option<UnixMillis>,
+    /// When the current attempt started its load.
+    pub started_at_ms: Option<UnixMillis>,
+    /// When it reached a terminal state.
+    pub finished_at_ms: Option<UnixMillis>,
+    /// Highest progress sequence number folded for the current attempt.
+    pub last_seq: Option<u64>,
+    /// Number of progress deltas folded over all attempts.
+    pub deltas: u64,
+    /// Failure or abort reason.
+    pub reason: String,
+}
+
+/// One folded progress delta (metrics and logs of one interval, opaque here).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressRecord {
+    /// Task index.
+    pub task: u32,
+    /// Attempt that produced it.
+    pub attempt: Attempt,
+    /// Sequence number within the attempt.
+    pub seq: u64,
+    /// When the batch carrying it was committed.
+    pub committed_at_ms: UnixMillis,
+    /// The delta, as the worker encoded it.
+    pub delta: Vec<u8>,
+}
+
+/// A final result: of one task (attempt) or the merged result of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    /// Attempt that produced it (0 for a job result).
+    pub attempt: Attempt,
+    /// When it was committed.
+    pub committed_at_ms: UnixMillis,
+    /// The result, as the master or worker encoded it.
+    pub data: Vec<u8>,
+}

@@ -1,0 +1,331 @@
+//! The typed query API over the local replica, used by `master-node`.
+//!
+//! Reads go straight to RocksDB: they never take a lock that apply holds, and each list call
+//! iterates one implicit RocksDB snapshot. The calls are synchronous and short; callers on an
+//! async runtime run long listings through `spawn_blocking`.
+
+use std::sync::Arc;
+
+use rocksdb::{Direction, IteratorMode};
+use serde::de::DeserializeOwned;
+use sha2::Digest;
+
+use crate::codec::{decode, read_u64};
+use crate::db::{
+    Db, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS,
+    CF_RESULTS, CF_SM_META, CF_TASKS, CF_WORKERS, SM_DATA_CFS,
+};
+use crate::error::Result;
+use crate::model::{
+    BlobMeta, FileVersion, Job, ProgressRecord, Project, ResultRecord, Task, Worker,
+};
+use crate::sm::keys;
+use crate::types::{JobId, LogId, Sha256};
+
+/// Largest page a list call returns.
+pub const MAX_PAGE: usize = 1000;
+/// Page size when the request says 0.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// Which page of a list to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Opaque cursor from the previous page's [`Page::next`]; `None` for the first page.
+    pub after: Option<Vec<u8>>,
+    /// Items wanted (0 means [`DEFAULT_PAGE`], capped at [`MAX_PAGE`]).
+    pub limit: usize,
+}
+
+impl PageRequest {
+    /// The first page of `limit` items.
+    pub fn first(limit: usize) -> Self {
+        PageRequest { after: None, limit }
+    }
+
+    fn limit(&self) -> usize {
+        match self.limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// Items in key order.
+    pub items: Vec<T>,
+    /// Cursor of the next page, `None` on the last one.
+    pub next: Option<Vec<u8>>,
+}
+
+/// Read access to the local replica. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StoreReader {
+    db: Arc<Db>,
+}
+
+impl StoreReader {
+    pub(crate) fn new(db: Arc<Db>) -> Self {
+        StoreReader { db }
+    }
+
+    fn get<T: DeserializeOwned>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>> {
+        match self.db.db.get_pinned_cf(self.db.cf(cf)?, key)? {
+            Some(bytes) => Ok(Some(decode(cf, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Walks keys starting with `prefix` after the cursor; `f` maps a record to an item (or
+    /// skips it) and the page ends after `limit` items.
+    fn page<T>(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        req: &PageRequest,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+    ) -> Result<Page<T>> {
+        let limit = req.limit();
+        let start = match &req.after {
+            Some(after) if after.as_slice() >= prefix => after.clone(),
+            _ => prefix.to_vec(),
+        };
+        let mut items = Vec::new();
+        let mut last_key = None;
+        for item in self.db.db.iterator_cf(
+            self.db.cf(cf)?,
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) {
+                return Ok(Page { items, next: None });
+            }
+            if req.after.as_deref() == Some(&key[..]) {
+                continue;
+            }
+            if items.len() == limit {
+                return Ok(Page {
+                    items,
+                    next: last_key,
+                });
+            }
+            if let Some(v) = f(&key, &value)? {
+                items.push(v);
+            }
+            last_key = Some(key.to_vec());
+        }
+        Ok(Page { items, next: None })
+    }
+
+    /// Last log id applied to this replica.
+    pub fn last_applied(&self) -> Result<Option<LogId>> {
+        Ok(self
+            .get::<Option<LogId>>(CF_SM_META, keys::META_LAST_APPLIED)?
+            .flatten())
+    }
+
+    /// A project.
+    pub fn project(&self, name: &str) -> Result<Option<Project>> {
+        self.get(CF_PROJECTS, &keys::project(name))
+    }
+
+    /// Projects by name.
+    pub fn list_projects(&self, req: &PageRequest) -> Result<Page<Project>> {
+        self.page(CF_PROJECTS, &[], req, |_, v| {
+            Ok(Some(decode(CF_PROJECTS, v)?))
+        })
+    }
+
+    /// A version of a file: `version` or, with `None`, the latest one not deleted.
+    pub fn file(
+        &self,
+        project: &str,
+        path: &str,
+        version: Option<u64>,
+    ) -> Result<Option<FileVersion>> {
+        if let Some(version) = version {
+            return self.get(CF_FILES, &keys::file(project, path, version));
+        }
+        Ok(self
+            .file_versions(project, path)?
+            .pop()
+            .filter(|v| !v.deleted))
+    }
+
+    /// Every stored version of a file, oldest first (deleted but pinned ones included).
+    pub fn file_versions(&self, project: &str, path: &str) -> Result<Vec<FileVersion>> {
+        let req = PageRequest::first(MAX_PAGE);
+        let mut out = Vec::new();
+        let mut page = self.page(
+            CF_FILES,
+            &keys::file_versions(project, path),
+            &req,
+            |_, v| Ok(Some(decode(CF_FILES, v)?)),
+        )?;
+        out.append(&mut page.items);
+        while let Some(after) = page.next.take() {
+            let req = PageRequest {
+                after: Some(after),
+                limit: MAX_PAGE,
+            };
+            page = self.page(
+                CF_FILES,
+                &keys::file_versions(project, path),
+                &req,
+                |_, v| Ok(Some(decode(CF_FILES, v)?)),
+            )?;
+            out.append(&mut page.items);
+        }
+        Ok(out)
+    }
+
+    /// The latest non-deleted version of each file of a project, by path.
+    pub fn list_files(&self, project: &str, req: &PageRequest) -> Result<Page<FileVersion>> {
+        let prefix = keys::files_of_project(project);
+        let limit = req.limit();
+        let start = req
+            .after
+            .clone()
+            .filter(|a| a.starts_with(&prefix))
+            .unwrap_or_else(|| prefix.clone());
+        let mut items: Vec<FileVersion> = Vec::new();
+        let mut group: Option<FileVersion> = None;
+        let cf = self.db.cf(CF_FILES)?;
+        for item in self
+            .db
+            .db
+            .iterator_cf(cf, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let version: FileVersion = decode(CF_FILES, &value)?;
+            if let Some(done) = group.take_if(|g| g.path != version.path) {
+                if !done.deleted {
+                    if items.len() == limit {
+                        let last = items.last().map(|f| cursor_after_path(project, &f.path));
+                        return Ok(Page { items, next: last });
+                    }
+                    items.push(done);
+                }
+            }
+            group = Some(version);
+        }
+        if let Some(done) = group.filter(|g| !g.deleted) {
+            if items.len() == limit {
+                let last = items.last().map(|f| cursor_after_path(project, &f.path));
+                return Ok(Page { items, next: last });
+            }
+            items.push(done);
+        }
+        Ok(Page { items, next: None })
+    }
+
+    /// A blob's metadata.
+    pub fn blob(&self, sha: &Sha256) -> Result<Option<BlobMeta>> {
+        self.get(CF_BLOBS, &keys::blob(sha))
+    }
+
+    /// Chunk `index` of a blob.
+    pub fn blob_chunk(&self, sha: &Sha256, index: u32) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .db
+            .get_cf(self.db.cf(CF_BLOB_CHUNKS)?, keys::blob_chunk(sha, index))?)
+    }
+
+    /// A worker.
+    pub fn worker(&self, id: &str) -> Result<Option<Worker>> {
+        self.get(CF_WORKERS, &keys::worker(id))
+    }
+
+    /// Workers by id.
+    pub fn list_workers(&self, req: &PageRequest) -> Result<Page<Worker>> {
+        self.page(CF_WORKERS, &[], req, |_, v| {
+            Ok(Some(decode(CF_WORKERS, v)?))
+        })
+    }
+
+    /// A job.
+    pub fn job(&self, id: JobId) -> Result<Option<Job>> {
+        self.get(CF_JOBS, &keys::job(id))
+    }
+
+    /// Jobs by id, of one project or of all.
+    pub fn list_jobs(&self, project: Option<&str>, req: &PageRequest) -> Result<Page<Job>> {
+        match project {
+            None => self.page(CF_JOBS, &[], req, |_, v| Ok(Some(decode(CF_JOBS, v)?))),
+            Some(project) => {
+                let prefix = keys::files_of_project(project);
+                let at = prefix.len();
+                self.page(CF_JOB_INDEX, &prefix, req, |k, _| {
+                    self.job(read_u64("job index key", k, at)?)
+                })
+            }
+        }
+    }
+
+    /// A task.
+    pub fn task(&self, job: JobId, index: u32) -> Result<Option<Task>> {
+        self.get(CF_TASKS, &keys::task(job, index))
+    }
+
+    /// Tasks of a job by index.
+    pub fn list_tasks(&self, job: JobId, req: &PageRequest) -> Result<Page<Task>> {
+        self.page(CF_TASKS, &keys::job(job), req, |_, v| {
+            Ok(Some(decode(CF_TASKS, v)?))
+        })
+    }
+
+    /// The live series of a job: its folded progress deltas by task, attempt and sequence.
+    pub fn job_progress(&self, job: JobId, req: &PageRequest) -> Result<Page<ProgressRecord>> {
+        self.page(CF_PROGRESS, &keys::job(job), req, |_, v| {
+            Ok(Some(decode(CF_PROGRESS, v)?))
+        })
+    }
+
+    /// The final result of a task.
+    pub fn task_result(&self, job: JobId, index: u32) -> Result<Option<ResultRecord>> {
+        self.get(CF_RESULTS, &keys::task_result(job, index))
+    }
+
+    /// The merged result of a job.
+    pub fn job_result(&self, job: JobId) -> Result<Option<ResultRecord>> {
+        self.get(CF_RESULTS, &keys::job_result(job))
+    }
+
+    /// A digest of the replicated state (every state-machine column family and the replicated
+    /// metadata), equal on replicas that applied the same log prefix.
+    pub fn digest(&self) -> Result<Sha256> {
+        let view = self.db.db.snapshot();
+        let mut hasher = sha2::Sha256::new();
+        let meta = self.db.cf(CF_SM_META)?;
+        for key in keys::REPLICATED_META {
+            hasher.update(key);
+            if let Some(v) = view.get_cf(meta, key)? {
+                hasher.update((v.len() as u64).to_be_bytes());
+                hasher.update(&v);
+            }
+        }
+        for name in SM_DATA_CFS {
+            hasher.update(name.as_bytes());
+            for item in view.iterator_cf(self.db.cf(name)?, IteratorMode::Start) {
+                let (k, v) = item?;
+                hasher.update((k.len() as u64).to_be_bytes());
+                hasher.update(&k);
+                hasher.update((v.len() as u64).to_be_bytes());
+                hasher.update(&v);
+            }
+        }
+        Ok(Sha256(hasher.finalize().into()))
+    }
+}
+
+/// A cursor that sorts after every version of `project/path`.
+fn cursor_after_path(project: &str, path: &str) -> Vec<u8> {
+    let mut k = keys::file_versions(project, path);
+    k.extend_from_slice(&[0xff; 8]);
+    k
+}

@@ -1,0 +1,470 @@
+//! Job and task commands: submission with file pins, claims, the coordinated start, attempt
+//! fencing, idempotent progress folding, completion, reassignment, abort and deletion.
+
+use std::collections::BTreeSet;
+
+use super::apply::{
+    bad_request, conflict, not_found, valid_name, valid_path, valid_worker_id, MAX_TEXT,
+};
+use super::files::{latest_version, pin, unpin};
+use super::keys;
+use super::tx::Tx;
+use crate::command::{JobSpec, ProgressDelta, RejectCode, Response};
+use crate::db::{
+    CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SM_META, CF_TASKS, CF_WORKERS,
+};
+use crate::error::Result;
+use crate::model::{
+    Job, JobState, PinnedFile, ProgressRecord, ResultRecord, Task, TaskOutcome, TaskState, Worker,
+    WorkerState,
+};
+use crate::types::{Attempt, JobId, UnixMillis};
+
+/// Most tasks one job may have.
+pub const MAX_PARALLELISM: u32 = 10_000;
+/// Most files one job may pin.
+pub const MAX_PINNED_FILES: usize = 1_000;
+/// Most deltas in one progress batch.
+pub const MAX_BATCH_DELTAS: usize = 10_000;
+
+fn stale(message: impl Into<String>) -> Result<Response> {
+    Ok(Response::reject(RejectCode::StaleAttempt, message))
+}
+
+fn load_job(tx: &Tx<'_>, id: JobId) -> Result<Option<Job>> {
+    tx.get(CF_JOBS, &keys::job(id))
+}
+
+fn load_task(tx: &Tx<'_>, job: JobId, index: u32) -> Result<Option<Task>> {
+    tx.get(CF_TASKS, &keys::task(job, index))
+}
+
+fn save_job(tx: &mut Tx<'_>, job: &Job) -> Result<()> {
+    tx.put(CF_JOBS, keys::job(job.id), job)
+}
+
+fn save_task(tx: &mut Tx<'_>, task: &Task) -> Result<()> {
+    tx.put(CF_TASKS, keys::task(task.job_id, task.index), task)
+}
+
+fn tasks_of(tx: &Tx<'_>, job: JobId) -> Result<Vec<Task>> {
+    Ok(tx
+        .scan::<Task>(CF_TASKS, &keys::job(job), usize::MAX)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
+pub(crate) fn submit(tx: &mut Tx<'_>, spec: &JobSpec) -> Result<Response> {
+    if !valid_name(&spec.project) || !valid_name(&spec.pool) {
+        return bad_request("invalid project or pool name");
+    }
+    if spec.name.len() > MAX_TEXT || spec.params.len() > (1 << 20) {
+        return bad_request("job name or parameters too long");
+    }
+    if !(1..=MAX_PARALLELISM).contains(&spec.parallelism) {
+        return bad_request(format!("parallelism must be 1..={MAX_PARALLELISM}"));
+    }
+    if spec.files.len() > MAX_PINNED_FILES {
+        return bad_request("too many files");
+    }
+    if !tx.exists(CF_PROJECTS, &keys::project(&spec.project))? {
+        return not_found(format!("no project {}", spec.project));
+    }
+    let mut paths = vec![spec.simulation.as_str()];
+    let mut seen = BTreeSet::from([spec.simulation.as_str()]);
+    paths.extend(
+        spec.files
+            .iter()
+            .map(String::as_str)
+            .filter(|p| seen.insert(*p)),
+    );
+    let mut pinned = Vec::with_capacity(paths.len());
+    for path in paths {
+        if !valid_path(path) {
+            return bad_request(format!("invalid path {path:?}"));
+        }
+        match latest_version(tx, &spec.project, path)? {
+            Some(version) if !version.deleted => {
+                pin(tx, &version)?;
+                pinned.push(PinnedFile {
+                    path: path.to_owned(),
+                    version: version.version,
+                    sha256: version.sha256,
+                });
+            }
+            _ => return not_found(format!("no file {}/{path}", spec.project)),
+        }
+    }
+    let id: JobId = tx.get(CF_SM_META, keys::META_NEXT_JOB)?.unwrap_or(1);
+    tx.put(CF_SM_META, keys::META_NEXT_JOB.to_vec(), &(id + 1))?;
+    let job = Job {
+        id,
+        project: spec.project.clone(),
+        name: spec.name.clone(),
+        simulation: spec.simulation.clone(),
+        pool: spec.pool.clone(),
+        parallelism: spec.parallelism,
+        split: spec.split,
+        params: spec.params.clone(),
+        files: pinned,
+        state: JobState::Queued,
+        reason: String::new(),
+        start_at_ms: None,
+        submitted_at_ms: tx.now,
+        finished_at_ms: None,
+        reassignments: 0,
+    };
+    save_job(tx, &job)?;
+    tx.put_raw(CF_JOB_INDEX, keys::job_index(&job.project, id), Vec::new());
+    for index in 0..spec.parallelism {
+        let task = Task {
+            job_id: id,
+            index,
+            state: TaskState::Pending,
+            attempt: 1,
+            worker_id: None,
+            claimed_at_ms: None,
+            started_at_ms: None,
+            finished_at_ms: None,
+            last_seq: None,
+            deltas: 0,
+            reason: String::new(),
+        };
+        save_task(tx, &task)?;
+    }
+    Ok(Response::JobSubmitted { job_id: id })
+}
+
+/// Ends a job: terminal state, and its unfinished tasks aborted.
+fn finish_job(tx: &mut Tx<'_>, job: &mut Job, state: JobState, reason: &str) -> Result<()> {
+    job.state = state;
+    job.reason = reason.to_owned();
+    job.finished_at_ms = Some(tx.now);
+    save_job(tx, job)?;
+    for mut task in tasks_of(tx, job.id)? {
+        if !task.state.is_terminal() {
+            task.state = TaskState::Aborted;
+            task.reason = reason.to_owned();
+            task.finished_at_ms = Some(tx.now);
+            save_task(tx, &task)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn set_state(
+    tx: &mut Tx<'_>,
+    id: JobId,
+    state: JobState,
+    reason: &str,
+) -> Result<Response> {
+    let Some(mut job) = load_job(tx, id)? else {
+        return not_found(format!("no job {id}"));
+    };
+    if reason.len() > MAX_TEXT {
+        return bad_request("reason too long");
+    }
+    if job.state.is_terminal() {
+        return conflict(format!("job {id} is {:?}", job.state));
+    }
+    match state {
+        JobState::Queued | JobState::WaitingForWorkers
+            if matches!(job.state, JobState::Queued | JobState::WaitingForWorkers) =>
+        {
+            job.state = state;
+            job.reason = reason.to_owned();
+            save_job(tx, &job)?;
+        }
+        JobState::Failed => finish_job(tx, &mut job, JobState::Failed, reason)?,
+        _ => {
+            return conflict(format!(
+                "job {id}: {:?} -> {state:?} is not a manual transition",
+                job.state
+            ))
+        }
+    }
+    Ok(Response::Ok)
+}
+
+pub(crate) fn schedule_start(
+    tx: &mut Tx<'_>,
+    id: JobId,
+    start_at_ms: UnixMillis,
+) -> Result<Response> {
+    let Some(mut job) = load_job(tx, id)? else {
+        return not_found(format!("no job {id}"));
+    };
+    if !matches!(job.state, JobState::Queued | JobState::WaitingForWorkers) {
+        return conflict(format!("job {id} is {:?}", job.state));
+    }
+    if let Some(task) = tasks_of(tx, id)?
+        .iter()
+        .find(|t| t.state != TaskState::Assigned)
+    {
+        return conflict(format!(
+            "task {} of job {id} is {:?}",
+            task.index, task.state
+        ));
+    }
+    job.state = JobState::Starting;
+    job.start_at_ms = Some(start_at_ms);
+    save_job(tx, &job)?;
+    Ok(Response::Ok)
+}
+
+/// Loads a job and a task and checks the attempt fence.
+fn fenced(
+    tx: &Tx<'_>,
+    id: JobId,
+    index: u32,
+    attempt: Attempt,
+) -> Result<Result<(Job, Task), Response>> {
+    let Some(job) = load_job(tx, id)? else {
+        return Ok(Err(not_found(format!("no job {id}"))?));
+    };
+    let Some(task) = load_task(tx, id, index)? else {
+        return Ok(Err(not_found(format!("no task {index} in job {id}"))?));
+    };
+    if task.attempt != attempt {
+        let message = format!(
+            "task {id}/{index}: attempt {attempt} is stale, current is {}",
+            task.attempt
+        );
+        return Ok(Err(stale(message)?));
+    }
+    Ok(Ok((job, task)))
+}
+
+pub(crate) fn claim(
+    tx: &mut Tx<'_>,
+    id: JobId,
+    index: u32,
+    attempt: Attempt,
+    worker_id: &str,
+) -> Result<Response> {
+    if !valid_worker_id(worker_id) {
+        return bad_request("invalid worker id");
+    }
+    let (job, mut task) = match fenced(tx, id, index, attempt)? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    if job.state.is_terminal() || task.state != TaskState::Pending {
+        return conflict(format!(
+            "task {id}/{index} is {:?} in a {:?} job",
+            task.state, job.state
+        ));
+    }
+    let Some(worker) = tx.get::<Worker>(CF_WORKERS, &keys::worker(worker_id))? else {
+        return not_found(format!("no worker {worker_id}"));
+    };
+    if worker.state != WorkerState::Alive || worker.pool != job.pool {
+        return conflict(format!(
+            "worker {worker_id} is {:?} in pool {}, job needs pool {}",
+            worker.state, worker.pool, job.pool
+        ));
+    }
+    task.state = TaskState::Assigned;
+    task.worker_id = Some(worker_id.to_owned());
+    task.claimed_at_ms = Some(tx.now);
+    save_task(tx, &task)?;
+    Ok(Response::Ok)
+}
+
+pub(crate) fn start(tx: &mut Tx<'_>, id: JobId, index: u32, attempt: Attempt) -> Result<Response> {
+    let (mut job, mut task) = match fenced(tx, id, index, attempt)? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    if task.state == TaskState::Running {
+        return Ok(Response::Ok);
+    }
+    if task.state != TaskState::Assigned
+        || !matches!(job.state, JobState::Starting | JobState::Running)
+    {
+        return conflict(format!(
+            "task {id}/{index} is {:?} in a {:?} job",
+            task.state, job.state
+        ));
+    }
+    task.state = TaskState::Running;
+    task.started_at_ms = Some(tx.now);
+    save_task(tx, &task)?;
+    if job.state == JobState::Starting {
+        job.state = JobState::Running;
+        save_job(tx, &job)?;
+    }
+    Ok(Response::Ok)
+}
+
+pub(crate) fn record_progress(tx: &mut Tx<'_>, deltas: &[ProgressDelta]) -> Result<Response> {
+    if deltas.len() > MAX_BATCH_DELTAS {
+        return bad_request(format!("more than {MAX_BATCH_DELTAS} deltas"));
+    }
+    let (mut applied, mut duplicates) = (0u32, 0u32);
+    let mut refused: Vec<(JobId, u32, Attempt)> = Vec::new();
+    for d in deltas {
+        let key = keys::progress(d.job_id, d.task, d.attempt, d.seq);
+        if tx.exists(CF_PROGRESS, &key)? {
+            duplicates += 1;
+            continue;
+        }
+        let current = load_task(tx, d.job_id, d.task)?;
+        let Some(mut task) =
+            current.filter(|t| t.attempt == d.attempt && t.state != TaskState::Pending)
+        else {
+            let who = (d.job_id, d.task, d.attempt);
+            if !refused.contains(&who) {
+                refused.push(who);
+            }
+            continue;
+        };
+        let record = ProgressRecord {
+            task: d.task,
+            attempt: d.attempt,
+            seq: d.seq,
+            committed_at_ms: tx.now,
+            delta: d.delta.clone(),
+        };
+        tx.put(CF_PROGRESS, key, &record)?;
+        task.deltas += 1;
+        task.last_seq = Some(task.last_seq.map_or(d.seq, |s| s.max(d.seq)));
+        save_task(tx, &task)?;
+        applied += 1;
+    }
+    Ok(Response::ProgressRecorded {
+        applied,
+        duplicates,
+        refused,
+    })
+}
+
+pub(crate) fn complete(
+    tx: &mut Tx<'_>,
+    id: JobId,
+    index: u32,
+    attempt: Attempt,
+    outcome: &TaskOutcome,
+    result: &[u8],
+) -> Result<Response> {
+    let (mut job, mut task) = match fenced(tx, id, index, attempt)? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    let state = match outcome {
+        TaskOutcome::Succeeded => TaskState::Succeeded,
+        TaskOutcome::Failed { .. } => TaskState::Failed,
+    };
+    if task.state == state {
+        return Ok(Response::Ok);
+    }
+    if !matches!(task.state, TaskState::Assigned | TaskState::Running) {
+        return conflict(format!("task {id}/{index} is {:?}", task.state));
+    }
+    task.state = state;
+    task.finished_at_ms = Some(tx.now);
+    if let TaskOutcome::Failed { reason } = outcome {
+        task.reason = reason.chars().take(MAX_TEXT).collect();
+    }
+    save_task(tx, &task)?;
+    let record = ResultRecord {
+        attempt,
+        committed_at_ms: tx.now,
+        data: result.to_vec(),
+    };
+    tx.put(CF_RESULTS, keys::task_result(id, index), &record)?;
+
+    let tasks = tasks_of(tx, id)?;
+    if !job.state.is_terminal() && tasks.iter().all(|t| t.state.is_terminal()) {
+        match tasks.iter().find(|t| t.state == TaskState::Failed) {
+            Some(failed) => {
+                let reason = format!("task {} failed: {}", failed.index, failed.reason);
+                finish_job(tx, &mut job, JobState::Failed, &reason)?;
+            }
+            None => finish_job(tx, &mut job, JobState::Completed, "")?,
+        }
+    }
+    Ok(Response::Ok)
+}
+
+pub(crate) fn reassign(
+    tx: &mut Tx<'_>,
+    id: JobId,
+    index: u32,
+    attempt: Attempt,
+    reason: &str,
+) -> Result<Response> {
+    let (mut job, mut task) = match fenced(tx, id, index, attempt)? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    if job.state.is_terminal() || !matches!(task.state, TaskState::Assigned | TaskState::Running) {
+        return conflict(format!(
+            "task {id}/{index} is {:?} in a {:?} job",
+            task.state, job.state
+        ));
+    }
+    task.state = TaskState::Pending;
+    task.attempt += 1;
+    task.worker_id = None;
+    task.claimed_at_ms = None;
+    task.started_at_ms = None;
+    task.last_seq = None;
+    task.reason = reason.chars().take(MAX_TEXT).collect();
+    save_task(tx, &task)?;
+    job.reassignments += 1;
+    save_job(tx, &job)?;
+    Ok(Response::TaskReassigned {
+        attempt: task.attempt,
+    })
+}
+
+pub(crate) fn abort(tx: &mut Tx<'_>, id: JobId, reason: &str) -> Result<Response> {
+    let Some(mut job) = load_job(tx, id)? else {
+        return not_found(format!("no job {id}"));
+    };
+    if job.state == JobState::Aborted {
+        return Ok(Response::Ok);
+    }
+    if job.state.is_terminal() {
+        return conflict(format!("job {id} is {:?}", job.state));
+    }
+    let reason: String = reason.chars().take(MAX_TEXT).collect();
+    finish_job(tx, &mut job, JobState::Aborted, &reason)?;
+    Ok(Response::Ok)
+}
+
+pub(crate) fn put_result(tx: &mut Tx<'_>, id: JobId, result: &[u8]) -> Result<Response> {
+    let Some(job) = load_job(tx, id)? else {
+        return not_found(format!("no job {id}"));
+    };
+    if !job.state.is_terminal() {
+        return conflict(format!("job {id} is {:?}", job.state));
+    }
+    let record = ResultRecord {
+        attempt: 0,
+        committed_at_ms: tx.now,
+        data: result.to_vec(),
+    };
+    tx.put(CF_RESULTS, keys::job_result(id), &record)?;
+    Ok(Response::Ok)
+}
+
+pub(crate) fn delete(tx: &mut Tx<'_>, id: JobId) -> Result<Response> {
+    let Some(job) = load_job(tx, id)? else {
+        return not_found(format!("no job {id}"));
+    };
+    if !job.state.is_terminal() {
+        return conflict(format!("job {id} is {:?}; abort it first", job.state));
+    }
+    for file in &job.files {
+        unpin(tx, &job.project, &file.path, file.version)?;
+    }
+    tx.delete(CF_JOBS, keys::job(id));
+    tx.delete(CF_JOB_INDEX, keys::job_index(&job.project, id));
+    tx.delete_prefix(CF_TASKS, &keys::job(id));
+    tx.delete_prefix(CF_PROGRESS, &keys::job(id));
+    tx.delete_prefix(CF_RESULTS, &keys::job(id));
+    Ok(Response::Ok)
+}
