@@ -418,14 +418,12 @@ impl VirtualUser {
             let value = value
                 .render(&self.session, &mut self.rng)
                 .map_err(|e| format!("query `{name}`: {e}"))?;
-            url.push(if i == 0 && !url.contains('?') {
-                '?'
+            let separator = if i == 0 && !url.contains('?') {
+                Some('?')
             } else {
-                '&'
-            });
-            url.push_str(&crate::expr::url_encode(name));
-            url.push('=');
-            url.push_str(&crate::expr::url_encode(&value));
+                Some('&')
+            };
+            push_encoded_pair(&mut url, separator, name, &value);
         }
         let mut headers = Vec::with_capacity(r.headers.len() + self.run.default_headers.len());
         for (name, value) in self.run.default_headers.iter() {
@@ -460,12 +458,8 @@ impl VirtualUser {
                     let value = value
                         .render(&self.session, &mut self.rng)
                         .map_err(|e| format!("form `{name}`: {e}"))?;
-                    if !text.is_empty() {
-                        text.push('&');
-                    }
-                    text.push_str(&crate::expr::url_encode(name));
-                    text.push('=');
-                    text.push_str(&crate::expr::url_encode(&value));
+                    let separator = (!text.is_empty()).then_some('&');
+                    push_encoded_pair(&mut text, separator, name, &value);
                 }
                 Bytes::from(text)
             }
@@ -589,6 +583,16 @@ impl VirtualUser {
         self.run.recorder.record_user_error(message);
         self.failed = true;
     }
+}
+
+/// Appends `name=value`, both URL-encoded, after `separator` (query strings and form bodies).
+fn push_encoded_pair(out: &mut String, separator: Option<char>, name: &str, value: &str) {
+    if let Some(c) = separator {
+        out.push(c);
+    }
+    out.push_str(&crate::expr::url_encode(name));
+    out.push('=');
+    out.push_str(&crate::expr::url_encode(value));
 }
 
 fn far_future() -> Instant {
