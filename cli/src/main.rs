@@ -9,7 +9,7 @@ mod progress;
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
-    commands::init_tracing(cli.verbose);
+    commands::init_tracing(cli.verbose, cli.is_server());
     // Every virtual user and every target connection holds a socket: lift the soft limit on
     // open files to the hard one, as load testers must (1,024 is a common default).
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {

@@ -3,6 +3,7 @@
 //! Every value this crate writes (log entries, state-machine records, snapshot records) is one
 //! version byte followed by bincode (serde, standard config). Reading a record whose version byte
 //! is newer than [`RECORD_VERSION`] fails with [`Error::FutureFormat`] instead of misreading it.
+//! Byte payloads (blob chunks, deltas, results) are serde byte strings, copied in one piece.
 //! Keys are raw bytes: integers big-endian so that RocksDB's byte order is numeric order, strings
 //! joined by a `0` byte (validated names and paths never contain one).
 
@@ -25,6 +26,13 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut out = vec![RECORD_VERSION];
     bincode::serde::encode_into_std_write(value, &mut out, config())?;
     Ok(out)
+}
+
+/// Length of [`encode`]'s output, computed without allocating it.
+pub(crate) fn encoded_len<T: Serialize>(value: &T) -> Result<usize> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, config())?;
+    Ok(1 + size.bytes_written)
 }
 
 /// Decodes a record written by [`encode`], checking its version byte.

@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::{FileKind, JobState, SplitMode, TaskOutcome, WorkerState};
 use crate::types::{Attempt, JobId, RequestId, Sha256, UnixMillis, WorkerId};
 
+/// Largest encoded [`Request`] a leader may propose: a blob chunk of
+/// [`MAX_CHUNK_BYTES`](crate::MAX_CHUNK_BYTES) plus its envelope, or a progress batch. The
+/// master checks it before proposing, so that a batch of log entries always fits a network
+/// message.
+pub const MAX_ENTRY_BYTES: usize = (1 << 20) + (64 << 10);
+
 /// A replicated write, as stored in the Raft log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -42,6 +48,12 @@ impl Request {
             at_ms,
             command,
         })
+    }
+
+    /// Size of this request once encoded in a log entry; a leader proposes only requests of
+    /// at most [`MAX_ENTRY_BYTES`].
+    pub fn encoded_len(&self) -> crate::Result<usize> {
+        crate::codec::encoded_len(self)
     }
 
     /// The client request id.
@@ -84,6 +96,7 @@ pub struct JobSpec {
     /// Split mode.
     pub split: SplitMode,
     /// Opaque parameters for the master and the workers.
+    #[serde(with = "serde_bytes")]
     pub params: Vec<u8>,
 }
 
@@ -99,6 +112,7 @@ pub struct ProgressDelta {
     /// Sequence number within the attempt (the worker numbers its deltas).
     pub seq: u64,
     /// Opaque delta bytes.
+    #[serde(with = "serde_bytes")]
     pub delta: Vec<u8>,
 }
 
@@ -128,6 +142,7 @@ pub enum Command {
         /// This chunk's index.
         index: u32,
         /// The bytes.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// Commits a new version of `project/path` pointing at a blob whose chunks are all stored.
@@ -237,6 +252,7 @@ pub enum Command {
         /// Outcome.
         outcome: TaskOutcome,
         /// Final result bytes.
+        #[serde(with = "serde_bytes")]
         result: Vec<u8>,
     },
     /// Puts a lost task back to pending with the next attempt number.
@@ -262,6 +278,7 @@ pub enum Command {
         /// Job.
         job_id: JobId,
         /// Result bytes.
+        #[serde(with = "serde_bytes")]
         result: Vec<u8>,
     },
     /// Deletes a finished job with its tasks, progress and results, releasing its pins.

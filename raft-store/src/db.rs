@@ -27,6 +27,8 @@ pub(crate) const CF_BLOB_CHUNKS: &str = "blob_chunks";
 pub(crate) const CF_WORKERS: &str = "workers";
 pub(crate) const CF_JOBS: &str = "jobs";
 pub(crate) const CF_JOB_INDEX: &str = "job_index";
+/// Ids of the jobs not yet in a terminal state (the scheduler's working set).
+pub(crate) const CF_ACTIVE_JOBS: &str = "active_jobs";
 pub(crate) const CF_TASKS: &str = "tasks";
 pub(crate) const CF_PROGRESS: &str = "progress";
 pub(crate) const CF_RESULTS: &str = "results";
@@ -35,7 +37,7 @@ pub(crate) const CF_DEDUP_TIME: &str = "dedup_time";
 
 /// Column families that hold the state machine's data; a snapshot is exactly these plus the
 /// replicated keys of [`CF_SM_META`].
-pub(crate) const SM_DATA_CFS: [&str; 12] = [
+pub(crate) const SM_DATA_CFS: [&str; 13] = [
     CF_PROJECTS,
     CF_FILES,
     CF_BLOBS,
@@ -43,6 +45,7 @@ pub(crate) const SM_DATA_CFS: [&str; 12] = [
     CF_WORKERS,
     CF_JOBS,
     CF_JOB_INDEX,
+    CF_ACTIVE_JOBS,
     CF_TASKS,
     CF_PROGRESS,
     CF_RESULTS,

@@ -30,14 +30,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use codec::RECORD_VERSION;
-pub use command::{Command, JobSpec, ProgressDelta, RejectCode, Request, RequestV1, Response};
+pub use command::{
+    Command, JobSpec, ProgressDelta, RejectCode, Request, RequestV1, Response, MAX_ENTRY_BYTES,
+};
 pub use db::STORE_FORMAT;
 pub use error::{Error, Result};
 pub use log_store::LogStore;
 pub use query::{Page, PageRequest, StoreReader, DEFAULT_PAGE, MAX_PAGE};
 pub use sm::{
-    StateMachineStore, DEDUP_WINDOW_MS, MAX_BATCH_DELTAS, MAX_BLOB_BYTES, MAX_CHUNK_BYTES,
-    MAX_PARALLELISM, MAX_PINNED_FILES,
+    valid_name, valid_path, valid_worker_id, StateMachineStore, DEDUP_WINDOW_MS, MAX_BATCH_DELTAS,
+    MAX_BLOB_BYTES, MAX_CHUNK_BYTES, MAX_PARALLELISM, MAX_PINNED_FILES,
 };
 pub use types::{
     Attempt, Entry, JobId, LogId, MasterNode, NodeId, RequestId, Sha256, SnapshotMeta,

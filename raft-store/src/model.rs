@@ -180,6 +180,7 @@ pub struct Job {
     /// Split mode.
     pub split: SplitMode,
     /// Opaque run parameters (interpreted by the master and the workers).
+    #[serde(with = "serde_bytes")]
     pub params: Vec<u8>,
     /// File versions the job runs with.
     pub files: Vec<PinnedFile>,
@@ -275,6 +276,7 @@ pub struct ProgressRecord {
     /// When the batch carrying it was committed.
     pub committed_at_ms: UnixMillis,
     /// The delta, as the worker encoded it.
+    #[serde(with = "serde_bytes")]
     pub delta: Vec<u8>,
 }
 
@@ -286,5 +288,6 @@ pub struct ResultRecord {
     /// When it was committed.
     pub committed_at_ms: UnixMillis,
     /// The result, as the master or worker encoded it.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }

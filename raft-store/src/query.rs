@@ -12,8 +12,8 @@ use sha2::Digest;
 
 use crate::codec::{decode, read_u64};
 use crate::db::{
-    Db, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS,
-    CF_RESULTS, CF_SM_META, CF_TASKS, CF_WORKERS, SM_DATA_CFS,
+    Db, CF_ACTIVE_JOBS, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS,
+    CF_PROJECTS, CF_RESULTS, CF_SM_META, CF_TASKS, CF_WORKERS, SM_DATA_CFS,
 };
 use crate::error::Result;
 use crate::model::{
@@ -42,7 +42,8 @@ impl PageRequest {
         PageRequest { after: None, limit }
     }
 
-    fn limit(&self) -> usize {
+    /// Items this request asks for, defaults and cap applied.
+    pub fn limit(&self) -> usize {
         match self.limit {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
@@ -265,6 +266,13 @@ impl StoreReader {
                 })
             }
         }
+    }
+
+    /// Jobs not yet in a terminal state, by id: the scheduler's working set.
+    pub fn active_jobs(&self, req: &PageRequest) -> Result<Page<Job>> {
+        self.page(CF_ACTIVE_JOBS, &[], req, |k, _| {
+            self.job(read_u64("active job key", k, 0)?)
+        })
     }
 
     /// A task.

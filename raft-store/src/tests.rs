@@ -52,3 +52,24 @@ async fn log_record_of_a_future_version_fails_to_read() {
     let err = log.try_get_log_entries(1..2).await.unwrap_err();
     assert!(err.to_string().contains("format version"), "{err}");
 }
+
+#[test]
+fn encoded_len_is_the_size_of_the_stored_record() {
+    use crate::command::{Command, Request};
+    use crate::types::RequestId;
+    let request = Request::new(
+        RequestId(7),
+        1_700_000_000_000,
+        Command::PutBlobChunk {
+            sha256: crate::Sha256::of(b"x"),
+            size: 3,
+            chunk_count: 1,
+            index: 0,
+            data: vec![1, 2, 3],
+        },
+    );
+    assert_eq!(
+        request.encoded_len().unwrap(),
+        crate::codec::encode(&request).unwrap().len()
+    );
+}

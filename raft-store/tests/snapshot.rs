@@ -9,12 +9,12 @@ use openraft::storage::RaftStateMachine;
 use openraft::RaftSnapshotBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Blob bytes in the test state; `BROADSIDE_LONG_TESTS=1` raises it to 256 MiB.
+/// Blob bytes in the test state (≥ 200 MB); `BROADSIDE_LONG_TESTS=1` raises it to 1 GiB.
 fn blob_bytes() -> usize {
     if std::env::var_os("BROADSIDE_LONG_TESTS").is_some() {
-        256 << 20
+        1 << 30
     } else {
-        12 << 20
+        200 << 20
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand.
 
 mod demo;
+mod master;
 mod run;
 mod schema;
 mod target;
@@ -46,11 +47,21 @@ enum Command {
     Target(target::TargetArgs),
     /// Run the built-in demo: the target and a sample simulation against it, report included.
     Demo(demo::DemoArgs),
+    /// Run one master of the highly available control plane (3 or more form a cluster).
+    Master(Box<master::MasterArgs>),
+}
+
+impl Cli {
+    /// Whether the command is a long-running server (logs at info level by default).
+    pub fn is_server(&self) -> bool {
+        matches!(self.command, Command::Master(_) | Command::Target(_))
+    }
 }
 
 /// Sets up logging on stderr.
-pub fn init_tracing(verbose: u8) {
+pub fn init_tracing(verbose: u8, server: bool) {
     let default = match verbose {
+        0 if server => "info",
         0 => "warn",
         1 => "debug",
         _ => "trace",
@@ -71,6 +82,7 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Schema(args) => schema::execute(args),
         Command::Target(args) => target::execute(args).await,
         Command::Demo(args) => demo::execute(args).await,
+        Command::Master(args) => master::execute(*args).await,
     }
 }
 

@@ -195,7 +195,7 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
 pub(crate) const MAX_TEXT: usize = 4096;
 
 /// `[A-Za-z0-9_.-]`, 1 to 64 characters: project and pool names.
-pub(crate) fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -206,7 +206,7 @@ pub(crate) fn valid_name(name: &str) -> bool {
 
 /// A relative `/`-separated path without empty, `.` or `..` segments, backslashes or control
 /// characters, at most 1024 bytes (design invariant 7: safe to join after this check).
-pub(crate) fn valid_path(path: &str) -> bool {
+pub fn valid_path(path: &str) -> bool {
     (1..=1024).contains(&path.len())
         && !path.chars().any(|c| c.is_control() || c == '\\')
         && path
@@ -215,7 +215,7 @@ pub(crate) fn valid_path(path: &str) -> bool {
 }
 
 /// Printable, 1 to 128 bytes, no `/`: worker ids.
-pub(crate) fn valid_worker_id(id: &str) -> bool {
+pub fn valid_worker_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && !id.chars().any(|c| c.is_control() || c == '/')
 }
 
@@ -317,6 +317,12 @@ fn remove_worker(tx: &mut Tx<'_>, id: &str) -> Result<Response> {
         return conflict(format!(
             "worker {id} is {:?}; only dead or draining workers are removed",
             worker.state
+        ));
+    }
+    if let Some(task) = jobs::live_task_of(tx, id)? {
+        return conflict(format!(
+            "worker {id} still holds task {} of job {} (attempt {}); reassign it first",
+            task.index, task.job_id, task.attempt
         ));
     }
     tx.delete(CF_WORKERS, keys::worker(id));

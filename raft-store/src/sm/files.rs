@@ -16,8 +16,10 @@ use crate::error::Result;
 use crate::model::{BlobMeta, FileKind, FileVersion};
 use crate::types::{Sha256, UnixMillis};
 
-/// Largest chunk accepted in one command.
-pub const MAX_CHUNK_BYTES: usize = 8 << 20;
+/// Largest chunk accepted in one command. Raft ships up to `max_payload_entries` entries in
+/// one message, so entry size bounds message size: the master keeps every entry below
+/// [`MAX_ENTRY_BYTES`](crate::MAX_ENTRY_BYTES).
+pub const MAX_CHUNK_BYTES: usize = 1 << 20;
 /// Largest blob.
 pub const MAX_BLOB_BYTES: u64 = 64 << 30;
 

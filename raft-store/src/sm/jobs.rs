@@ -9,9 +9,11 @@ use super::apply::{
 use super::files::{latest_version, pin, unpin};
 use super::keys;
 use super::tx::Tx;
+use crate::codec::read_u64;
 use crate::command::{JobSpec, ProgressDelta, RejectCode, Response};
 use crate::db::{
-    CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SM_META, CF_TASKS, CF_WORKERS,
+    CF_ACTIVE_JOBS, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SM_META,
+    CF_TASKS, CF_WORKERS,
 };
 use crate::error::Result;
 use crate::model::{
@@ -53,6 +55,20 @@ fn tasks_of(tx: &Tx<'_>, job: JobId) -> Result<Vec<Task>> {
         .into_iter()
         .map(|(_, t)| t)
         .collect())
+}
+
+/// A task of an active job whose current attempt belongs to `worker` and is not finished.
+pub(crate) fn live_task_of(tx: &Tx<'_>, worker: &str) -> Result<Option<Task>> {
+    for key in tx.scan_keys(CF_ACTIVE_JOBS, &[], usize::MAX)? {
+        let job = read_u64("active job key", &key, 0)?;
+        let live = tasks_of(tx, job)?
+            .into_iter()
+            .find(|t| !t.state.is_terminal() && t.worker_id.as_deref() == Some(worker));
+        if live.is_some() {
+            return Ok(live);
+        }
+    }
+    Ok(None)
 }
 
 pub(crate) fn submit(tx: &mut Tx<'_>, spec: &JobSpec) -> Result<Response> {
@@ -117,6 +133,7 @@ pub(crate) fn submit(tx: &mut Tx<'_>, spec: &JobSpec) -> Result<Response> {
     };
     save_job(tx, &job)?;
     tx.put_raw(CF_JOB_INDEX, keys::job_index(&job.project, id), Vec::new());
+    tx.put_raw(CF_ACTIVE_JOBS, keys::job(id), Vec::new());
     for index in 0..spec.parallelism {
         let task = Task {
             job_id: id,
@@ -142,6 +159,7 @@ fn finish_job(tx: &mut Tx<'_>, job: &mut Job, state: JobState, reason: &str) -> 
     job.reason = reason.to_owned();
     job.finished_at_ms = Some(tx.now);
     save_job(tx, job)?;
+    tx.delete(CF_ACTIVE_JOBS, keys::job(job.id));
     for mut task in tasks_of(tx, job.id)? {
         if !task.state.is_terminal() {
             task.state = TaskState::Aborted;

@@ -18,7 +18,7 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-pub use apply::DEDUP_WINDOW_MS;
+pub use apply::{valid_name, valid_path, valid_worker_id, DEDUP_WINDOW_MS};
 pub use files::{MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
 pub use jobs::{MAX_BATCH_DELTAS, MAX_PARALLELISM, MAX_PINNED_FILES};
 

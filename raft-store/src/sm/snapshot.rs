@@ -337,3 +337,103 @@ pub(crate) fn recover(db: &Db) -> Result<()> {
 pub(crate) fn receive_path(db: &Db) -> PathBuf {
     tmp_path(db, "recv")
 }
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+    use crate::command::{Command, Request};
+    use crate::db::CF_PROJECTS;
+    use crate::types::{Entry, RequestId};
+    use crate::{open, StateMachineStore};
+
+    /// A store holding `n` projects, and its directory.
+    fn store_with_projects(n: u64) -> (tempfile::TempDir, StateMachineStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let (_log, sm) = open(dir.path()).unwrap();
+        let entries = (1..=n)
+            .map(|i| Entry {
+                log_id: LogId::new(CommittedLeaderId::new(1, 1), i),
+                payload: EntryPayload::Normal(Request::new(
+                    RequestId(u128::from(i)),
+                    1_000 * i,
+                    Command::CreateProject {
+                        name: format!("p{i}"),
+                        description: "x".repeat(100),
+                    },
+                )),
+            })
+            .collect();
+        StateMachineStore::apply_entries(&sm.db, entries).unwrap();
+        (dir, sm)
+    }
+
+    /// Leaves `follower` as a crash in the middle of installing `leader`'s snapshot would:
+    /// the verified file saved as `incoming`, the marker set, the state half replaced.
+    fn crash_mid_install(leader: &StateMachineStore, follower: &StateMachineStore) -> SnapshotMeta {
+        let meta = build(&leader.db).unwrap();
+        let db = &follower.db;
+        std::fs::copy(current_path(&leader.db), db.snapshot_dir.join(INCOMING)).unwrap();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            db.cf(CF_SM_META).unwrap(),
+            keys::META_INSTALLING,
+            encode(&meta).unwrap(),
+        );
+        let projects = db.cf(CF_PROJECTS).unwrap();
+        batch.delete_range_cf(projects, [].as_slice(), [0xffu8; 8].as_slice());
+        batch.put_cf(projects, b"p1", b"half-loaded");
+        db.write_sync(batch).unwrap();
+        meta
+    }
+
+    #[test]
+    fn an_install_interrupted_by_a_crash_is_finished_on_open() {
+        let (_a, leader) = store_with_projects(50);
+        let (b, follower) = store_with_projects(3);
+        let meta = crash_mid_install(&leader, &follower);
+        drop(follower);
+
+        let (_log, reopened) = open(b.path()).unwrap();
+        let reader = reopened.reader();
+        assert_eq!(reader.digest().unwrap(), leader.reader().digest().unwrap());
+        assert_eq!(reader.last_applied().unwrap(), meta.last_log_id);
+        let db = &reopened.db;
+        assert!(db
+            .db
+            .get_cf(db.cf(CF_SM_META).unwrap(), keys::META_INSTALLING)
+            .unwrap()
+            .is_none());
+        assert!(!db.snapshot_dir.join(INCOMING).exists());
+        let (current, _) = open_current(db).unwrap().expect("installed snapshot kept");
+        assert_eq!(current, meta);
+    }
+
+    #[test]
+    fn a_crash_after_loading_but_before_the_rename_keeps_the_snapshot() {
+        let (_a, leader) = store_with_projects(5);
+        let (b, follower) = store_with_projects(1);
+        let meta = build(&leader.db).unwrap();
+        let incoming = follower.db.snapshot_dir.join(INCOMING);
+        std::fs::copy(current_path(&leader.db), &incoming).unwrap();
+        load(&follower.db, &incoming, &meta).unwrap();
+        // `load` renamed it; put it back as a crash before the rename would have left it.
+        std::fs::rename(current_path(&follower.db), &incoming).unwrap();
+        std::fs::write(follower.db.snapshot_dir.join("recv-9.tmp"), b"partial").unwrap();
+        drop(follower);
+
+        let (_log, reopened) = open(b.path()).unwrap();
+        assert_eq!(
+            reopened.reader().digest().unwrap(),
+            leader.reader().digest().unwrap()
+        );
+        let (current, _) = open_current(&reopened.db).unwrap().expect("kept");
+        assert_eq!(current, meta);
+        let leftovers: Vec<_> = std::fs::read_dir(&reopened.db.snapshot_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from(CURRENT)]);
+    }
+}

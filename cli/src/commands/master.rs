@@ -1,0 +1,187 @@
+//! `broadside master`: run one master of the highly available control plane.
+//!
+//! Settings come from a YAML file (`--config`), then environment variables, then flags, each
+//! overriding the one before; the result is validated as a whole before anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use broadside_engine::load::Document;
+use broadside_master::config::parse_peers;
+use broadside_master::{MasterConfig, MasterFile, Timings};
+use clap::Args;
+
+/// Arguments of `broadside master`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example (three masters on one host):\n  \
+broadside master --id 1 --listen-raft 127.0.0.1:7001 --listen-http 127.0.0.1:8081 \\\n    \
+--peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data /var/lib/broadside/m1\n\n\
+A master started without --peers joins nobody by itself: add it to a running cluster with\n  \
+curl -X POST http://LEADER/api/v1/cluster/members -d '{\"id\":4,\"raft_addr\":\"HOST:PORT\"}'")]
+pub struct MasterArgs {
+    /// YAML file with any of these settings (keys as the flags: `listen-raft: ...`).
+    #[arg(long, env = "BROADSIDE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// This master's node id (≥ 1).
+    #[arg(long, env = "BROADSIDE_ID")]
+    pub id: Option<u64>,
+    /// Address of the tarpc listener (other masters and workers connect here).
+    #[arg(long, env = "BROADSIDE_LISTEN_RAFT")]
+    pub listen_raft: Option<SocketAddr>,
+    /// Address of the REST API.
+    #[arg(long, env = "BROADSIDE_LISTEN_HTTP")]
+    pub listen_http: Option<SocketAddr>,
+    /// Address others use to reach --listen-raft (default: that address).
+    #[arg(long, env = "BROADSIDE_ADVERTISE_RAFT")]
+    pub advertise_raft: Option<String>,
+    /// Address clients are pointed to for the REST API (default: --listen-http).
+    #[arg(long, env = "BROADSIDE_ADVERTISE_HTTP")]
+    pub advertise_http: Option<String>,
+    /// Initial members, `ID=HOST:PORT,...` (this node included); used once to initialise.
+    #[arg(long, env = "BROADSIDE_PEERS")]
+    pub peers: Option<String>,
+    /// Data directory.
+    #[arg(long, env = "BROADSIDE_DATA")]
+    pub data: Option<PathBuf>,
+    /// Raft heartbeat interval [default: 250ms].
+    #[arg(long, env = "BROADSIDE_RAFT_HEARTBEAT", value_parser = humantime::parse_duration)]
+    pub raft_heartbeat: Option<Duration>,
+    /// Smallest election timeout [default: 1s].
+    #[arg(long, env = "BROADSIDE_ELECTION_MIN", value_parser = humantime::parse_duration)]
+    pub election_min: Option<Duration>,
+    /// Largest election timeout [default: 1500ms].
+    #[arg(long, env = "BROADSIDE_ELECTION_MAX", value_parser = humantime::parse_duration)]
+    pub election_max: Option<Duration>,
+    /// Worker heartbeat interval h [default: 1s].
+    #[arg(long, env = "BROADSIDE_WORKER_HEARTBEAT", value_parser = humantime::parse_duration)]
+    pub worker_heartbeat: Option<Duration>,
+    /// Worker lease L [default: 5s].
+    #[arg(long, env = "BROADSIDE_LEASE", value_parser = humantime::parse_duration)]
+    pub lease: Option<Duration>,
+    /// Worker stop budget K [default: 1s].
+    #[arg(long, env = "BROADSIDE_STOP_BUDGET", value_parser = humantime::parse_duration)]
+    pub stop_budget: Option<Duration>,
+    /// Margin after L + K before a silent worker's tasks are reassigned [default: 2s].
+    #[arg(long, env = "BROADSIDE_REASSIGN_MARGIN", value_parser = humantime::parse_duration)]
+    pub reassign_margin: Option<Duration>,
+    /// Failover grace F of a new leader [default: 15s].
+    #[arg(long, env = "BROADSIDE_FAILOVER_GRACE", value_parser = humantime::parse_duration)]
+    pub failover_grace: Option<Duration>,
+    /// Largest file upload in bytes [default: 1073741824].
+    #[arg(long, env = "BROADSIDE_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+}
+
+/// Reads the configuration file, if any, with located errors.
+fn read_file(path: &std::path::Path) -> Result<MasterFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Document::parse(&text, &path.display().to_string())
+        .and_then(|doc| doc.deserialize::<MasterFile>())
+        .map_err(|e| e.to_string())
+}
+
+/// Merges file, environment and flags (clap already put environment under flags).
+pub fn resolve(args: MasterArgs) -> Result<MasterConfig, String> {
+    let file = match &args.config {
+        Some(path) => read_file(path)?,
+        None => MasterFile::default(),
+    };
+    let missing = |what: &str| format!("--{what} is required (flag, environment or config file)");
+    let id = args.id.or(file.id).ok_or_else(|| missing("id"))?;
+    let listen_raft = args
+        .listen_raft
+        .or(file.listen_raft)
+        .ok_or_else(|| missing("listen-raft"))?;
+    let listen_http = args
+        .listen_http
+        .or(file.listen_http)
+        .ok_or_else(|| missing("listen-http"))?;
+    let data = args.data.or(file.data).ok_or_else(|| missing("data"))?;
+    let peers = match args.peers.or(file.peers) {
+        Some(p) => parse_peers(&p).map_err(|e| format!("--peers: {e}"))?,
+        None => Default::default(),
+    };
+    let d = Timings::default();
+    let timings = Timings {
+        raft_heartbeat: args
+            .raft_heartbeat
+            .or(file.raft_heartbeat)
+            .unwrap_or(d.raft_heartbeat),
+        election_min: args
+            .election_min
+            .or(file.election_min)
+            .unwrap_or(d.election_min),
+        election_max: args
+            .election_max
+            .or(file.election_max)
+            .unwrap_or(d.election_max),
+        worker_heartbeat: args
+            .worker_heartbeat
+            .or(file.worker_heartbeat)
+            .unwrap_or(d.worker_heartbeat),
+        lease: args.lease.or(file.lease).unwrap_or(d.lease),
+        stop_budget: args
+            .stop_budget
+            .or(file.stop_budget)
+            .unwrap_or(d.stop_budget),
+        reassign_margin: args
+            .reassign_margin
+            .or(file.reassign_margin)
+            .unwrap_or(d.reassign_margin),
+        failover_grace: args
+            .failover_grace
+            .or(file.failover_grace)
+            .unwrap_or(d.failover_grace),
+    };
+    let config = MasterConfig {
+        id,
+        listen_raft,
+        listen_http,
+        advertise_raft: args
+            .advertise_raft
+            .or(file.advertise_raft)
+            .unwrap_or_else(|| listen_raft.to_string()),
+        advertise_http: args
+            .advertise_http
+            .or(file.advertise_http)
+            .unwrap_or_else(|| listen_http.to_string()),
+        peers,
+        data,
+        timings,
+        max_upload_bytes: args
+            .max_upload_bytes
+            .or(file.max_upload_bytes)
+            .unwrap_or(1 << 30),
+    };
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// Runs a master until Ctrl-C or SIGTERM.
+pub async fn execute(args: MasterArgs) -> u8 {
+    let config = match resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::EXIT_BAD_INPUT;
+        }
+    };
+    let handle = match broadside_master::start(config).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::EXIT_BAD_INPUT;
+        }
+    };
+    println!(
+        "broadside master {} serving REST on http://{} and tarpc on {}",
+        handle.node().id(),
+        handle.http_addr(),
+        handle.raft_addr()
+    );
+    super::shutdown_signal().await;
+    handle.shutdown().await;
+    super::EXIT_OK
+}

@@ -1,0 +1,349 @@
+//! A master's configuration: addresses, peers, data directory and the timings of DESIGN §4,
+//! validated as a whole before anything starts.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use broadside_raft_store::NodeId;
+use serde::Deserialize;
+
+/// Everything a master needs to start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MasterConfig {
+    /// This node's Raft id (≥ 1, one of `peers`).
+    pub id: NodeId,
+    /// Where the tarpc listener (Raft and workers) binds.
+    pub listen_raft: SocketAddr,
+    /// Where the REST API binds.
+    pub listen_http: SocketAddr,
+    /// Address other nodes and workers use to reach `listen_raft` (defaults to it).
+    pub advertise_raft: String,
+    /// Address clients are redirected to for this node's REST API (defaults to `listen_http`).
+    pub advertise_http: String,
+    /// The initial members: id → Raft address. Used once, to initialise a fresh cluster.
+    pub peers: BTreeMap<NodeId, String>,
+    /// Data directory (the RocksDB store and snapshots).
+    pub data: PathBuf,
+    /// Raft and worker timings.
+    pub timings: Timings,
+    /// Largest file upload accepted, in bytes.
+    pub max_upload_bytes: u64,
+}
+
+/// Raft and worker-liveness timings (DESIGN §4). Every value is validated against the others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timings {
+    /// Raft heartbeat interval (leader → followers).
+    pub raft_heartbeat: Duration,
+    /// Smallest election timeout.
+    pub election_min: Duration,
+    /// Largest election timeout.
+    pub election_max: Duration,
+    /// Worker heartbeat interval `h`.
+    pub worker_heartbeat: Duration,
+    /// Worker lease `L`: a worker whose heartbeats go unacknowledged this long stops its load.
+    pub lease: Duration,
+    /// Stop budget `K`: how long a worker may take to stop once its lease ran out.
+    pub stop_budget: Duration,
+    /// Margin added to `L + K` before a silent worker's tasks are reassigned.
+    pub reassign_margin: Duration,
+    /// Failover grace `F`: a new leader waits this long before judging any worker.
+    pub failover_grace: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            raft_heartbeat: Duration::from_millis(250),
+            election_min: Duration::from_millis(1000),
+            election_max: Duration::from_millis(1500),
+            worker_heartbeat: Duration::from_secs(1),
+            lease: Duration::from_secs(5),
+            stop_budget: Duration::from_secs(1),
+            reassign_margin: Duration::from_secs(2),
+            failover_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Timings {
+    /// How long after the last received heartbeat a worker's tasks may be reassigned:
+    /// `L + K + margin`.
+    pub fn reassign_after(&self) -> Duration {
+        self.lease + self.stop_budget + self.reassign_margin
+    }
+
+    /// Every problem with these timings (empty when they are consistent).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let ms = |d: Duration| d.as_millis();
+        if self.raft_heartbeat.is_zero() || self.worker_heartbeat.is_zero() {
+            out.push("heartbeat intervals must be positive".to_owned());
+        }
+        if self.election_min <= self.raft_heartbeat * 2 {
+            out.push(format!(
+                "election timeout min ({} ms) must exceed twice the Raft heartbeat ({} ms)",
+                ms(self.election_min),
+                ms(self.raft_heartbeat)
+            ));
+        }
+        if self.election_max <= self.election_min {
+            out.push(format!(
+                "election timeout max ({} ms) must exceed min ({} ms)",
+                ms(self.election_max),
+                ms(self.election_min)
+            ));
+        }
+        if self.lease < self.worker_heartbeat * 3 {
+            out.push(format!(
+                "lease ({} ms) must cover at least three worker heartbeats ({} ms each)",
+                ms(self.lease),
+                ms(self.worker_heartbeat)
+            ));
+        }
+        // A failover (an election, plus one heartbeat to reach the new leader) must end well
+        // inside the lease, or every election would stop every running task.
+        if self.election_max * 2 + self.worker_heartbeat >= self.lease {
+            out.push(format!(
+                "lease ({} ms) must exceed two election timeouts plus a worker heartbeat ({} ms)",
+                ms(self.lease),
+                ms(self.election_max * 2 + self.worker_heartbeat)
+            ));
+        }
+        if self.stop_budget.is_zero() {
+            out.push("stop budget must be positive".to_owned());
+        }
+        if self.reassign_margin < self.worker_heartbeat {
+            out.push(format!(
+                "reassignment margin ({} ms) must be at least one worker heartbeat ({} ms)",
+                ms(self.reassign_margin),
+                ms(self.worker_heartbeat)
+            ));
+        }
+        if self.failover_grace < self.reassign_after() {
+            out.push(format!(
+                "failover grace ({} ms) must be at least lease + stop budget + margin ({} ms)",
+                ms(self.failover_grace),
+                ms(self.reassign_after())
+            ));
+        }
+        out
+    }
+}
+
+/// The configuration was inconsistent; every problem is listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid master configuration:")?;
+        for p in &self.0 {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl MasterConfig {
+    /// Checks the configuration as a whole.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = self.timings.problems();
+        if self.id == 0 {
+            problems.push("id must be at least 1".to_owned());
+        }
+        if !self.peers.is_empty() && !self.peers.contains_key(&self.id) {
+            problems.push(format!(
+                "peers ({}) must include this node's id {}",
+                self.peers
+                    .keys()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.id
+            ));
+        }
+        for (id, addr) in &self.peers {
+            if *id == 0 {
+                problems.push("peer ids must be at least 1".to_owned());
+            }
+            if !valid_host_port(addr) {
+                problems.push(format!("peer {id}: {addr:?} is not host:port"));
+            }
+        }
+        for (what, addr) in [
+            ("advertise-raft", &self.advertise_raft),
+            ("advertise-http", &self.advertise_http),
+        ] {
+            if !valid_host_port(addr) {
+                problems.push(format!("{what}: {addr:?} is not host:port"));
+            }
+        }
+        if self.listen_raft == self.listen_http && self.listen_raft.port() != 0 {
+            problems.push("listen-raft and listen-http must differ".to_owned());
+        }
+        if self.max_upload_bytes == 0 {
+            problems.push("max upload size must be positive".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+}
+
+/// `host:port` with a non-empty host and a numeric port.
+pub fn valid_host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.chars().any(|c| c.is_whitespace() || c == '/')
+                && port.parse::<u16>().is_ok()
+        }
+        None => false,
+    }
+}
+
+/// Parses `1=host:port,2=host:port`.
+pub fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, String>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected ID=HOST:PORT"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("{part:?}: {id:?} is not a node id"))?;
+        if out.insert(id, addr.trim().to_owned()).is_some() {
+            return Err(format!("node id {id} appears twice"));
+        }
+    }
+    Ok(out)
+}
+
+/// The keys a configuration file may hold (all optional; flags and environment override them).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MasterFile {
+    /// See [`MasterConfig::id`].
+    pub id: Option<NodeId>,
+    /// See [`MasterConfig::listen_raft`].
+    pub listen_raft: Option<SocketAddr>,
+    /// See [`MasterConfig::listen_http`].
+    pub listen_http: Option<SocketAddr>,
+    /// See [`MasterConfig::advertise_raft`].
+    pub advertise_raft: Option<String>,
+    /// See [`MasterConfig::advertise_http`].
+    pub advertise_http: Option<String>,
+    /// `ID=HOST:PORT,...`, as the flag.
+    pub peers: Option<String>,
+    /// See [`MasterConfig::data`].
+    pub data: Option<PathBuf>,
+    /// Raft heartbeat, e.g. `250ms`.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub raft_heartbeat: Option<Duration>,
+    /// Election timeout minimum.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub election_min: Option<Duration>,
+    /// Election timeout maximum.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub election_max: Option<Duration>,
+    /// Worker heartbeat `h`.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub worker_heartbeat: Option<Duration>,
+    /// Lease `L`.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub lease: Option<Duration>,
+    /// Stop budget `K`.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub stop_budget: Option<Duration>,
+    /// Reassignment margin.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub reassign_margin: Option<Duration>,
+    /// Failover grace `F`.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub failover_grace: Option<Duration>,
+    /// Largest upload in bytes.
+    pub max_upload_bytes: Option<u64>,
+}
+
+/// Optional durations written the human way (`250ms`, `5s`).
+mod humantime_serde_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => humantime::parse_duration(&s)
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> MasterConfig {
+        MasterConfig {
+            id: 1,
+            listen_raft: "127.0.0.1:7001".parse().unwrap(),
+            listen_http: "127.0.0.1:8080".parse().unwrap(),
+            advertise_raft: "127.0.0.1:7001".into(),
+            advertise_http: "127.0.0.1:8080".into(),
+            peers: parse_peers("1=127.0.0.1:7001, 2=127.0.0.1:7002,3=127.0.0.1:7003").unwrap(),
+            data: "/tmp/x".into(),
+            timings: Timings::default(),
+            max_upload_bytes: 1 << 30,
+        }
+    }
+
+    #[test]
+    fn defaults_are_consistent() {
+        assert_eq!(config().validate(), Ok(()));
+        assert_eq!(Timings::default().reassign_after(), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut c = config();
+        c.id = 4;
+        c.timings.lease = Duration::from_secs(2);
+        c.timings.failover_grace = Duration::from_secs(1);
+        c.advertise_http = "nohost".into();
+        let err = c.validate().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("must include this node's id 4"), "{text}");
+        assert!(text.contains("lease (2000 ms) must cover"), "{text}");
+        assert!(text.contains("failover grace"), "{text}");
+        assert!(text.contains("advertise-http"), "{text}");
+    }
+
+    #[test]
+    fn lease_must_outlast_a_failover() {
+        let mut c = config();
+        c.timings.election_max = Duration::from_secs(3);
+        let text = c.validate().unwrap_err().to_string();
+        assert!(text.contains("two election timeouts"), "{text}");
+    }
+
+    #[test]
+    fn peers_parse_with_clear_errors() {
+        assert_eq!(parse_peers("").unwrap().len(), 0);
+        assert!(parse_peers("1=a:1,1=b:2").unwrap_err().contains("twice"));
+        assert!(parse_peers("x=a:1").unwrap_err().contains("not a node id"));
+        assert!(parse_peers("a:1").unwrap_err().contains("ID=HOST:PORT"));
+        assert!(valid_host_port("[::1]:7001"));
+        assert!(!valid_host_port("host:port"));
+    }
+}

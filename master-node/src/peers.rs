@@ -1,0 +1,135 @@
+//! Connections to other masters: one lazily dialled tarpc client per address, dropped and
+//! redialled after a transport error (tarpc never reconnects by itself), with a jittered
+//! backoff between failed dials so that an unreachable peer is not hammered.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use broadside_rpc::transport::{self, context_with_timeout};
+use broadside_rpc::{RaftRpcClient, ServiceKind};
+use parking_lot::Mutex;
+use rand::Rng;
+use tarpc::client::RpcError;
+
+/// Longest a dial may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// First and largest pause after a failed dial.
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Why a call to a peer did not produce an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PeerError {
+    /// No connection could be made (or it broke): the peer may be down.
+    #[error("{addr} unreachable: {detail}")]
+    Unreachable { addr: String, detail: String },
+    /// The deadline passed before the answer came.
+    #[error("{addr} did not answer within {timeout:?}")]
+    Timeout { addr: String, timeout: Duration },
+    /// The call failed in transit (e.g. a message over the frame limit).
+    #[error("call to {addr} failed: {detail}")]
+    Network { addr: String, detail: String },
+}
+
+#[derive(Default)]
+struct Slot {
+    client: Option<RaftRpcClient>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+/// The client pool.
+#[derive(Default)]
+pub(crate) struct Peers {
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl Peers {
+    /// A connected client for `addr`, dialling it when there is none.
+    async fn client(&self, addr: &str) -> Result<RaftRpcClient, PeerError> {
+        {
+            let slots = self.slots.lock();
+            if let Some(slot) = slots.get(addr) {
+                if let Some(client) = &slot.client {
+                    return Ok(client.clone());
+                }
+                if slot.retry_at.is_some_and(|t| Instant::now() < t) {
+                    return Err(PeerError::Unreachable {
+                        addr: addr.to_owned(),
+                        detail: format!("backing off after {} failed dials", slot.failures),
+                    });
+                }
+            }
+        }
+        let dialled = transport::connect(addr, ServiceKind::Raft, CONNECT_TIMEOUT).await;
+        let mut slots = self.slots.lock();
+        let slot = slots.entry(addr.to_owned()).or_default();
+        match dialled {
+            Ok(stream) => {
+                let client =
+                    RaftRpcClient::new(tarpc::client::Config::default(), transport::framed(stream))
+                        .spawn();
+                slot.client = Some(client.clone());
+                slot.failures = 0;
+                slot.retry_at = None;
+                Ok(client)
+            }
+            Err(e) => {
+                slot.failures = slot.failures.saturating_add(1);
+                let exp = BACKOFF_MIN.saturating_mul(1 << slot.failures.min(6));
+                let pause = exp.min(BACKOFF_MAX);
+                let jitter = rand::rng().random_range(0..=pause.as_millis() as u64 / 2);
+                slot.retry_at = Some(Instant::now() + pause + Duration::from_millis(jitter));
+                Err(PeerError::Unreachable {
+                    addr: addr.to_owned(),
+                    detail: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Forgets the client of `addr` so that the next call redials.
+    fn reset(&self, addr: &str) {
+        if let Some(slot) = self.slots.lock().get_mut(addr) {
+            slot.client = None;
+        }
+    }
+
+    /// Calls `addr` with a deadline of `timeout`.
+    pub(crate) async fn call<R, F, Fut>(
+        &self,
+        addr: &str,
+        timeout: Duration,
+        f: F,
+    ) -> Result<R, PeerError>
+    where
+        F: FnOnce(RaftRpcClient, tarpc::context::Context) -> Fut,
+        Fut: Future<Output = Result<R, RpcError>>,
+    {
+        let client = self.client(addr).await?;
+        let call = f(client, context_with_timeout(timeout));
+        let outcome = match tokio::time::timeout(timeout, call).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(RpcError::DeadlineExceeded),
+        };
+        match outcome {
+            Ok(r) => Ok(r),
+            Err(RpcError::DeadlineExceeded) => Err(PeerError::Timeout {
+                addr: addr.to_owned(),
+                timeout,
+            }),
+            Err(e @ (RpcError::Shutdown | RpcError::Channel(_))) => {
+                self.reset(addr);
+                Err(PeerError::Unreachable {
+                    addr: addr.to_owned(),
+                    detail: e.to_string(),
+                })
+            }
+            Err(e) => Err(PeerError::Network {
+                addr: addr.to_owned(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+}

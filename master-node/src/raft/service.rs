@@ -1,0 +1,69 @@
+//! The master↔master tarpc service: hands Raft messages to the local openraft node and serves
+//! forwarded writes, read barriers, membership changes and status.
+
+use std::sync::Arc;
+
+use broadside_raft_store::{Request, TypeConfig};
+use broadside_rpc::{CallError, MembershipChange, NodeStatus, Payload, RaftRpc};
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tarpc::context::Context;
+
+use super::{decode, encode};
+use crate::node::Node;
+
+/// The service object; cloned per request.
+#[derive(Clone)]
+pub(crate) struct RaftServer {
+    pub(crate) node: Arc<Node>,
+}
+
+fn incoming<T: DeserializeOwned>(payload: &Payload) -> Result<T, CallError> {
+    decode(&payload.0).map_err(|e| CallError::BadRequest(format!("undecodable payload: {e}")))
+}
+
+fn outgoing<T: Serialize>(value: &T) -> Result<Payload, CallError> {
+    encode(value)
+        .map(Payload)
+        .map_err(|e| CallError::Unavailable(format!("unencodable reply: {e}")))
+}
+
+impl RaftRpc for RaftServer {
+    async fn append_entries(self, _: Context, request: Payload) -> Result<Payload, CallError> {
+        let request: AppendEntriesRequest<TypeConfig> = incoming(&request)?;
+        outgoing(&self.node.raft.append_entries(request).await)
+    }
+
+    async fn vote(self, _: Context, request: Payload) -> Result<Payload, CallError> {
+        let request: VoteRequest<u64> = incoming(&request)?;
+        outgoing(&self.node.raft.vote(request).await)
+    }
+
+    async fn install_snapshot(self, _: Context, request: Payload) -> Result<Payload, CallError> {
+        let request: InstallSnapshotRequest<TypeConfig> = incoming(&request)?;
+        outgoing(&self.node.raft.install_snapshot(request).await)
+    }
+
+    async fn propose(self, _: Context, request: Payload) -> Result<Payload, CallError> {
+        let request: Request = incoming(&request)?;
+        let applied = self.node.write_local_at(request).await?;
+        outgoing(&applied)
+    }
+
+    async fn read_index(self, _: Context) -> Result<Option<u64>, CallError> {
+        self.node.read_index_local().await
+    }
+
+    async fn change_membership(
+        self,
+        _: Context,
+        change: MembershipChange,
+    ) -> Result<(), CallError> {
+        self.node.change_membership_local(change).await
+    }
+
+    async fn status(self, _: Context) -> NodeStatus {
+        self.node.status()
+    }
+}

@@ -1,0 +1,386 @@
+//! The scheduler's driver, active on the leader only: it keeps the in-memory liveness state
+//! (when each worker was last heard from — routine heartbeats are not Raft writes), builds
+//! snapshots from the local replica, runs the decision core and commits its decisions. It also
+//! folds progress deltas into batched `RecordProgress` commits.
+//!
+//! Everything in memory is rebuilt by a new leader: it takes office with every timer re-armed
+//! (the failover grace of the core) and reads committed progress back from the store.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use broadside_raft_store::model::{JobState, WorkerState};
+use broadside_raft_store::{
+    Command, JobId, PageRequest, ProgressDelta, Request, Response, MAX_BATCH_DELTAS,
+    MAX_ENTRY_BYTES,
+};
+use broadside_rpc::CallError;
+use openraft::ServerState;
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::core::{decide, CoreTimings, Decision, JobInfo, TaskInfo, WorkerInfo};
+use crate::jobs::JobParams;
+use crate::node::{now_ms, Node};
+
+/// How often the driver decides.
+const TICK: Duration = Duration::from_millis(250);
+/// How often buffered progress deltas are committed.
+const FLUSH: Duration = Duration::from_millis(500);
+
+/// Milliseconds on this process's monotonic clock.
+pub(crate) fn mono_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// The leader's in-memory state for one term.
+#[derive(Default)]
+struct Office {
+    term: u64,
+    since: u64,
+    ready: bool,
+    last_seen: HashMap<String, u64>,
+    waiting_since: HashMap<JobId, u64>,
+    last_reassignment: HashMap<JobId, u64>,
+    paused: BTreeMap<String, String>,
+}
+
+/// Progress deltas waiting for the next batch commit.
+#[derive(Default)]
+struct Pending {
+    deltas: Vec<ProgressDelta>,
+    keys: HashSet<(JobId, u32, u32, u64)>,
+}
+
+/// The scheduler of one master (idle unless it leads).
+pub struct Scheduler {
+    pub(crate) node: Arc<Node>,
+    timings: CoreTimings,
+    office: Mutex<Office>,
+    pending: Mutex<Pending>,
+}
+
+impl Scheduler {
+    /// A scheduler for `node`.
+    pub(crate) fn new(node: Arc<Node>) -> Arc<Self> {
+        let timings = CoreTimings::from_config(&node.config.timings);
+        Arc::new(Scheduler {
+            node,
+            timings,
+            office: Mutex::default(),
+            pending: Mutex::default(),
+        })
+    }
+
+    /// Whether this node leads now; errors with the leader's address otherwise.
+    pub(crate) fn ensure_leader(&self) -> Result<(), CallError> {
+        let m = self.node.raft.metrics().borrow().clone();
+        if m.state == ServerState::Leader {
+            Ok(())
+        } else {
+            Err(CallError::NotLeader(self.node.leader_hint()))
+        }
+    }
+
+    /// Records that `worker` was heard from now.
+    pub(crate) fn heard_from(&self, worker: &str) {
+        self.office
+            .lock()
+            .last_seen
+            .insert(worker.to_owned(), mono_ms());
+    }
+
+    /// Notes a reassignment of one of `job`'s tasks (storm guard spacing).
+    pub(crate) fn reassigned(&self, job: JobId) {
+        self.office.lock().last_reassignment.insert(job, mono_ms());
+    }
+
+    /// Why reassignment is paused in `pool`, if it is.
+    pub fn paused(&self, pool: &str) -> Option<String> {
+        self.office.lock().paused.get(pool).cloned()
+    }
+
+    /// Commits `command` on this node, which must lead.
+    pub(crate) async fn commit(&self, command: Command) -> Result<Response, CallError> {
+        let request = Request::new(Node::new_request_id(), now_ms(), command);
+        self.node.write_local(request).await
+    }
+
+    /// Queues deltas for the next batch, skipping those already committed or queued.
+    pub(crate) fn queue_progress(
+        &self,
+        deltas: Vec<ProgressDelta>,
+        committed: impl Fn(&ProgressDelta) -> bool,
+    ) {
+        let mut pending = self.pending.lock();
+        for d in deltas {
+            let key = (d.job_id, d.task, d.attempt, d.seq);
+            if committed(&d) || pending.keys.contains(&key) {
+                continue;
+            }
+            pending.keys.insert(key);
+            pending.deltas.push(d);
+        }
+    }
+
+    /// Commits every queued delta now, in batches that fit a log entry.
+    pub(crate) async fn flush_progress(&self) -> Result<(), CallError> {
+        let deltas = std::mem::take(&mut self.pending.lock().deltas);
+        let mut result = Ok(());
+        let mut batch: Vec<ProgressDelta> = Vec::new();
+        let mut bytes = 0usize;
+        let budget = MAX_ENTRY_BYTES - (16 << 10);
+        let mut rest = deltas.into_iter().peekable();
+        while rest.peek().is_some() || !batch.is_empty() {
+            let fits = rest.peek().is_some_and(|d| {
+                batch.is_empty()
+                    || (bytes + d.delta.len() + 64 <= budget && batch.len() < MAX_BATCH_DELTAS)
+            });
+            if fits {
+                let d = rest.next().expect("peeked");
+                bytes += d.delta.len() + 64;
+                batch.push(d);
+                continue;
+            }
+            let sent = std::mem::take(&mut batch);
+            bytes = 0;
+            let keys: Vec<_> = sent
+                .iter()
+                .map(|d| (d.job_id, d.task, d.attempt, d.seq))
+                .collect();
+            if let Err(e) = self.commit(Command::RecordProgress { deltas: sent }).await {
+                result = Err(e);
+            }
+            // Committed or not, the worker resends what was not acknowledged.
+            let mut pending = self.pending.lock();
+            for k in keys {
+                pending.keys.remove(&k);
+            }
+        }
+        result
+    }
+
+    /// Runs the driver and the progress flusher until `stop`.
+    pub(crate) async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut flush = tokio::time::interval(FLUSH);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => self.tick().await,
+                _ = flush.tick() => {
+                    if self.ensure_leader().is_ok() {
+                        if let Err(e) = self.flush_progress().await {
+                            tracing::warn!(error = %e, "progress batch not committed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes office when this node became leader in a new term; true when it may decide.
+    async fn in_office(&self) -> bool {
+        let m = self.node.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            let mut office = self.office.lock();
+            if office.term != 0 {
+                *office = Office::default();
+                self.pending.lock().deltas.clear();
+            }
+            return false;
+        }
+        let ready = {
+            let mut office = self.office.lock();
+            if office.term != m.current_term {
+                *office = Office {
+                    term: m.current_term,
+                    since: mono_ms(),
+                    ..Office::default()
+                };
+                tracing::info!(term = m.current_term, "scheduler took office");
+            }
+            office.ready
+        };
+        if ready {
+            return true;
+        }
+        // Decide only on a replica that reflects every earlier term's commits.
+        match self.node.read_barrier().await {
+            Ok(()) => {
+                self.office.lock().ready = true;
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "scheduler waiting for the read barrier");
+                false
+            }
+        }
+    }
+
+    /// Workers and active jobs as the core sees them.
+    pub(crate) fn snapshot(&self) -> Result<(Vec<WorkerInfo>, Vec<JobInfo>), CallError> {
+        let reader = self.node.reader();
+        let storage = |e: broadside_raft_store::Error| CallError::Unavailable(e.to_string());
+        let now = mono_ms();
+        let mut office = self.office.lock();
+        let mut workers = Vec::new();
+        let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
+        loop {
+            let got = reader.list_workers(&page).map_err(storage)?;
+            workers.extend(got.items.into_iter().map(|w| WorkerInfo {
+                last_seen: office.last_seen.get(&w.id).copied(),
+                id: w.id,
+                pool: w.pool,
+                slots: w.slots,
+                state: w.state,
+            }));
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        let mut jobs = Vec::new();
+        let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
+        loop {
+            let got = reader.active_jobs(&page).map_err(storage)?;
+            for job in got.items {
+                let tasks = reader
+                    .list_tasks(job.id, &PageRequest::first(broadside_raft_store::MAX_PAGE))
+                    .map_err(storage)?;
+                let mut all = tasks.items;
+                let mut next = tasks.next;
+                while let Some(after) = next {
+                    let more = reader
+                        .list_tasks(
+                            job.id,
+                            &PageRequest {
+                                after: Some(after),
+                                limit: broadside_raft_store::MAX_PAGE,
+                            },
+                        )
+                        .map_err(storage)?;
+                    all.extend(more.items);
+                    next = more.next;
+                }
+                let waiting_since = if job.state == JobState::WaitingForWorkers {
+                    *office.waiting_since.entry(job.id).or_insert(now)
+                } else {
+                    now
+                };
+                let policy = serde_json::from_slice::<JobParams>(&job.params)
+                    .map(|p| p.start)
+                    .unwrap_or_default();
+                jobs.push(JobInfo {
+                    id: job.id,
+                    pool: job.pool,
+                    state: job.state,
+                    start_at: job.start_at_ms,
+                    waiting_since,
+                    last_reassignment: office.last_reassignment.get(&job.id).copied(),
+                    policy,
+                    tasks: all
+                        .into_iter()
+                        .map(|t| TaskInfo {
+                            index: t.index,
+                            state: t.state,
+                            attempt: t.attempt,
+                            worker: t.worker_id,
+                        })
+                        .collect(),
+                });
+            }
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        Ok((workers, jobs))
+    }
+
+    /// One round of decisions.
+    async fn tick(&self) {
+        if !self.in_office().await {
+            return;
+        }
+        let (workers, jobs) = match self.snapshot() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduler snapshot failed");
+                return;
+            }
+        };
+        let since = self.office.lock().since;
+        let decisions = decide(&workers, &jobs, mono_ms(), now_ms(), since, &self.timings);
+        let mut paused = BTreeMap::new();
+        for decision in decisions {
+            let command = match decision {
+                Decision::MarkWorker {
+                    worker,
+                    state,
+                    reason,
+                } => {
+                    if state == WorkerState::Dead {
+                        tracing::warn!(%worker, %reason, "worker declared dead");
+                    }
+                    Command::SetWorkerState {
+                        worker_id: worker,
+                        state,
+                        reason,
+                    }
+                }
+                Decision::Reassign {
+                    job,
+                    task,
+                    attempt,
+                    reason,
+                } => {
+                    self.reassigned(job);
+                    tracing::warn!(job, task, attempt, %reason, "reassigning task");
+                    Command::ReassignTask {
+                        job_id: job,
+                        task,
+                        attempt,
+                        reason,
+                    }
+                }
+                Decision::Wait { job } => Command::SetJobState {
+                    job_id: job,
+                    state: JobState::WaitingForWorkers,
+                    reason: String::new(),
+                },
+                Decision::ScheduleStart { job, start_at } => Command::ScheduleStart {
+                    job_id: job,
+                    start_at_ms: start_at,
+                },
+                Decision::Fail { job, reason } => Command::SetJobState {
+                    job_id: job,
+                    state: JobState::Failed,
+                    reason,
+                },
+                Decision::Pause { pool, reason } => {
+                    if self.paused(&pool).is_none() {
+                        tracing::error!(%pool, %reason, "storm guard");
+                    }
+                    paused.insert(pool, reason);
+                    continue;
+                }
+            };
+            match self.commit(command).await {
+                Ok(Response::Rejected { code, message }) => {
+                    tracing::debug!(?code, %message, "scheduler decision refused")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "scheduler decision not committed");
+                    return;
+                }
+            }
+        }
+        self.office.lock().paused = paused;
+    }
+}

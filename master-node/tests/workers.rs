@@ -1,0 +1,293 @@
+//! The worker protocol with scripted fake workers: register, pull, the coordinated start,
+//! heartbeats with acknowledged deltas, a silent worker's task reassigned with a new attempt,
+//! its stale reports refused, completion, and abort delivered within a heartbeat.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use broadside_rpc::transport::{self, context_with_timeout};
+use broadside_rpc::worker::{
+    Assignment, Completion, Delta, Heartbeat, HeartbeatReply, Order, Outcome, PullRequest,
+    TaskPhase, TaskRef, TaskReport, WorkerInfo,
+};
+use broadside_rpc::{CallError, Payload, ServiceKind, WorkerRpcClient};
+use common::{eventually, get, post_json, request, Sandbox};
+use serde_json::json;
+
+const SIMULATION: &str = "\
+name: smoke
+http:
+  base_url: http://127.0.0.1:9
+scenarios:
+  - name: s
+    injection:
+      - at_once: 4
+    steps:
+      - request: { name: home, url: / }
+";
+
+async fn client(addr: SocketAddr) -> WorkerRpcClient {
+    let stream = transport::connect(
+        &addr.to_string(),
+        ServiceKind::Worker,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("connect");
+    WorkerRpcClient::new(tarpc::client::Config::default(), transport::framed(stream)).spawn()
+}
+
+fn ctx() -> tarpc::context::Context {
+    context_with_timeout(Duration::from_secs(20))
+}
+
+fn info(id: &str) -> WorkerInfo {
+    WorkerInfo {
+        worker_id: id.into(),
+        pool: "default".into(),
+        labels: vec![],
+        slots: 1,
+        version: "test".into(),
+        address: "fake".into(),
+        running: vec![],
+    }
+}
+
+async fn pull(c: &WorkerRpcClient, id: &str) -> Option<Assignment> {
+    c.pull(
+        ctx(),
+        PullRequest {
+            worker_id: id.into(),
+            free_slots: 1,
+            wait_ms: 2_000,
+        },
+    )
+    .await
+    .expect("transport")
+    .expect("pull")
+}
+
+async fn beat(
+    c: &WorkerRpcClient,
+    id: &str,
+    task: TaskRef,
+    phase: TaskPhase,
+    deltas: Vec<Delta>,
+) -> HeartbeatReply {
+    c.heartbeat(
+        ctx(),
+        Heartbeat {
+            worker_id: id.into(),
+            sent_at_ms: 0,
+            tasks: vec![TaskReport {
+                task,
+                phase,
+                elapsed_ms: 0,
+                users: 0,
+                deltas,
+                logs: vec![],
+            }],
+        },
+    )
+    .await
+    .expect("transport")
+    .expect("heartbeat")
+}
+
+fn delta(seq: u64) -> Delta {
+    Delta {
+        seq,
+        data: Payload(vec![seq as u8; 16]),
+    }
+}
+
+async fn job_state(sandbox: &Sandbox, id: u64) -> serde_json::Value {
+    get(
+        sandbox.http(1),
+        &format!("/api/v1/jobs/{id}?consistent=true"),
+    )
+    .await
+    .json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fake_workers_run_a_job_through_a_reassignment() {
+    let sandbox = Sandbox::start(3).await;
+    let leader = sandbox.leader().await;
+    let follower = sandbox.other_than(leader);
+    let http = sandbox.http(leader);
+    assert_eq!(
+        post_json(http, "/api/v1/projects", json!({"name": "team"}))
+            .await
+            .status,
+        201
+    );
+    let put = request(
+        http,
+        "PUT",
+        "/api/v1/projects/team/files/sim.yaml",
+        &[],
+        SIMULATION,
+    )
+    .await;
+    assert_eq!(put.status, 201);
+    let job = post_json(
+        http,
+        "/api/v1/projects/team/jobs",
+        json!({"simulation": "sim.yaml", "parallelism": 2}),
+    )
+    .await;
+    assert_eq!(job.status, 201, "{:?}", job.body);
+    let job_id = job.json()["id"].as_u64().unwrap();
+
+    // A follower points at the leader.
+    let f = client(sandbox.configs[&follower].listen_raft).await;
+    match f.register(ctx(), info("w1")).await.expect("transport") {
+        Err(CallError::NotLeader(hint)) => {
+            assert_eq!(
+                hint.raft_addr.as_deref(),
+                Some(sandbox.configs[&leader].listen_raft.to_string().as_str())
+            )
+        }
+        other => panic!("expected NotLeader, got {other:?}"),
+    }
+
+    let c = client(sandbox.configs[&leader].listen_raft).await;
+    for w in ["w1", "w2"] {
+        let registered = c.register(ctx(), info(w)).await.unwrap().unwrap();
+        assert_eq!(registered.heartbeat_ms, 200);
+    }
+    let a1 = pull(&c, "w1").await.expect("a task for w1");
+    let a2 = pull(&c, "w2").await.expect("a task for w2");
+    assert_ne!(
+        a1.task.task, a2.task.task,
+        "tasks of one job go to distinct workers"
+    );
+    assert_eq!((a1.task.attempt, a2.task.attempt), (1, 1));
+    assert_eq!(a1.simulation.path, "sim.yaml");
+    assert!(pull(&c, "w1").await.is_none(), "one slot each");
+
+    // All claimed: one start instant, delivered on heartbeats.
+    let start = eventually("the start order", || async {
+        beat(&c, "w1", a1.task, TaskPhase::Ready, vec![])
+            .await
+            .orders
+            .into_iter()
+            .find_map(|o| match o {
+                Order::Start { at_ms, .. } => Some(at_ms),
+                _ => None,
+            })
+    })
+    .await;
+    assert_eq!(job_state(&sandbox, job_id).await["start_at_ms"], start);
+
+    // Deltas are acknowledged once committed; duplicates are harmless.
+    let acked = eventually("acknowledged deltas", || async {
+        let reply = beat(
+            &c,
+            "w1",
+            a1.task,
+            TaskPhase::Running,
+            vec![delta(1), delta(2)],
+        )
+        .await;
+        reply
+            .acks
+            .iter()
+            .find(|a| a.task == a1.task && a.up_to == 2)
+            .copied()
+    })
+    .await;
+    assert_eq!(acked.up_to, 2);
+    assert_eq!(job_state(&sandbox, job_id).await["state"], "running");
+
+    // w2 falls silent while w1 keeps beating; a third worker takes w2's task with attempt 2.
+    let w3 = client(sandbox.configs[&leader].listen_raft).await;
+    w3.register(ctx(), info("w3")).await.unwrap().unwrap();
+    let a3 = eventually("the reassigned task", || async {
+        beat(&c, "w1", a1.task, TaskPhase::Running, vec![]).await;
+        pull(&w3, "w3").await
+    })
+    .await;
+    assert_eq!(a3.task.task, a2.task.task);
+    assert_eq!(a3.task.attempt, 2);
+    assert!(
+        a3.resume_from_ms.is_some(),
+        "a reassignment resumes from the elapsed offset"
+    );
+
+    // The old attempt is fenced: told to stop, its completion refused.
+    let stale = beat(&c, "w2", a2.task, TaskPhase::Running, vec![delta(1)]).await;
+    assert!(!stale.registered);
+    assert!(stale
+        .orders
+        .iter()
+        .any(|o| matches!(o, Order::Stop { task, .. } if *task == a2.task)));
+    let refused = c
+        .complete(
+            ctx(),
+            Completion {
+                worker_id: "w2".into(),
+                task: a2.task,
+                outcome: Outcome::Succeeded,
+                deltas: vec![],
+                result: Payload(vec![]),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(refused, Err(CallError::Stale(_))), "{refused:?}");
+
+    // w1 completes; an abort reaches w3 on its next heartbeat.
+    c.complete(
+        ctx(),
+        Completion {
+            worker_id: "w1".into(),
+            task: a1.task,
+            outcome: Outcome::Succeeded,
+            deltas: vec![delta(3)],
+            result: Payload(b"result".to_vec()),
+        },
+    )
+    .await
+    .unwrap()
+    .expect("completion accepted");
+    let tasks = get(
+        http,
+        &format!("/api/v1/jobs/{job_id}/tasks?consistent=true"),
+    )
+    .await
+    .json();
+    let done = &tasks["items"][a1.task.task as usize];
+    assert_eq!(done["state"], "succeeded");
+    assert_eq!(done["deltas"], 3);
+    let aborted = request(
+        http,
+        "POST",
+        &format!("/api/v1/jobs/{job_id}/abort"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(aborted.status, 200, "{:?}", aborted.body);
+    let orders = beat(&w3, "w3", a3.task, TaskPhase::Running, vec![])
+        .await
+        .orders;
+    assert!(
+        orders
+            .iter()
+            .any(|o| matches!(o, Order::Abort { task, .. } if *task == a3.task)),
+        "{orders:?}"
+    );
+
+    // Files are served by content address.
+    let chunk = c
+        .fetch_chunk(ctx(), a1.simulation.sha256, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(chunk.data.0, SIMULATION.as_bytes());
+    sandbox.shutdown().await;
+}

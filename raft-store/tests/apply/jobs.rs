@@ -1,0 +1,348 @@
+//! Jobs and tasks: lifecycle, attempt fencing, idempotent progress, abort.
+
+use super::*;
+
+#[tokio::test]
+async fn job_lifecycle_claim_start_progress_complete_result_delete() {
+    let mut h = setup().await;
+    let job_id = submit(&mut h, 2).await;
+    let r = h.reader();
+    let job = r.job(job_id).unwrap().expect("job");
+    assert_eq!((job.state, job.files.len()), (JobState::Queued, 2));
+    assert_eq!(
+        r.file("team", "sims/smoke.yaml", Some(1))
+            .unwrap()
+            .map(|f| f.pins),
+        Some(1)
+    );
+    ok(&h
+        .run(Command::SetJobState {
+            job_id,
+            state: JobState::WaitingForWorkers,
+            reason: String::new(),
+        })
+        .await);
+
+    let claim = |task, attempt, w: &str| Command::ClaimTask {
+        job_id,
+        task,
+        attempt,
+        worker_id: w.into(),
+    };
+    assert_eq!(
+        code(&h.run(claim(0, 2, "w1")).await),
+        Some(RejectCode::StaleAttempt)
+    );
+    assert_eq!(
+        code(&h.run(claim(0, 1, "nobody")).await),
+        Some(RejectCode::NotFound)
+    );
+    ok(&h.run(claim(0, 1, "w1")).await);
+    assert_eq!(
+        code(&h.run(claim(0, 1, "w2")).await),
+        Some(RejectCode::Conflict)
+    );
+    let early = h
+        .run(Command::ScheduleStart {
+            job_id,
+            start_at_ms: h.now + 5000,
+        })
+        .await;
+    assert_eq!(code(&early), Some(RejectCode::Conflict));
+    ok(&h.run(claim(1, 1, "w2")).await);
+    ok(&h
+        .run(Command::ScheduleStart {
+            job_id,
+            start_at_ms: h.now + 5000,
+        })
+        .await);
+    assert_eq!(
+        r.job(job_id).unwrap().map(|j| j.state),
+        Some(JobState::Starting)
+    );
+    for task in 0..2 {
+        ok(&h
+            .run(Command::StartTask {
+                job_id,
+                task,
+                attempt: 1,
+            })
+            .await);
+    }
+    assert_eq!(
+        r.job(job_id).unwrap().map(|j| j.state),
+        Some(JobState::Running)
+    );
+
+    let delta = |task, seq| ProgressDelta {
+        job_id,
+        task,
+        attempt: 1,
+        seq,
+        delta: vec![seq as u8],
+    };
+    let batch = Command::RecordProgress {
+        deltas: vec![delta(0, 1), delta(0, 2), delta(1, 1)],
+    };
+    let first = h.run(batch.clone()).await;
+    assert_eq!(
+        first,
+        Response::ProgressRecorded {
+            applied: 3,
+            duplicates: 0,
+            refused: vec![]
+        }
+    );
+    // Resent after a failover under a new request id: folded once.
+    let again = h.run(batch).await;
+    assert_eq!(
+        again,
+        Response::ProgressRecorded {
+            applied: 0,
+            duplicates: 3,
+            refused: vec![]
+        }
+    );
+    let series = r.job_progress(job_id, &PageRequest::default()).unwrap();
+    assert_eq!(
+        series
+            .items
+            .iter()
+            .map(|p| (p.task, p.seq))
+            .collect::<Vec<_>>(),
+        vec![(0, 1), (0, 2), (1, 1)]
+    );
+    assert_eq!(
+        r.task(job_id, 0).unwrap().map(|t| (t.deltas, t.last_seq)),
+        Some((2, Some(2)))
+    );
+
+    let done = |task, outcome| Command::CompleteTask {
+        job_id,
+        task,
+        attempt: 1,
+        outcome,
+        result: vec![9],
+    };
+    ok(&h.run(done(0, TaskOutcome::Succeeded)).await);
+    assert_eq!(
+        code(
+            &h.run(Command::PutJobResult {
+                job_id,
+                result: vec![]
+            })
+            .await
+        ),
+        Some(RejectCode::Conflict)
+    );
+    ok(&h.run(done(1, TaskOutcome::Succeeded)).await);
+    assert_eq!(
+        r.job(job_id).unwrap().map(|j| j.state),
+        Some(JobState::Completed)
+    );
+    assert_eq!(
+        r.task_result(job_id, 1).unwrap().map(|x| x.data),
+        Some(vec![9])
+    );
+    ok(&h
+        .run(Command::PutJobResult {
+            job_id,
+            result: vec![7],
+        })
+        .await);
+    assert_eq!(r.job_result(job_id).unwrap().map(|x| x.data), Some(vec![7]));
+    assert_eq!(
+        r.list_jobs(Some("team"), &PageRequest::default())
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    ok(&h.run(Command::DeleteJob { job_id }).await);
+    assert_eq!(r.job(job_id).unwrap(), None);
+    assert_eq!(
+        r.list_tasks(job_id, &PageRequest::default())
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+    assert_eq!(
+        r.job_progress(job_id, &PageRequest::default())
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+    assert_eq!(
+        r.file("team", "sims/smoke.yaml", Some(1))
+            .unwrap()
+            .map(|f| f.pins),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn reassignment_fences_the_stale_attempt() {
+    let mut h = setup().await;
+    let job_id = submit(&mut h, 1).await;
+    ok(&claim(&mut h, job_id, 0, 1, "w1").await);
+    ok(&h
+        .run(Command::ScheduleStart {
+            job_id,
+            start_at_ms: h.now,
+        })
+        .await);
+    ok(&h
+        .run(Command::StartTask {
+            job_id,
+            task: 0,
+            attempt: 1,
+        })
+        .await);
+    let reassign = Command::ReassignTask {
+        job_id,
+        task: 0,
+        attempt: 1,
+        reason: "worker lost".into(),
+    };
+    assert_eq!(
+        h.run(reassign.clone()).await,
+        Response::TaskReassigned { attempt: 2 }
+    );
+    assert_eq!(code(&h.run(reassign).await), Some(RejectCode::StaleAttempt));
+
+    // The old worker's reports are refused; the new attempt's accepted.
+    let late = ProgressDelta {
+        job_id,
+        task: 0,
+        attempt: 1,
+        seq: 5,
+        delta: vec![],
+    };
+    let refused = h.run(Command::RecordProgress { deltas: vec![late] }).await;
+    assert_eq!(
+        refused,
+        Response::ProgressRecorded {
+            applied: 0,
+            duplicates: 0,
+            refused: vec![(job_id, 0, 1)]
+        }
+    );
+    let old_done = Command::CompleteTask {
+        job_id,
+        task: 0,
+        attempt: 1,
+        outcome: TaskOutcome::Succeeded,
+        result: vec![],
+    };
+    assert_eq!(code(&h.run(old_done).await), Some(RejectCode::StaleAttempt));
+    assert_eq!(
+        code(
+            &h.run(Command::StartTask {
+                job_id,
+                task: 0,
+                attempt: 1
+            })
+            .await
+        ),
+        Some(RejectCode::StaleAttempt)
+    );
+
+    ok(&claim(&mut h, job_id, 0, 2, "w2").await);
+    ok(&h
+        .run(Command::StartTask {
+            job_id,
+            task: 0,
+            attempt: 2,
+        })
+        .await);
+    let fresh = ProgressDelta {
+        job_id,
+        task: 0,
+        attempt: 2,
+        seq: 1,
+        delta: vec![1],
+    };
+    let accepted = h
+        .run(Command::RecordProgress {
+            deltas: vec![fresh],
+        })
+        .await;
+    assert_eq!(
+        accepted,
+        Response::ProgressRecorded {
+            applied: 1,
+            duplicates: 0,
+            refused: vec![]
+        }
+    );
+    let failed = Command::CompleteTask {
+        job_id,
+        task: 0,
+        attempt: 2,
+        outcome: TaskOutcome::Failed {
+            reason: "target down".into(),
+        },
+        result: vec![],
+    };
+    ok(&h.run(failed).await);
+    let job = h.reader().job(job_id).unwrap().expect("job");
+    assert_eq!((job.state, job.reassignments), (JobState::Failed, 1));
+    assert!(job.reason.contains("target down"));
+}
+
+#[tokio::test]
+async fn abort_and_manual_failure_end_unfinished_tasks() {
+    let mut h = setup().await;
+    let job_id = submit(&mut h, 2).await;
+    ok(&claim(&mut h, job_id, 0, 1, "w1").await);
+    ok(&h
+        .run(Command::AbortJob {
+            job_id,
+            reason: "user".into(),
+        })
+        .await);
+    ok(&h
+        .run(Command::AbortJob {
+            job_id,
+            reason: "user".into(),
+        })
+        .await);
+    let r = h.reader();
+    assert_eq!(
+        r.job(job_id).unwrap().map(|j| j.state),
+        Some(JobState::Aborted)
+    );
+    let tasks = r.list_tasks(job_id, &PageRequest::default()).unwrap().items;
+    assert!(tasks.iter().all(|t| t.state == TaskState::Aborted));
+    let set = Command::SetJobState {
+        job_id,
+        state: JobState::Queued,
+        reason: String::new(),
+    };
+    assert_eq!(code(&h.run(set).await), Some(RejectCode::Conflict));
+
+    let Response::JobSubmitted { job_id: second } = h.run(Command::SubmitJob(spec(1))).await else {
+        panic!()
+    };
+    assert_eq!(second, job_id + 1);
+    let running = Command::SetJobState {
+        job_id: second,
+        state: JobState::Running,
+        reason: String::new(),
+    };
+    assert_eq!(code(&h.run(running).await), Some(RejectCode::Conflict));
+    ok(&h
+        .run(Command::SetJobState {
+            job_id: second,
+            state: JobState::Failed,
+            reason: "pool empty".into(),
+        })
+        .await);
+    assert_eq!(
+        r.job(second).unwrap().map(|j| j.state),
+        Some(JobState::Failed)
+    );
+}

@@ -1,0 +1,268 @@
+//! The worker→master service (DESIGN §4): register, long-poll for a task, heartbeat with
+//! progress, numbered metrics deltas and log lines, complete, hand a task back, and fetch
+//! pinned files by content address. Only the leader serves it; a follower answers
+//! [`CallError::NotLeader`] with the leader's address.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CallError, Payload};
+
+/// A sha256 content address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Digest(pub [u8; 32]);
+
+/// A worker introducing itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Stable id, kept in the worker's data directory.
+    pub worker_id: String,
+    /// Pool it serves.
+    pub pool: String,
+    /// Free labels.
+    pub labels: Vec<(String, String)>,
+    /// Task slots.
+    pub slots: u32,
+    /// Software version.
+    pub version: String,
+    /// Where it runs (host name and process id), for operators.
+    pub address: String,
+    /// The task attempts it is running now (empty for a fresh process); any other attempt the
+    /// leader has on record for this worker is lost and reassigned.
+    pub running: Vec<TaskRef>,
+}
+
+/// The leader's answer to a registration: the timings the worker must follow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    /// Heartbeat interval `h`, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Lease `L`: stop the load when no heartbeat was acknowledged for this long.
+    pub lease_ms: u64,
+    /// Stop budget `K`.
+    pub stop_budget_ms: u64,
+    /// The leader's wall clock when it answered (Unix milliseconds).
+    pub leader_time_ms: u64,
+}
+
+/// One attempt of one task: the fencing identity every report carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskRef {
+    /// Job.
+    pub job_id: u64,
+    /// Segment index.
+    pub task: u32,
+    /// Attempt (fencing token).
+    pub attempt: u32,
+}
+
+/// A worker asking for work.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Who asks.
+    pub worker_id: String,
+    /// Slots it can fill now.
+    pub free_slots: u32,
+    /// How long the leader may hold the call before answering "nothing" (long poll).
+    pub wait_ms: u64,
+}
+
+/// A file a task needs, by content address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// Path in the job's project.
+    pub path: String,
+    /// Content address.
+    pub sha256: Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// Number of chunks [`WorkerRpc::fetch_chunk`] serves it in.
+    pub chunk_count: u32,
+}
+
+/// How a job divides its simulation among tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Split {
+    /// Segment `task` of `parallelism` of the simulation's totals.
+    Split,
+    /// The whole simulation in every task.
+    Replicate,
+}
+
+/// A task handed to a worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// Which attempt of which task.
+    pub task: TaskRef,
+    /// Number of tasks of the job.
+    pub parallelism: u32,
+    /// Split mode.
+    pub split: Split,
+    /// The simulation file.
+    pub simulation: FileRef,
+    /// Data files, by their paths in the project.
+    pub files: Vec<FileRef>,
+    /// The job's run parameters (JSON).
+    pub params: Payload,
+    /// The start instant, when already decided (a reassignment joins a running job).
+    pub start_at_ms: Option<u64>,
+    /// For a reassignment: how far into the schedule the new attempt resumes.
+    pub resume_from_ms: Option<u64>,
+}
+
+/// Where a task is on its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskPhase {
+    /// Fetching files, compiling the simulation.
+    Preparing,
+    /// Ready, waiting for the start instant.
+    Ready,
+    /// Generating load.
+    Running,
+}
+
+/// One numbered metrics delta of a task attempt (one heartbeat interval), as the engine
+/// encodes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Sequence number within the attempt, from 1, without gaps.
+    pub seq: u64,
+    /// Encoded delta.
+    pub data: Payload,
+}
+
+/// A log line of a task (check failures with samples, engine errors).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Worker wall clock, Unix milliseconds.
+    pub at_ms: u64,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    /// Text (bounded by the worker).
+    pub message: String,
+}
+
+/// A task's state in a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// Which attempt.
+    pub task: TaskRef,
+    /// Phase.
+    pub phase: TaskPhase,
+    /// Milliseconds into the schedule.
+    pub elapsed_ms: u64,
+    /// Virtual users active now.
+    pub users: u64,
+    /// Deltas not yet acknowledged, oldest first.
+    pub deltas: Vec<Delta>,
+    /// New log lines.
+    pub logs: Vec<LogLine>,
+}
+
+/// A heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Who.
+    pub worker_id: String,
+    /// The worker's wall clock when sending (Unix milliseconds), for the clock offset.
+    pub sent_at_ms: u64,
+    /// Its tasks.
+    pub tasks: Vec<TaskReport>,
+}
+
+/// Deltas of one attempt committed up to a sequence number: the worker may drop them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Which attempt.
+    pub task: TaskRef,
+    /// Every delta with `seq <= up_to` is committed.
+    pub up_to: u64,
+}
+
+/// An instruction riding on a heartbeat reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Order {
+    /// Start the load at this cluster instant (leader clock, Unix milliseconds).
+    Start {
+        /// Which attempt.
+        task: TaskRef,
+        /// Start instant.
+        at_ms: u64,
+    },
+    /// Stop the task now: its job was aborted.
+    Abort {
+        /// Which attempt.
+        task: TaskRef,
+        /// Why.
+        reason: String,
+    },
+    /// Stop the task now: this attempt is no longer current (fenced).
+    Stop {
+        /// Which attempt.
+        task: TaskRef,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The leader's answer to a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    /// The leader's wall clock when answering (Unix milliseconds).
+    pub leader_time_ms: u64,
+    /// False when the leader does not know this worker as alive: it must register again.
+    pub registered: bool,
+    /// Committed deltas.
+    pub acks: Vec<Ack>,
+    /// Instructions.
+    pub orders: Vec<Order>,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The segment ran to its end.
+    Succeeded,
+    /// It could not run or broke.
+    Failed(String),
+}
+
+/// A finished attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    /// Who.
+    pub worker_id: String,
+    /// Which attempt.
+    pub task: TaskRef,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Final deltas not yet acknowledged; committed before the completion.
+    pub deltas: Vec<Delta>,
+    /// The attempt's final result, as the engine encodes it.
+    pub result: Payload,
+}
+
+/// A chunk of a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// The bytes.
+    pub data: Payload,
+    /// Chunks of the whole file.
+    pub chunk_count: u32,
+}
+
+/// The worker→master service.
+#[tarpc::service]
+pub trait WorkerRpc {
+    /// Registers (or re-registers) a worker.
+    async fn register(info: WorkerInfo) -> Result<Registered, CallError>;
+    /// Waits up to `wait_ms` for a task for this worker's pool.
+    async fn pull(request: PullRequest) -> Result<Option<Assignment>, CallError>;
+    /// Reports progress; answered with acknowledgements, orders and the leader's clock.
+    async fn heartbeat(heartbeat: Heartbeat) -> Result<HeartbeatReply, CallError>;
+    /// Finishes an attempt.
+    async fn complete(completion: Completion) -> Result<(), CallError>;
+    /// Hands a task back (the worker drains): it resumes elsewhere from `elapsed_ms`.
+    async fn hand_back(worker_id: String, task: TaskRef, elapsed_ms: u64) -> Result<(), CallError>;
+    /// Chunk `index` of the blob `sha256`.
+    async fn fetch_chunk(sha256: Digest, index: u32) -> Result<Chunk, CallError>;
+}
