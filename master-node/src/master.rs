@@ -152,6 +152,7 @@ pub async fn start_on(
         raft,
         reader,
         peers,
+        forwarded: Default::default(),
     });
 
     let stop = CancellationToken::new();
@@ -161,7 +162,7 @@ pub async fn start_on(
         tokio::spawn(scheduler.clone().run(stop.clone())),
         tokio::spawn(crate::http::serve(
             http_listener,
-            node.clone(),
+            scheduler.clone(),
             stop.clone(),
         )),
         tokio::spawn(crate::bootstrap::bootstrap(node.clone(), stop.clone())),
@@ -208,9 +209,8 @@ async fn accept_loop(listener: TcpListener, scheduler: Arc<Scheduler>, stop: Can
         tokio::spawn(async move {
             match transport::accept(&mut stream).await {
                 Ok(ServiceKind::Raft) => {
-                    let node = scheduler.node.clone();
                     let requests = BaseChannel::with_defaults(transport::framed(stream))
-                        .execute(RaftServer { node }.serve())
+                        .execute(RaftServer { scheduler }.serve())
                         .for_each(|request| async {
                             tokio::spawn(request);
                         });

@@ -30,6 +30,7 @@ pub struct Node {
     pub(crate) raft: Raft,
     pub(crate) reader: StoreReader,
     pub(crate) peers: Arc<Peers>,
+    pub(crate) forwarded: std::sync::atomic::AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch on this node's clock.
@@ -50,6 +51,11 @@ fn role(state: ServerState) -> &'static str {
 }
 
 impl Node {
+    /// Writes this node forwarded to a leader since it started.
+    pub fn forwarded_writes(&self) -> u64 {
+        self.forwarded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.id
@@ -188,6 +194,8 @@ impl Node {
                         }
                     };
                     let remaining = deadline.saturating_duration_since(Instant::now());
+                    self.forwarded
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let reply = self
                         .peers
                         .call(addr, remaining, |c, ctx| async move {

@@ -233,6 +233,7 @@ impl WorkerRpc for WorkerServer {
     ) -> Result<HeartbeatReply, CallError> {
         self.scheduler.ensure_leader()?;
         self.scheduler.heard_from(&heartbeat.worker_id);
+        self.scheduler.count_heartbeat();
         let registered = self
             .scheduler
             .node

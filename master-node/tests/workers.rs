@@ -282,6 +282,85 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
         "{orders:?}"
     );
 
+    // The registry through REST, from a follower: heartbeat ages come from the leader. w1 idles
+    // but keeps beating, so it is (again) alive.
+    let workers = eventually("w1 alive in the registry", || async {
+        c.heartbeat(
+            ctx(),
+            Heartbeat {
+                worker_id: "w1".into(),
+                sent_at_ms: 0,
+                tasks: vec![],
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let workers = get(sandbox.http(follower), "/api/v1/workers?consistent=true")
+            .await
+            .json();
+        let alive = workers["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == "w1" && w["state"] == "alive");
+        alive.then_some(workers)
+    })
+    .await;
+    let items = workers["items"].as_array().unwrap();
+    let w1 = items.iter().find(|w| w["id"] == "w1").expect("w1 listed");
+    assert!(w1["last_heartbeat_age_ms"].as_u64().is_some(), "{w1}");
+    let w2 = items.iter().find(|w| w["id"] == "w2").expect("w2 listed");
+    assert_eq!(w2["state"], "dead");
+    // Forgetting an alive worker is refused; draining one stops its pulls; a drained worker
+    // holding nothing is forgotten.
+    let refused = request(
+        sandbox.http(follower),
+        "DELETE",
+        "/api/v1/workers/w3",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    let drained = request(
+        sandbox.http(follower),
+        "POST",
+        "/api/v1/workers/w1/drain",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(drained.json()["state"], "draining");
+    assert!(pull(&c, "w1").await.is_none());
+    let forgotten = request(
+        sandbox.http(follower),
+        "DELETE",
+        "/api/v1/workers/w1",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(forgotten.status, 204, "{:?}", forgotten.body);
+    assert_eq!(
+        get(http, "/api/v1/workers/w1?consistent=true").await.status,
+        404
+    );
+
+    let metrics = get(http, "/metrics").await;
+    let text = String::from_utf8_lossy(&metrics.body).to_string();
+    assert!(text.contains("broadside_raft_is_leader 1"), "{text}");
+    assert!(
+        text.contains("broadside_workers{state=\"dead\"} 1"),
+        "{text}"
+    );
+    let beats: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("broadside_worker_heartbeats_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("heartbeat counter");
+    assert!(beats > 0);
+
     // Files are served by content address.
     let chunk = c
         .fetch_chunk(ctx(), a1.simulation.sha256, 0)

@@ -69,6 +69,8 @@ pub trait RaftRpc {
     async fn read_index() -> Result<Option<u64>, CallError>;
     /// A membership change, carried out by the leader.
     async fn change_membership(change: MembershipChange) -> Result<(), CallError>;
+    /// Milliseconds since the leader last heard from each worker (the leader only).
+    async fn heartbeat_ages() -> Result<Vec<(String, u64)>, CallError>;
     /// This node's status.
     async fn status() -> NodeStatus;
 }

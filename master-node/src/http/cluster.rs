@@ -12,10 +12,11 @@ use broadside_rpc::{MembershipChange, NodeStatus};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
+use super::AppState;
 use super::{json_body, Consistent, Problem};
 use crate::node::Node;
 
-pub(super) fn routes() -> Router<Arc<Node>> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/cluster", get(cluster))
         .route("/cluster/members", axum::routing::post(add_member))
@@ -119,6 +120,8 @@ async fn add_member(
         http_addr: status.http_addr,
     })
     .await?;
+    // Show the new membership as this master's replica has it.
+    node.read_barrier().await?;
     Ok((StatusCode::OK, Json(view(&node).await)))
 }
 

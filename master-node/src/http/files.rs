@@ -22,13 +22,14 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::AppState;
 use super::{commit, request_id, Consistent, PageQuery, PageView, Problem};
 use crate::node::Node;
 
 /// Blob chunks committed concurrently during an upload.
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-pub(super) fn routes() -> Router<Arc<Node>> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/projects/{project}/files", get(list))
         .route(

@@ -13,11 +13,12 @@ use broadside_raft_store::model::{Job, JobState, SplitMode, Task, TaskState};
 use broadside_raft_store::{valid_name, valid_path, Command, JobSpec, Response, MAX_PARALLELISM};
 use serde::{Deserialize, Serialize};
 
+use super::AppState;
 use super::{commit, json_body, request_id, Consistent, PageQuery, PageView, Problem};
 use crate::jobs::{validate_simulation, JobParams, StartPolicy};
 use crate::node::Node;
 
-pub(super) fn routes() -> Router<Arc<Node>> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/projects/{project}/jobs", get(list).post(submit))
         .route("/jobs/{id}", get(show))

@@ -5,12 +5,14 @@
 mod cluster;
 mod files;
 mod jobs;
+mod metrics;
 mod problem;
 mod projects;
+mod workers;
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRef, FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::routing::get;
@@ -24,26 +26,56 @@ use tokio_util::sync::CancellationToken;
 pub use problem::{Details, LeaderView, Problem};
 
 use crate::node::Node;
+use crate::scheduler::driver::Scheduler;
+
+/// What every handler can reach: the node and its scheduler.
+#[derive(Clone)]
+pub struct AppState {
+    node: Arc<Node>,
+    scheduler: Arc<Scheduler>,
+}
+
+impl FromRef<AppState> for Arc<Node> {
+    fn from_ref(state: &AppState) -> Self {
+        state.node.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Scheduler> {
+    fn from_ref(state: &AppState) -> Self {
+        state.scheduler.clone()
+    }
+}
 
 /// The router of the whole API.
-pub fn router(node: Arc<Node>) -> Router {
+pub fn router(scheduler: Arc<Scheduler>) -> Router {
+    let state = AppState {
+        node: scheduler.node.clone(),
+        scheduler,
+    };
     Router::new()
         .route("/healthz", get(cluster::healthz))
         .route("/readyz", get(cluster::readyz))
+        .route("/metrics", get(metrics::metrics))
         .nest(
             "/api/v1",
             cluster::routes()
                 .merge(projects::routes())
                 .merge(files::routes())
-                .merge(jobs::routes()),
+                .merge(jobs::routes())
+                .merge(workers::routes()),
         )
         .fallback(|| async { Problem::not_found("no such endpoint") })
-        .with_state(node)
+        .with_state(state)
 }
 
 /// Serves the API on `listener` until `stop`.
-pub(crate) async fn serve(listener: TcpListener, node: Arc<Node>, stop: CancellationToken) {
-    let app = router(node);
+pub(crate) async fn serve(
+    listener: TcpListener,
+    scheduler: Arc<Scheduler>,
+    stop: CancellationToken,
+) {
+    let app = router(scheduler);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await
@@ -86,11 +118,12 @@ pub(crate) struct ReadOptions {
 /// Reads the query options and, when asked, waits for the read barrier.
 pub(crate) struct Consistent;
 
-impl FromRequestParts<Arc<Node>> for Consistent {
+impl FromRequestParts<AppState> for Consistent {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, node: &Arc<Node>) -> Result<Self, Problem> {
-        let Query(options) = Query::<ReadOptions>::from_request_parts(parts, node)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let node = &state.node;
+        let Query(options) = Query::<ReadOptions>::from_request_parts(parts, state)
             .await
             .map_err(|e| Problem::bad_request(e.body_text()))?;
         if options.consistent {

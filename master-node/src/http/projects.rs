@@ -11,10 +11,11 @@ use broadside_raft_store::model::Project;
 use broadside_raft_store::Command;
 use serde::{Deserialize, Serialize};
 
+use super::AppState;
 use super::{commit, json_body, request_id, Consistent, PageQuery, PageView, Problem};
 use crate::node::Node;
 
-pub(super) fn routes() -> Router<Arc<Node>> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/projects", get(list).post(create))
         .route("/projects/{name}", get(show).delete(remove))

@@ -12,11 +12,18 @@ use tarpc::context::Context;
 
 use super::{decode, encode};
 use crate::node::Node;
+use crate::scheduler::driver::Scheduler;
 
 /// The service object; cloned per request.
 #[derive(Clone)]
 pub(crate) struct RaftServer {
-    pub(crate) node: Arc<Node>,
+    pub(crate) scheduler: Arc<Scheduler>,
+}
+
+impl RaftServer {
+    fn node(&self) -> &Node {
+        &self.scheduler.node
+    }
 }
 
 fn incoming<T: DeserializeOwned>(payload: &Payload) -> Result<T, CallError> {
@@ -32,27 +39,27 @@ fn outgoing<T: Serialize>(value: &T) -> Result<Payload, CallError> {
 impl RaftRpc for RaftServer {
     async fn append_entries(self, _: Context, request: Payload) -> Result<Payload, CallError> {
         let request: AppendEntriesRequest<TypeConfig> = incoming(&request)?;
-        outgoing(&self.node.raft.append_entries(request).await)
+        outgoing(&self.node().raft.append_entries(request).await)
     }
 
     async fn vote(self, _: Context, request: Payload) -> Result<Payload, CallError> {
         let request: VoteRequest<u64> = incoming(&request)?;
-        outgoing(&self.node.raft.vote(request).await)
+        outgoing(&self.node().raft.vote(request).await)
     }
 
     async fn install_snapshot(self, _: Context, request: Payload) -> Result<Payload, CallError> {
         let request: InstallSnapshotRequest<TypeConfig> = incoming(&request)?;
-        outgoing(&self.node.raft.install_snapshot(request).await)
+        outgoing(&self.node().raft.install_snapshot(request).await)
     }
 
     async fn propose(self, _: Context, request: Payload) -> Result<Payload, CallError> {
         let request: Request = incoming(&request)?;
-        let applied = self.node.write_local_at(request).await?;
+        let applied = self.node().write_local_at(request).await?;
         outgoing(&applied)
     }
 
     async fn read_index(self, _: Context) -> Result<Option<u64>, CallError> {
-        self.node.read_index_local().await
+        self.node().read_index_local().await
     }
 
     async fn change_membership(
@@ -60,10 +67,15 @@ impl RaftRpc for RaftServer {
         _: Context,
         change: MembershipChange,
     ) -> Result<(), CallError> {
-        self.node.change_membership_local(change).await
+        self.node().change_membership_local(change).await
+    }
+
+    async fn heartbeat_ages(self, _: Context) -> Result<Vec<(String, u64)>, CallError> {
+        self.scheduler.ensure_leader()?;
+        Ok(self.scheduler.heartbeat_ages().into_iter().collect())
     }
 
     async fn status(self, _: Context) -> NodeStatus {
-        self.node.status()
+        self.node().status()
     }
 }

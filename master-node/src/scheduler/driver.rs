@@ -7,6 +7,7 @@
 //! (the failover grace of the core) and reads committed progress back from the store.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,7 @@ pub struct Scheduler {
     timings: CoreTimings,
     office: Mutex<Office>,
     pending: Mutex<Pending>,
+    heartbeats: AtomicU64,
 }
 
 impl Scheduler {
@@ -71,6 +73,7 @@ impl Scheduler {
             timings,
             office: Mutex::default(),
             pending: Mutex::default(),
+            heartbeats: AtomicU64::new(0),
         })
     }
 
@@ -90,6 +93,27 @@ impl Scheduler {
             .lock()
             .last_seen
             .insert(worker.to_owned(), mono_ms());
+    }
+
+    /// Counts a heartbeat received.
+    pub(crate) fn count_heartbeat(&self) {
+        self.heartbeats.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Heartbeats received by this node since it started.
+    pub fn heartbeats(&self) -> u64 {
+        self.heartbeats.load(Ordering::Relaxed)
+    }
+
+    /// Milliseconds since this leader last heard from each worker (empty unless leading).
+    pub fn heartbeat_ages(&self) -> BTreeMap<String, u64> {
+        let now = mono_ms();
+        self.office
+            .lock()
+            .last_seen
+            .iter()
+            .map(|(w, at)| (w.clone(), now.saturating_sub(*at)))
+            .collect()
     }
 
     /// Notes a reassignment of one of `job`'s tasks (storm guard spacing).

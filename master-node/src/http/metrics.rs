@@ -1,0 +1,181 @@
+//! Prometheus text exposition of a master's state: Raft (term, leader, lags), jobs and
+//! workers by state, heartbeats and forwarded writes.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use broadside_raft_store::model::{JobState, WorkerState};
+use broadside_raft_store::PageRequest;
+use openraft::ServerState;
+
+use super::workers::state_name;
+use super::Problem;
+use crate::node::Node;
+use crate::scheduler::driver::Scheduler;
+
+fn job_state(state: JobState) -> &'static str {
+    match state {
+        JobState::Queued => "queued",
+        JobState::WaitingForWorkers => "waiting_for_workers",
+        JobState::Starting => "starting",
+        JobState::Running => "running",
+        JobState::Completed => "completed",
+        JobState::Failed => "failed",
+        JobState::Aborted => "aborted",
+    }
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
+pub(super) async fn metrics(
+    State(node): State<Arc<Node>>,
+    State(scheduler): State<Arc<Scheduler>>,
+) -> Result<impl IntoResponse, Problem> {
+    let m = node.raft.metrics().borrow().clone();
+    let last_log = m.last_log_index.unwrap_or(0);
+    let applied = m.last_applied.map_or(0, |l| l.index);
+    let mut out = String::with_capacity(4096);
+    let one = |v: u64| vec![(String::new(), v)];
+    metric(
+        &mut out,
+        "broadside_raft_term",
+        "gauge",
+        "Current Raft term.",
+        &one(m.current_term),
+    );
+    metric(
+        &mut out,
+        "broadside_raft_leader",
+        "gauge",
+        "Id of the leader this node knows (0: none).",
+        &one(m.current_leader.unwrap_or(0)),
+    );
+    metric(
+        &mut out,
+        "broadside_raft_is_leader",
+        "gauge",
+        "1 when this node leads.",
+        &one(u64::from(m.state == ServerState::Leader)),
+    );
+    metric(
+        &mut out,
+        "broadside_raft_last_log_index",
+        "gauge",
+        "Index of the last log entry.",
+        &one(last_log),
+    );
+    metric(
+        &mut out,
+        "broadside_raft_applied_index",
+        "gauge",
+        "Index of the last applied entry.",
+        &one(applied),
+    );
+    metric(
+        &mut out,
+        "broadside_raft_apply_lag",
+        "gauge",
+        "Log entries not yet applied on this node.",
+        &one(last_log.saturating_sub(applied)),
+    );
+    let lag: Vec<(String, u64)> = m
+        .replication
+        .iter()
+        .flatten()
+        .map(|(id, matched)| {
+            let matched = matched.map_or(0, |l| l.index);
+            (
+                format!("{{follower=\"{id}\"}}"),
+                last_log.saturating_sub(matched),
+            )
+        })
+        .collect();
+    metric(
+        &mut out,
+        "broadside_raft_replication_lag",
+        "gauge",
+        "Entries each follower still lacks (leader only).",
+        &lag,
+    );
+
+    let reader = node.reader();
+    let mut jobs = std::collections::BTreeMap::new();
+    let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
+    loop {
+        let got = reader.active_jobs(&page)?;
+        for j in got.items {
+            *jobs.entry(job_state(j.state)).or_insert(0u64) += 1;
+        }
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    let jobs: Vec<(String, u64)> = jobs
+        .into_iter()
+        .map(|(s, n)| (format!("{{state=\"{s}\"}}"), n))
+        .collect();
+    metric(
+        &mut out,
+        "broadside_active_jobs",
+        "gauge",
+        "Jobs not yet finished, by state.",
+        &jobs,
+    );
+
+    let mut workers = std::collections::BTreeMap::new();
+    for s in [
+        WorkerState::Alive,
+        WorkerState::Suspect,
+        WorkerState::Dead,
+        WorkerState::Draining,
+    ] {
+        workers.insert(state_name(s), 0u64);
+    }
+    let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
+    loop {
+        let got = reader.list_workers(&page)?;
+        for w in got.items {
+            *workers.entry(state_name(w.state)).or_insert(0) += 1;
+        }
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    let workers: Vec<(String, u64)> = workers
+        .into_iter()
+        .map(|(s, n)| (format!("{{state=\"{s}\"}}"), n))
+        .collect();
+    metric(
+        &mut out,
+        "broadside_workers",
+        "gauge",
+        "Registered workers by state.",
+        &workers,
+    );
+    metric(
+        &mut out,
+        "broadside_worker_heartbeats_total",
+        "counter",
+        "Worker heartbeats this node received.",
+        &one(scheduler.heartbeats()),
+    );
+    metric(
+        &mut out,
+        "broadside_forwarded_writes_total",
+        "counter",
+        "Writes this node forwarded to the leader.",
+        &one(node.forwarded_writes()),
+    );
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
