@@ -147,3 +147,57 @@ fn remote_targets_are_refused_by_default() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("address not allowed"), "{}", text(&out));
 }
+
+#[test]
+fn master_refuses_an_inconsistent_configuration_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = broadside(
+        &[
+            "master",
+            "--id",
+            "4",
+            "--listen-raft",
+            "127.0.0.1:0",
+            "--listen-http",
+            "127.0.0.1:0",
+            "--peers",
+            "1=127.0.0.1:7001,2=127.0.0.1:7002",
+            "--data",
+            "data",
+            "--lease",
+            "2s",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("must include this node's id 4"), "{t}");
+    assert!(t.contains("lease (2000 ms)"), "{t}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created before validation"
+    );
+
+    let missing = broadside(&["master", "--id", "1"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing).contains("--listen-raft is required"),
+        "{}",
+        text(&missing)
+    );
+}
+
+#[test]
+fn master_config_file_errors_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("master.yaml"),
+        "id: 1\nlisten-raft: 127.0.0.1:0\nlisten-htp: 127.0.0.1:0\n",
+    )
+    .unwrap();
+    let out = broadside(&["master", "--config", "master.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("master.yaml:3:1"), "{t}");
+    assert!(t.contains("listen-htp"), "{t}");
+}
