@@ -188,9 +188,9 @@ impl Applier {
     }
 }
 
-/// Pseudo-random bytes (incompressible, so lz4 cannot shrink the state).
+/// Pseudo-random bytes (incompressible, so lz4 cannot shrink the state), different per seed.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
         x ^= x << 13;
@@ -243,22 +243,35 @@ async fn apply_progress(a: &mut Applier, tasks: u32, per_batch: usize, seconds: 
         assert_eq!(r, Response::Ok);
     }
     let delta = noise(7, 1024);
-    let mut seq = 0u64;
+    // Each task numbers its own deltas; a batch takes the next one of each task in turn.
+    let mut next_seq = vec![0u64; tasks as usize];
+    let mut next_task = 0usize;
     let (mut batches, mut deltas) = (0u64, 0u64);
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < seconds {
         let batch = (0..per_batch)
-            .map(|i| ProgressDelta {
-                job_id,
-                task: i as u32 % tasks,
-                attempt: 1,
-                seq: seq + (i as u64 / u64::from(tasks)),
-                delta: delta.clone(),
+            .map(|_| {
+                let task = next_task;
+                next_task = (next_task + 1) % tasks as usize;
+                next_seq[task] += 1;
+                ProgressDelta {
+                    job_id,
+                    task: task as u32,
+                    attempt: 1,
+                    seq: next_seq[task],
+                    delta: delta.clone(),
+                }
             })
             .collect();
-        seq += per_batch as u64 / u64::from(tasks);
         match a.run(Command::RecordProgress { deltas: batch }).await {
-            Response::ProgressRecorded { applied, .. } => deltas += u64::from(applied),
+            Response::ProgressRecorded {
+                applied,
+                duplicates,
+                ..
+            } => {
+                assert_eq!(duplicates, 0, "every delta is new");
+                deltas += u64::from(applied);
+            }
             other => panic!("progress refused: {other:?}"),
         }
         batches += 1;
