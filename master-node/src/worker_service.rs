@@ -279,15 +279,30 @@ impl WorkerRpc for WorkerServer {
                 continue;
             }
             if report.phase == TaskPhase::Running && task.state == TaskState::Assigned {
-                checked(
-                    self.scheduler
-                        .commit(Command::StartTask {
-                            job_id: t.job_id,
-                            task: t.task,
-                            attempt: t.attempt,
-                        })
-                        .await,
-                )?;
+                // Best effort: a heartbeat's reply (and the worker's lease) never depends on a
+                // Raft write; the next heartbeat retries.
+                let started = self
+                    .scheduler
+                    .commit(Command::StartTask {
+                        job_id: t.job_id,
+                        task: t.task,
+                        attempt: t.attempt,
+                    })
+                    .await;
+                match started {
+                    Ok(Response::Rejected {
+                        code: RejectCode::StaleAttempt,
+                        message,
+                    }) => {
+                        orders.push(Order::Stop {
+                            task: t,
+                            reason: message,
+                        });
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "start of a task not recorded yet"),
+                }
             }
             if report.phase != TaskPhase::Running {
                 if let Some(at_ms) = job.and_then(|j| j.start_at_ms) {

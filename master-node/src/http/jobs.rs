@@ -319,11 +319,14 @@ async fn list(
                 .filter(|j| wanted.is_none_or(|s| j.state == s)),
         );
         match page.next {
-            Some(next) if items.len() < limit => request.after = Some(next),
+            Some(next) if items.len() < limit => {
+                // Never read more than still fits, so `next` never skips a match.
+                request.after = Some(next);
+                request.limit = limit - items.len();
+            }
             next => break next,
         }
     };
-    items.truncate(limit);
     Ok(Json(PageView::from_page(
         broadside_raft_store::Page { items, next },
         JobView::from,

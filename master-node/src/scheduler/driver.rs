@@ -156,6 +156,7 @@ impl Scheduler {
         let mut batch: Vec<ProgressDelta> = Vec::new();
         let mut bytes = 0usize;
         let budget = MAX_ENTRY_BYTES - (16 << 10);
+        let mut failed: HashSet<(JobId, u32, u32)> = HashSet::new();
         let mut rest = deltas.into_iter().peekable();
         while rest.peek().is_some() || !batch.is_empty() {
             let fits = rest.peek().is_some_and(|d| {
@@ -168,14 +169,24 @@ impl Scheduler {
                 batch.push(d);
                 continue;
             }
-            let sent = std::mem::take(&mut batch);
+            let taken = std::mem::take(&mut batch);
             bytes = 0;
-            let keys: Vec<_> = sent
+            let keys: Vec<_> = taken
                 .iter()
                 .map(|d| (d.job_id, d.task, d.attempt, d.seq))
                 .collect();
-            if let Err(e) = self.commit(Command::RecordProgress { deltas: sent }).await {
-                result = Err(e);
+            // After a failed batch, later deltas of the same attempts wait for the worker's
+            // resend, so that no sequence number is folded past a gap.
+            let sent: Vec<ProgressDelta> = taken
+                .into_iter()
+                .filter(|d| !failed.contains(&(d.job_id, d.task, d.attempt)))
+                .collect();
+            let attempts: Vec<_> = sent.iter().map(|d| (d.job_id, d.task, d.attempt)).collect();
+            if !sent.is_empty() {
+                if let Err(e) = self.commit(Command::RecordProgress { deltas: sent }).await {
+                    failed.extend(attempts);
+                    result = Err(e);
+                }
             }
             // Committed or not, the worker resends what was not acknowledged.
             let mut pending = self.pending.lock();
@@ -214,7 +225,7 @@ impl Scheduler {
             let mut office = self.office.lock();
             if office.term != 0 {
                 *office = Office::default();
-                self.pending.lock().deltas.clear();
+                *self.pending.lock() = Pending::default();
             }
             return false;
         }
