@@ -26,7 +26,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/jobs/{id}/abort", post(abort))
 }
 
-fn state_name(state: JobState) -> &'static str {
+/// The API name of a job state.
+pub(super) fn state_name(state: JobState) -> &'static str {
     match state {
         JobState::Queued => "queued",
         JobState::WaitingForWorkers => "waiting_for_workers",

@@ -7,26 +7,15 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use broadside_raft_store::model::{JobState, WorkerState};
+use broadside_raft_store::model::WorkerState;
 use broadside_raft_store::PageRequest;
 use openraft::ServerState;
 
-use super::workers::state_name;
+use super::jobs::state_name;
+use super::workers::state_name as worker_state_name;
 use super::Problem;
 use crate::node::Node;
 use crate::scheduler::driver::Scheduler;
-
-fn job_state(state: JobState) -> &'static str {
-    match state {
-        JobState::Queued => "queued",
-        JobState::WaitingForWorkers => "waiting_for_workers",
-        JobState::Starting => "starting",
-        JobState::Running => "running",
-        JobState::Completed => "completed",
-        JobState::Failed => "failed",
-        JobState::Aborted => "aborted",
-    }
-}
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -113,7 +102,7 @@ pub(super) async fn metrics(
     loop {
         let got = reader.active_jobs(&page)?;
         for j in got.items {
-            *jobs.entry(job_state(j.state)).or_insert(0u64) += 1;
+            *jobs.entry(state_name(j.state)).or_insert(0u64) += 1;
         }
         match got.next {
             Some(next) => page.after = Some(next),
@@ -139,13 +128,13 @@ pub(super) async fn metrics(
         WorkerState::Dead,
         WorkerState::Draining,
     ] {
-        workers.insert(state_name(s), 0u64);
+        workers.insert(worker_state_name(s), 0u64);
     }
     let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
     loop {
         let got = reader.list_workers(&page)?;
         for w in got.items {
-            *workers.entry(state_name(w.state)).or_insert(0) += 1;
+            *workers.entry(worker_state_name(w.state)).or_insert(0) += 1;
         }
         match got.next {
             Some(next) => page.after = Some(next),
