@@ -60,6 +60,20 @@ pub struct Page<T> {
     pub next: Option<Vec<u8>>,
 }
 
+/// Every item of a paged list: calls `list` page after page until the last one.
+pub fn all_pages<T>(mut list: impl FnMut(&PageRequest) -> Result<Page<T>>) -> Result<Vec<T>> {
+    let mut request = PageRequest::first(MAX_PAGE);
+    let mut items = Vec::new();
+    loop {
+        let page = list(&request)?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// Read access to the local replica. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct StoreReader {

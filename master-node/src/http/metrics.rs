@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use broadside_raft_store::all_pages;
 use broadside_raft_store::model::WorkerState;
-use broadside_raft_store::PageRequest;
 use openraft::ServerState;
 
 use super::jobs::state_name;
@@ -98,16 +98,8 @@ pub(super) async fn metrics(
 
     let reader = node.reader();
     let mut jobs = std::collections::BTreeMap::new();
-    let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
-    loop {
-        let got = reader.active_jobs(&page)?;
-        for j in got.items {
-            *jobs.entry(state_name(j.state)).or_insert(0u64) += 1;
-        }
-        match got.next {
-            Some(next) => page.after = Some(next),
-            None => break,
-        }
+    for j in all_pages(|p| reader.active_jobs(p))? {
+        *jobs.entry(state_name(j.state)).or_insert(0u64) += 1;
     }
     let jobs: Vec<(String, u64)> = jobs
         .into_iter()
@@ -130,16 +122,8 @@ pub(super) async fn metrics(
     ] {
         workers.insert(worker_state_name(s), 0u64);
     }
-    let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
-    loop {
-        let got = reader.list_workers(&page)?;
-        for w in got.items {
-            *workers.entry(worker_state_name(w.state)).or_insert(0) += 1;
-        }
-        match got.next {
-            Some(next) => page.after = Some(next),
-            None => break,
-        }
+    for w in all_pages(|p| reader.list_workers(p))? {
+        *workers.entry(worker_state_name(w.state)).or_insert(0) += 1;
     }
     let workers: Vec<(String, u64)> = workers
         .into_iter()

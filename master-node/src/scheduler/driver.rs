@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use broadside_raft_store::model::{JobState, WorkerState};
 use broadside_raft_store::{
-    Command, JobId, PageRequest, ProgressDelta, Request, Response, MAX_BATCH_DELTAS,
-    MAX_ENTRY_BYTES,
+    all_pages, Command, JobId, ProgressDelta, Request, Response, MAX_BATCH_DELTAS, MAX_ENTRY_BYTES,
 };
 use broadside_rpc::CallError;
 use openraft::ServerState;
@@ -263,76 +262,46 @@ impl Scheduler {
         let storage = |e: broadside_raft_store::Error| CallError::Unavailable(e.to_string());
         let now = mono_ms();
         let mut office = self.office.lock();
-        let mut workers = Vec::new();
-        let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
-        loop {
-            let got = reader.list_workers(&page).map_err(storage)?;
-            workers.extend(got.items.into_iter().map(|w| WorkerInfo {
+        let workers: Vec<WorkerInfo> = all_pages(|p| reader.list_workers(p))
+            .map_err(storage)?
+            .into_iter()
+            .map(|w| WorkerInfo {
                 last_seen: office.last_seen.get(&w.id).copied(),
                 id: w.id,
                 pool: w.pool,
                 slots: w.slots,
                 state: w.state,
-            }));
-            match got.next {
-                Some(next) => page.after = Some(next),
-                None => break,
-            }
-        }
+            })
+            .collect();
         let mut jobs = Vec::new();
-        let mut page = PageRequest::first(broadside_raft_store::MAX_PAGE);
-        loop {
-            let got = reader.active_jobs(&page).map_err(storage)?;
-            for job in got.items {
-                let tasks = reader
-                    .list_tasks(job.id, &PageRequest::first(broadside_raft_store::MAX_PAGE))
-                    .map_err(storage)?;
-                let mut all = tasks.items;
-                let mut next = tasks.next;
-                while let Some(after) = next {
-                    let more = reader
-                        .list_tasks(
-                            job.id,
-                            &PageRequest {
-                                after: Some(after),
-                                limit: broadside_raft_store::MAX_PAGE,
-                            },
-                        )
-                        .map_err(storage)?;
-                    all.extend(more.items);
-                    next = more.next;
-                }
-                let waiting_since = if job.state == JobState::WaitingForWorkers {
-                    *office.waiting_since.entry(job.id).or_insert(now)
-                } else {
-                    now
-                };
-                let policy = serde_json::from_slice::<JobParams>(&job.params)
-                    .map(|p| p.start)
-                    .unwrap_or_default();
-                jobs.push(JobInfo {
-                    id: job.id,
-                    pool: job.pool,
-                    state: job.state,
-                    start_at: job.start_at_ms,
-                    waiting_since,
-                    last_reassignment: office.last_reassignment.get(&job.id).copied(),
-                    policy,
-                    tasks: all
-                        .into_iter()
-                        .map(|t| TaskInfo {
-                            index: t.index,
-                            state: t.state,
-                            attempt: t.attempt,
-                            worker: t.worker_id,
-                        })
-                        .collect(),
-                });
-            }
-            match got.next {
-                Some(next) => page.after = Some(next),
-                None => break,
-            }
+        for job in all_pages(|p| reader.active_jobs(p)).map_err(storage)? {
+            let all = all_pages(|p| reader.list_tasks(job.id, p)).map_err(storage)?;
+            let waiting_since = if job.state == JobState::WaitingForWorkers {
+                *office.waiting_since.entry(job.id).or_insert(now)
+            } else {
+                now
+            };
+            let policy = serde_json::from_slice::<JobParams>(&job.params)
+                .map(|p| p.start)
+                .unwrap_or_default();
+            jobs.push(JobInfo {
+                id: job.id,
+                pool: job.pool,
+                state: job.state,
+                start_at: job.start_at_ms,
+                waiting_since,
+                last_reassignment: office.last_reassignment.get(&job.id).copied(),
+                policy,
+                tasks: all
+                    .into_iter()
+                    .map(|t| TaskInfo {
+                        index: t.index,
+                        state: t.state,
+                        attempt: t.attempt,
+                        worker: t.worker_id,
+                    })
+                    .collect(),
+            });
         }
         Ok((workers, jobs))
     }
