@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod segment;
 pub mod simulation;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub use segment::Segment;

@@ -7,6 +7,12 @@ use crate::load::{Document, LoadErrors, Problem};
 use crate::model::Simulation;
 use crate::runtime::{compile, DirFiles, FileSource, Plan};
 
+/// Parses a simulation text into the model without compiling it (no file is read): enough for
+/// its name, description and assertions.
+pub fn parse_text(text: &str, file: &str) -> Result<Simulation, LoadErrors> {
+    Document::parse(text, file)?.deserialize()
+}
+
 /// Parses and validates a simulation text; `files` resolves the files it names.
 pub fn load_text(
     text: &str,

@@ -29,6 +29,9 @@ pub enum OnTimeout {
     Fail,
     /// Keep waiting for workers.
     Wait,
+    /// Start the tasks claimed so far (at least one); the others start when workers claim
+    /// them, resumed at their offset of the schedule.
+    Start,
 }
 
 /// The coordinated start policy of a job.

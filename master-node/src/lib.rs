@@ -16,6 +16,7 @@ mod master;
 mod node;
 mod peers;
 mod raft;
+pub mod results;
 pub mod scheduler;
 mod worker_service;
 

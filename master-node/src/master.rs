@@ -22,6 +22,9 @@ use crate::raft::{openraft_config, Raft};
 use crate::scheduler::driver::Scheduler;
 use crate::worker_service::WorkerServer;
 
+/// How long a stopping master waits for its tasks (requests in flight) to finish.
+const DRAIN: Duration = Duration::from_secs(3);
+
 /// Why a master could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -82,14 +85,20 @@ impl MasterHandle {
     }
 
     /// Stops serving, shuts Raft down and closes the store.
+    ///
+    /// The REST server stops accepting and lets requests in flight finish (live streams end
+    /// at once) for up to [`DRAIN`]; whatever is left is aborted, so that no connection task
+    /// outlives the handle holding the store open.
     pub async fn shutdown(self) {
         self.stop.cancel();
         if let Err(e) = self.node.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
-        for task in self.tasks {
-            task.abort();
-            let _ = task.await;
+        for mut task in self.tasks {
+            if tokio::time::timeout(DRAIN, &mut task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
         }
         tracing::info!(id = self.node.id, "master stopped");
     }

@@ -158,7 +158,17 @@ impl Node {
                 broadside_raft_store::MAX_ENTRY_BYTES
             )));
         }
-        match self.raft.client_write(request).await {
+        // A leader that lost its quorum never answers: give up after the write deadline. The
+        // entry may still commit later; a retry with the same request id is applied once.
+        let written = tokio::time::timeout(LEADER_WAIT, self.raft.client_write(request))
+            .await
+            .map_err(|_| {
+                CallError::Unavailable(format!(
+                    "not committed within {LEADER_WAIT:?} (no quorum?); the outcome is unknown, \
+                     retry with the same idempotency key"
+                ))
+            })?;
+        match written {
             Ok(r) => Ok((r.log_id.index, r.data)),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                 Err(CallError::NotLeader(self.hint_from(&f)))

@@ -13,7 +13,7 @@ use broadside_raft_store::model::{JobState, Task, TaskOutcome, TaskState, Worker
 use broadside_raft_store::{Command, ProgressDelta, RejectCode, Response, Sha256};
 use broadside_rpc::worker::{
     Ack, Assignment, Chunk, Completion, Delta, Digest, FileRef, Heartbeat, HeartbeatReply, Order,
-    Outcome, PullRequest, Registered, Split, TaskPhase, TaskRef, WorkerInfo,
+    Outcome, PullRequest, Registered, Split, TaskPhase, TaskRef, WorkerInfo, MAX_DELTA_BYTES,
 };
 use broadside_rpc::{CallError, Payload, WorkerRpc};
 use tarpc::context::Context;
@@ -26,6 +26,9 @@ use crate::scheduler::driver::Scheduler;
 const MAX_PULL_WAIT: Duration = Duration::from_secs(30);
 /// How often a held pull looks for work again.
 const PULL_RECHECK: Duration = Duration::from_millis(200);
+/// How long a completion waits for its final deltas to be folded (a concurrent batch may
+/// hold them) before the worker is told to retry.
+const COMPLETE_WAIT: Duration = Duration::from_secs(5);
 
 /// The service object; cloned per request.
 #[derive(Clone)]
@@ -51,6 +54,25 @@ fn checked(r: Result<Response, CallError>) -> Result<Response, CallError> {
         Response::Rejected { code, message } => Err(refused(code, message)),
         ok => Ok(ok),
     }
+}
+
+/// Refuses a report carrying a delta above [`MAX_DELTA_BYTES`]: it could never be committed.
+fn check_sizes<'a>(
+    deltas: impl IntoIterator<Item = (&'a TaskRef, &'a Delta)>,
+) -> Result<(), CallError> {
+    for (t, d) in deltas {
+        if d.data.0.len() > MAX_DELTA_BYTES {
+            return Err(CallError::BadRequest(format!(
+                "delta {} of task {}/{} attempt {} is {} bytes; the limit is {MAX_DELTA_BYTES}",
+                d.seq,
+                t.job_id,
+                t.task,
+                t.attempt,
+                d.data.0.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn deltas_of(task: &TaskRef, deltas: Vec<Delta>) -> Vec<ProgressDelta> {
@@ -168,15 +190,17 @@ impl WorkerRpc for WorkerServer {
                     && !info.running.contains(&current)
                 {
                     self.scheduler.reassigned(job.id);
-                    let _ = self
-                        .scheduler
+                    // A refusal means the task moved on already; a failed commit fails the
+                    // registration, which the worker retries.
+                    self.scheduler
                         .commit(Command::ReassignTask {
                             job_id: job.id,
                             task: task.index,
                             attempt: task.attempt,
                             reason: format!("worker {} restarted without it", info.worker_id),
+                            only_if_worker_lost: false,
                         })
-                        .await;
+                        .await?;
                 }
             }
         }
@@ -232,8 +256,13 @@ impl WorkerRpc for WorkerServer {
         heartbeat: Heartbeat,
     ) -> Result<HeartbeatReply, CallError> {
         self.scheduler.ensure_leader()?;
-        self.scheduler.heard_from(&heartbeat.worker_id);
         self.scheduler.count_heartbeat();
+        check_sizes(
+            heartbeat
+                .tasks
+                .iter()
+                .flat_map(|r| r.deltas.iter().map(move |d| (&r.task, d))),
+        )?;
         let registered = self
             .scheduler
             .node
@@ -241,6 +270,16 @@ impl WorkerRpc for WorkerServer {
             .worker(&heartbeat.worker_id)
             .map_err(storage)?
             .is_some_and(|w| w.state != WorkerState::Dead);
+        if registered {
+            self.scheduler.heard_from(&heartbeat.worker_id);
+            self.scheduler.reported(
+                &heartbeat.worker_id,
+                heartbeat
+                    .tasks
+                    .iter()
+                    .map(|r| (r.task.job_id, r.task.task, r.task.attempt)),
+            );
+        }
         let mut acks = Vec::new();
         let mut orders = Vec::new();
         for report in heartbeat.tasks {
@@ -256,6 +295,11 @@ impl WorkerRpc for WorkerServer {
                 });
                 continue;
             };
+            if !registered {
+                // A dead (or forgotten) worker's tasks may be reassigned any moment: nothing
+                // may renew its lease. It registers again, listing what it runs.
+                continue;
+            }
             let job = self
                 .scheduler
                 .node
@@ -329,9 +373,28 @@ impl WorkerRpc for WorkerServer {
                 t.job_id, t.task, t.attempt
             )));
         }
-        // Final deltas first, so that the result and the series agree.
+        check_sizes(completion.deltas.iter().map(|d| (&t, d)))?;
+        // Final deltas first, so that the result and the series agree. A batch being committed
+        // concurrently may hold some of them: wait until the watermark covers the last one.
+        let final_seq = completion.deltas.iter().map(|d| d.seq).max();
         self.queue(&t, completion.deltas, stored.as_ref());
-        self.scheduler.flush_progress().await?;
+        let deadline = Instant::now() + COMPLETE_WAIT;
+        loop {
+            self.scheduler.flush_progress().await?;
+            let folded = self.task(&t)?.and_then(|s| s.last_seq).unwrap_or(0);
+            if final_seq.is_none_or(|s| folded >= s) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(CallError::Unavailable(format!(
+                    "final deltas of task {}/{} not committed yet (up to {folded} of {}); retry",
+                    t.job_id,
+                    t.task,
+                    final_seq.unwrap_or(0)
+                )));
+            }
+            tokio::time::sleep(PULL_RECHECK).await;
+        }
         let outcome = match completion.outcome {
             Outcome::Succeeded => TaskOutcome::Succeeded,
             Outcome::Failed(reason) => TaskOutcome::Failed { reason },
@@ -367,6 +430,7 @@ impl WorkerRpc for WorkerServer {
                     task: task.task,
                     attempt: task.attempt,
                     reason: format!("handed back by worker {worker_id} after {elapsed_ms} ms"),
+                    only_if_worker_lost: false,
                 })
                 .await,
         )

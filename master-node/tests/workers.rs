@@ -1,12 +1,15 @@
 //! The worker protocol with scripted fake workers: register, pull, the coordinated start,
 //! heartbeats with acknowledged deltas, a silent worker's task reassigned with a new attempt,
-//! its stale reports refused, completion, and abort delivered within a heartbeat.
+//! its stale reports refused, completion, and abort delivered within a heartbeat; then the
+//! job's merged result, reports, live stream and task logs built from the committed deltas.
 
 mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use broadside_engine::metrics::{RequestStats, RunStats};
+use broadside_engine::wire::{LogLevel, LogLine, TaskDelta};
 use broadside_rpc::transport::{self, context_with_timeout};
 use broadside_rpc::worker::{
     Assignment, Completion, Delta, Heartbeat, HeartbeatReply, Order, Outcome, PullRequest,
@@ -87,7 +90,6 @@ async fn beat(
                 elapsed_ms: 0,
                 users: 0,
                 deltas,
-                logs: vec![],
             }],
         },
     )
@@ -96,10 +98,22 @@ async fn beat(
     .expect("heartbeat")
 }
 
+/// Delta `seq`: one successful `home` request taking `seq` ms and one log line.
 fn delta(seq: u64) -> Delta {
+    let mut stats = RunStats::default();
+    let mut home = RequestStats::default();
+    home.record(Duration::from_millis(seq), true);
+    stats.requests.insert("home".into(), home);
+    let d = TaskDelta {
+        elapsed_ms: seq * 200,
+        users: 1,
+        stats,
+        logs: vec![LogLine::new(seq, LogLevel::Warn, &format!("line {seq}"))],
+        logs_dropped: 0,
+    };
     Delta {
         seq,
-        data: Payload(vec![seq as u8; 16]),
+        data: Payload(d.encode().expect("encodes")),
     }
 }
 
@@ -218,9 +232,11 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
         "a reassignment resumes from the elapsed offset"
     );
 
-    // The old attempt is fenced: told to stop, its completion refused.
+    // The old attempt is fenced: told to stop (nothing acknowledged: w2 is dead), its
+    // completion refused.
     let stale = beat(&c, "w2", a2.task, TaskPhase::Running, vec![delta(1)]).await;
     assert!(!stale.registered);
+    assert!(stale.acks.is_empty());
     assert!(stale
         .orders
         .iter()
@@ -361,6 +377,62 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
         .expect("heartbeat counter");
     assert!(beats > 0);
 
+    // The merged result: w1's three deltas (w2's stale one was never folded).
+    let result = get(
+        sandbox.http(follower),
+        &format!("/api/v1/jobs/{job_id}/result?consistent=true"),
+    )
+    .await;
+    assert_eq!(result.status, 200, "{:?}", result.body);
+    let summary = result.json();
+    assert_eq!(summary["requests"]["all"]["count"], 3, "{summary}");
+    assert_eq!(summary["simulation"], "smoke");
+    let html = get(http, &format!("/api/v1/jobs/{job_id}/report.html")).await;
+    assert_eq!(html.status, 200);
+    assert!(String::from_utf8_lossy(&html.body).contains("smoke"));
+    let junit = get(http, &format!("/api/v1/jobs/{job_id}/junit.xml")).await;
+    assert!(String::from_utf8_lossy(&junit.body).contains("<testsuite"));
+    // The live stream of a finished job: everything so far, then its end.
+    let live = get(http, &format!("/api/v1/jobs/{job_id}/live")).await;
+    let text = String::from_utf8_lossy(&live.body).to_string();
+    assert!(text.contains("event: progress"), "{text}");
+    assert!(text.contains("\"count\":3"), "{text}");
+    assert!(text.contains("event: log"), "{text}");
+    assert!(
+        text.trim_end().ends_with("}") && text.contains("event: end"),
+        "{text}"
+    );
+    // Task logs, tail and bad input.
+    let logs = get(
+        http,
+        &format!("/api/v1/jobs/{job_id}/tasks/{}/logs?tail=2", a1.task.task),
+    )
+    .await;
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&logs.body)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON"))
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["message"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!("line 2"), json!("line 3")]
+    );
+    assert_eq!(lines[0]["level"], "warn");
+    for (path, status) in [
+        (format!("/api/v1/jobs/{job_id}/tasks/9/logs"), 404),
+        (
+            format!("/api/v1/jobs/{job_id}/tasks/0/logs?tail=99999999"),
+            400,
+        ),
+        (format!("/api/v1/jobs/{job_id}/tasks/0/logs?bogus=1"), 400),
+        ("/api/v1/jobs/424242/result".to_owned(), 404),
+        ("/api/v1/jobs/x/live".to_owned(), 400),
+    ] {
+        assert_eq!(get(http, &path).await.status, status, "{path}");
+    }
+
     // Files are served by content address.
     let chunk = c
         .fetch_chunk(ctx(), a1.simulation.sha256, 0)
@@ -368,5 +440,43 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
         .unwrap()
         .unwrap();
     assert_eq!(chunk.data.0, SIMULATION.as_bytes());
+    sandbox.shutdown().await;
+}
+
+/// A leader cut off from the other masters still believes it leads; it must stop answering
+/// workers within an election timeout, or it would renew leases the new leader ignores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_without_quorum_stops_serving_workers() {
+    let mut sandbox = Sandbox::start(3).await;
+    let leader = sandbox.leader().await;
+    let c = client(sandbox.configs[&leader].listen_raft).await;
+    c.register(ctx(), info("w1"))
+        .await
+        .unwrap()
+        .expect("registered");
+    for id in sandbox.running() {
+        if id != leader {
+            sandbox.stop(id).await;
+        }
+    }
+    let refusal = eventually("the refusal", || async {
+        let reply = c
+            .heartbeat(
+                ctx(),
+                Heartbeat {
+                    worker_id: "w1".into(),
+                    sent_at_ms: 0,
+                    tasks: vec![],
+                },
+            )
+            .await
+            .expect("transport");
+        match reply {
+            Err(e @ CallError::Unavailable(_)) => Some(e),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(refusal.to_string().contains("quorum"), "{refusal}");
     sandbox.shutdown().await;
 }

@@ -191,6 +191,10 @@ pub enum Command {
         state: WorkerState,
         /// Why.
         reason: String,
+        /// Applied only if the worker is in this state now (refused as `Conflict` otherwise):
+        /// the leader's liveness decisions are taken on a snapshot and must not overwrite a
+        /// drain or a re-registration committed since. `None` = unconditional (operators).
+        expected: Option<WorkerState>,
     },
     /// Forgets a dead or draining worker (the master reassigns its tasks first).
     RemoveWorker {
@@ -208,12 +212,15 @@ pub enum Command {
         /// Why.
         reason: String,
     },
-    /// Sets the coordinated start instant once every task is claimed.
+    /// Sets the coordinated start instant once every task is claimed (or, with `partial`, once
+    /// at least one is: the others start when claimed, resumed at their offset).
     ScheduleStart {
         /// Job.
         job_id: JobId,
         /// The cluster instant all tasks start at.
         start_at_ms: UnixMillis,
+        /// Start without every task claimed (the job's `on_timeout: start` policy).
+        partial: bool,
     },
     /// A worker claims a pending task for its current attempt.
     ClaimTask {
@@ -235,8 +242,11 @@ pub enum Command {
         /// Attempt (fencing token).
         attempt: Attempt,
     },
-    /// A batch of progress deltas folded by the leader; folding is idempotent per
-    /// `(task, attempt, seq)` and deltas of a stale attempt are refused.
+    /// A batch of progress deltas folded by the leader. Each attempt's deltas are folded in
+    /// sequence order only (`seq` = the attempt's `last_seq + 1`, starting at 1): a delta
+    /// already folded is a duplicate, one after a gap is skipped (the worker resends it), and
+    /// deltas of a stale attempt are refused. So `last_seq` is a contiguous watermark that is
+    /// safe to acknowledge.
     RecordProgress {
         /// Deltas, any jobs and tasks.
         deltas: Vec<ProgressDelta>,
@@ -265,6 +275,10 @@ pub enum Command {
         attempt: Attempt,
         /// Why.
         reason: String,
+        /// Refused (`Conflict`) unless the attempt's worker is dead or unregistered now: a
+        /// liveness decision taken on a snapshot must not take the task from a worker that
+        /// registered again since.
+        only_if_worker_lost: bool,
     },
     /// Aborts a job and its unfinished tasks.
     AbortJob {
@@ -334,6 +348,8 @@ pub enum Response {
         applied: u32,
         /// Deltas already folded before (ignored).
         duplicates: u32,
+        /// Deltas skipped because an earlier sequence number of their attempt is missing.
+        gaps: u32,
         /// `(job, task, attempt)` of deltas refused as stale or unknown.
         refused: Vec<(JobId, u32, Attempt)>,
     },

@@ -20,7 +20,7 @@ use crate::model::{
     BlobMeta, FileVersion, Job, ProgressRecord, Project, ResultRecord, Task, Worker,
 };
 use crate::sm::keys;
-use crate::types::{JobId, LogId, Sha256};
+use crate::types::{Attempt, JobId, LogId, Sha256};
 
 /// Largest page a list call returns.
 pub const MAX_PAGE: usize = 1000;
@@ -306,6 +306,29 @@ impl StoreReader {
         self.page(CF_PROGRESS, &keys::job(job), req, |_, v| {
             Ok(Some(decode(CF_PROGRESS, v)?))
         })
+    }
+
+    /// The folded deltas of one attempt with a sequence number above `after_seq`, in order, at
+    /// most `limit` (a follower of a running task reads only what is new).
+    pub fn attempt_progress(
+        &self,
+        job: JobId,
+        task: u32,
+        attempt: Attempt,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ProgressRecord>> {
+        let after = keys::progress(job, task, attempt, after_seq);
+        let prefix = &after[..after.len() - 8];
+        let req = PageRequest {
+            after: Some(after.clone()),
+            limit,
+        };
+        Ok(self
+            .page(CF_PROGRESS, prefix, &req, |_, v| {
+                Ok(Some(decode(CF_PROGRESS, v)?))
+            })?
+            .items)
     }
 
     /// The final result of a task.

@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::{CallError, Payload};
 
+/// The leader's in-memory view of the workers, for the REST API of every master.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderState {
+    /// Milliseconds since the leader last heard from each worker.
+    pub heartbeat_ages: Vec<(String, u64)>,
+    /// Pools whose automatic reassignment the storm guard paused, with the reason.
+    pub paused_pools: Vec<(String, String)>,
+}
+
 /// What a master says about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
@@ -69,8 +78,8 @@ pub trait RaftRpc {
     async fn read_index() -> Result<Option<u64>, CallError>;
     /// A membership change, carried out by the leader.
     async fn change_membership(change: MembershipChange) -> Result<(), CallError>;
-    /// Milliseconds since the leader last heard from each worker (the leader only).
-    async fn heartbeat_ages() -> Result<Vec<(String, u64)>, CallError>;
+    /// What only the leader knows, kept in its memory (the leader only).
+    async fn leader_view() -> Result<LeaderState, CallError>;
     /// This node's status.
     async fn status() -> NodeStatus;
 }

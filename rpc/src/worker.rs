@@ -120,28 +120,24 @@ pub enum TaskPhase {
     Running,
 }
 
-/// One numbered metrics delta of a task attempt (one heartbeat interval), as the engine
-/// encodes it.
+/// Largest encoded delta a heartbeat may carry; a heartbeat with a bigger one is refused with
+/// [`CallError::BadRequest`] (the worker must take deltas often enough to stay below it).
+pub const MAX_DELTA_BYTES: usize = 256 << 10;
+
+/// One numbered delta of a task attempt (one heartbeat interval): metrics, log lines and
+/// progress, as the engine encodes them (`broadside_engine::wire::TaskDelta`). Log lines ride
+/// in deltas so that they are numbered, acknowledged and never lost or doubled either.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delta {
     /// Sequence number within the attempt, from 1, without gaps.
     pub seq: u64,
-    /// Encoded delta.
+    /// Encoded delta, at most [`MAX_DELTA_BYTES`].
     pub data: Payload,
 }
 
-/// A log line of a task (check failures with samples, engine errors).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogLine {
-    /// Worker wall clock, Unix milliseconds.
-    pub at_ms: u64,
-    /// `info`, `warn` or `error`.
-    pub level: String,
-    /// Text (bounded by the worker).
-    pub message: String,
-}
-
-/// A task's state in a heartbeat.
+/// A task's state in a heartbeat. A worker lists every attempt it holds from the moment it
+/// receives the assignment (before fetching files): an attempt the leader has on record for
+/// it but that its heartbeats keep omitting was never received, and is reassigned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskReport {
     /// Which attempt.
@@ -154,8 +150,6 @@ pub struct TaskReport {
     pub users: u64,
     /// Deltas not yet acknowledged, oldest first.
     pub deltas: Vec<Delta>,
-    /// New log lines.
-    pub logs: Vec<LogLine>,
 }
 
 /// A heartbeat.
@@ -209,7 +203,8 @@ pub enum Order {
 pub struct HeartbeatReply {
     /// The leader's wall clock when answering (Unix milliseconds).
     pub leader_time_ms: u64,
-    /// False when the leader does not know this worker as alive: it must register again.
+    /// False when the leader does not know this worker as alive: it must register again, and
+    /// this reply does not renew its lease (it carries no acknowledgement or order).
     pub registered: bool,
     /// Committed deltas.
     pub acks: Vec<Ack>,

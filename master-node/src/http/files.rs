@@ -23,7 +23,7 @@ use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::AppState;
-use super::{commit, request_id, Consistent, PageQuery, PageView, Problem};
+use super::{commit, request_id, ApiQuery, Consistent, PageQuery, PageView, Problem};
 use crate::node::Node;
 
 /// Blob chunks committed concurrently during an upload.
@@ -277,7 +277,7 @@ async fn list(
     State(node): State<Arc<Node>>,
     _: Consistent,
     Path(project): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<PageView<FileView>>, Problem> {
     project_exists(&node, &project)?;
     let page = node.reader().list_files(&project, &page.request()?)?;

@@ -14,14 +14,18 @@ use broadside_raft_store::{valid_name, valid_path, Command, JobSpec, Response, M
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::{commit, json_body, request_id, Consistent, PageQuery, PageView, Problem};
+use super::{
+    commit, json_body, leader_state, request_id, ApiQuery, Consistent, PageQuery, PageView, Problem,
+};
 use crate::jobs::{validate_simulation, JobParams, StartPolicy};
 use crate::node::Node;
+use crate::results::ReportCache;
+use crate::scheduler::driver::Scheduler;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/projects/{project}/jobs", get(list).post(submit))
-        .route("/jobs/{id}", get(show))
+        .route("/jobs/{id}", get(show).delete(delete))
         .route("/jobs/{id}/tasks", get(tasks))
         .route("/jobs/{id}/abort", post(abort))
 }
@@ -39,7 +43,7 @@ pub(super) fn state_name(state: JobState) -> &'static str {
     }
 }
 
-fn task_state_name(state: TaskState) -> &'static str {
+pub(super) fn task_state_name(state: TaskState) -> &'static str {
     match state {
         TaskState::Pending => "pending",
         TaskState::Assigned => "assigned",
@@ -334,30 +338,53 @@ async fn list(
     )))
 }
 
-fn job_id(id: &str) -> Result<u64, Problem> {
+pub(super) fn job_id(id: &str) -> Result<u64, Problem> {
     id.parse()
         .map_err(|_| Problem::bad_request(format!("{id:?} is not a job id")))
 }
 
-fn load(node: &Node, id: u64) -> Result<Job, Problem> {
+pub(super) fn load(node: &Node, id: u64) -> Result<Job, Problem> {
     node.reader()
         .job(id)?
         .ok_or_else(|| Problem::not_found(format!("no job {id}")))
 }
 
+/// A job with what only the leader knows about it.
+#[derive(Debug, Serialize)]
+struct JobDetails {
+    #[serde(flatten)]
+    job: JobView,
+    /// Why automatic reassignment of its tasks is paused (the storm guard), if it is.
+    reassignment_paused: Option<String>,
+}
+
 async fn show(
     State(node): State<Arc<Node>>,
+    State(scheduler): State<Arc<Scheduler>>,
     _: Consistent,
     Path(id): Path<String>,
-) -> Result<Json<JobView>, Problem> {
-    Ok(Json(load(&node, job_id(&id)?)?.into()))
+) -> Result<Json<JobDetails>, Problem> {
+    let job = load(&node, job_id(&id)?)?;
+    let reassignment_paused = if job.state.is_terminal() {
+        None
+    } else {
+        leader_state(&node, &scheduler)
+            .await
+            .paused_pools
+            .into_iter()
+            .find_map(|(pool, reason)| (pool == job.pool).then_some(reason))
+    };
+    Ok(Json(JobDetails {
+        job: job.into(),
+        reassignment_paused,
+    }))
 }
 
 async fn tasks(
     State(node): State<Arc<Node>>,
     _: Consistent,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<PageView<TaskView>>, Problem> {
     let id = job_id(&id)?;
     load(&node, id)?;
@@ -376,11 +403,18 @@ async fn abort(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Option<Json<AbortBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<JobView>, Problem> {
     let id = job_id(&id)?;
+    // The body is optional: empty, or `{"reason": "…"}`.
+    let body: AbortBody = if body.iter().all(u8::is_ascii_whitespace) {
+        AbortBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Problem::bad_request(format!("request body: {e}")))?
+    };
     let reason = body
-        .and_then(|Json(b)| b.reason)
+        .reason
         .unwrap_or_else(|| "aborted by a user".to_owned());
     commit(
         &node,
@@ -389,4 +423,23 @@ async fn abort(
     )
     .await?;
     Ok(Json(load(&node, id)?.into()))
+}
+
+/// Deletes a finished job with its tasks, live data and results (its pinned file versions are
+/// released).
+async fn delete(
+    State(node): State<Arc<Node>>,
+    State(reports): State<Arc<ReportCache>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let id = job_id(&id)?;
+    commit(
+        &node,
+        request_id(&headers, &format!("DELETE jobs/{id}"))?,
+        Command::DeleteJob { job_id: id },
+    )
+    .await?;
+    reports.forget(id);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -150,5 +150,26 @@ pub(super) async fn metrics(
         "Writes this node forwarded to the leader.",
         &one(node.forwarded_writes()),
     );
+    let paused: Vec<(String, u64)> = scheduler
+        .leader_state()
+        .paused_pools
+        .into_iter()
+        .map(|(pool, _)| (format!("{{pool=\"{}\"}}", escape_label(&pool)), 1))
+        .collect();
+    metric(
+        &mut out,
+        "broadside_reassignment_paused",
+        "gauge",
+        "1 for each pool whose automatic reassignment the storm guard paused (on the leader).",
+        &paused,
+    );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+/// A Prometheus label value, escaped (backslash, double quote, newline).
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -6,8 +6,10 @@ mod cluster;
 mod files;
 mod jobs;
 mod metrics;
+mod openapi;
 mod problem;
 mod projects;
+mod results;
 mod workers;
 
 use std::sync::Arc;
@@ -25,7 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use problem::{Details, LeaderView, Problem};
 
+use broadside_rpc::raft::LeaderState;
+
 use crate::node::Node;
+use crate::results::ReportCache;
 use crate::scheduler::driver::Scheduler;
 
 /// What every handler can reach: the node and its scheduler.
@@ -33,6 +38,21 @@ use crate::scheduler::driver::Scheduler;
 pub struct AppState {
     node: Arc<Node>,
     scheduler: Arc<Scheduler>,
+    reports: Arc<ReportCache>,
+    /// Cancelled when the master stops: long-lived responses (live streams) end.
+    stop: CancellationToken,
+}
+
+impl FromRef<AppState> for CancellationToken {
+    fn from_ref(state: &AppState) -> Self {
+        state.stop.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<ReportCache> {
+    fn from_ref(state: &AppState) -> Self {
+        state.reports.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<Node> {
@@ -47,11 +67,13 @@ impl FromRef<AppState> for Arc<Scheduler> {
     }
 }
 
-/// The router of the whole API.
-pub fn router(scheduler: Arc<Scheduler>) -> Router {
+/// The router of the whole API; `stop` ends its long-lived responses.
+pub fn router(scheduler: Arc<Scheduler>, stop: CancellationToken) -> Router {
     let state = AppState {
         node: scheduler.node.clone(),
         scheduler,
+        reports: Arc::default(),
+        stop,
     };
     Router::new()
         .route("/healthz", get(cluster::healthz))
@@ -59,10 +81,13 @@ pub fn router(scheduler: Arc<Scheduler>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .nest(
             "/api/v1",
-            cluster::routes()
+            Router::new()
+                .route("/openapi.json", get(openapi::document))
+                .merge(cluster::routes())
                 .merge(projects::routes())
                 .merge(files::routes())
                 .merge(jobs::routes())
+                .merge(results::routes())
                 .merge(workers::routes()),
         )
         .fallback(|| async { Problem::not_found("no such endpoint") })
@@ -75,7 +100,7 @@ pub(crate) async fn serve(
     scheduler: Arc<Scheduler>,
     stop: CancellationToken,
 ) {
-    let app = router(scheduler);
+    let app = router(scheduler, stop.clone());
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await
@@ -241,5 +266,46 @@ mod tests {
             request_id(&HeaderMap::new(), "x").unwrap(),
             request_id(&HeaderMap::new(), "x").unwrap()
         );
+    }
+}
+
+/// The leader's in-memory view (heartbeat ages, paused pools): this node's own when it leads,
+/// asked from the leader otherwise, empty when no leader answers within a second.
+pub(crate) async fn leader_state(node: &Node, scheduler: &Scheduler) -> LeaderState {
+    if scheduler.ensure_leader().is_ok() {
+        return scheduler.leader_state();
+    }
+    let Some(addr) = node.leader_hint().raft_addr else {
+        return LeaderState::default();
+    };
+    match node
+        .peers
+        .call(
+            &addr,
+            std::time::Duration::from_secs(1),
+            |c, ctx| async move { c.leader_view(ctx).await },
+        )
+        .await
+    {
+        Ok(Ok(state)) => state,
+        _ => LeaderState::default(),
+    }
+}
+
+/// `Query<T>` whose rejection (a malformed query string) is a problem+json 400.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|e| Problem::bad_request(e.body_text()))
     }
 }

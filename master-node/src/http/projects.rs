@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -12,7 +12,7 @@ use broadside_raft_store::Command;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::{commit, json_body, request_id, Consistent, PageQuery, PageView, Problem};
+use super::{commit, json_body, request_id, ApiQuery, Consistent, PageQuery, PageView, Problem};
 use crate::node::Node;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -42,7 +42,7 @@ impl From<Project> for ProjectView {
 async fn list(
     State(node): State<Arc<Node>>,
     _: Consistent,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<PageView<ProjectView>>, Problem> {
     let page = node.reader().list_projects(&page.request()?)?;
     Ok(Json(PageView::from_page(page, ProjectView::from)))

@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
@@ -15,7 +14,9 @@ use broadside_raft_store::model::{Worker, WorkerState};
 use broadside_raft_store::Command;
 use serde::Serialize;
 
-use super::{commit, request_id, AppState, Consistent, PageQuery, PageView, Problem};
+use super::{
+    commit, leader_state, request_id, ApiQuery, AppState, Consistent, PageQuery, PageView, Problem,
+};
 use crate::node::Node;
 use crate::scheduler::driver::Scheduler;
 
@@ -70,29 +71,18 @@ fn view(w: Worker, ages: &BTreeMap<String, u64>) -> WorkerView {
 
 /// Heartbeat ages from the leader (this node's own when it leads).
 async fn ages(node: &Node, scheduler: &Scheduler) -> BTreeMap<String, u64> {
-    if scheduler.ensure_leader().is_ok() {
-        return scheduler.heartbeat_ages();
-    }
-    let Some(addr) = node.leader_hint().raft_addr else {
-        return BTreeMap::new();
-    };
-    match node
-        .peers
-        .call(&addr, Duration::from_secs(1), |c, ctx| async move {
-            c.heartbeat_ages(ctx).await
-        })
+    leader_state(node, scheduler)
         .await
-    {
-        Ok(Ok(ages)) => ages.into_iter().collect(),
-        _ => BTreeMap::new(),
-    }
+        .heartbeat_ages
+        .into_iter()
+        .collect()
 }
 
 async fn list(
     State(node): State<Arc<Node>>,
     State(scheduler): State<Arc<Scheduler>>,
     _: Consistent,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<PageView<WorkerView>>, Problem> {
     let page = node.reader().list_workers(&page.request()?)?;
     let ages = ages(&node, &scheduler).await;
@@ -129,6 +119,7 @@ async fn drain(
             worker_id: id.clone(),
             state: WorkerState::Draining,
             reason: "drained by an operator".into(),
+            expected: None,
         },
     )
     .await?;

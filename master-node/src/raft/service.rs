@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use broadside_raft_store::{Request, TypeConfig};
+use broadside_rpc::raft::LeaderState;
 use broadside_rpc::{CallError, MembershipChange, NodeStatus, Payload, RaftRpc};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::de::DeserializeOwned;
@@ -70,9 +71,9 @@ impl RaftRpc for RaftServer {
         self.node().change_membership_local(change).await
     }
 
-    async fn heartbeat_ages(self, _: Context) -> Result<Vec<(String, u64)>, CallError> {
+    async fn leader_view(self, _: Context) -> Result<LeaderState, CallError> {
         self.scheduler.ensure_leader()?;
-        Ok(self.scheduler.heartbeat_ages().into_iter().collect())
+        Ok(self.scheduler.leader_state())
     }
 
     async fn status(self, _: Context) -> NodeStatus {

@@ -6,7 +6,7 @@
 //! Times: `mono` values are milliseconds on the leader's monotonic clock (liveness), `wall`
 //! values are Unix milliseconds (start instants, which workers compare with their own clocks).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use broadside_raft_store::model::{JobState, TaskState, WorkerState};
 use broadside_raft_store::{Attempt, JobId};
@@ -26,6 +26,9 @@ pub struct CoreTimings {
     pub start_delay: u64,
     /// Least time between two reassignments of one job (storm guard).
     pub reassign_spacing: u64,
+    /// A claimed attempt that its worker's heartbeats still do not list this long after the
+    /// claim was never received (the pull's reply was lost): it is reassigned.
+    pub orphan_after: u64,
 }
 
 impl CoreTimings {
@@ -38,6 +41,7 @@ impl CoreTimings {
             failover_grace: ms(t.failover_grace),
             start_delay: ms(t.worker_heartbeat) * 2,
             reassign_spacing: ms(t.worker_heartbeat),
+            orphan_after: ms(t.worker_heartbeat) * 2 + 1_000,
         }
     }
 }
@@ -55,6 +59,17 @@ pub struct WorkerInfo {
     pub state: WorkerState,
     /// When this leader last heard from it (`mono`), if it did.
     pub last_seen: Option<u64>,
+    /// Its latest heartbeat to this leader: when (`wall`) and the attempts it said it runs.
+    pub reported: Option<Reported>,
+}
+
+/// The attempts a worker listed in a heartbeat.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reported {
+    /// When the leader received it (`wall`).
+    pub at: u64,
+    /// `(job, task, attempt)` of every task in the heartbeat.
+    pub tasks: HashSet<(JobId, u32, Attempt)>,
 }
 
 /// A task of an active job.
@@ -68,6 +83,8 @@ pub struct TaskInfo {
     pub attempt: Attempt,
     /// Worker of the current attempt.
     pub worker: Option<String>,
+    /// When the current attempt was claimed (`wall`).
+    pub claimed_at: Option<u64>,
 }
 
 impl TaskInfo {
@@ -105,6 +122,8 @@ pub enum Decision {
     MarkWorker {
         /// Worker.
         worker: String,
+        /// The state it was seen in (the transition applies only from it).
+        from: WorkerState,
         /// New state.
         state: WorkerState,
         /// Why.
@@ -120,6 +139,9 @@ pub enum Decision {
         attempt: Attempt,
         /// Why.
         reason: String,
+        /// Taken because the worker is lost (so void if it registered again since), rather
+        /// than because the worker itself does not run it.
+        worker_lost: bool,
     },
     /// A queued job starts waiting for workers.
     Wait {
@@ -132,6 +154,8 @@ pub enum Decision {
         job: JobId,
         /// Start instant (`wall`).
         start_at: u64,
+        /// Not every task is claimed (the `start` policy after its timeout).
+        partial: bool,
     },
     /// The job cannot run.
     Fail {
@@ -207,6 +231,18 @@ fn heard(worker: &WorkerInfo, office_since: u64) -> u64 {
     worker.last_seen.unwrap_or(office_since).max(office_since)
 }
 
+/// A live attempt its (reporting) worker does not list, long after the claim: the worker never
+/// got the assignment (its pull's reply was lost), so nobody runs it.
+fn orphaned(task: &TaskInfo, job: JobId, w: &WorkerInfo, t: &CoreTimings) -> bool {
+    let (Some(claimed_at), Some(reported)) = (task.claimed_at, w.reported.as_ref()) else {
+        return false;
+    };
+    task.is_live()
+        && w.state != WorkerState::Dead
+        && reported.at > claimed_at.saturating_add(t.orphan_after)
+        && !reported.tasks.contains(&(job, task.index, task.attempt))
+}
+
 /// Everything the scheduler should do now.
 pub fn decide(
     workers: &[WorkerInfo],
@@ -248,6 +284,7 @@ pub fn decide(
             }
             out.push(Decision::MarkWorker {
                 worker: w.id.clone(),
+                from: w.state,
                 state,
                 reason,
             });
@@ -287,32 +324,46 @@ pub fn decide(
             });
         }
     }
-    if judging {
-        for job in jobs.iter().filter(|j| !j.state.is_terminal()) {
-            if paused.contains(job.pool.as_str()) {
-                continue;
-            }
-            let spaced = job
-                .last_reassignment
-                .is_none_or(|at| now_mono >= at.saturating_add(t.reassign_spacing));
-            if !spaced {
-                continue;
-            }
-            // One reassignment per job per spacing interval.
-            if let Some(task) = job.tasks.iter().find(|task| {
-                task.is_live()
-                    && task
-                        .worker
-                        .as_deref()
-                        .is_some_and(|w| dead.contains(w) || !known.contains(w))
-            }) {
-                out.push(Decision::Reassign {
-                    job: job.id,
-                    task: task.index,
-                    attempt: task.attempt,
-                    reason: format!("worker {} lost", task.worker.as_deref().unwrap_or_default()),
-                });
-            }
+    let by_id: BTreeMap<&str, &WorkerInfo> = workers.iter().map(|w| (w.id.as_str(), w)).collect();
+    for job in jobs.iter().filter(|j| !j.state.is_terminal()) {
+        let spaced = job
+            .last_reassignment
+            .is_none_or(|at| now_mono >= at.saturating_add(t.reassign_spacing));
+        if !spaced {
+            continue;
+        }
+        // One reassignment per job per spacing interval: first a lost worker's (judged only
+        // after the failover grace, and not while the pool is paused), else an orphaned claim.
+        let lost = (judging && !paused.contains(job.pool.as_str()))
+            .then(|| {
+                job.tasks.iter().find(|task| {
+                    task.is_live()
+                        && task
+                            .worker
+                            .as_deref()
+                            .is_some_and(|w| dead.contains(w) || !known.contains(w))
+                })
+            })
+            .flatten();
+        if let Some(task) = lost {
+            out.push(Decision::Reassign {
+                job: job.id,
+                task: task.index,
+                attempt: task.attempt,
+                reason: format!("worker {} lost", task.worker.as_deref().unwrap_or_default()),
+                worker_lost: true,
+            });
+        } else if let Some((task, w)) = job.tasks.iter().find_map(|task| {
+            let w = by_id.get(task.worker.as_deref()?)?;
+            orphaned(task, job.id, w, t).then_some((task, w))
+        }) {
+            out.push(Decision::Reassign {
+                job: job.id,
+                task: task.index,
+                attempt: task.attempt,
+                reason: format!("worker {} never received the claim", w.id),
+                worker_lost: false,
+            });
         }
     }
 
@@ -326,23 +377,32 @@ pub fn decide(
                     .iter()
                     .filter(|t| t.state == TaskState::Assigned)
                     .count();
+                let timed_out = now_mono.saturating_sub(job.waiting_since)
+                    >= job.policy.timeout.as_millis() as u64;
+                let start_at = now_wall.saturating_add(t.start_delay);
                 if claimed == job.tasks.len() {
                     out.push(Decision::ScheduleStart {
                         job: job.id,
-                        start_at: now_wall.saturating_add(t.start_delay),
+                        start_at,
+                        partial: false,
                     });
-                } else if job.policy.on_timeout == OnTimeout::Fail
-                    && now_mono.saturating_sub(job.waiting_since)
-                        >= job.policy.timeout.as_millis() as u64
-                {
-                    out.push(Decision::Fail {
-                        job: job.id,
-                        reason: format!(
-                            "only {claimed} of {} tasks were claimed within {}",
-                            job.tasks.len(),
-                            humantime::format_duration(job.policy.timeout)
-                        ),
-                    });
+                } else if timed_out {
+                    match job.policy.on_timeout {
+                        OnTimeout::Fail => out.push(Decision::Fail {
+                            job: job.id,
+                            reason: format!(
+                                "only {claimed} of {} tasks were claimed within {}",
+                                job.tasks.len(),
+                                humantime::format_duration(job.policy.timeout)
+                            ),
+                        }),
+                        OnTimeout::Start if claimed > 0 => out.push(Decision::ScheduleStart {
+                            job: job.id,
+                            start_at,
+                            partial: true,
+                        }),
+                        OnTimeout::Start | OnTimeout::Wait => {}
+                    }
                 }
             }
             _ => {}

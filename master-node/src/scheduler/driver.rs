@@ -11,16 +11,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use broadside_raft_store::model::{JobState, WorkerState};
+use broadside_raft_store::model::{Job, JobState, Task, Worker, WorkerState};
 use broadside_raft_store::{
-    all_pages, Command, JobId, ProgressDelta, Request, Response, MAX_BATCH_DELTAS, MAX_ENTRY_BYTES,
+    all_pages, Attempt, Command, JobId, ProgressDelta, Request, Response, MAX_BATCH_DELTAS,
+    MAX_ENTRY_BYTES,
 };
+use broadside_rpc::raft::LeaderState;
 use broadside_rpc::CallError;
 use openraft::ServerState;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::core::{decide, CoreTimings, Decision, JobInfo, TaskInfo, WorkerInfo};
+use super::core::{decide, CoreTimings, Decision, JobInfo, Reported, TaskInfo, WorkerInfo};
 use crate::jobs::JobParams;
 use crate::node::{now_ms, Node};
 
@@ -42,6 +44,7 @@ struct Office {
     since: u64,
     ready: bool,
     last_seen: HashMap<String, u64>,
+    reported: HashMap<String, Reported>,
     waiting_since: HashMap<JobId, u64>,
     last_reassignment: HashMap<JobId, u64>,
     paused: BTreeMap<String, String>,
@@ -54,6 +57,13 @@ struct Pending {
     keys: HashSet<(JobId, u32, u32, u64)>,
 }
 
+/// The registry and the active jobs as read from the local replica at one applied index.
+struct StoreView {
+    applied: Option<u64>,
+    workers: Vec<Worker>,
+    jobs: Vec<(Job, Vec<Task>)>,
+}
+
 /// The scheduler of one master (idle unless it leads).
 pub struct Scheduler {
     pub(crate) node: Arc<Node>,
@@ -61,6 +71,8 @@ pub struct Scheduler {
     office: Mutex<Office>,
     pending: Mutex<Pending>,
     heartbeats: AtomicU64,
+    /// The last view read from the store: rebuilt only when the applied index moved.
+    view: Mutex<Option<Arc<StoreView>>>,
 }
 
 impl Scheduler {
@@ -73,16 +85,30 @@ impl Scheduler {
             office: Mutex::default(),
             pending: Mutex::default(),
             heartbeats: AtomicU64::new(0),
+            view: Mutex::default(),
         })
     }
 
-    /// Whether this node leads now; errors with the leader's address otherwise.
+    /// Whether this node leads now *and* heard from a quorum within the minimum election
+    /// timeout; errors with the leader's address otherwise.
+    ///
+    /// The second condition matters: a leader cut off from the other masters still believes it
+    /// leads (openraft does not step down without quorum), and if it kept acknowledging worker
+    /// heartbeats it would renew leases that the new leader ignores once its failover grace has
+    /// passed — two attempts of a task at once. Refusing makes a cut-off leader's workers fence
+    /// themselves when their lease runs out, as if no master answered.
     pub(crate) fn ensure_leader(&self) -> Result<(), CallError> {
         let m = self.node.raft.metrics().borrow().clone();
-        if m.state == ServerState::Leader {
-            Ok(())
-        } else {
-            Err(CallError::NotLeader(self.node.leader_hint()))
+        if m.state != ServerState::Leader {
+            return Err(CallError::NotLeader(self.node.leader_hint()));
+        }
+        let limit = self.node.config.timings.election_min.as_millis() as u64;
+        match m.millis_since_quorum_ack {
+            Some(ms) if ms < limit => Ok(()),
+            age => Err(CallError::Unavailable(format!(
+                "this master leads but has not heard from a quorum for {} ms",
+                age.map_or_else(|| "ever".to_owned(), |a| a.to_string())
+            ))),
         }
     }
 
@@ -92,6 +118,22 @@ impl Scheduler {
             .lock()
             .last_seen
             .insert(worker.to_owned(), mono_ms());
+    }
+
+    /// Records the attempts `worker` said it runs in a heartbeat received now.
+    pub(crate) fn reported(
+        &self,
+        worker: &str,
+        tasks: impl IntoIterator<Item = (JobId, u32, Attempt)>,
+    ) {
+        let report = Reported {
+            at: now_ms(),
+            tasks: tasks.into_iter().collect(),
+        };
+        self.office
+            .lock()
+            .reported
+            .insert(worker.to_owned(), report);
     }
 
     /// Counts a heartbeat received.
@@ -123,6 +165,20 @@ impl Scheduler {
     /// Why reassignment is paused in `pool`, if it is.
     pub fn paused(&self, pool: &str) -> Option<String> {
         self.office.lock().paused.get(pool).cloned()
+    }
+
+    /// This leader's in-memory view: heartbeat ages and paused pools.
+    pub fn leader_state(&self) -> LeaderState {
+        LeaderState {
+            heartbeat_ages: self.heartbeat_ages().into_iter().collect(),
+            paused_pools: self
+                .office
+                .lock()
+                .paused
+                .iter()
+                .map(|(p, r)| (p.clone(), r.clone()))
+                .collect(),
+        }
     }
 
     /// Commits `command` on this node, which must lead.
@@ -256,26 +312,48 @@ impl Scheduler {
         }
     }
 
-    /// Workers and active jobs as the core sees them.
-    pub(crate) fn snapshot(&self) -> Result<(Vec<WorkerInfo>, Vec<JobInfo>), CallError> {
+    /// The store's registry and active jobs, re-read only when something was applied since.
+    fn store_view(&self) -> Result<Arc<StoreView>, CallError> {
         let reader = self.node.reader();
         let storage = |e: broadside_raft_store::Error| CallError::Unavailable(e.to_string());
+        let applied = reader.last_applied().map_err(storage)?.map(|id| id.index);
+        if let Some(view) = self.view.lock().as_ref().filter(|v| v.applied == applied) {
+            return Ok(Arc::clone(view));
+        }
+        let workers = all_pages(|p| reader.list_workers(p)).map_err(storage)?;
+        let mut jobs = Vec::new();
+        for job in all_pages(|p| reader.active_jobs(p)).map_err(storage)? {
+            let tasks = all_pages(|p| reader.list_tasks(job.id, p)).map_err(storage)?;
+            jobs.push((job, tasks));
+        }
+        let view = Arc::new(StoreView {
+            applied,
+            workers,
+            jobs,
+        });
+        *self.view.lock() = Some(Arc::clone(&view));
+        Ok(view)
+    }
+
+    /// Workers and active jobs as the core sees them.
+    pub(crate) fn snapshot(&self) -> Result<(Vec<WorkerInfo>, Vec<JobInfo>), CallError> {
+        let view = self.store_view()?;
         let now = mono_ms();
         let mut office = self.office.lock();
-        let workers: Vec<WorkerInfo> = all_pages(|p| reader.list_workers(p))
-            .map_err(storage)?
-            .into_iter()
+        let workers: Vec<WorkerInfo> = view
+            .workers
+            .iter()
             .map(|w| WorkerInfo {
                 last_seen: office.last_seen.get(&w.id).copied(),
-                id: w.id,
-                pool: w.pool,
+                reported: office.reported.get(&w.id).cloned(),
+                id: w.id.clone(),
+                pool: w.pool.clone(),
                 slots: w.slots,
                 state: w.state,
             })
             .collect();
-        let mut jobs = Vec::new();
-        for job in all_pages(|p| reader.active_jobs(p)).map_err(storage)? {
-            let all = all_pages(|p| reader.list_tasks(job.id, p)).map_err(storage)?;
+        let mut jobs = Vec::with_capacity(view.jobs.len());
+        for (job, tasks) in &view.jobs {
             let waiting_since = if job.state == JobState::WaitingForWorkers {
                 *office.waiting_since.entry(job.id).or_insert(now)
             } else {
@@ -286,24 +364,36 @@ impl Scheduler {
                 .unwrap_or_default();
             jobs.push(JobInfo {
                 id: job.id,
-                pool: job.pool,
+                pool: job.pool.clone(),
                 state: job.state,
                 start_at: job.start_at_ms,
                 waiting_since,
                 last_reassignment: office.last_reassignment.get(&job.id).copied(),
                 policy,
-                tasks: all
-                    .into_iter()
+                tasks: tasks
+                    .iter()
                     .map(|t| TaskInfo {
                         index: t.index,
                         state: t.state,
                         attempt: t.attempt,
-                        worker: t.worker_id,
+                        worker: t.worker_id.clone(),
+                        claimed_at: t.claimed_at_ms,
                     })
                     .collect(),
             });
         }
         Ok((workers, jobs))
+    }
+
+    /// Forgets what the office remembers about workers and jobs that are gone.
+    fn prune(&self, workers: &[WorkerInfo], jobs: &[JobInfo]) {
+        let workers: HashSet<&str> = workers.iter().map(|w| w.id.as_str()).collect();
+        let jobs: HashSet<JobId> = jobs.iter().map(|j| j.id).collect();
+        let mut office = self.office.lock();
+        office.last_seen.retain(|w, _| workers.contains(w.as_str()));
+        office.reported.retain(|w, _| workers.contains(w.as_str()));
+        office.waiting_since.retain(|j, _| jobs.contains(j));
+        office.last_reassignment.retain(|j, _| jobs.contains(j));
     }
 
     /// One round of decisions.
@@ -318,6 +408,7 @@ impl Scheduler {
                 return;
             }
         };
+        self.prune(&workers, &jobs);
         let since = self.office.lock().since;
         let decisions = decide(&workers, &jobs, mono_ms(), now_ms(), since, &self.timings);
         let mut paused = BTreeMap::new();
@@ -325,6 +416,7 @@ impl Scheduler {
             let command = match decision {
                 Decision::MarkWorker {
                     worker,
+                    from,
                     state,
                     reason,
                 } => {
@@ -335,6 +427,7 @@ impl Scheduler {
                         worker_id: worker,
                         state,
                         reason,
+                        expected: Some(from),
                     }
                 }
                 Decision::Reassign {
@@ -342,6 +435,7 @@ impl Scheduler {
                     task,
                     attempt,
                     reason,
+                    worker_lost,
                 } => {
                     self.reassigned(job);
                     tracing::warn!(job, task, attempt, %reason, "reassigning task");
@@ -350,6 +444,7 @@ impl Scheduler {
                         task,
                         attempt,
                         reason,
+                        only_if_worker_lost: worker_lost,
                     }
                 }
                 Decision::Wait { job } => Command::SetJobState {
@@ -357,9 +452,14 @@ impl Scheduler {
                     state: JobState::WaitingForWorkers,
                     reason: String::new(),
                 },
-                Decision::ScheduleStart { job, start_at } => Command::ScheduleStart {
+                Decision::ScheduleStart {
+                    job,
+                    start_at,
+                    partial,
+                } => Command::ScheduleStart {
                     job_id: job,
                     start_at_ms: start_at,
+                    partial,
                 },
                 Decision::Fail { job, reason } => Command::SetJobState {
                     job_id: job,

@@ -14,6 +14,7 @@ const T: CoreTimings = CoreTimings {
     failover_grace: 15_000,
     start_delay: 2_000,
     reassign_spacing: 1_000,
+    orphan_after: 3_000,
 };
 
 fn worker(id: usize, pool: &str, slots: u32) -> WorkerInfo {
@@ -23,6 +24,7 @@ fn worker(id: usize, pool: &str, slots: u32) -> WorkerInfo {
         slots,
         state: WorkerState::Alive,
         last_seen: Some(0),
+        reported: None,
     }
 }
 
@@ -41,6 +43,7 @@ fn job(id: u64, pool: &str, parallelism: u32) -> JobInfo {
                 state: TaskState::Pending,
                 attempt: 1,
                 worker: None,
+                claimed_at: None,
             })
             .collect(),
     }
@@ -193,7 +196,20 @@ fn a_job_short_of_workers_fails_after_its_start_timeout_unless_told_to_wait() {
     };
     assert!(at(600_000, &j)
         .iter()
-        .all(|d| !matches!(d, Decision::Fail { .. })));
+        .all(|d| !matches!(d, Decision::Fail { .. } | Decision::ScheduleStart { .. })));
+    // `start`: the claimed task starts at the timeout, the other joins when claimed.
+    j.policy.on_timeout = OnTimeout::Start;
+    assert!(at(60_999, &j)
+        .iter()
+        .all(|d| !matches!(d, Decision::ScheduleStart { .. })));
+    assert!(at(61_000, &j)
+        .iter()
+        .any(|d| matches!(d, Decision::ScheduleStart { partial: true, .. })));
+    // ... but never with nothing claimed.
+    j.tasks[0].state = TaskState::Pending;
+    assert!(at(61_000, &j)
+        .iter()
+        .all(|d| !matches!(d, Decision::ScheduleStart { .. } | Decision::Fail { .. })));
 }
 
 #[test]
@@ -272,4 +288,49 @@ fn reassignments_of_one_job_are_spaced() {
         )),
         1
     );
+}
+
+#[test]
+fn a_claim_its_worker_never_received_is_reassigned() {
+    use super::core::Reported;
+    let mut w = worker(1, "a", 1);
+    let mut j = job(1, "a", 1);
+    j.state = JobState::Running;
+    j.tasks[0].state = TaskState::Assigned;
+    j.tasks[0].worker = Some(w.id.clone());
+    j.tasks[0].claimed_at = Some(10_000);
+    let orphan = |d: &Decision| {
+        matches!(
+            d,
+            Decision::Reassign {
+                task: 0,
+                attempt: 1,
+                worker_lost: false,
+                ..
+            }
+        )
+    };
+    let decide_at =
+        |w: &WorkerInfo, j: &JobInfo| decide(&[w.clone()], std::slice::from_ref(j), 0, 0, 0, &T);
+    // No heartbeat yet: nothing to conclude.
+    assert!(!decide_at(&w, &j).iter().any(orphan));
+    // A heartbeat soon after the claim that does not list it yet: the reply may be in flight.
+    w.reported = Some(Reported {
+        at: 10_000 + T.orphan_after,
+        tasks: Default::default(),
+    });
+    assert!(!decide_at(&w, &j).iter().any(orphan));
+    // Long after the claim, still not listed: orphaned, reassigned even inside the failover
+    // grace (the worker itself says it does not run it).
+    w.reported = Some(Reported {
+        at: 10_001 + T.orphan_after,
+        tasks: Default::default(),
+    });
+    assert!(decide_at(&w, &j).iter().any(orphan));
+    // Listed: it runs.
+    w.reported = Some(Reported {
+        at: 10_001 + T.orphan_after,
+        tasks: [(1, 0, 1)].into_iter().collect(),
+    });
+    assert!(!decide_at(&w, &j).iter().any(orphan));
 }

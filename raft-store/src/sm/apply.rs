@@ -148,7 +148,8 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
             worker_id,
             state,
             reason,
-        } => set_worker_state(tx, worker_id, *state, reason),
+            expected,
+        } => set_worker_state(tx, worker_id, *state, reason, *expected),
         Command::RemoveWorker { worker_id } => remove_worker(tx, worker_id),
         Command::SubmitJob(spec) => jobs::submit(tx, spec),
         Command::SetJobState {
@@ -158,8 +159,9 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
         } => jobs::set_state(tx, *job_id, *state, reason),
         Command::ScheduleStart {
             job_id,
+            partial,
             start_at_ms,
-        } => jobs::schedule_start(tx, *job_id, *start_at_ms),
+        } => jobs::schedule_start(tx, *job_id, *start_at_ms, *partial),
         Command::ClaimTask {
             job_id,
             task,
@@ -184,7 +186,8 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
             task,
             attempt,
             reason,
-        } => jobs::reassign(tx, *job_id, *task, *attempt, reason),
+            only_if_worker_lost,
+        } => jobs::reassign(tx, *job_id, *task, *attempt, reason, *only_if_worker_lost),
         Command::AbortJob { job_id, reason } => jobs::abort(tx, *job_id, reason),
         Command::PutJobResult { job_id, result } => jobs::put_result(tx, *job_id, result),
         Command::DeleteJob { job_id } => jobs::delete(tx, *job_id),
@@ -280,6 +283,15 @@ fn register_worker(tx: &mut Tx<'_>, worker: Worker) -> Result<Response> {
     {
         return bad_request("worker description too long");
     }
+    let mut worker = worker;
+    // A restart does not cancel an operator's drain.
+    if let Some(known) = tx.get::<Worker>(CF_WORKERS, &keys::worker(&worker.id))? {
+        if known.state == WorkerState::Draining {
+            worker.state = WorkerState::Draining;
+            worker.reason = known.reason;
+            worker.state_since_ms = known.state_since_ms;
+        }
+    }
     tx.put(CF_WORKERS, keys::worker(&worker.id), &worker)?;
     Ok(Response::Ok)
 }
@@ -289,12 +301,20 @@ fn set_worker_state(
     id: &str,
     state: WorkerState,
     reason: &str,
+    expected: Option<WorkerState>,
 ) -> Result<Response> {
     let Some(mut worker) = tx.get::<Worker>(CF_WORKERS, &keys::worker(id))? else {
         return not_found(format!("no worker {id}"));
     };
     if reason.len() > MAX_TEXT {
         return bad_request("reason too long");
+    }
+    if expected.is_some_and(|e| e != worker.state) {
+        return conflict(format!(
+            "worker {id} is {:?}, not {:?} any more",
+            worker.state,
+            expected.unwrap_or(worker.state)
+        ));
     }
     if worker.state == state {
         return Ok(Response::Ok);
@@ -319,7 +339,7 @@ fn remove_worker(tx: &mut Tx<'_>, id: &str) -> Result<Response> {
             worker.state
         ));
     }
-    if let Some(task) = jobs::live_task_of(tx, id)? {
+    if let Some(task) = jobs::live_tasks_of(tx, id)?.first() {
         return conflict(format!(
             "worker {id} still holds task {} of job {} (attempt {}); reassign it first",
             task.index, task.job_id, task.attempt

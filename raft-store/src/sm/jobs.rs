@@ -57,18 +57,18 @@ fn tasks_of(tx: &Tx<'_>, job: JobId) -> Result<Vec<Task>> {
         .collect())
 }
 
-/// A task of an active job whose current attempt belongs to `worker` and is not finished.
-pub(crate) fn live_task_of(tx: &Tx<'_>, worker: &str) -> Result<Option<Task>> {
+/// The tasks of active jobs whose current attempt belongs to `worker` and is not finished.
+pub(crate) fn live_tasks_of(tx: &Tx<'_>, worker: &str) -> Result<Vec<Task>> {
+    let mut live = Vec::new();
     for key in tx.scan_keys(CF_ACTIVE_JOBS, &[], usize::MAX)? {
         let job = read_u64("active job key", &key, 0)?;
-        let live = tasks_of(tx, job)?
-            .into_iter()
-            .find(|t| !t.state.is_terminal() && t.worker_id.as_deref() == Some(worker));
-        if live.is_some() {
-            return Ok(live);
-        }
+        live.extend(
+            tasks_of(tx, job)?
+                .into_iter()
+                .filter(|t| !t.state.is_terminal() && t.worker_id.as_deref() == Some(worker)),
+        );
     }
-    Ok(None)
+    Ok(live)
 }
 
 pub(crate) fn submit(tx: &mut Tx<'_>, spec: &JobSpec) -> Result<Response> {
@@ -209,6 +209,7 @@ pub(crate) fn schedule_start(
     tx: &mut Tx<'_>,
     id: JobId,
     start_at_ms: UnixMillis,
+    partial: bool,
 ) -> Result<Response> {
     let Some(mut job) = load_job(tx, id)? else {
         return not_found(format!("no job {id}"));
@@ -216,14 +217,17 @@ pub(crate) fn schedule_start(
     if !matches!(job.state, JobState::Queued | JobState::WaitingForWorkers) {
         return conflict(format!("job {id} is {:?}", job.state));
     }
-    if let Some(task) = tasks_of(tx, id)?
-        .iter()
-        .find(|t| t.state != TaskState::Assigned)
-    {
+    let tasks = tasks_of(tx, id)?;
+    let waiting =
+        |t: &&Task| t.state != TaskState::Assigned && !(partial && t.state == TaskState::Pending);
+    if let Some(task) = tasks.iter().find(waiting) {
         return conflict(format!(
             "task {} of job {id} is {:?}",
             task.index, task.state
         ));
+    }
+    if !tasks.iter().any(|t| t.state == TaskState::Assigned) {
+        return conflict(format!("no task of job {id} is claimed"));
     }
     job.state = JobState::Starting;
     job.start_at_ms = Some(start_at_ms);
@@ -283,6 +287,21 @@ pub(crate) fn claim(
             worker.state, worker.pool, job.pool
         ));
     }
+    // The scheduler's choice is made on a snapshot; the invariants are enforced here.
+    let holding = live_tasks_of(tx, worker_id)?;
+    if holding.len() >= worker.slots as usize {
+        return conflict(format!(
+            "worker {worker_id} already runs {} task(s) in {} slot(s)",
+            holding.len(),
+            worker.slots
+        ));
+    }
+    if let Some(same) = holding.iter().find(|t| t.job_id == id) {
+        return conflict(format!(
+            "worker {worker_id} already runs task {} of job {id}",
+            same.index
+        ));
+    }
     task.state = TaskState::Assigned;
     task.worker_id = Some(worker_id.to_owned());
     task.claimed_at_ms = Some(tx.now);
@@ -320,14 +339,9 @@ pub(crate) fn record_progress(tx: &mut Tx<'_>, deltas: &[ProgressDelta]) -> Resu
     if deltas.len() > MAX_BATCH_DELTAS {
         return bad_request(format!("more than {MAX_BATCH_DELTAS} deltas"));
     }
-    let (mut applied, mut duplicates) = (0u32, 0u32);
+    let (mut applied, mut duplicates, mut gaps) = (0u32, 0u32, 0u32);
     let mut refused: Vec<(JobId, u32, Attempt)> = Vec::new();
     for d in deltas {
-        let key = keys::progress(d.job_id, d.task, d.attempt, d.seq);
-        if tx.exists(CF_PROGRESS, &key)? {
-            duplicates += 1;
-            continue;
-        }
         let current = load_task(tx, d.job_id, d.task)?;
         let Some(mut task) =
             current.filter(|t| t.attempt == d.attempt && t.state != TaskState::Pending)
@@ -338,6 +352,16 @@ pub(crate) fn record_progress(tx: &mut Tx<'_>, deltas: &[ProgressDelta]) -> Resu
             }
             continue;
         };
+        let folded = task.last_seq.unwrap_or(0);
+        if d.seq <= folded {
+            duplicates += 1;
+            continue;
+        }
+        if d.seq != folded + 1 {
+            gaps += 1;
+            continue;
+        }
+        let key = keys::progress(d.job_id, d.task, d.attempt, d.seq);
         let record = ProgressRecord {
             task: d.task,
             attempt: d.attempt,
@@ -347,13 +371,14 @@ pub(crate) fn record_progress(tx: &mut Tx<'_>, deltas: &[ProgressDelta]) -> Resu
         };
         tx.put(CF_PROGRESS, key, &record)?;
         task.deltas += 1;
-        task.last_seq = Some(task.last_seq.map_or(d.seq, |s| s.max(d.seq)));
+        task.last_seq = Some(d.seq);
         save_task(tx, &task)?;
         applied += 1;
     }
     Ok(Response::ProgressRecorded {
         applied,
         duplicates,
+        gaps,
         refused,
     })
 }
@@ -412,6 +437,7 @@ pub(crate) fn reassign(
     index: u32,
     attempt: Attempt,
     reason: &str,
+    only_if_worker_lost: bool,
 ) -> Result<Response> {
     let (mut job, mut task) = match fenced(tx, id, index, attempt)? {
         Ok(found) => found,
@@ -422,6 +448,17 @@ pub(crate) fn reassign(
             "task {id}/{index} is {:?} in a {:?} job",
             task.state, job.state
         ));
+    }
+    if only_if_worker_lost {
+        if let Some(worker_id) = task.worker_id.as_deref() {
+            let worker = tx.get::<Worker>(CF_WORKERS, &keys::worker(worker_id))?;
+            if let Some(w) = worker.filter(|w| w.state != WorkerState::Dead) {
+                return conflict(format!(
+                    "worker {worker_id} of task {id}/{index} is {:?} again",
+                    w.state
+                ));
+            }
+        }
     }
     task.state = TaskState::Pending;
     task.attempt += 1;

@@ -42,10 +42,16 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         code(&h.run(claim(0, 1, "w2")).await),
         Some(RejectCode::Conflict)
     );
+    // w1 has one slot, and it is taken.
+    assert_eq!(
+        code(&h.run(claim(1, 1, "w1")).await),
+        Some(RejectCode::Conflict)
+    );
     let early = h
         .run(Command::ScheduleStart {
             job_id,
             start_at_ms: h.now + 5000,
+            partial: false,
         })
         .await;
     assert_eq!(code(&early), Some(RejectCode::Conflict));
@@ -54,6 +60,7 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         .run(Command::ScheduleStart {
             job_id,
             start_at_ms: h.now + 5000,
+            partial: false,
         })
         .await);
     assert_eq!(
@@ -90,6 +97,7 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         Response::ProgressRecorded {
             applied: 3,
             duplicates: 0,
+            gaps: 0,
             refused: vec![]
         }
     );
@@ -100,6 +108,23 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         Response::ProgressRecorded {
             applied: 0,
             duplicates: 3,
+            gaps: 0,
+            refused: vec![]
+        }
+    );
+    // A delta after a gap is not folded: the watermark stays contiguous, so an
+    // acknowledgement never covers a missing delta.
+    let after_gap = h
+        .run(Command::RecordProgress {
+            deltas: vec![delta(0, 4), delta(1, 2)],
+        })
+        .await;
+    assert_eq!(
+        after_gap,
+        Response::ProgressRecorded {
+            applied: 1,
+            duplicates: 0,
+            gaps: 1,
             refused: vec![]
         }
     );
@@ -110,8 +135,19 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
             .iter()
             .map(|p| (p.task, p.seq))
             .collect::<Vec<_>>(),
-        vec![(0, 1), (0, 2), (1, 1)]
+        vec![(0, 1), (0, 2), (1, 1), (1, 2)]
     );
+    // A follower reads only what is new for an attempt.
+    let seqs = |task, after| -> Vec<u64> {
+        r.attempt_progress(job_id, task, 1, after, 10)
+            .unwrap()
+            .iter()
+            .map(|p| p.seq)
+            .collect()
+    };
+    assert_eq!(seqs(0, 1), vec![2]);
+    assert_eq!(seqs(1, 0), vec![1, 2]);
+    assert_eq!(seqs(1, 2), Vec::<u64>::new());
     assert_eq!(
         r.task(job_id, 0).unwrap().map(|t| (t.deltas, t.last_seq)),
         Some((2, Some(2)))
@@ -192,6 +228,7 @@ async fn reassignment_fences_the_stale_attempt() {
         .run(Command::ScheduleStart {
             job_id,
             start_at_ms: h.now,
+            partial: false,
         })
         .await);
     ok(&h
@@ -201,12 +238,19 @@ async fn reassignment_fences_the_stale_attempt() {
             attempt: 1,
         })
         .await);
-    let reassign = Command::ReassignTask {
+    let reassign = |only_if_worker_lost| Command::ReassignTask {
         job_id,
         task: 0,
         attempt: 1,
         reason: "worker lost".into(),
+        only_if_worker_lost,
     };
+    // w1 is alive: a liveness reassignment decided on an older view is refused.
+    assert_eq!(
+        code(&h.run(reassign(true)).await),
+        Some(RejectCode::Conflict)
+    );
+    let reassign = reassign(false);
     assert_eq!(
         h.run(reassign.clone()).await,
         Response::TaskReassigned { attempt: 2 }
@@ -227,6 +271,7 @@ async fn reassignment_fences_the_stale_attempt() {
         Response::ProgressRecorded {
             applied: 0,
             duplicates: 0,
+            gaps: 0,
             refused: vec![(job_id, 0, 1)]
         }
     );
@@ -275,6 +320,7 @@ async fn reassignment_fences_the_stale_attempt() {
         Response::ProgressRecorded {
             applied: 1,
             duplicates: 0,
+            gaps: 0,
             refused: vec![]
         }
     );
@@ -344,5 +390,79 @@ async fn abort_and_manual_failure_end_unfinished_tasks() {
     assert_eq!(
         r.job(second).unwrap().map(|j| j.state),
         Some(JobState::Failed)
+    );
+}
+
+#[tokio::test]
+async fn claims_respect_slots_and_spread() {
+    let mut h = setup().await;
+    ok(&h
+        .run(Command::RegisterWorker {
+            worker_id: "big".into(),
+            pool: "default".into(),
+            labels: BTreeMap::new(),
+            slots: 2,
+            version: "0.1.0".into(),
+            address: "127.0.0.1:9001".into(),
+        })
+        .await);
+    let first = submit(&mut h, 2).await;
+    let second = submit(&mut h, 1).await;
+    let third = submit(&mut h, 1).await;
+    ok(&claim(&mut h, first, 0, 1, "big").await);
+    // Two tasks of one job never share a worker, whatever its slots.
+    assert_eq!(
+        code(&claim(&mut h, first, 1, 1, "big").await),
+        Some(RejectCode::Conflict)
+    );
+    ok(&claim(&mut h, second, 0, 1, "big").await);
+    // Both slots taken.
+    assert_eq!(
+        code(&claim(&mut h, third, 0, 1, "big").await),
+        Some(RejectCode::Conflict)
+    );
+    // A finished task frees its slot.
+    ok(&h
+        .run(Command::CompleteTask {
+            job_id: second,
+            task: 0,
+            attempt: 1,
+            outcome: TaskOutcome::Succeeded,
+            result: vec![],
+        })
+        .await);
+    ok(&claim(&mut h, third, 0, 1, "big").await);
+}
+
+#[tokio::test]
+async fn a_partial_start_needs_one_claimed_task_and_lets_the_others_join() {
+    let mut h = setup().await;
+    let job_id = submit(&mut h, 2).await;
+    let start = |partial| Command::ScheduleStart {
+        job_id,
+        start_at_ms: 5_000,
+        partial,
+    };
+    assert_eq!(code(&h.run(start(true)).await), Some(RejectCode::Conflict));
+    ok(&claim(&mut h, job_id, 0, 1, "w1").await);
+    assert_eq!(code(&h.run(start(false)).await), Some(RejectCode::Conflict));
+    ok(&h.run(start(true)).await);
+    let r = h.reader();
+    assert_eq!(
+        r.job(job_id).unwrap().map(|j| (j.state, j.start_at_ms)),
+        Some((JobState::Starting, Some(5_000)))
+    );
+    // The pending task is claimed later and joins the started job.
+    ok(&claim(&mut h, job_id, 1, 1, "w2").await);
+    ok(&h
+        .run(Command::StartTask {
+            job_id,
+            task: 1,
+            attempt: 1,
+        })
+        .await);
+    assert_eq!(
+        r.job(job_id).unwrap().map(|j| j.state),
+        Some(JobState::Running)
     );
 }

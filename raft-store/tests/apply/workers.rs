@@ -10,6 +10,7 @@ async fn workers_register_transition_and_remove() {
         worker_id: "w1".into(),
         state,
         reason: "missed heartbeats".into(),
+        expected: None,
     };
     ok(&h.run(set(WorkerState::Suspect)).await);
     assert_eq!(
@@ -33,6 +34,22 @@ async fn workers_register_transition_and_remove() {
         Some(WorkerState::Alive)
     );
     ok(&h.run(set(WorkerState::Draining)).await);
+    // A liveness decision taken on an older view does not overwrite the drain.
+    let stale_view = h
+        .run(Command::SetWorkerState {
+            worker_id: "w1".into(),
+            state: WorkerState::Suspect,
+            reason: "missed heartbeats".into(),
+            expected: Some(WorkerState::Alive),
+        })
+        .await;
+    assert_eq!(code(&stale_view), Some(RejectCode::Conflict));
+    // Nor does a restart of the worker.
+    register(&mut h, "w1").await;
+    assert_eq!(
+        h.reader().worker("w1").unwrap().map(|w| w.state),
+        Some(WorkerState::Draining)
+    );
     ok(&h
         .run(Command::RemoveWorker {
             worker_id: "w1".into(),
@@ -51,6 +68,7 @@ async fn workers_register_transition_and_remove() {
             worker_id: "zz".into(),
             state: WorkerState::Dead,
             reason: String::new(),
+            expected: None,
         })
         .await;
     assert_eq!(code(&unknown), Some(RejectCode::NotFound));
@@ -68,6 +86,7 @@ async fn a_worker_holding_a_live_task_is_not_removed() {
             worker_id: "w1".into(),
             state: WorkerState::Dead,
             reason: "lost".into(),
+            expected: None,
         })
         .await);
     let remove = Command::RemoveWorker {
@@ -95,6 +114,7 @@ async fn a_worker_holding_a_live_task_is_not_removed() {
             task: 0,
             attempt: 1,
             reason: "worker lost".into(),
+            only_if_worker_lost: true,
         })
         .await,
         Response::TaskReassigned { attempt: 2 }

@@ -1,0 +1,353 @@
+//! Failover benchmark: three `broadside master` processes on loopback with their default
+//! timings, a steady write load sent round-robin to every live master, and the leader killed
+//! with SIGKILL again and again (20 times by default). For each kill: the time from the kill
+//! until a write sent after it is acknowledged (the write path is back). At the end every
+//! acknowledged write is read back from every master with `consistent=true`.
+//!
+//! ```sh
+//! cargo bench --workspace --bench failover -- [--kills 20] [--writers 4]
+//! ```
+//!
+//! The reference printed next to the figures is the election timeout range of the same
+//! masters: a failover cannot be faster than a follower noticing the leader is gone.
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+use tokio::net::TcpStream;
+
+const MASTERS: u64 = 3;
+/// Masters' default election timeout range (the reference).
+const ELECTION: (u64, u64) = (1000, 1500);
+/// Per-request deadline of the writers.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest a single recovery (or restart) may take before the bench gives up.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Args {
+    kills: usize,
+    writers: usize,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        kills: 20,
+        writers: 4,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| -> usize {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} needs a number"))
+        };
+        match a.as_str() {
+            "--kills" => args.kills = value("--kills"),
+            "--writers" => args.writers = value("--writers").max(1),
+            // `cargo bench` passes `--bench`.
+            _ => {}
+        }
+    }
+    args
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// One HTTP/1.1 request over a fresh connection, with a deadline.
+async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, Bytes)> {
+    let exchange = async {
+        let stream = TcpStream::connect(addr).await.ok()?;
+        let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await.ok()?;
+        tokio::spawn(conn);
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, addr.to_string())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .ok()?;
+        let response = sender.send_request(request).await.ok()?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, body))
+    };
+    tokio::time::timeout(WRITE_TIMEOUT, exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+struct Master {
+    id: u64,
+    http: SocketAddr,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Master {
+    fn spawn(&mut self, dir: &Path) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("m{}.log", self.id)))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_broadside"))
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start broadside master");
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The leader id as `addr` sees it, if it answers and knows one.
+async fn leader_seen_by(addr: SocketAddr) -> Option<u64> {
+    let (status, body) = request(addr, "GET", "/api/v1/cluster", "").await?;
+    let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    (status == 200).then(|| v["leader"].as_u64()).flatten()
+}
+
+async fn wait_for_leader(masters: &[SocketAddr]) -> u64 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        for addr in masters {
+            if let Some(id) = leader_seen_by(*addr).await {
+                return id;
+            }
+        }
+        assert!(Instant::now() < deadline, "no leader elected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[derive(Default)]
+struct Load {
+    /// Addresses the writers may use (the killed master is taken out while it is down).
+    targets: Mutex<Vec<SocketAddr>>,
+    /// `(sent, acknowledged)` instants of acknowledged writes, and their names.
+    acked: Mutex<Vec<(Instant, Instant, String)>>,
+    attempted: AtomicU64,
+    failed: AtomicU64,
+    stop: AtomicBool,
+}
+
+async fn writer(load: Arc<Load>, index: usize) {
+    let mut n = 0u64;
+    while !load.stop.load(Ordering::Relaxed) {
+        let targets = load.targets.lock().clone();
+        let target = targets[(n as usize + index) % targets.len()];
+        let name = format!("w{index}-{n}");
+        n += 1;
+        load.attempted.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
+        let body = format!("{{\"name\":\"{name}\"}}");
+        match request(target, "POST", "/api/v1/projects", &body).await {
+            Some((201, _)) => load.acked.lock().push((sent, Instant::now(), name)),
+            _ => {
+                load.failed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = args();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raft: Vec<u16> = (0..MASTERS).map(|_| free_port()).collect();
+    let peers = (1..=MASTERS)
+        .map(|id| format!("{id}=127.0.0.1:{}", raft[id as usize - 1]))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut masters: Vec<Master> = (1..=MASTERS)
+        .map(|id| {
+            let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let args = vec![
+                "master".into(),
+                "--id".into(),
+                id.to_string(),
+                "--listen-raft".into(),
+                format!("127.0.0.1:{}", raft[id as usize - 1]),
+                "--listen-http".into(),
+                http.to_string(),
+                "--peers".into(),
+                peers.clone(),
+                "--data".into(),
+                dir.path().join(format!("m{id}")).display().to_string(),
+            ];
+            Master {
+                id,
+                http,
+                args,
+                child: None,
+            }
+        })
+        .collect();
+    for m in &mut masters {
+        m.spawn(dir.path());
+    }
+    let all: Vec<SocketAddr> = masters.iter().map(|m| m.http).collect();
+    wait_for_leader(&all).await;
+
+    let load = Arc::new(Load::default());
+    *load.targets.lock() = all.clone();
+    let writers: Vec<_> = (0..args.writers)
+        .map(|i| tokio::spawn(writer(load.clone(), i)))
+        .collect();
+    // Warm up: writes flow.
+    let deadline = Instant::now() + PATIENCE;
+    while load.acked.lock().len() < 20 {
+        assert!(Instant::now() < deadline, "writes do not go through");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut recoveries = Vec::new();
+    for kill in 0..args.kills {
+        let leader = wait_for_leader(&all).await;
+        let victim = masters
+            .iter_mut()
+            .find(|m| m.id == leader)
+            .expect("the leader is one of ours");
+        *load.targets.lock() = all.iter().copied().filter(|a| *a != victim.http).collect();
+        let killed_at = Instant::now();
+        victim.kill();
+        let recovered = loop {
+            let first = load
+                .acked
+                .lock()
+                .iter()
+                .filter(|(sent, _, _)| *sent >= killed_at)
+                .map(|(_, acked, _)| *acked)
+                .min();
+            if let Some(at) = first {
+                break at;
+            }
+            assert!(
+                killed_at.elapsed() < PATIENCE,
+                "writes never recovered after kill {kill}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let secs = recovered.duration_since(killed_at).as_secs_f64();
+        println!(
+            "kill {:>2}: leader {leader} killed, writes back after {secs:.3} s",
+            kill + 1
+        );
+        recoveries.push(secs);
+        // Restart it and let it catch up before the next kill.
+        victim.spawn(dir.path());
+        let http = victim.http;
+        let deadline = Instant::now() + PATIENCE;
+        while leader_seen_by(http).await.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "master {leader} did not come back"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        *load.targets.lock() = all.clone();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    load.stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        let _ = w.await;
+    }
+
+    // Every acknowledged write is on every master.
+    let acked: BTreeSet<String> = load
+        .acked
+        .lock()
+        .iter()
+        .map(|(_, _, n)| n.clone())
+        .collect();
+    let mut lost = 0usize;
+    for addr in &all {
+        let mut seen = BTreeSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(c) => format!("/api/v1/projects?limit=1000&consistent=true&after={c}"),
+                None => "/api/v1/projects?limit=1000&consistent=true".to_owned(),
+            };
+            let (status, body) = request(*addr, "GET", &path, "")
+                .await
+                .expect("list projects");
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+            let page: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            for p in page["items"].as_array().into_iter().flatten() {
+                if let Some(name) = p["name"].as_str() {
+                    seen.insert(name.to_owned());
+                }
+            }
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        lost += acked.difference(&seen).count();
+    }
+    for m in &mut masters {
+        m.kill();
+    }
+
+    recoveries.sort_by(f64::total_cmp);
+    let mean = recoveries.iter().sum::<f64>() / recoveries.len().max(1) as f64;
+    println!();
+    println!(
+        "masters: {MASTERS} (release build, default timings), writers: {}",
+        args.writers
+    );
+    println!(
+        "reference: election timeout {:.1}–{:.1} s",
+        ELECTION.0 as f64 / 1000.0,
+        ELECTION.1 as f64 / 1000.0
+    );
+    println!(
+        "leader kills: {}, write recovery p50 {:.3} s, p99 {:.3} s, max {:.3} s, mean {:.3} s ({:.2}× the election timeout's upper bound at p50)",
+        recoveries.len(),
+        percentile(&recoveries, 50.0),
+        percentile(&recoveries, 99.0),
+        percentile(&recoveries, 100.0),
+        mean,
+        percentile(&recoveries, 50.0) / (ELECTION.1 as f64 / 1000.0)
+    );
+    println!(
+        "writes: {} attempted, {} acknowledged, {} failed or timed out; acknowledged writes lost: {lost}",
+        load.attempted.load(Ordering::Relaxed),
+        acked.len(),
+        load.failed.load(Ordering::Relaxed)
+    );
+    assert_eq!(lost, 0, "acknowledged writes were lost");
+}

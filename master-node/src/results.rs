@@ -1,0 +1,224 @@
+//! A job's merged result, built from the replicated store on any master.
+//!
+//! The statistics are the sum of every committed delta of every attempt of every task: each
+//! request a worker reported is counted exactly once (deltas are folded once per sequence
+//! number), including the part a lost attempt reported before it was replaced — which a merge
+//! of final task results would miss. Percentiles come from the merged HDR histograms. The
+//! run's metadata comes from the pinned simulation (name, description, assertions, evaluated
+//! on the merged statistics) and from the tasks' final reports (scenarios and their users).
+//!
+//! The same fold serves the live view while a job runs; a finished job's report never changes
+//! and is cached.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use broadside_engine::metrics::{evaluate, RunStats};
+use broadside_engine::report::{RunReport, ScenarioInfo, SUMMARY_SCHEMA_VERSION};
+use broadside_engine::wire::{decode_report, LogLine, TaskDelta};
+use broadside_raft_store::model::{Job, ProgressRecord};
+use broadside_raft_store::{all_pages, JobId, StoreReader};
+use parking_lot::Mutex;
+
+use crate::jobs::read_blob;
+use crate::node::now_ms;
+
+/// Finished jobs' reports kept in memory per master.
+const CACHED_REPORTS: usize = 32;
+
+/// Why a report could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    /// The store could not be read.
+    #[error("storage: {0}")]
+    Storage(#[from] broadside_raft_store::Error),
+    /// The pinned simulation is unreadable.
+    #[error("simulation {path}: {message}")]
+    Simulation {
+        /// Its path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The decoded deltas of a job, in store order (task, attempt, sequence).
+pub(crate) struct Decoded {
+    /// `(task, attempt, delta)`.
+    pub deltas: Vec<(u32, u32, TaskDelta)>,
+    /// Records that could not be decoded (from an incompatible worker), skipped.
+    pub undecodable: u64,
+}
+
+/// Decodes progress records, skipping (and counting) undecodable ones.
+pub(crate) fn decode_records(records: impl IntoIterator<Item = ProgressRecord>) -> Decoded {
+    let mut out = Decoded {
+        deltas: Vec::new(),
+        undecodable: 0,
+    };
+    for r in records {
+        match TaskDelta::decode(&r.delta) {
+            Ok(d) => out.deltas.push((r.task, r.attempt, d)),
+            Err(e) => {
+                tracing::warn!(task = r.task, attempt = r.attempt, seq = r.seq, error = %e, "undecodable delta skipped");
+                out.undecodable += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Every committed delta of `job`.
+pub(crate) fn job_deltas(reader: &StoreReader, job: JobId) -> Result<Decoded, ResultError> {
+    Ok(decode_records(all_pages(|p| reader.job_progress(job, p))?))
+}
+
+/// The merged report of `job` as of now.
+pub fn job_report(reader: &StoreReader, job: &Job) -> Result<RunReport, ResultError> {
+    let decoded = job_deltas(reader, job.id)?;
+    let mut stats = RunStats::default();
+    for (_, _, d) in &decoded.deltas {
+        stats.merge(&d.stats);
+    }
+    let sim_file = job
+        .files
+        .iter()
+        .find(|f| f.path == job.simulation)
+        .ok_or_else(|| ResultError::Simulation {
+            path: job.simulation.clone(),
+            message: "not pinned by the job".into(),
+        })?;
+    let bad = |message: String| ResultError::Simulation {
+        path: job.simulation.clone(),
+        message,
+    };
+    let text = String::from_utf8(read_blob(reader, &sim_file.sha256).map_err(bad)?)
+        .map_err(|_| bad("not UTF-8".into()))?;
+    let sim = broadside_engine::simulation::parse_text(&text, &job.simulation)
+        .map_err(|e| bad(e.to_string()))?;
+
+    let started_at = job.start_at_ms.unwrap_or(job.submitted_at_ms);
+    let end = job.finished_at_ms.unwrap_or_else(now_ms);
+    let duration_ms = if job.start_at_ms.is_some() {
+        end.saturating_sub(started_at)
+    } else {
+        stats.series_duration().as_millis() as u64
+    };
+    let assertions = evaluate(
+        &sim.assertions,
+        &stats,
+        std::time::Duration::from_millis(duration_ms),
+    );
+    Ok(RunReport {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        simulation: sim.name,
+        description: sim.description,
+        started_at_unix_ms: started_at,
+        duration_ms,
+        segment: None,
+        stats,
+        assertions,
+        scenarios: task_scenarios(reader, job)?,
+    })
+}
+
+/// The scenarios of the tasks' final reports, users added up by scenario name.
+fn task_scenarios(reader: &StoreReader, job: &Job) -> Result<Vec<ScenarioInfo>, ResultError> {
+    let mut merged: Vec<ScenarioInfo> = Vec::new();
+    for index in 0..job.parallelism {
+        let Some(record) = reader.task_result(job.id, index)? else {
+            continue;
+        };
+        let Ok(report) = decode_report(&record.data) else {
+            continue;
+        };
+        for s in report.scenarios {
+            match merged.iter_mut().find(|m| m.name == s.name) {
+                Some(m) => {
+                    m.started_users += s.started_users;
+                    m.planned_users = match (m.planned_users, s.planned_users) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        _ => None,
+                    };
+                }
+                None => merged.push(s),
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// The log lines of one task (every attempt), oldest first, with their attempt.
+pub(crate) fn task_logs(decoded: &Decoded, task: u32) -> Vec<(u32, LogLine)> {
+    decoded
+        .deltas
+        .iter()
+        .filter(|(t, _, _)| *t == task)
+        .flat_map(|(_, attempt, d)| d.logs.iter().map(|l| (*attempt, l.clone())))
+        .collect()
+}
+
+/// Reports of finished jobs, which never change.
+#[derive(Default)]
+pub struct ReportCache {
+    reports: Mutex<HashMap<JobId, Arc<RunReport>>>,
+}
+
+impl ReportCache {
+    /// The report of `job`, from the cache when the job is finished.
+    pub fn get(&self, reader: &StoreReader, job: &Job) -> Result<Arc<RunReport>, ResultError> {
+        if let Some(r) = self.reports.lock().get(&job.id) {
+            return Ok(Arc::clone(r));
+        }
+        let report = Arc::new(job_report(reader, job)?);
+        if job.state.is_terminal() {
+            let mut reports = self.reports.lock();
+            if reports.len() >= CACHED_REPORTS {
+                if let Some(&old) = reports.keys().min() {
+                    reports.remove(&old);
+                }
+            }
+            reports.insert(job.id, Arc::clone(&report));
+        }
+        Ok(report)
+    }
+
+    /// Forgets a deleted job.
+    pub fn forget(&self, job: JobId) {
+        self.reports.lock().remove(&job);
+    }
+}
+
+/// Reads a job's deltas as they are committed: each call returns only the new ones (of every
+/// attempt of every task), so a live view folds each delta once.
+#[derive(Default)]
+pub(crate) struct Follower {
+    /// Highest sequence number read per `(task, attempt)`.
+    seen: HashMap<(u32, u32), u64>,
+}
+
+/// Deltas read per attempt and call (a long backlog is read over several calls).
+const FOLLOW_BATCH: usize = 1000;
+
+impl Follower {
+    /// The deltas committed since the previous call.
+    pub(crate) fn poll(
+        &mut self,
+        reader: &StoreReader,
+        job: JobId,
+        tasks: &[broadside_raft_store::model::Task],
+    ) -> Result<Decoded, ResultError> {
+        let mut records = Vec::new();
+        for task in tasks {
+            for attempt in 1..=task.attempt {
+                let seen = self.seen.entry((task.index, attempt)).or_insert(0);
+                let new = reader.attempt_progress(job, task.index, attempt, *seen, FOLLOW_BATCH)?;
+                if let Some(last) = new.last() {
+                    *seen = last.seq;
+                }
+                records.extend(new);
+            }
+        }
+        Ok(decode_records(records))
+    }
+}
