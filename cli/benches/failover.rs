@@ -12,27 +12,22 @@
 //! masters: a failover cannot be faster than a follower noticing the leader is gone.
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use broadside_client::Client;
+use broadside_harness::{Cluster, PATIENCE};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
-use tokio::net::TcpStream;
 
 const MASTERS: u64 = 3;
 /// Masters' default election timeout range (the reference).
 const ELECTION: (u64, u64) = (1000, 1500);
 /// Per-request deadline of the writers.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Longest a single recovery (or restart) may take before the bench gives up.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 struct Args {
     kills: usize,
@@ -61,86 +56,13 @@ fn args() -> Args {
     args
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// One HTTP/1.1 request over a fresh connection, with a deadline.
+/// One request to one master, with the writers' deadline; `None` when it did not answer.
 async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, Bytes)> {
-    let exchange = async {
-        let stream = TcpStream::connect(addr).await.ok()?;
-        let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await.ok()?;
-        tokio::spawn(conn);
-        let request = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(http::header::HOST, addr.to_string())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .ok()?;
-        let response = sender.send_request(request).await.ok()?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.ok()?.to_bytes();
-        Some((status, body))
-    };
-    tokio::time::timeout(WRITE_TIMEOUT, exchange)
-        .await
-        .ok()
-        .flatten()
-}
-
-struct Master {
-    id: u64,
-    http: SocketAddr,
-    args: Vec<String>,
-    child: Option<Child>,
-}
-
-impl Master {
-    fn spawn(&mut self, dir: &Path) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("m{}.log", self.id)))
-            .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_broadside"))
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start broadside master");
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The leader id as `addr` sees it, if it answers and knows one.
-async fn leader_seen_by(addr: SocketAddr) -> Option<u64> {
-    let (status, body) = request(addr, "GET", "/api/v1/cluster", "").await?;
-    let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
-    (status == 200).then(|| v["leader"].as_u64()).flatten()
-}
-
-async fn wait_for_leader(masters: &[SocketAddr]) -> u64 {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        for addr in masters {
-            if let Some(id) = leader_seen_by(*addr).await {
-                return id;
-            }
-        }
-        assert!(Instant::now() < deadline, "no leader elected");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let client = Client::new([addr.to_string()]).with_timeout(WRITE_TIMEOUT);
+    let headers = [("content-type", "application/json")];
+    let body = Bytes::from(body.to_owned());
+    let reply = client.send(method, path, &headers, body).await.ok()?;
+    Some((reply.status, reply.body))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -185,41 +107,9 @@ async fn writer(load: Arc<Load>, index: usize) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = args();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let raft: Vec<u16> = (0..MASTERS).map(|_| free_port()).collect();
-    let peers = (1..=MASTERS)
-        .map(|id| format!("{id}=127.0.0.1:{}", raft[id as usize - 1]))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut masters: Vec<Master> = (1..=MASTERS)
-        .map(|id| {
-            let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            let args = vec![
-                "master".into(),
-                "--id".into(),
-                id.to_string(),
-                "--listen-raft".into(),
-                format!("127.0.0.1:{}", raft[id as usize - 1]),
-                "--listen-http".into(),
-                http.to_string(),
-                "--peers".into(),
-                peers.clone(),
-                "--data".into(),
-                dir.path().join(format!("m{id}")).display().to_string(),
-            ];
-            Master {
-                id,
-                http,
-                args,
-                child: None,
-            }
-        })
-        .collect();
-    for m in &mut masters {
-        m.spawn(dir.path());
-    }
-    let all: Vec<SocketAddr> = masters.iter().map(|m| m.http).collect();
-    wait_for_leader(&all).await;
+    let mut cluster = Cluster::start(Path::new(env!("CARGO_BIN_EXE_broadside")), MASTERS, &[]);
+    let all = cluster.http_addrs();
+    cluster.leader().await;
 
     let load = Arc::new(Load::default());
     *load.targets.lock() = all.clone();
@@ -235,14 +125,11 @@ async fn main() {
 
     let mut recoveries = Vec::new();
     for kill in 0..args.kills {
-        let leader = wait_for_leader(&all).await;
-        let victim = masters
-            .iter_mut()
-            .find(|m| m.id == leader)
-            .expect("the leader is one of ours");
-        *load.targets.lock() = all.iter().copied().filter(|a| *a != victim.http).collect();
+        let leader = cluster.leader().await;
+        let victim = cluster.master(leader).http;
+        *load.targets.lock() = all.iter().copied().filter(|a| *a != victim).collect();
         let killed_at = Instant::now();
-        victim.kill();
+        cluster.kill(leader);
         let recovered = loop {
             let first = load
                 .acked
@@ -256,7 +143,8 @@ async fn main() {
             }
             assert!(
                 killed_at.elapsed() < PATIENCE,
-                "writes never recovered after kill {kill}"
+                "writes never recovered after kill {kill}\n{}",
+                cluster.logs()
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
@@ -267,16 +155,7 @@ async fn main() {
         );
         recoveries.push(secs);
         // Restart it and let it catch up before the next kill.
-        victim.spawn(dir.path());
-        let http = victim.http;
-        let deadline = Instant::now() + PATIENCE;
-        while leader_seen_by(http).await.is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "master {leader} did not come back"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        cluster.restart(leader).await;
         *load.targets.lock() = all.clone();
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -318,9 +197,7 @@ async fn main() {
         }
         lost += acked.difference(&seen).count();
     }
-    for m in &mut masters {
-        m.kill();
-    }
+    drop(cluster);
 
     recoveries.sort_by(f64::total_cmp);
     let mean = recoveries.iter().sum::<f64>() / recoveries.len().max(1) as f64;

@@ -18,11 +18,28 @@ pub struct ProgressPrinter {
 impl ProgressPrinter {
     /// Starts printing progress of `run` on stderr.
     pub fn start(run: &Run) -> Self {
-        let stop = CancellationToken::new();
         let recorder = run.recorder().clone();
         let planned = run.planned_duration();
         let offset = run.resumed_from();
         let began = std::time::Instant::now();
+        Self::with(move || {
+            let live = recorder.live();
+            Some(Progress {
+                elapsed: offset + began.elapsed(),
+                planned,
+                active_users: live.active_users,
+                requests: live.requests,
+                errors: live.ko,
+                req_per_sec: live.last_second_requests as f64,
+                p95: live.recent_p95,
+            })
+        })
+    }
+
+    /// Starts printing what `source` says (nothing while it says `None`) on stderr: every
+    /// second on a terminal, redrawn in place, every five seconds as plain lines otherwise.
+    pub fn with(mut source: impl FnMut() -> Option<Progress> + Send + 'static) -> Self {
+        let stop = CancellationToken::new();
         let tty = std::io::stderr().is_terminal();
         let period = if tty {
             Duration::from_secs(1)
@@ -39,16 +56,7 @@ impl ProgressPrinter {
                         _ = stop.cancelled() => break,
                         _ = tick.tick() => {}
                     }
-                    let live = recorder.live();
-                    let p = Progress {
-                        elapsed: offset + began.elapsed(),
-                        planned,
-                        active_users: live.active_users,
-                        requests: live.requests,
-                        errors: live.ko,
-                        req_per_sec: live.last_second_requests as f64,
-                        p95: live.recent_p95,
-                    };
+                    let Some(p) = source() else { continue };
                     let mut err = std::io::stderr().lock();
                     if tty {
                         let width = terminal_width();

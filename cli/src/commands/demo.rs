@@ -1,17 +1,35 @@
-//! `broadside demo`: the built-in target plus a sample simulation against it, with a report.
-//! Needs no setup: everything runs in this process on loopback.
+//! `broadside demo`: a whole cluster on loopback in this process — three masters, two workers
+//! and the built-in target, in a temporary directory — running a sample distributed job with
+//! live progress and the merged report. Needs no setup. It keeps serving (the REST API, the
+//! reports) until Ctrl-C, or exits after the job with `--exit-after-job`.
+//!
+//! `--local` runs the sample simulation in this process without a cluster instead.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use broadside_client::Client;
 use broadside_engine::runtime::NoFiles;
-use broadside_target::{Target, TargetConfig};
+use broadside_master::{MasterConfig, MasterHandle, Timings};
+use broadside_target::{Target, TargetConfig, TargetHandle};
+use broadside_worker::WorkerConfig;
 use clap::Args;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use super::run::{run_plan, RunOptions};
+use super::submit::{run_job, Follow, JobRequest};
+use super::EXIT_BAD_INPUT;
 
 /// The sample simulation (also in `examples/demo.yaml`).
 pub const DEMO_SIMULATION: &str = include_str!("../../../examples/demo.yaml");
+/// The address the sample simulation names; replaced by the built-in target's.
+const DEMO_BASE_URL: &str = "http://127.0.0.1:8088";
+const MASTERS: u64 = 3;
+const WORKERS: usize = 2;
 
 /// Arguments of `broadside demo`.
 #[derive(Debug, Args)]
@@ -22,28 +40,51 @@ pub struct DemoArgs {
     /// No live progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Stop everything once the job has finished (for scripts).
+    #[arg(long)]
+    pub exit_after_job: bool,
+    /// Run the sample simulation in this process, without a cluster.
+    #[arg(long)]
+    pub local: bool,
 }
 
-/// Runs the demo.
-pub async fn execute(args: DemoArgs) -> u8 {
-    let target = match Target::spawn(TargetConfig {
+async fn start_target() -> Result<TargetHandle, u8> {
+    Target::spawn(TargetConfig {
         listen: ([127, 0, 0, 1], 0).into(),
         tls: false,
     })
     .await
-    {
+    .map_err(|e| {
+        eprintln!("error: cannot start the built-in target: {e}");
+        EXIT_BAD_INPUT
+    })
+}
+
+/// Runs the demo.
+pub async fn execute(args: DemoArgs) -> u8 {
+    let target = match start_target().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot start the built-in target: {e}");
-            return super::EXIT_BAD_INPUT;
-        }
+        Err(code) => return code,
     };
+    let code = if args.local {
+        local(&args, &target).await
+    } else {
+        cluster(&args, &target).await
+    };
+    if let Err(e) = target.shutdown().await {
+        eprintln!("warning: the target did not stop cleanly: {e}");
+    }
+    code
+}
+
+/// The sample simulation in this process.
+async fn local(args: &DemoArgs, target: &TargetHandle) -> u8 {
     let (mut sim, _) =
         match broadside_engine::simulation::load_text(DEMO_SIMULATION, "demo.yaml", &NoFiles) {
             Ok(loaded) => loaded,
             Err(errors) => {
                 eprintln!("error: the embedded demo simulation is invalid:\n{errors}");
-                return super::EXIT_BAD_INPUT;
+                return EXIT_BAD_INPUT;
             }
         };
     sim.http.base_url = Some(target.base_url());
@@ -51,7 +92,7 @@ pub async fn execute(args: DemoArgs) -> u8 {
         Ok(plan) => plan,
         Err(errors) => {
             eprintln!("error: {errors}");
-            return super::EXIT_BAD_INPUT;
+            return EXIT_BAD_INPUT;
         }
     };
     println!(
@@ -70,13 +111,188 @@ pub async fn execute(args: DemoArgs) -> u8 {
         },
     )
     .await;
-    let received = target.stats().snapshot().total;
     println!(
-        "the target received {received} requests; open {}/index.html for the report",
+        "the target received {} requests; open {}/index.html for the report",
+        target.stats().snapshot().total,
         args.out.display()
     );
-    if let Err(e) = target.shutdown().await {
-        eprintln!("warning: the target did not stop cleanly: {e}");
+    code
+}
+
+/// Three masters in this process, on ephemeral loopback ports.
+async fn start_masters(dir: &std::path::Path) -> Result<Vec<MasterHandle>, String> {
+    let mut listeners = Vec::new();
+    for _ in 0..MASTERS {
+        let raft = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let http = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        listeners.push((raft, http));
+    }
+    let mut peers = BTreeMap::new();
+    for (i, (raft, _)) in listeners.iter().enumerate() {
+        let addr = raft.local_addr().map_err(|e| e.to_string())?;
+        peers.insert(i as u64 + 1, addr.to_string());
+    }
+    let mut masters = Vec::new();
+    for (i, (raft, http)) in listeners.into_iter().enumerate() {
+        let id = i as u64 + 1;
+        let (raft_addr, http_addr) = (
+            raft.local_addr().map_err(|e| e.to_string())?,
+            http.local_addr().map_err(|e| e.to_string())?,
+        );
+        let config = MasterConfig {
+            id,
+            listen_raft: raft_addr,
+            listen_http: http_addr,
+            advertise_raft: raft_addr.to_string(),
+            advertise_http: http_addr.to_string(),
+            peers: peers.clone(),
+            data: dir.join(format!("master-{id}")),
+            timings: Timings::default(),
+            max_upload_bytes: 64 << 20,
+        };
+        let handle = broadside_master::start_on(config, raft, http)
+            .await
+            .map_err(|e| e.to_string())?;
+        masters.push(handle);
+    }
+    Ok(masters)
+}
+
+/// Waits until the masters elected a leader.
+async fn wait_for_leader(client: &Client) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(view) = client
+            .get_json::<serde_json::Value>("/api/v1/cluster")
+            .await
+        {
+            if view["leader"].as_u64().is_some() {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err("the masters elected no leader within 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `n` workers are registered alive.
+async fn wait_for_workers(client: &Client, n: usize) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(page) = client
+            .get_json::<serde_json::Value>("/api/v1/workers?consistent=true")
+            .await
+        {
+            let alive = page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|w| w["state"] == "alive")
+                .count();
+            if alive >= n {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{n} workers did not register within 30 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The whole cluster, the job, then serving until Ctrl-C.
+async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: no temporary directory: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let masters = match start_masters(dir.path()).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: cannot start the masters: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let rest: Vec<String> = masters.iter().map(|m| m.http_addr().to_string()).collect();
+    let client = Client::new(&rest);
+    let stop_workers = CancellationToken::new();
+    let mut workers = Vec::new();
+    for w in 0..WORKERS {
+        let config = WorkerConfig {
+            masters: masters.iter().map(|m| m.raft_addr().to_string()).collect(),
+            pool: "default".into(),
+            slots: 1,
+            data: dir.path().join(format!("worker-{}", w + 1)),
+            labels: vec![("demo".into(), "true".into())],
+            policy: Default::default(),
+            address: format!("demo worker {}", w + 1),
+        };
+        workers.push(tokio::spawn(broadside_worker::run(
+            config,
+            stop_workers.clone(),
+        )));
+    }
+    let ready = async {
+        wait_for_leader(&client).await?;
+        wait_for_workers(&client, WORKERS).await
+    };
+    if let Err(e) = ready.await {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
+    println!(
+        "broadside demo: {MASTERS} masters, {WORKERS} workers and the built-in target on loopback"
+    );
+    for (i, addr) in rest.iter().enumerate() {
+        println!("  master {}: http://{addr}/api/v1/cluster", i + 1);
+    }
+    println!("  target:   {}", target.base_url());
+    let simulation = DEMO_SIMULATION.replace(DEMO_BASE_URL, &target.base_url());
+    let job = JobRequest {
+        project: "demo".into(),
+        files: vec![("demo.yaml".into(), simulation.into_bytes())],
+        submission: json!({
+            "simulation": "demo.yaml",
+            "parallelism": WORKERS,
+            "mode": "split",
+        }),
+    };
+    let code = run_job(
+        &client,
+        job,
+        Some(Follow {
+            out: Some(args.out.clone()),
+            quiet: args.quiet,
+        }),
+    )
+    .await;
+    println!(
+        "the target received {} requests; open {}/index.html for the report",
+        target.stats().snapshot().total,
+        args.out.display()
+    );
+    if !args.exit_after_job {
+        println!(
+            "the cluster keeps running: try `broadside cluster --master {}` (Ctrl-C stops it)",
+            rest[0]
+        );
+        super::shutdown_signal().await;
+    }
+    stop_workers.cancel();
+    for w in workers {
+        let _ = w.await;
+    }
+    for m in masters {
+        m.shutdown().await;
     }
     code
 }

@@ -1,11 +1,14 @@
 //! Command-line interface: one module per subcommand.
 
 mod demo;
+mod inspect;
 mod master;
 mod run;
 mod schema;
+mod submit;
 mod target;
 mod validate;
+mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -49,20 +52,39 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run one master of the highly available control plane (3 or more form a cluster).
     Master(Box<master::MasterArgs>),
+    /// Run a worker: it pulls tasks from the leading master and runs them (drains on SIGTERM).
+    Worker(worker::WorkerArgs),
+    /// Run a simulation on a cluster: upload, submit, and with --wait follow it to its verdict
+    /// (exit 0/1/2 like run).
+    Submit(Box<submit::SubmitArgs>),
+    /// List a project's jobs.
+    Jobs(inspect::JobsArgs),
+    /// Show a job and its tasks.
+    Job(inspect::JobArgs),
+    /// Abort a job.
+    Abort(inspect::JobArgs),
+    /// List the workers with their state and last heartbeat.
+    Workers(inspect::ListArgs),
+    /// Show the masters: leader, roles, terms, applied indexes.
+    Cluster(inspect::ListArgs),
 }
 
 impl Cli {
     /// Whether the command is a long-running server (logs at info level by default).
     pub fn is_server(&self) -> bool {
-        matches!(self.command, Command::Master(_) | Command::Target(_))
+        matches!(
+            self.command,
+            Command::Master(_) | Command::Target(_) | Command::Worker(_)
+        )
     }
 }
 
 /// Sets up logging on stderr.
 pub fn init_tracing(verbose: u8, server: bool) {
+    // openraft warns about routine election races; its errors still show.
     let default = match verbose {
-        0 if server => "info",
-        0 => "warn",
+        0 if server => "info,openraft=error",
+        0 => "warn,openraft=error",
         1 => "debug",
         _ => "trace",
     };
@@ -83,6 +105,13 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Target(args) => target::execute(args).await,
         Command::Demo(args) => demo::execute(args).await,
         Command::Master(args) => master::execute(*args).await,
+        Command::Worker(args) => worker::execute(args).await,
+        Command::Submit(args) => submit::execute(*args).await,
+        Command::Jobs(args) => inspect::jobs(args).await,
+        Command::Job(args) => inspect::job(args).await,
+        Command::Abort(args) => inspect::abort(args).await,
+        Command::Workers(args) => inspect::workers(args).await,
+        Command::Cluster(args) => inspect::cluster(args).await,
     }
 }
 

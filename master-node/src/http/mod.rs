@@ -241,34 +241,6 @@ pub(crate) fn request_id(headers: &HeaderMap, scope: &str) -> Result<RequestId, 
     Ok(RequestId(u128::from_be_bytes(id)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        let key = vec![0u8, 1, 0xfe, 0xff];
-        assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
-        assert_eq!(decode_cursor("abc"), None);
-        assert_eq!(decode_cursor("zz"), None);
-    }
-
-    #[test]
-    fn idempotency_keys_map_to_stable_request_ids() {
-        let mut headers = HeaderMap::new();
-        headers.insert(IDEMPOTENCY_KEY, "retry-me-1".parse().unwrap());
-        let a = request_id(&headers, "POST /projects").unwrap();
-        assert_eq!(a, request_id(&headers, "POST /projects").unwrap());
-        assert_ne!(a, request_id(&headers, "POST /jobs").unwrap());
-        headers.insert(IDEMPOTENCY_KEY, "has space".parse().unwrap());
-        assert!(request_id(&headers, "x").is_err());
-        assert_ne!(
-            request_id(&HeaderMap::new(), "x").unwrap(),
-            request_id(&HeaderMap::new(), "x").unwrap()
-        );
-    }
-}
-
 /// The leader's in-memory view (heartbeat ages, paused pools): this node's own when it leads,
 /// asked from the leader otherwise, empty when no leader answers within a second.
 pub(crate) async fn leader_state(node: &Node, scheduler: &Scheduler) -> LeaderState {
@@ -307,5 +279,33 @@ where
             .await
             .map(|Query(value)| ApiQuery(value))
             .map_err(|e| Problem::bad_request(e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let key = vec![0u8, 1, 0xfe, 0xff];
+        assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
+        assert_eq!(decode_cursor("abc"), None);
+        assert_eq!(decode_cursor("zz"), None);
+    }
+
+    #[test]
+    fn idempotency_keys_map_to_stable_request_ids() {
+        let mut headers = HeaderMap::new();
+        headers.insert(IDEMPOTENCY_KEY, "retry-me-1".parse().unwrap());
+        let a = request_id(&headers, "POST /projects").unwrap();
+        assert_eq!(a, request_id(&headers, "POST /projects").unwrap());
+        assert_ne!(a, request_id(&headers, "POST /jobs").unwrap());
+        headers.insert(IDEMPOTENCY_KEY, "has space".parse().unwrap());
+        assert!(request_id(&headers, "x").is_err());
+        assert_ne!(
+            request_id(&HeaderMap::new(), "x").unwrap(),
+            request_id(&HeaderMap::new(), "x").unwrap()
+        );
     }
 }

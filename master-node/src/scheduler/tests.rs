@@ -310,8 +310,16 @@ fn a_claim_its_worker_never_received_is_reassigned() {
             }
         )
     };
-    let decide_at =
-        |w: &WorkerInfo, j: &JobInfo| decide(&[w.clone()], std::slice::from_ref(j), 0, 0, 0, &T);
+    let decide_at = |w: &WorkerInfo, j: &JobInfo| {
+        decide(
+            std::slice::from_ref(w),
+            std::slice::from_ref(j),
+            0,
+            0,
+            0,
+            &T,
+        )
+    };
     // No heartbeat yet: nothing to conclude.
     assert!(!decide_at(&w, &j).iter().any(orphan));
     // A heartbeat soon after the claim that does not list it yet: the reply may be in flight.

@@ -1,5 +1,5 @@
 //! The in-process cluster sandbox: N masters on loopback ephemeral ports, each with its own data
-//! directory and shutdown handle, and a small HTTP client. Every wait polls with a deadline.
+//! directory and shutdown handle, and requests to one master through `broadside-client`. Every wait polls with a deadline.
 
 #![allow(dead_code)]
 
@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use broadside_master::{MasterConfig, MasterHandle, Timings};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Upper bound of any single wait in these tests.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -37,29 +34,10 @@ where
     }
 }
 
-/// A fully read response.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub body: Bytes,
-}
+pub use broadside_client::Reply;
 
-impl Reply {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-/// Sends one request over a fresh connection to `addr`.
+/// Sends one request to the master at `addr` (no failover), failing the test when it does not
+/// answer within [`DEADLINE`].
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -67,40 +45,16 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Reply {
-    let exchange = async {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(conn);
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(http::header::HOST, addr.to_string());
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        let response = sender
-            .send_request(builder.body(Full::new(body.into())).expect("request"))
-            .await
-            .expect("response");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    };
-    tokio::time::timeout(DEADLINE, exchange)
-        .await
-        .expect("request exceeded the deadline")
+    broadside_client::request_one(
+        &addr.to_string(),
+        method,
+        path,
+        headers,
+        body.into(),
+        DEADLINE,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Reply {

@@ -1,0 +1,418 @@
+//! `broadside submit`: run a simulation on a cluster, the CI way.
+//!
+//! Uploads the simulation and its data files into a project (created when missing), submits a
+//! job, and with `--wait` follows its live stream in the terminal (the same line as `run`),
+//! then prints the merged summary, writes `summary.json`, `index.html` and `junit.xml` into
+//! `--out`, and exits like `run`: 0 when every assertion passes, 1 when one fails, 2 when the
+//! job could not run (bad input, a failed or aborted job).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use broadside_client::{Client, ClientError};
+use broadside_engine::report::{render_console_summary, Progress, RunReport};
+use clap::Args;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use super::{EXIT_ASSERTION_FAILED, EXIT_BAD_INPUT, EXIT_OK};
+use crate::progress::ProgressPrinter;
+
+/// Arguments of `broadside submit`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+broadside submit sims/shop.yaml --data sims/customers.csv --parallelism 3 \\\n    \
+--master http://127.0.0.1:8081 --wait --out report\n\n\
+Data files keep their path relative to the simulation's directory, so the simulation finds\n\
+them as `broadside run` would. Exit codes with --wait: 0 every assertion passed, 1 an\n\
+assertion failed, 2 the job could not run.")]
+pub struct SubmitArgs {
+    /// The simulation file.
+    pub simulation: PathBuf,
+    /// Data files the simulation reads (feeders, bodies); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub data: Vec<PathBuf>,
+    /// Masters' REST URLs (any of them; repeat or separate with commas).
+    #[arg(
+        long = "master",
+        env = "BROADSIDE_MASTER",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub masters: Vec<String>,
+    /// Project the files and the job go to.
+    #[arg(long, default_value = "default")]
+    pub project: String,
+    /// Number of tasks (workers) the job runs on.
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: u32,
+    /// Worker pool.
+    #[arg(long, default_value = "default")]
+    pub pool: String,
+    /// Each task runs a segment of the simulation (the default: the tasks add up to it).
+    #[arg(long, conflicts_with = "replicate")]
+    pub split: bool,
+    /// Each task runs the whole simulation (N× the load).
+    #[arg(long)]
+    pub replicate: bool,
+    /// How long to wait for every task to be claimed.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub start_timeout: Duration,
+    /// What to do then: fail, wait or start (with the tasks claimed so far).
+    #[arg(long, default_value = "fail", value_parser = ["fail", "wait", "start"])]
+    pub on_timeout: String,
+    /// Follow the job to its end, print the summary and exit with its verdict.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: write summary.json, index.html and junit.xml here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No live progress line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Where a data file goes in the project: its path relative to the simulation's directory
+/// when it is inside it, its file name otherwise.
+fn project_path(file: &Path, base: &Path) -> Result<String, String> {
+    let relative = file
+        .strip_prefix(base)
+        .ok()
+        .filter(|r| !r.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .or_else(|| file.file_name().map(PathBuf::from))
+        .ok_or_else(|| format!("{}: not a file name", file.display()))?;
+    relative
+        .to_str()
+        .map(|s| s.replace('\\', "/"))
+        .ok_or_else(|| format!("{}: the path is not UTF-8", file.display()))
+}
+
+fn fail(e: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {e}");
+    EXIT_BAD_INPUT
+}
+
+/// A 422's located problems as `file:line:col: path: message` lines.
+fn located(e: &ClientError) -> String {
+    let ClientError::Api { reply, detail, .. } = e else {
+        return e.to_string();
+    };
+    let problems = reply.json()["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if problems.is_empty() {
+        return format!("{} {detail}", reply.status);
+    }
+    problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{}: {}: {}",
+                p["file"].as_str().unwrap_or("?"),
+                p["line"].as_u64().map_or("?".into(), |l| l.to_string()),
+                p["column"].as_u64().map_or("?".into(), |c| c.to_string()),
+                p["path"].as_str().unwrap_or(""),
+                p["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn ensure_project(client: &Client, project: &str) -> Result<(), ClientError> {
+    match client
+        .call("GET", &format!("/api/v1/projects/{project}"), &[], "")
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(ClientError::Api { status: 404, .. }) => client
+            .send_json::<Value>(
+                "POST",
+                "/api/v1/projects",
+                &json!({ "name": project }),
+                Some(&format!("create-project-{project}")),
+            )
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    }
+}
+
+async fn upload(client: &Client, project: &str, path: &str, bytes: Vec<u8>) -> Result<(), String> {
+    client
+        .call(
+            "PUT",
+            &format!("/api/v1/projects/{project}/files/{path}"),
+            &[("content-type", "application/octet-stream")],
+            bytes,
+        )
+        .await
+        .map_err(|e| format!("upload of {path}: {e}"))?;
+    Ok(())
+}
+
+/// What the live stream told so far, for the progress line.
+#[derive(Default)]
+struct Live {
+    progress: Option<Value>,
+    /// Requests and p95 per second.
+    seconds: BTreeMap<u64, (u64, Option<f64>)>,
+}
+
+impl Live {
+    fn absorb(&mut self, event: Value) {
+        for point in event["series"].as_array().into_iter().flatten() {
+            if let Some(second) = point["second"].as_u64() {
+                let requests = point["requests"].as_u64().unwrap_or(0);
+                self.seconds
+                    .insert(second, (requests, point["p95_ms"].as_f64()));
+            }
+        }
+        self.progress = Some(event);
+    }
+
+    fn line(&self) -> Option<Progress> {
+        let p = self.progress.as_ref()?;
+        // The newest second is still filling: show the one before it.
+        let complete = self.seconds.iter().rev().nth(1).map(|(_, v)| *v);
+        Some(Progress {
+            elapsed: Duration::from_millis(p["elapsed_ms"].as_u64().unwrap_or(0)),
+            planned: None,
+            active_users: p["users"].as_u64().unwrap_or(0),
+            requests: p["total"]["count"].as_u64().unwrap_or(0),
+            errors: p["total"]["ko"].as_u64().unwrap_or(0),
+            req_per_sec: complete.map_or(0.0, |(r, _)| r as f64),
+            p95: complete
+                .and_then(|(_, p95)| p95)
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+        })
+    }
+}
+
+/// Follows the job's live stream until its `end` event (reconnecting across failovers);
+/// returns the final job state.
+async fn follow(client: &Client, job: u64, quiet: bool) -> Result<String, ClientError> {
+    let live = Arc::new(Mutex::new(Live::default()));
+    let printer = (!quiet).then(|| {
+        let live = live.clone();
+        ProgressPrinter::with(move || live.lock().line())
+    });
+    let path = format!("/api/v1/jobs/{job}/live");
+    let state = 'outer: loop {
+        let mut stream = match client.events(&path).await {
+            Ok(s) => s,
+            Err(ClientError::Unreachable { .. }) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        while let Some(event) = stream.next().await {
+            let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+            match event.event.as_str() {
+                "progress" => live.lock().absorb(data),
+                "end" => break 'outer data["state"].as_str().unwrap_or("").to_owned(),
+                _ => {}
+            }
+        }
+        // The stream broke (a master went away): open it again on another one.
+    };
+    if let Some(p) = printer {
+        p.finish().await;
+    }
+    Ok(state)
+}
+
+async fn write_reports(
+    client: &Client,
+    job: u64,
+    out: &Path,
+    summary: &Value,
+) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut text = serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?;
+    text.push('\n');
+    let mut files = vec![("summary.json", text.into_bytes())];
+    for (name, path) in [("index.html", "report.html"), ("junit.xml", "junit.xml")] {
+        let reply = client
+            .call("GET", &format!("/api/v1/jobs/{job}/{path}"), &[], "")
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        files.push((name, reply.body.to_vec()));
+    }
+    for (name, bytes) in files {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A job to run: files to upload into a project, and the submission.
+pub(super) struct JobRequest {
+    /// Project (created when missing).
+    pub project: String,
+    /// `(project path, content)` of every file; the first is the simulation.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The submission body (`POST /projects/{project}/jobs`).
+    pub submission: Value,
+}
+
+/// How to follow a submitted job.
+pub(super) struct Follow {
+    /// Where the reports go.
+    pub out: Option<PathBuf>,
+    /// No live progress line.
+    pub quiet: bool,
+}
+
+/// Uploads, submits and, when asked, follows a job to its end; returns the exit code.
+pub(super) async fn run_job(client: &Client, job: JobRequest, follow_it: Option<Follow>) -> u8 {
+    if let Err(e) = ensure_project(client, &job.project).await {
+        return fail(format!("project {}: {e}", job.project));
+    }
+    for (path, bytes) in job.files {
+        if let Err(e) = upload(client, &job.project, &path, bytes).await {
+            return fail(e);
+        }
+    }
+    let key = format!("submit-{}", uuid::Uuid::new_v4());
+    let submitted: Value = match client
+        .send_json(
+            "POST",
+            &format!("/api/v1/projects/{}/jobs", job.project),
+            &job.submission,
+            Some(&key),
+        )
+        .await
+    {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: the job was refused:\n{}", located(&e));
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let Some(id) = submitted["id"].as_u64() else {
+        return fail(format!("unexpected answer to the submission: {submitted}"));
+    };
+    let master = client.masters().first().cloned().unwrap_or_default();
+    println!(
+        "job {id} submitted: {} task(s), {}, pool {}",
+        submitted["parallelism"],
+        submitted["mode"].as_str().unwrap_or("?"),
+        submitted["pool"].as_str().unwrap_or("?")
+    );
+    println!("  live:   http://{master}/api/v1/jobs/{id}/live");
+    println!("  report: http://{master}/api/v1/jobs/{id}/report.html");
+    let Some(options) = follow_it else {
+        return EXIT_OK;
+    };
+    let state = match follow(client, id, options.quiet).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let summary: Value = match client.get_json(&format!("/api/v1/jobs/{id}/result")).await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("result of job {id}: {e}")),
+    };
+    match RunReport::from_summary_json(summary.clone()) {
+        Ok(report) => println!("{}", render_console_summary(&report)),
+        Err(e) => eprintln!("warning: the summary could not be read back: {e}"),
+    }
+    if let Some(out) = &options.out {
+        if let Err(e) = write_reports(client, id, out, &summary).await {
+            return fail(e);
+        }
+        println!("reports written to {}", out.display());
+    }
+    match state.as_str() {
+        "completed" if summary["passed"].as_bool() == Some(true) => EXIT_OK,
+        "completed" => EXIT_ASSERTION_FAILED,
+        other => {
+            let job: Value = client
+                .get_json(&format!("/api/v1/jobs/{id}"))
+                .await
+                .unwrap_or(Value::Null);
+            eprintln!(
+                "error: job {id} {other}: {}",
+                job["reason"].as_str().unwrap_or("")
+            );
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+/// Reads the files, then [`run_job`].
+pub async fn execute(args: SubmitArgs) -> u8 {
+    let client = Client::new(&args.masters);
+    let sim = &args.simulation;
+    let base = sim.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut files = Vec::new();
+    for (kind, file) in
+        std::iter::once(("simulation", sim)).chain(args.data.iter().map(|d| ("data", d)))
+    {
+        let path = match project_path(file, &base) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        };
+        match std::fs::read(file) {
+            Ok(bytes) => files.push((path, bytes)),
+            Err(e) => {
+                return fail(format!(
+                    "{}: cannot read the {kind} file: {e}",
+                    file.display()
+                ))
+            }
+        }
+    }
+    // `--split` is the default; it only documents the intent.
+    let mode = match (args.split, args.replicate) {
+        (_, true) => "replicate",
+        _ => "split",
+    };
+    let submission = json!({
+        "simulation": files[0].0,
+        "parallelism": args.parallelism,
+        "pool": args.pool,
+        "mode": mode,
+        "start": {
+            "timeout": humantime::format_duration(args.start_timeout).to_string(),
+            "on_timeout": args.on_timeout,
+        },
+    });
+    let request = JobRequest {
+        project: args.project,
+        files,
+        submission,
+    };
+    let follow_it = args.wait.then_some(Follow {
+        out: args.out,
+        quiet: args.quiet,
+    });
+    run_job(&client, request, follow_it).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_files_keep_their_path_relative_to_the_simulation() {
+        let base = Path::new("sims");
+        assert_eq!(
+            project_path(Path::new("sims/shop.yaml"), base).unwrap(),
+            "shop.yaml"
+        );
+        assert_eq!(
+            project_path(Path::new("sims/data/users.csv"), base).unwrap(),
+            "data/users.csv"
+        );
+        assert_eq!(
+            project_path(Path::new("/tmp/other.csv"), base).unwrap(),
+            "other.csv"
+        );
+    }
+}

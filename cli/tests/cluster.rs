@@ -1,0 +1,88 @@
+//! Three real `broadside master` processes: they form one cluster by themselves, answer the
+//! API on every node (a write through one is read back through another), and survive a
+//! SIGKILL of the leader without losing an acknowledged write; the killed master rejoins.
+
+use std::path::Path;
+
+use broadside_client::Client;
+use broadside_harness::{Cluster, FAST_TIMINGS};
+use serde_json::{json, Value};
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_broadside"))
+}
+
+async fn project(client: &Client, name: &str) {
+    let created: Value = client
+        .send_json(
+            "POST",
+            "/api/v1/projects",
+            &json!({ "name": name }),
+            Some(&format!("create-{name}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+    assert_eq!(created["name"], name);
+}
+
+async fn exists_everywhere(cluster: &Cluster, name: &str) {
+    for m in cluster.masters.iter().filter(|m| m.is_running()) {
+        let one = Client::new([m.http.to_string()]);
+        let found: Value = one
+            .get_json(&format!("/api/v1/projects/{name}?consistent=true"))
+            .await
+            .unwrap_or_else(|e| panic!("{name} on master {}: {e}\n{}", m.id, cluster.logs()));
+        assert_eq!(found["name"], name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_processes_elect_replicate_and_survive_the_leader_being_killed() {
+    let mut cluster = Cluster::start(binary(), 3, &FAST_TIMINGS);
+    let leader = cluster.leader().await;
+    let follower = cluster
+        .masters
+        .iter()
+        .map(|m| m.id)
+        .find(|id| *id != leader)
+        .expect("a follower");
+
+    // A write through a follower, read back through every master.
+    project(
+        &Client::new([cluster.master(follower).http.to_string()]),
+        "before",
+    )
+    .await;
+    exists_everywhere(&cluster, "before").await;
+
+    // The same idempotency key again: the first outcome, no second project.
+    let again: Value = cluster
+        .client()
+        .send_json(
+            "POST",
+            "/api/v1/projects",
+            &json!({ "name": "before" }),
+            Some("create-before"),
+        )
+        .await
+        .expect("a retried write returns its first outcome");
+    assert_eq!(again["name"], "before");
+
+    cluster.kill(leader);
+    let new_leader = cluster.leader().await;
+    assert_ne!(new_leader, leader);
+    exists_everywhere(&cluster, "before").await;
+    // The client moves past the dead master by itself.
+    project(&cluster.client(), "after").await;
+
+    cluster.restart(leader).await;
+    exists_everywhere(&cluster, "before").await;
+    exists_everywhere(&cluster, "after").await;
+
+    let view: Value = cluster
+        .client()
+        .get_json("/api/v1/cluster")
+        .await
+        .expect("cluster view");
+    assert_eq!(view["members"].as_array().map(Vec::len), Some(3), "{view}");
+}

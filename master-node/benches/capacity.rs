@@ -1,0 +1,453 @@
+//! Control-plane capacity: N simulated workers (tarpc clients speaking the worker protocol, all
+//! in this process) against three masters on loopback with the default timings. Each worker
+//! claims one task of a job and heartbeats every second with one metrics delta (~0.5 KiB, an
+//! encoded `TaskDelta`), as a real worker does while it runs. Measured per N: heartbeat round
+//! trip (p50, p99, max) and live-data lag — the time from a delta being taken to its
+//! acknowledgement, i.e. to being committed on a quorum and readable on every master.
+//!
+//! ```sh
+//! cargo bench --workspace --bench capacity -- [--workers 25,50,100,200,400] [--seconds 20]
+//! ```
+//!
+//! The reference is the smallest N of the same run. A step passes when the heartbeat p99 is
+//! below 100 ms and the lag p99 at most 3 s.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use broadside_client::Client;
+use broadside_engine::metrics::{RequestStats, RunStats, SecondStats};
+use broadside_engine::wire::{LogLevel, LogLine, TaskDelta};
+use broadside_master::{MasterConfig, MasterHandle, Timings};
+use broadside_rpc::transport::{self, context_with_timeout};
+use broadside_rpc::worker::{
+    Delta, Heartbeat, PullRequest, TaskPhase, TaskRef, TaskReport, WorkerInfo,
+};
+use broadside_rpc::{Payload, ServiceKind, WorkerRpcClient};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+
+const MASTERS: u64 = 3;
+const WARM_UP: Duration = Duration::from_secs(5);
+const SIMULATION: &str = "\
+name: capacity
+http:
+  base_url: http://127.0.0.1:9
+scenarios:
+  - name: s
+    injection:
+      - constant_users_per_sec: { rate: 1, during: 1h }
+    steps:
+      - request: { name: home, url: / }
+";
+
+struct Args {
+    workers: Vec<usize>,
+    seconds: u64,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        workers: vec![25, 50, 100, 200, 400],
+        seconds: 20,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--workers" => {
+                args.workers = it
+                    .next()
+                    .expect("--workers needs a list")
+                    .split(',')
+                    .map(|n| n.trim().parse().expect("--workers: numbers"))
+                    .collect();
+            }
+            "--seconds" => {
+                args.seconds = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--seconds needs a number");
+            }
+            _ => {}
+        }
+    }
+    args
+}
+
+/// One request to a master's REST API.
+async fn rest(addr: SocketAddr, method: &str, path: &str, body: impl Into<Bytes>) -> (u16, Bytes) {
+    let reply = Client::new([addr.to_string()])
+        .send(method, path, &[("content-type", "application/json")], body)
+        .await
+        .expect("the master answers");
+    (reply.status, reply.body)
+}
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    nodes: Vec<MasterHandle>,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut listeners = Vec::new();
+        for _ in 0..MASTERS {
+            let raft = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let http = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            listeners.push((raft, http));
+        }
+        let peers: BTreeMap<u64, String> = listeners
+            .iter()
+            .enumerate()
+            .map(|(i, (raft, _))| (i as u64 + 1, raft.local_addr().unwrap().to_string()))
+            .collect();
+        let mut nodes = Vec::new();
+        for (i, (raft, http)) in listeners.into_iter().enumerate() {
+            let id = i as u64 + 1;
+            let config = MasterConfig {
+                id,
+                listen_raft: raft.local_addr().unwrap(),
+                listen_http: http.local_addr().unwrap(),
+                advertise_raft: raft.local_addr().unwrap().to_string(),
+                advertise_http: http.local_addr().unwrap().to_string(),
+                peers: peers.clone(),
+                data: dir.path().join(format!("m{id}")),
+                timings: Timings::default(),
+                max_upload_bytes: 1 << 20,
+            };
+            nodes.push(
+                broadside_master::start_on(config, raft, http)
+                    .await
+                    .expect("master starts"),
+            );
+        }
+        Cluster { _dir: dir, nodes }
+    }
+
+    async fn leader(&self) -> &MasterHandle {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(n) = self
+                .nodes
+                .iter()
+                .find(|n| n.node().status().role == "leader")
+            {
+                return n;
+            }
+            assert!(Instant::now() < deadline, "no leader");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn shutdown(self) {
+        for n in self.nodes {
+            n.shutdown().await;
+        }
+    }
+}
+
+fn delta(seq: u64) -> Delta {
+    let mut stats = RunStats::default();
+    let mut home = RequestStats::default();
+    let mut second = SecondStats::new(seq);
+    for ms in [3, 5, 8, 13, 21] {
+        home.record(Duration::from_millis(ms), true);
+        second.latency.record_micros(ms * 1000);
+        second.ok += 1;
+        second.requests += 1;
+    }
+    stats.requests.insert("home".into(), home);
+    stats.series.push(second);
+    let d = TaskDelta {
+        elapsed_ms: seq * 1000,
+        users: 5,
+        stats,
+        logs: vec![LogLine::new(0, LogLevel::Info, "tick")],
+        logs_dropped: 0,
+    };
+    Delta {
+        seq,
+        data: Payload(d.encode().expect("encodes")),
+    }
+}
+
+#[derive(Default)]
+struct Samples {
+    rtt_ms: Vec<f64>,
+    lag_ms: Vec<f64>,
+    errors: u64,
+    delta_bytes: usize,
+}
+
+/// One simulated worker: register, claim a task, then heartbeat every second until `end`.
+async fn worker(
+    addr: SocketAddr,
+    id: String,
+    heartbeat: Duration,
+    measure_from: Instant,
+    end: Instant,
+    samples: Arc<Mutex<Samples>>,
+) {
+    let stream = transport::connect(
+        &addr.to_string(),
+        ServiceKind::Worker,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("connect");
+    let c =
+        WorkerRpcClient::new(tarpc::client::Config::default(), transport::framed(stream)).spawn();
+    let ctx = || context_with_timeout(Duration::from_secs(10));
+    let info = WorkerInfo {
+        worker_id: id.clone(),
+        pool: "default".into(),
+        labels: vec![],
+        slots: 1,
+        version: "bench".into(),
+        address: "capacity".into(),
+        running: vec![],
+    };
+    c.register(ctx(), info)
+        .await
+        .expect("transport")
+        .expect("register");
+    let task: TaskRef = loop {
+        let pulled = c
+            .pull(
+                ctx(),
+                PullRequest {
+                    worker_id: id.clone(),
+                    free_slots: 1,
+                    wait_ms: 5_000,
+                },
+            )
+            .await
+            .expect("transport")
+            .expect("pull");
+        if let Some(a) = pulled {
+            break a.task;
+        }
+        assert!(Instant::now() < end, "{id} got no task");
+    };
+    // Unacknowledged deltas with the instant each was taken.
+    let mut pending: VecDeque<(Delta, Instant)> = VecDeque::new();
+    let mut seq = 0u64;
+    let mut tick = tokio::time::interval(heartbeat);
+    while Instant::now() < end {
+        tick.tick().await;
+        seq += 1;
+        let d = delta(seq);
+        samples.lock().delta_bytes = d.data.0.len();
+        pending.push_back((d, Instant::now()));
+        let sent = Instant::now();
+        let reply = c
+            .heartbeat(
+                ctx(),
+                Heartbeat {
+                    worker_id: id.clone(),
+                    sent_at_ms: 0,
+                    tasks: vec![TaskReport {
+                        task,
+                        phase: TaskPhase::Running,
+                        elapsed_ms: seq * 1000,
+                        users: 5,
+                        deltas: pending.iter().map(|(d, _)| d.clone()).collect(),
+                    }],
+                },
+            )
+            .await;
+        let now = Instant::now();
+        let measuring = sent >= measure_from;
+        match reply {
+            Ok(Ok(reply)) => {
+                let mut s = samples.lock();
+                if measuring {
+                    s.rtt_ms
+                        .push(now.duration_since(sent).as_secs_f64() * 1000.0);
+                }
+                if let Some(ack) = reply.acks.iter().find(|a| a.task == task) {
+                    while pending.front().is_some_and(|(d, _)| d.seq <= ack.up_to) {
+                        let (_, taken) = pending.pop_front().expect("front");
+                        if taken >= measure_from {
+                            s.lag_ms
+                                .push(now.duration_since(taken).as_secs_f64() * 1000.0);
+                        }
+                    }
+                }
+            }
+            _ => samples.lock().errors += 1,
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// CPU seconds this process used so far (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Step {
+    workers: usize,
+    beats_per_sec: f64,
+    rtt: (f64, f64, f64),
+    lag: (f64, f64, f64),
+    errors: u64,
+    cpu_percent: f64,
+    delta_bytes: usize,
+}
+
+async fn step(workers: usize, seconds: u64) -> Step {
+    let cluster = Cluster::start().await;
+    let leader = cluster.leader().await;
+    let http = leader.http_addr();
+    let raft = leader.raft_addr();
+    assert_eq!(
+        rest(http, "POST", "/api/v1/projects", r#"{"name":"bench"}"#)
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        rest(
+            http,
+            "PUT",
+            "/api/v1/projects/bench/files/sim.yaml",
+            SIMULATION
+        )
+        .await
+        .0,
+        201
+    );
+    let submit = format!(
+        r#"{{"simulation":"sim.yaml","parallelism":{workers},"start":{{"timeout":"5m"}}}}"#
+    );
+    let (status, body) = rest(http, "POST", "/api/v1/projects/bench/jobs", submit).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+
+    let heartbeat = Timings::default().worker_heartbeat;
+    let samples = Arc::new(Mutex::new(Samples::default()));
+    let start = Instant::now();
+    // Workers join over one heartbeat interval, as a fleet starting up would.
+    let joined = start + heartbeat;
+    let measure_from = joined + WARM_UP;
+    let end = measure_from + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for i in 0..workers {
+        let delay = heartbeat.mul_f64(i as f64 / workers as f64);
+        let samples = samples.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            worker(
+                raft,
+                format!("w{i:04}"),
+                heartbeat,
+                measure_from,
+                end,
+                samples,
+            )
+            .await;
+        }));
+    }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = cpu_seconds();
+    for t in tasks {
+        t.await.expect("worker");
+    }
+    let cpu = cpu_seconds() - cpu_before;
+    let wall = Instant::now().duration_since(measure_from).as_secs_f64();
+    cluster.shutdown().await;
+
+    let mut s = std::mem::take(&mut *samples.lock());
+    s.rtt_ms.sort_by(f64::total_cmp);
+    s.lag_ms.sort_by(f64::total_cmp);
+    let three = |v: &[f64]| {
+        (
+            percentile(v, 50.0),
+            percentile(v, 99.0),
+            percentile(v, 100.0),
+        )
+    };
+    Step {
+        workers,
+        beats_per_sec: s.rtt_ms.len() as f64 / wall,
+        rtt: three(&s.rtt_ms),
+        lag: three(&s.lag_ms),
+        errors: s.errors,
+        cpu_percent: cpu / wall * 100.0,
+        delta_bytes: s.delta_bytes,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = args();
+    let mut steps: Vec<Step> = Vec::new();
+    for n in &args.workers {
+        let s = step(*n, args.seconds).await;
+        println!(
+            "{:>5} workers: {:>7.1} heartbeats/s, RTT p50 {:>6.1} ms p99 {:>6.1} ms max {:>7.1} ms, \
+             lag p50 {:>6.0} ms p99 {:>6.0} ms max {:>6.0} ms, errors {}, CPU {:>4.0}% (of 200%)",
+            s.workers, s.beats_per_sec, s.rtt.0, s.rtt.1, s.rtt.2, s.lag.0, s.lag.1, s.lag.2,
+            s.errors, s.cpu_percent
+        );
+        steps.push(s);
+    }
+    let Some(reference) = steps.first() else {
+        return;
+    };
+    println!();
+    println!(
+        "3 masters + simulated workers in one process (release build), heartbeat every {:?}, \
+         one {} B delta per heartbeat; reference: {} workers",
+        Timings::default().worker_heartbeat,
+        reference.delta_bytes,
+        reference.workers
+    );
+    println!(
+        "| workers | heartbeat p99 | × reference | lag p99 | passes (p99 < 100 ms, lag ≤ 3 s) |"
+    );
+    println!("|---|---|---|---|---|");
+    for s in &steps {
+        let passes = s.rtt.1 < 100.0 && s.lag.1 <= 3000.0 && s.errors == 0;
+        println!(
+            "| {} | {:.1} ms | {:.2}× | {:.0} ms | {} |",
+            s.workers,
+            s.rtt.1,
+            s.rtt.1 / reference.rtt.1,
+            s.lag.1,
+            if passes { "yes" } else { "no" }
+        );
+    }
+    let largest = steps
+        .iter()
+        .filter(|s| s.rtt.1 < 100.0 && s.lag.1 <= 3000.0 && s.errors == 0)
+        .map(|s| s.workers)
+        .max();
+    match largest {
+        Some(n) => println!("largest N passing: {n}"),
+        None => println!("no step passed"),
+    }
+}

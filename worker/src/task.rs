@@ -1,0 +1,401 @@
+//! One task attempt on this worker: its files, its engine run, its numbered deltas.
+//!
+//! A [`TaskState`] is shared by the task's runner and the worker's heartbeat loop. The runner
+//! prepares the files, waits for the coordinated start, runs the segment with the engine and
+//! takes a delta (metrics, log lines, progress) every heartbeat interval; the heartbeat loop
+//! sends every delta not yet acknowledged and drops those an acknowledgement covers, delivers
+//! start instants, and stops the load on an abort or stop order, when the lease runs out, or
+//! when the worker drains.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use broadside_engine::metrics::RunStats;
+use broadside_engine::runtime::{build_report, Run, RunConfig};
+use broadside_engine::wire::{encode_report, LogLevel, LogLine, TaskDelta, MAX_LOG_LINES};
+use broadside_engine::Segment;
+use broadside_rpc::worker::{
+    Assignment, Completion, Delta, Outcome, Split, TaskPhase, TaskRef, TaskReport, MAX_DELTA_BYTES,
+};
+use broadside_rpc::{CallError, Payload};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::link::LinkError;
+use crate::worker::{unix_ms, Shared};
+
+/// Why a task's load stopped before its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// The job was aborted.
+    Aborted(String),
+    /// This attempt is no longer current (reassigned): stop, report nothing more.
+    Fenced(String),
+    /// No heartbeat was acknowledged for the lease: stop, hand the task back if possible.
+    LeaseLost,
+    /// The worker drains: stop, hand the task back.
+    Drain,
+}
+
+#[derive(Debug)]
+struct Inner {
+    phase: TaskPhase,
+    elapsed_ms: u64,
+    users: u64,
+    next_seq: u64,
+    pending: VecDeque<Delta>,
+    halt: Option<Halt>,
+}
+
+/// A task attempt held by this worker.
+#[derive(Debug)]
+pub struct TaskState {
+    /// Which attempt.
+    pub task: TaskRef,
+    inner: Mutex<Inner>,
+    /// Cancelled to stop the load now.
+    stop: CancellationToken,
+    /// The start instant on the leader's clock, once known.
+    start: watch::Sender<Option<u64>>,
+}
+
+impl TaskState {
+    /// A task just received (phase `Preparing`).
+    pub fn new(task: TaskRef, start_at_ms: Option<u64>) -> Arc<TaskState> {
+        Arc::new(TaskState {
+            task,
+            inner: Mutex::new(Inner {
+                phase: TaskPhase::Preparing,
+                elapsed_ms: 0,
+                users: 0,
+                next_seq: 1,
+                pending: VecDeque::new(),
+                halt: None,
+            }),
+            stop: CancellationToken::new(),
+            start: watch::Sender::new(start_at_ms),
+        })
+    }
+
+    /// What a heartbeat says about it.
+    pub fn report(&self) -> TaskReport {
+        let inner = self.inner.lock();
+        TaskReport {
+            task: self.task,
+            phase: inner.phase,
+            elapsed_ms: inner.elapsed_ms,
+            users: inner.users,
+            deltas: inner.pending.iter().cloned().collect(),
+        }
+    }
+
+    /// Drops the deltas an acknowledgement covers.
+    pub fn ack(&self, up_to: u64) {
+        let mut inner = self.inner.lock();
+        while inner.pending.front().is_some_and(|d| d.seq <= up_to) {
+            inner.pending.pop_front();
+        }
+    }
+
+    /// Deltas not acknowledged yet.
+    pub fn unacknowledged(&self) -> usize {
+        self.inner.lock().pending.len()
+    }
+
+    /// The coordinated start instant arrived (leader clock).
+    pub fn start_at(&self, at_ms: u64) {
+        self.start.send_if_modified(|s| {
+            let changed = *s != Some(at_ms);
+            *s = Some(at_ms);
+            changed
+        });
+    }
+
+    /// Stops the load for `why` (the first reason wins).
+    pub fn halt(&self, why: Halt) {
+        let mut inner = self.inner.lock();
+        if inner.halt.is_none() {
+            tracing::warn!(task = ?self.task, reason = ?why, "stopping the task's load");
+            inner.halt = Some(why);
+        }
+        drop(inner);
+        self.stop.cancel();
+    }
+
+    /// Why the load was stopped, if it was.
+    pub fn halted(&self) -> Option<Halt> {
+        self.inner.lock().halt.clone()
+    }
+
+    fn set_phase(&self, phase: TaskPhase) {
+        self.inner.lock().phase = phase;
+    }
+
+    /// Numbers and queues one delta (split into several when it would exceed
+    /// [`MAX_DELTA_BYTES`]: its series seconds are sent apart).
+    fn push(&self, delta: TaskDelta) {
+        for part in split_delta(delta) {
+            let data = match part.encode() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(task = ?self.task, error = %e, "a delta could not be encoded");
+                    continue;
+                }
+            };
+            let mut inner = self.inner.lock();
+            inner.elapsed_ms = part.elapsed_ms;
+            inner.users = part.users;
+            let seq = inner.next_seq;
+            inner.next_seq += 1;
+            inner.pending.push_back(Delta {
+                seq,
+                data: Payload(data),
+            });
+        }
+    }
+
+    fn take_pending(&self) -> Vec<Delta> {
+        self.inner.lock().pending.iter().cloned().collect()
+    }
+}
+
+/// Splits a delta whose encoding would be too big: the per-second series and the error samples
+/// are spread over several deltas (each request is still in exactly one).
+fn split_delta(delta: TaskDelta) -> Vec<TaskDelta> {
+    let size = delta.encode().map(|d| d.len()).unwrap_or(0);
+    if size <= MAX_DELTA_BYTES || delta.stats.series.len() <= 1 {
+        return vec![delta];
+    }
+    let mut head = delta;
+    let series = std::mem::take(&mut head.stats.series);
+    let half = series.len() / 2;
+    let (a, b) = series.split_at(half);
+    let mut tail = TaskDelta {
+        elapsed_ms: head.elapsed_ms,
+        users: head.users,
+        stats: RunStats {
+            series: b.to_vec(),
+            ..RunStats::default()
+        },
+        logs: Vec::new(),
+        logs_dropped: 0,
+    };
+    head.stats.series = a.to_vec();
+    tail.stats.series.shrink_to_fit();
+    let mut out = split_delta(head);
+    out.extend(split_delta(tail));
+    out
+}
+
+/// Log lines for a delta: one per error message of the interval, with a sample when the delta
+/// has one (check failures with their request and response).
+fn log_lines(stats: &RunStats) -> (Vec<LogLine>, u64) {
+    let now = unix_ms();
+    let mut samples: BTreeMap<&str, &broadside_engine::metrics::ErrorSample> = BTreeMap::new();
+    for s in &stats.error_samples {
+        samples.entry(s.error.as_str()).or_insert(s);
+    }
+    let mut lines = Vec::new();
+    let mut dropped = 0;
+    for (message, count) in &stats.errors {
+        if lines.len() == MAX_LOG_LINES {
+            dropped += 1;
+            continue;
+        }
+        let text = match samples.get(message.as_str()) {
+            Some(s) => format!(
+                "{count}× {message} (request {})\n{}\n{}",
+                s.request, s.request_text, s.response_text
+            ),
+            None => format!("{count}× {message}"),
+        };
+        lines.push(LogLine::new(now, LogLevel::Warn, &text));
+    }
+    (lines, dropped)
+}
+
+fn delta_of(stats: RunStats, elapsed: Duration, users: u64) -> TaskDelta {
+    let (logs, logs_dropped) = log_lines(&stats);
+    TaskDelta {
+        elapsed_ms: elapsed.as_millis() as u64,
+        users,
+        stats,
+        logs,
+        logs_dropped,
+    }
+}
+
+/// Why a task could not be prepared.
+fn failed(reason: impl Into<String>) -> Outcome {
+    Outcome::Failed(reason.into())
+}
+
+/// Runs an assignment to its end and reports it; returns when the attempt needs nothing more
+/// from this worker.
+pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, state: Arc<TaskState>) {
+    let outcome = execute(&shared, &assignment, &state).await;
+    let task = state.task;
+    match (state.halted(), outcome) {
+        // Fenced: nothing this attempt sends is accepted any more.
+        (Some(Halt::Fenced(_)), _) => {}
+        // Aborted: the requests it sent count, in the job's (partial) result.
+        (Some(Halt::Aborted(_)), _) => shared.flush(&state).await,
+        (Some(Halt::LeaseLost | Halt::Drain), _) => shared.hand_back(&state).await,
+        (None, Ok((outcome, result))) => shared.complete(&state, outcome, result).await,
+        (None, Err(reason)) => {
+            tracing::error!(?task, %reason, "task failed");
+            shared.complete(&state, failed(reason), Vec::new()).await;
+        }
+    }
+}
+
+/// Prepares and runs the segment; the outcome and the encoded report, or why it could not run.
+async fn execute(
+    shared: &Shared,
+    a: &Assignment,
+    state: &TaskState,
+) -> Result<(Outcome, Vec<u8>), String> {
+    let t = a.task;
+    let dir: PathBuf = shared
+        .config
+        .data
+        .join("tasks")
+        .join(format!("{}-{}-{}", t.job_id, t.task, t.attempt));
+    let mut files = vec![a.simulation.clone()];
+    files.extend(a.files.iter().cloned());
+    let laid = shared
+        .cache
+        .lay_out(&shared.link, &files, &dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let sim_path = laid.first().cloned().ok_or("no simulation file")?;
+    let (_, plan) =
+        tokio::task::spawn_blocking(move || broadside_engine::simulation::load_file(&sim_path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| {
+                e.problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+    let segment = match a.split {
+        Split::Split => Segment::new(t.task, a.parallelism)?,
+        Split::Replicate => Segment::default(),
+    };
+    state.set_phase(TaskPhase::Ready);
+
+    // The coordinated start, on the leader's clock corrected by the measured offset.
+    let mut start = state.start.subscribe();
+    let at_ms = loop {
+        if let Some(at) = *start.borrow_and_update() {
+            break at;
+        }
+        tokio::select! {
+            changed = start.changed() => { if changed.is_err() { return Err("worker stopping".into()); } }
+            () = state.stop.cancelled() => return Err("stopped before the start".into()),
+        }
+    };
+    let wait = at_ms.saturating_sub(shared.leader_now_ms());
+    if wait > 0 {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            () = state.stop.cancelled() => return Err("stopped before the start".into()),
+        }
+    }
+    // A late start (a reassignment, or files that took long) resumes at the elapsed offset,
+    // so the job's load shape is kept.
+    let from = Duration::from_millis(shared.leader_now_ms().saturating_sub(at_ms));
+    if !from.is_zero() {
+        tracing::info!(task = ?t, from_ms = from.as_millis() as u64, "resuming the schedule");
+    }
+    let plan = Arc::new(plan);
+    let run = Run::start(
+        plan.clone(),
+        RunConfig {
+            segment,
+            from,
+            policy: shared.config.policy,
+            stop: state.stop.child_token(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    state.set_phase(TaskPhase::Running);
+    let recorder = run.recorder().clone();
+    let started = Instant::now();
+    let mut waiter = tokio::spawn(run.wait());
+    let mut tick = tokio::time::interval(shared.heartbeat());
+    tick.tick().await;
+    let outcome = loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let elapsed = from + started.elapsed();
+                state.push(delta_of(recorder.take_delta(), elapsed, recorder.active_users()));
+            }
+            done = &mut waiter => break done.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?,
+        }
+    };
+    // What was recorded since the last delta: the sum of all deltas is the outcome's stats.
+    state.push(delta_of(recorder.take_delta(), outcome.duration + from, 0));
+    let report = build_report(&plan, &outcome, segment);
+    let result = encode_report(&report).map_err(|e| e.to_string())?;
+    Ok((Outcome::Succeeded, result))
+}
+
+impl Shared {
+    /// Completes the attempt with its final deltas and result, retrying across failovers.
+    async fn complete(&self, state: &TaskState, outcome: Outcome, result: Vec<u8>) {
+        let task = state.task;
+        let completion = Completion {
+            worker_id: self.id.clone(),
+            task,
+            outcome,
+            deltas: state.take_pending(),
+            result: Payload(result),
+        };
+        let answer = self
+            .link
+            .call(self.report_patience(), self.rpc_deadline(), |c, ctx| {
+                let completion = completion.clone();
+                async move { c.complete(ctx, completion).await }
+            })
+            .await;
+        match answer {
+            Ok(()) => {
+                if let Some(last) = completion.deltas.last() {
+                    state.ack(last.seq);
+                }
+                tracing::info!(?task, "task completed");
+            }
+            Err(LinkError::Refused(CallError::Stale(e))) => {
+                tracing::warn!(?task, error = %e, "completion refused: the attempt was reassigned")
+            }
+            Err(e) => tracing::error!(?task, error = %e, "completion not delivered"),
+        }
+    }
+
+    /// Sends the remaining deltas, then hands the attempt back so it resumes elsewhere.
+    async fn hand_back(&self, state: &TaskState) {
+        let task = state.task;
+        self.flush(state).await;
+        let elapsed = state.report().elapsed_ms;
+        let id = self.id.clone();
+        let answer = self
+            .link
+            .call(self.report_patience(), self.rpc_deadline(), |c, ctx| {
+                let id = id.clone();
+                async move { c.hand_back(ctx, id, task, elapsed).await }
+            })
+            .await;
+        match answer {
+            Ok(()) => tracing::info!(?task, elapsed_ms = elapsed, "task handed back"),
+            Err(e) => {
+                tracing::warn!(?task, error = %e, "task not handed back (it may be reassigned already)")
+            }
+        }
+    }
+}
