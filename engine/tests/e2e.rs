@@ -814,3 +814,38 @@ scenarios:
     );
     t.shutdown().await.expect("target stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_gate_stops_requests_before_they_are_sent() {
+    let t = target().await;
+    let p = plan(
+        r#"
+name: gated
+http: { base_url: "{base}" }
+scenarios:
+  - name: s
+    injection: [{ at_once: 20 }]
+    steps:
+      - request: { name: home, url: /json }
+"#,
+        &t.base_url(),
+    );
+    let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = asked.clone();
+    // Open for the first 5 requests only.
+    let gate = broadside_engine::runtime::Gate::new(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 5
+    });
+    let outcome = run(
+        p,
+        RunConfig {
+            gate,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("run completes");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 20);
+    assert_eq!(count(&outcome, "home"), (5, 0));
+    assert_eq!(t.stats().snapshot().total, 5);
+}

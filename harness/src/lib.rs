@@ -2,8 +2,9 @@
 //!
 //! A [`Cluster`] starts masters (each with its own data directory and log file under one
 //! temporary directory), finds the leader through the REST API, kills a master with SIGKILL
-//! and restarts it on the same ports and data. Every wait polls with a deadline; when a check
-//! fails, [`Cluster::logs`] gives the masters' logs to print. Processes are killed on drop.
+//! and restarts it on the same ports and data; it adds workers and kills, pauses ([`signal`]
+//! `STOP`/`CONT`) or drains (SIGTERM) them. Every wait polls with a deadline; when a check
+//! fails, [`Cluster::logs`] gives every process's log to print. Processes are killed on drop.
 //!
 //! The binary's path is given by the caller (`env!("CARGO_BIN_EXE_broadside")` in the CLI
 //! package's tests and benchmarks).
@@ -68,18 +69,7 @@ impl Master {
     }
 
     fn spawn(&mut self, binary: &Path) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log file");
-        let child = Command::new(binary)
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start broadside master");
-        self.child = Some(child);
+        self.child = Some(spawn(binary, &self.args, &self.log));
     }
 
     fn kill(&mut self) {
@@ -90,13 +80,46 @@ impl Master {
     }
 }
 
-/// Masters of one cluster.
+/// One worker process.
+#[derive(Debug)]
+pub struct Worker {
+    /// Index (1-based) in the cluster's workers.
+    pub index: usize,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Worker {
+    /// Whether the process runs.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+/// Sends `signal` (e.g. `STOP`, `CONT`, `TERM`) to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// Masters and workers of one cluster.
 #[derive(Debug)]
 pub struct Cluster {
     binary: PathBuf,
     dir: tempfile::TempDir,
     /// The masters, by id order (id = index + 1).
     pub masters: Vec<Master>,
+    /// The workers, in the order they were added.
+    pub workers: Vec<Worker>,
 }
 
 impl Cluster {
@@ -143,6 +166,7 @@ impl Cluster {
             binary: binary.to_owned(),
             dir,
             masters,
+            workers: Vec::new(),
         };
         for i in 0..cluster.masters.len() {
             cluster.masters[i].spawn(&cluster.binary);
@@ -218,17 +242,98 @@ impl Cluster {
         }
     }
 
-    /// The logs of every master, for a failure message.
+    /// Starts a worker of `pool` with `slots` slots (and `extra` flags); returns its index.
+    pub fn add_worker(&mut self, pool: &str, slots: u32, extra: &[&str]) -> usize {
+        let index = self.workers.len() + 1;
+        let masters = self
+            .masters
+            .iter()
+            .map(|m| m.raft.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut args: Vec<String> = vec![
+            "worker".into(),
+            "--masters".into(),
+            masters,
+            "--pool".into(),
+            pool.into(),
+            "--slots".into(),
+            slots.to_string(),
+            "--data".into(),
+            self.dir
+                .path()
+                .join(format!("w{index}"))
+                .display()
+                .to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let log = self.dir.path().join(format!("w{index}.log"));
+        let child = Some(spawn(&self.binary, &args, &log));
+        self.workers.push(Worker {
+            index,
+            args,
+            log,
+            child,
+        });
+        index
+    }
+
+    /// Starts worker `index` again (same id, cache and flags) after it was killed or stopped.
+    pub fn restart_worker(&mut self, index: usize) {
+        let w = &mut self.workers[index - 1];
+        if w.child.is_none() {
+            w.child = Some(spawn(&self.binary, &w.args, &w.log));
+        }
+    }
+
+    /// Worker `index` (1-based).
+    pub fn worker(&self, index: usize) -> &Worker {
+        &self.workers[index - 1]
+    }
+
+    /// Kills worker `index` with SIGKILL.
+    pub fn kill_worker(&mut self, index: usize) {
+        if let Some(mut child) = self.workers[index - 1].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM to worker `index` and waits (up to [`PATIENCE`]) for it to exit; returns
+    /// its exit code.
+    pub async fn stop_worker(&mut self, index: usize) -> Option<i32> {
+        let mut child = self.workers[index - 1].child.take()?;
+        signal(child.id(), "TERM");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("worker {index} did not exit after SIGTERM\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The logs of every master and worker, for a failure message.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for m in &self.masters {
-            let text = std::fs::read_to_string(&m.log).unwrap_or_default();
+        let logs = self
+            .masters
+            .iter()
+            .map(|m| (format!("master {}", m.id), &m.log))
+            .chain(
+                self.workers
+                    .iter()
+                    .map(|w| (format!("worker {}", w.index), &w.log)),
+            );
+        for (who, log) in logs {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(60).collect();
-            out.push_str(&format!(
-                "---- master {} ({}) ----\n",
-                m.id,
-                m.log.display()
-            ));
+            out.push_str(&format!("---- {who} ({}) ----\n", log.display()));
             for line in tail.into_iter().rev() {
                 out.push_str(line);
                 out.push('\n');
@@ -238,8 +343,31 @@ impl Cluster {
     }
 }
 
+fn spawn(binary: &Path, args: &[String], log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(binary)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start broadside")
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
+        for i in 1..=self.workers.len() {
+            // A stopped worker must be continued to die.
+            if let Some(pid) = self.workers[i - 1].pid() {
+                let _ = Command::new("kill")
+                    .args(["-CONT", &pid.to_string()])
+                    .status();
+            }
+            self.kill_worker(i);
+        }
         for m in &mut self.masters {
             m.kill();
         }

@@ -122,16 +122,31 @@ pub fn job_report(reader: &StoreReader, job: &Job) -> Result<RunReport, ResultEr
     })
 }
 
+/// The final reports of the tasks that have one (the last attempt's), by task index.
+pub fn task_reports(reader: &StoreReader, job: &Job) -> Result<Vec<(u32, RunReport)>, ResultError> {
+    let mut out = Vec::new();
+    for index in 0..job.parallelism {
+        if let Some(record) = reader.task_result(job.id, index)? {
+            if let Ok(report) = decode_report(&record.data) {
+                out.push((index, report));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How far apart the tasks' loads started (worker clocks, corrected to the leader's), in
+/// milliseconds, from their final reports; `None` with fewer than two.
+pub fn start_skew_ms(reports: &[(u32, RunReport)]) -> Option<u64> {
+    let starts = reports.iter().map(|(_, r)| r.started_at_unix_ms);
+    let (min, max) = (starts.clone().min()?, starts.max()?);
+    (reports.len() > 1).then_some(max - min)
+}
+
 /// The scenarios of the tasks' final reports, users added up by scenario name.
 fn task_scenarios(reader: &StoreReader, job: &Job) -> Result<Vec<ScenarioInfo>, ResultError> {
     let mut merged: Vec<ScenarioInfo> = Vec::new();
-    for index in 0..job.parallelism {
-        let Some(record) = reader.task_result(job.id, index)? else {
-            continue;
-        };
-        let Ok(report) = decode_report(&record.data) else {
-            continue;
-        };
+    for (_, report) in task_reports(reader, job)? {
         for s in report.scenarios {
             match merged.iter_mut().find(|m| m.name == s.name) {
                 Some(m) => {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broadside_engine::metrics::RunStats;
-use broadside_engine::runtime::{build_report, Run, RunConfig};
+use broadside_engine::runtime::{build_report, Gate, Run, RunConfig};
 use broadside_engine::wire::{encode_report, LogLevel, LogLine, TaskDelta, MAX_LOG_LINES};
 use broadside_engine::Segment;
 use broadside_rpc::worker::{
@@ -58,6 +58,8 @@ pub struct TaskState {
     inner: Mutex<Inner>,
     /// Cancelled to stop the load now.
     stop: CancellationToken,
+    /// The leader said this attempt is no longer current: nothing it sends will be accepted.
+    fenced: std::sync::atomic::AtomicBool,
     /// The start instant on the leader's clock, once known.
     start: watch::Sender<Option<u64>>,
 }
@@ -76,6 +78,7 @@ impl TaskState {
                 halt: None,
             }),
             stop: CancellationToken::new(),
+            fenced: std::sync::atomic::AtomicBool::new(false),
             start: watch::Sender::new(start_at_ms),
         })
     }
@@ -114,8 +117,18 @@ impl TaskState {
         });
     }
 
-    /// Stops the load for `why` (the first reason wins).
+    /// Whether the leader fenced this attempt (it was reassigned).
+    pub fn is_fenced(&self) -> bool {
+        self.fenced.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops the load for `why` (the first reason wins; a fence is remembered whatever came
+    /// first, since it means nothing more may be reported).
     pub fn halt(&self, why: Halt) {
+        if matches!(why, Halt::Fenced(_)) {
+            self.fenced
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut inner = self.inner.lock();
         if inner.halt.is_none() {
             tracing::warn!(task = ?self.task, reason = ?why, "stopping the task's load");
@@ -228,6 +241,52 @@ fn delta_of(stats: RunStats, elapsed: Duration, users: u64) -> TaskDelta {
     }
 }
 
+/// Every request of an attempt carries this header with `job-task-attempt`, so a system under
+/// test (the built-in target records it) can tell attempts apart.
+pub const ATTRIBUTION_HEADER: &str = "x-broadside-attribution";
+
+/// Reads and compiles the simulation, every request tagged with the attempt's attribution;
+/// files it names resolve against its directory.
+fn compile(
+    path: &std::path::Path,
+    attribution: &str,
+) -> Result<broadside_engine::runtime::Plan, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.display().to_string();
+    let joined = |e: broadside_engine::load::LoadErrors| {
+        e.problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut sim = broadside_engine::simulation::parse_text(&text, &name).map_err(joined)?;
+    sim.http
+        .headers
+        .insert(ATTRIBUTION_HEADER.to_owned(), attribution.to_owned());
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    broadside_engine::simulation::compile_simulation(
+        &sim,
+        &broadside_engine::runtime::DirFiles::new(dir),
+    )
+    .map_err(joined)
+}
+
+/// The engine asks this before every request: no request leaves this worker once its lease
+/// ran out (the task's load is halted at that instant, before the watchdog's next look).
+fn lease_gate(shared: Arc<Shared>, state: Arc<TaskState>) -> Gate {
+    Gate::new(move || {
+        if state.halted().is_some() {
+            return false;
+        }
+        if shared.lease_expired() {
+            state.halt(Halt::LeaseLost);
+            return false;
+        }
+        true
+    })
+}
+
 /// Why a task could not be prepared.
 fn failed(reason: impl Into<String>) -> Outcome {
     Outcome::Failed(reason.into())
@@ -254,9 +313,9 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, state: Arc<
 
 /// Prepares and runs the segment; the outcome and the encoded report, or why it could not run.
 async fn execute(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     a: &Assignment,
-    state: &TaskState,
+    state: &Arc<TaskState>,
 ) -> Result<(Outcome, Vec<u8>), String> {
     let t = a.task;
     let dir: PathBuf = shared
@@ -272,17 +331,10 @@ async fn execute(
         .await
         .map_err(|e| e.to_string())?;
     let sim_path = laid.first().cloned().ok_or("no simulation file")?;
-    let (_, plan) =
-        tokio::task::spawn_blocking(move || broadside_engine::simulation::load_file(&sim_path))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| {
-                e.problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
+    let attribution = format!("{}-{}-{}", t.job_id, t.task, t.attempt);
+    let plan = tokio::task::spawn_blocking(move || compile(&sim_path, &attribution))
+        .await
+        .map_err(|e| e.to_string())??;
     let segment = match a.split {
         Split::Split => Segment::new(t.task, a.parallelism)?,
         Split::Replicate => Segment::default(),
@@ -307,9 +359,14 @@ async fn execute(
             () = state.stop.cancelled() => return Err("stopped before the start".into()),
         }
     }
-    // A late start (a reassignment, or files that took long) resumes at the elapsed offset,
-    // so the job's load shape is kept.
-    let from = Duration::from_millis(shared.leader_now_ms().saturating_sub(at_ms));
+    // A task joining a running job (a reassignment, or a late claim under the `start` policy)
+    // resumes at the elapsed offset, so the job's load shape is kept. A first start runs the
+    // whole schedule, even a few milliseconds late: its first arrivals are due at t = 0.
+    let from = if a.resume_from_ms.is_some() {
+        Duration::from_millis(shared.leader_now_ms().saturating_sub(at_ms))
+    } else {
+        Duration::ZERO
+    };
     if !from.is_zero() {
         tracing::info!(task = ?t, from_ms = from.as_millis() as u64, "resuming the schedule");
     }
@@ -321,6 +378,7 @@ async fn execute(
             from,
             policy: shared.config.policy,
             stop: state.stop.child_token(),
+            gate: lease_gate(shared.clone(), state.clone()),
         },
     )
     .map_err(|e| e.to_string())?;
@@ -382,6 +440,10 @@ impl Shared {
     async fn hand_back(&self, state: &TaskState) {
         let task = state.task;
         self.flush(state).await;
+        if state.is_fenced() {
+            tracing::info!(?task, "not handed back: the attempt was reassigned already");
+            return;
+        }
         let elapsed = state.report().elapsed_ms;
         let id = self.id.clone();
         let answer = self

@@ -80,6 +80,11 @@ impl Shared {
         Duration::from_millis(self.timings.lock().lease_ms)
     }
 
+    /// Whether no heartbeat was acknowledged for the lease.
+    pub(crate) fn lease_expired(&self) -> bool {
+        self.last_ack.lock().elapsed() > self.lease()
+    }
+
     /// Deadline of one report call.
     pub(crate) fn rpc_deadline(&self) -> Duration {
         self.heartbeat().max(Duration::from_secs(2)) * 2
@@ -156,7 +161,7 @@ impl Shared {
     /// Sends every task's unacknowledged deltas until they are acknowledged (bounded).
     pub(crate) async fn flush(&self, state: &TaskState) {
         let deadline = Instant::now() + self.report_patience();
-        while state.unacknowledged() > 0 && Instant::now() < deadline {
+        while state.unacknowledged() > 0 && !state.is_fenced() && Instant::now() < deadline {
             self.beat().await;
             if state.unacknowledged() > 0 {
                 tokio::time::sleep(self.heartbeat() / 2).await;
@@ -374,8 +379,8 @@ async fn watchdog(shared: Arc<Shared>, stop: CancellationToken) {
             _ = tick.tick() => {}
             () = stop.cancelled() => return,
         }
-        let silent = shared.last_ack.lock().elapsed();
-        if silent > shared.lease() {
+        if shared.lease_expired() {
+            let silent = shared.last_ack.lock().elapsed();
             for t in shared.running() {
                 if t.halted().is_none() {
                     tracing::error!(task = ?t.task, silent_ms = silent.as_millis() as u64, "lease lost: stopping the load");

@@ -109,6 +109,7 @@ pub async fn run_plan(plan: Arc<Plan>, options: RunOptions) -> u8 {
         from: options.from,
         policy: options.policy,
         stop: stop.clone(),
+        gate: Default::default(),
     };
     let run = match Run::start(plan.clone(), config) {
         Ok(run) => run,

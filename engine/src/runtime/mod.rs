@@ -50,6 +50,36 @@ pub struct RunConfig {
     pub policy: AddressPolicy,
     /// Cancelling this token stops the run (users are interrupted, results are kept).
     pub stop: CancellationToken,
+    /// Asked before every request; a request it refuses is not sent and its user ends.
+    pub gate: Gate,
+}
+
+/// A check made right before every request is sent. A distributed worker closes it the
+/// instant its lease runs out, so that no request leaves a fenced worker — even one that wakes
+/// up from a pause with every overdue arrival due at once, before anything else could stop it.
+#[derive(Clone, Default)]
+pub struct Gate(Option<Arc<dyn Fn() -> bool + Send + Sync>>);
+
+impl Gate {
+    /// A gate that asks `open` before each request.
+    pub fn new(open: impl Fn() -> bool + Send + Sync + 'static) -> Gate {
+        Gate(Some(Arc::new(open)))
+    }
+
+    /// Whether a request may go now (always, without a check).
+    pub fn is_open(&self) -> bool {
+        self.0.as_ref().is_none_or(|open| open())
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Gate(check)"
+        } else {
+            "Gate(open)"
+        })
+    }
 }
 
 /// What a finished run produced.
@@ -117,10 +147,10 @@ impl Run {
             .clone()
             .map(|p| Throttle::new(p, config.segment, start));
         let planned = planned_duration(&plan);
-        let shared = Arc::new(
-            RunShared::new(plan, protocol, recorder, feeders, throttle)
-                .map_err(crate::Error::Setup)?,
-        );
+        let mut shared = RunShared::new(plan, protocol, recorder, feeders, throttle)
+            .map_err(crate::Error::Setup)?;
+        shared.gate = config.gate.clone();
+        let shared = Arc::new(shared);
         let task = tokio::spawn(drive(shared.clone(), config.clone(), start));
         Ok(Run {
             shared,

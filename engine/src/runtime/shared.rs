@@ -21,6 +21,8 @@ pub(crate) struct RunShared {
     pub throttle: Option<Throttle>,
     pub base_urls: Vec<Arc<str>>,
     pub default_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Asked before every request (see [`super::Gate`]).
+    pub gate: super::Gate,
     feeder_exhausted: Vec<AtomicBool>,
 }
 
@@ -54,6 +56,7 @@ impl RunShared {
             throttle,
             base_urls,
             default_headers,
+            gate: super::Gate::default(),
             feeder_exhausted,
         })
     }

@@ -337,6 +337,10 @@ impl VirtualUser {
                 return self.outcome(r, end, Duration::ZERO, Err(e), None);
             }
         };
+        if !self.run.gate.is_open() {
+            // Not sent, not counted: the run is being stopped from outside.
+            return Flow::Exit;
+        }
         let started = Instant::now();
         let intended = self.intended.min(started);
         // Boxed: the exchange's state is large, and only users in a request need it; a user

@@ -1,6 +1,8 @@
 //! A job's results and live data, served by every master from its replica:
 //!
-//! * `GET /jobs/{id}/result`: the merged summary (the `summary.json` document of the engine);
+//! * `GET /jobs/{id}/result`: the merged summary (the `summary.json` document of the engine,
+//!   plus `start_skew_ms`: how far apart the tasks' loads started);
+//! * `GET /jobs/{id}/tasks/{index}/result`: one task's own final report;
 //! * `GET /jobs/{id}/report.html` and `/jobs/{id}/junit.xml`: rendered by the engine's report
 //!   code from the same merged report;
 //! * `GET /jobs/{id}/live`: Server-Sent Events — a `progress` event per interval (job and task
@@ -34,7 +36,9 @@ use tokio_util::sync::CancellationToken;
 use super::jobs::{job_id, load, state_name, task_state_name};
 use super::{AppState, Consistent, Problem};
 use crate::node::Node;
-use crate::results::{task_logs, Decoded, Follower, ReportCache, ResultError};
+use crate::results::{
+    start_skew_ms, task_logs, task_reports, Decoded, Follower, ReportCache, ResultError,
+};
 
 /// How often live streams look for new data.
 const LIVE_INTERVAL: Duration = Duration::from_secs(1);
@@ -48,6 +52,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/jobs/{id}/junit.xml", get(junit))
         .route("/jobs/{id}/live", get(live))
         .route("/jobs/{id}/tasks/{index}/logs", get(logs))
+        .route("/jobs/{id}/tasks/{index}/result", get(task_result))
 }
 
 impl From<ResultError> for Problem {
@@ -84,7 +89,45 @@ async fn result(
     _: Consistent,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    Ok(Json(report(&node, reports, &id).await?.to_summary_json()))
+    let mut doc = report(&node, reports, &id).await?.to_summary_json();
+    let job = load(&node, job_id(&id)?)?;
+    let reader = node.reader().clone();
+    let skew = blocking(move || Ok(start_skew_ms(&task_reports(&reader, &job)?))).await?;
+    if let serde_json::Value::Object(map) = &mut doc {
+        map.insert("start_skew_ms".into(), serde_json::json!(skew));
+    }
+    Ok(Json(doc))
+}
+
+/// The final report of one task (its last attempt's), as the worker made it.
+async fn task_result(
+    State(node): State<Arc<Node>>,
+    _: Consistent,
+    Path((id, index)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let job = load(&node, job_id(&id)?)?;
+    let index = task_index(&job, &index)?;
+    let reader = node.reader().clone();
+    let reports = blocking(move || Ok(task_reports(&reader, &job)?)).await?;
+    reports
+        .into_iter()
+        .find(|(i, _)| *i == index)
+        .map(|(_, r)| Json(r.to_summary_json()))
+        .ok_or_else(|| Problem::not_found(format!("task {index} of job {id} has no result yet")))
+}
+
+/// A task index of `job` from the path.
+fn task_index(job: &Job, index: &str) -> Result<u32, Problem> {
+    let parsed: u32 = index
+        .parse()
+        .map_err(|_| Problem::bad_request(format!("{index:?} is not a task index")))?;
+    if parsed >= job.parallelism {
+        return Err(Problem::not_found(format!(
+            "job {} has no task {parsed}",
+            job.id
+        )));
+    }
+    Ok(parsed)
 }
 
 async fn html(
@@ -350,13 +393,8 @@ async fn logs(
 ) -> Result<Response, Problem> {
     let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
     let id = job_id(&id)?;
-    let index: u32 = index
-        .parse()
-        .map_err(|_| Problem::bad_request(format!("{index:?} is not a task index")))?;
     let job = load(&node, id)?;
-    if index >= job.parallelism {
-        return Err(Problem::not_found(format!("job {id} has no task {index}")));
-    }
+    let index = task_index(&job, &index)?;
     let tail = query.tail.unwrap_or(100);
     if tail > MAX_TAIL {
         return Err(Problem::bad_request(format!("tail is at most {MAX_TAIL}")));

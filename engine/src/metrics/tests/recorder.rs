@@ -133,12 +133,16 @@ fn deltas_merge_to_snapshot_under_concurrency() {
     let start = Instant::now();
     let rec = Recorder::new(names("r", 3), names("g", 2), start);
     let done = Arc::new(AtomicBool::new(false));
+    // Deltas taken so far: the recording threads wait half-way for one, so that at least one
+    // delta is taken while they record, however the threads are scheduled.
+    let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let taker = {
-        let (rec, done) = (rec.clone(), done.clone());
+        let (rec, done, taken) = (rec.clone(), done.clone(), taken.clone());
         std::thread::spawn(move || {
             let mut deltas = Vec::new();
             while !done.load(Ordering::Relaxed) {
                 deltas.push(rec.take_delta());
+                taken.fetch_add(1, Ordering::SeqCst);
                 let _ = rec.snapshot();
                 let _ = rec.live();
                 std::thread::yield_now();
@@ -148,9 +152,14 @@ fn deltas_merge_to_snapshot_under_concurrency() {
     };
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let rec = rec.clone();
+            let (rec, taken) = (rec.clone(), taken.clone());
             std::thread::spawn(move || {
                 for i in 0..PER_THREAD {
+                    if i == PER_THREAD / 2 {
+                        while taken.load(Ordering::SeqCst) < 2 {
+                            std::thread::yield_now();
+                        }
+                    }
                     let end = at(start, (i * 7 + t * 13) % 4_000);
                     let ok = i % 10 != 0;
                     let error = format!("error {}", i % 7);

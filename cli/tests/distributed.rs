@@ -1,0 +1,488 @@
+//! Distributed runs with real processes on loopback: `broadside master` ×3, `broadside worker`
+//! ×N, `broadside submit`, and the built-in target (in this process), which attributes every
+//! request to its task attempt (`x-broadside-attribution`).
+//!
+//! Tests run one at a time (they share the machine's two cores and use short leases).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use broadside_client::Client;
+use broadside_engine::metrics::RunStats;
+use broadside_engine::report::RunReport;
+use broadside_harness::{signal, Cluster, FAST_TIMINGS, PATIENCE};
+use broadside_target::{Target, TargetConfig, TargetHandle, ATTRIBUTION_HEADER};
+use serde_json::{json, Value};
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_broadside"))
+}
+
+async fn target() -> TargetHandle {
+    Target::spawn(TargetConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+    })
+    .await
+    .expect("target starts")
+}
+
+/// A simulation file in `dir`: `injection` (YAML list items) of one request, and assertions.
+fn simulation(dir: &Path, name: &str, base: &str, injection: &str, assertions: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    let text = format!(
+        "name: {name}\nhttp:\n  base_url: \"{base}\"\nscenarios:\n  - name: s\n    injection:\n{injection}\n    steps:\n      - request: {{ name: home, url: /json }}\n{assertions}"
+    );
+    std::fs::write(&path, text).expect("write simulation");
+    path
+}
+
+/// `broadside submit` with the cluster's masters and `extra` arguments.
+fn submit(cluster: &Cluster, sim: &Path, extra: &[&str]) -> Output {
+    let masters = cluster
+        .http_addrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    std::process::Command::new(binary())
+        .arg("submit")
+        .arg(sim)
+        .args(["--master", &masters, "-q"])
+        .args(extra)
+        .output()
+        .expect("submit runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The id in `job N submitted` of submit's output.
+fn job_id(o: &Output) -> u64 {
+    let out = text(o);
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix("job ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no job id in:\n{out}"))
+}
+
+async fn wait_for<T, F, Fut>(cluster: &Cluster, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn job(client: &Client, id: u64) -> Value {
+    client
+        .get_json(&format!("/api/v1/jobs/{id}?consistent=true"))
+        .await
+        .unwrap_or(Value::Null)
+}
+
+async fn tasks(client: &Client, id: u64) -> Vec<Value> {
+    client
+        .get_json::<Value>(&format!("/api/v1/jobs/{id}/tasks?consistent=true"))
+        .await
+        .ok()
+        .and_then(|t| t["items"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+async fn result(client: &Client, id: u64) -> Value {
+    client
+        .get_json(&format!("/api/v1/jobs/{id}/result?consistent=true"))
+        .await
+        .expect("job result")
+}
+
+async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Value {
+    wait_for(cluster, &format!("job {id} to finish"), || async {
+        let j = job(client, id).await;
+        matches!(
+            j["state"].as_str(),
+            Some("completed" | "failed" | "aborted")
+        )
+        .then_some(j)
+    })
+    .await
+}
+
+/// Cluster with `workers` workers, all registered.
+async fn cluster_with(workers: usize) -> Cluster {
+    let mut cluster = Cluster::start(binary(), 3, &FAST_TIMINGS);
+    cluster.leader().await;
+    for _ in 0..workers {
+        cluster.add_worker("default", 1, &[]);
+    }
+    let client = cluster.client();
+    wait_for(&cluster, "the workers", || async {
+        let page: Value = client
+            .get_json("/api/v1/workers?consistent=true")
+            .await
+            .ok()?;
+        let alive = page["items"]
+            .as_array()?
+            .iter()
+            .filter(|w| w["state"] == "alive")
+            .count();
+        (alive == workers).then_some(())
+    })
+    .await;
+    cluster
+}
+
+fn attribution_count(target: &TargetHandle, value: &str) -> u64 {
+    target
+        .stats()
+        .snapshot()
+        .attribution(value)
+        .map_or(0, |a| a.count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_job_counts_every_request_once_through_a_leader_kill() {
+    let _serial = SERIAL.lock().await;
+    assert_eq!(
+        ATTRIBUTION_HEADER,
+        broadside_worker::task::ATTRIBUTION_HEADER,
+        "the worker tags requests with the header the target reads"
+    );
+    let target = target().await;
+    let mut cluster = cluster_with(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 30 at once, then 60 over 5 s: exactly 90 requests, split 30/30/30.
+    let sim = simulation(
+        dir.path(),
+        "split",
+        &target.base_url(),
+        "      - at_once: 30\n      - ramp_users: { users: 60, during: 5s }",
+        "assertions:\n  - metric: failed_percent\n    lte: 0\n",
+    );
+    let out = submit(&cluster, &sim, &["--parallelism", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let client = cluster.client();
+    wait_for(&cluster, "the job to run", || async {
+        (job(&client, id).await["state"] == "running").then_some(())
+    })
+    .await;
+    // Mid-run: the leader dies; a new one takes over within the workers' lease.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let leader = cluster.leader().await;
+    cluster.kill(leader);
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    assert_eq!(done["reassignments"], 0, "a failover reassigned a task");
+    for t in tasks(&client, id).await {
+        assert_eq!(t["attempt"], 1, "{t}");
+    }
+    let summary = result(&client, id).await;
+    assert_eq!(summary["requests"]["all"]["count"], 90, "{summary}");
+    assert_eq!(target.stats().snapshot().total, 90);
+    for task in 0..3 {
+        assert_eq!(attribution_count(&target, &format!("{id}-{task}-1")), 30);
+    }
+    assert_eq!(summary["passed"], true);
+    assert!(summary["start_skew_ms"].as_u64().is_some(), "{summary}");
+    println!("start skew of 3 tasks: {} ms", summary["start_skew_ms"]);
+
+    // The merged percentiles are those of the three task reports merged.
+    let mut merged = RunStats::default();
+    for task in 0..3 {
+        let doc: Value = client
+            .get_json(&format!("/api/v1/jobs/{id}/tasks/{task}/result"))
+            .await
+            .expect("task result");
+        merged.merge(
+            &RunReport::from_summary_json(doc)
+                .expect("task report")
+                .stats,
+        );
+    }
+    let job_stats = RunReport::from_summary_json(summary)
+        .expect("job report")
+        .stats;
+    for p in [50.0, 75.0, 95.0, 99.0, 99.9, 100.0] {
+        assert_eq!(
+            job_stats.total().latency.percentile_micros(p),
+            merged.total().latency.percentile_micros(p),
+            "p{p}"
+        );
+    }
+    assert_eq!(job_stats.total().count(), merged.total().count());
+
+    // Replicate mode: every task runs the whole simulation.
+    let before = target.stats().snapshot().total;
+    let sim = simulation(
+        dir.path(),
+        "replicate",
+        &target.base_url(),
+        "      - at_once: 10",
+        "",
+    );
+    let out = submit(
+        &cluster,
+        &sim,
+        &["--parallelism", "3", "--replicate", "--wait"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(target.stats().snapshot().total - before, 30);
+    target.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_worker_task_resumes_elsewhere_without_overlap() {
+    let _serial = SERIAL.lock().await;
+    let target = target().await;
+    let mut cluster = cluster_with(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 20 requests a second for 8 s.
+    let sim = simulation(
+        dir.path(),
+        "resume",
+        &target.base_url(),
+        "      - constant_users_per_sec: { rate: 20, during: 8s }",
+        "",
+    );
+    let out = submit(&cluster, &sim, &["--parallelism", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let client = cluster.client();
+    let running = wait_for(&cluster, "task 0 running", || async {
+        let t = tasks(&client, id).await;
+        let first = t.first()?.clone();
+        (first["state"] == "running").then_some(first)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Its worker dies. Which worker process is it? The one whose id matches.
+    let victim = running["worker_id"].as_str().unwrap().to_owned();
+    let index = (1..=3)
+        .find(|i| {
+            std::fs::read_to_string(cluster.dir().join(format!("w{i}/worker-id"))).ok()
+                == Some(victim.clone())
+        })
+        .expect("the victim's process");
+    cluster.kill_worker(index);
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    let task0 = tasks(&client, id).await[0].clone();
+    assert_eq!(task0["attempt"], 2, "{task0}");
+    assert_ne!(task0["worker_id"], victim.as_str());
+    let stats = target.stats().snapshot();
+    let old = stats
+        .attribution(&format!("{id}-0-1"))
+        .expect("attempt 1 ran")
+        .clone();
+    let new = stats
+        .attribution(&format!("{id}-0-2"))
+        .expect("attempt 2 ran")
+        .clone();
+    assert!(
+        old.last_unix_ms < new.first_unix_ms,
+        "attempts overlapped: old until {}, new from {}",
+        old.last_unix_ms,
+        new.first_unix_ms
+    );
+    // Resumed at the elapsed offset: the shape is kept, nothing is sent twice.
+    let summary = result(&client, id).await;
+    let reported = summary["requests"]["all"]["count"].as_u64().unwrap();
+    assert!(stats.total <= 160, "more than planned: {}", stats.total);
+    assert!(
+        reported <= stats.total,
+        "{reported} reported > {} received",
+        stats.total
+    );
+    assert!(reported >= 100, "too little load: {reported}");
+    target.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
+    let _serial = SERIAL.lock().await;
+    let target = target().await;
+    let mut cluster = cluster_with(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulation(
+        dir.path(),
+        "pause",
+        &target.base_url(),
+        "      - constant_users_per_sec: { rate: 20, during: 10s }",
+        "",
+    );
+    let out = submit(&cluster, &sim, &["--parallelism", "1"]);
+    let id = job_id(&out);
+    let client = cluster.client();
+    let running = wait_for(&cluster, "the task running", || async {
+        let t = tasks(&client, id).await.first()?.clone();
+        (t["state"] == "running").then_some(t)
+    })
+    .await;
+    let victim = running["worker_id"].as_str().unwrap().to_owned();
+    let index = (1..=2)
+        .find(|i| {
+            std::fs::read_to_string(cluster.dir().join(format!("w{i}/worker-id"))).ok()
+                == Some(victim.clone())
+        })
+        .expect("the worker process");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Paused past its lease and the reassignment delay, then resumed.
+    let pid = cluster.worker(index).pid().unwrap();
+    signal(pid, "STOP");
+    wait_for(&cluster, "the reassignment", || async {
+        let t = tasks(&client, id).await.first()?.clone();
+        (t["attempt"] == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    signal(pid, "CONT");
+    // The other worker drains while it runs attempt 2: the task is handed back and resumes
+    // (attempt 3) at once — on the resumed worker, which is alive again.
+    wait_for(&cluster, "attempt 2 running", || async {
+        let t = tasks(&client, id).await.first()?.clone();
+        (t["state"] == "running" && t["attempt"] == 2).then_some(())
+    })
+    .await;
+    let other = 3 - index;
+    assert_eq!(
+        cluster.stop_worker(other).await,
+        Some(0),
+        "{}",
+        cluster.logs()
+    );
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    let stats = target.stats().snapshot();
+    let window = |a: u32| {
+        stats
+            .attribution(&format!("{id}-0-{a}"))
+            .map(|s| (s.first_unix_ms, s.last_unix_ms))
+    };
+    let (_, old_last) = window(1).expect("attempt 1 ran");
+    let (new_first, new_last) = window(2).expect("attempt 2 ran");
+    // The paused worker may send what was due the instant it wakes, before its watchdog
+    // stops it: a tolerance of one heartbeat tick.
+    assert!(
+        old_last < new_first + 200,
+        "the fenced attempt kept loading: until {old_last}, the new one from {new_first}"
+    );
+    let Some((third_first, _)) = window(3) else {
+        panic!(
+            "attempt 3 did not run after the drain: {:?}\n{}",
+            tasks(&client, id).await,
+            cluster.logs()
+        );
+    };
+    assert!(new_last <= third_first + 200, "drained attempt overlapped");
+    target.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_exit_codes_abort_and_bad_input() {
+    let _serial = SERIAL.lock().await;
+    let target = target().await;
+    let cluster = cluster_with(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let passing = simulation(
+        dir.path(),
+        "passing",
+        &target.base_url(),
+        "      - at_once: 5",
+        "assertions:\n  - metric: count\n    gte: 5\n",
+    );
+    let out_dir = dir.path().join("report");
+    let out = submit(
+        &cluster,
+        &passing,
+        &["--wait", "--out", out_dir.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for file in ["summary.json", "index.html", "junit.xml"] {
+        assert!(out_dir.join(file).is_file(), "{file} missing");
+    }
+    let failing = simulation(
+        dir.path(),
+        "failing",
+        &target.base_url(),
+        "      - at_once: 5",
+        "assertions:\n  - metric: count\n    gt: 1000\n",
+    );
+    let out = submit(&cluster, &failing, &["--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // Bad input: located errors, exit 2, nothing submitted.
+    let missing = submit(&cluster, &dir.path().join("nope.yaml"), &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("nope.yaml"), "{}", text(&missing));
+    let invalid = dir.path().join("invalid.yaml");
+    std::fs::write(&invalid, "name: bad\nscenarios:\n  - name: s\n    injection: []\n    steps:\n      - request: { url: 5 }\n").unwrap();
+    let out = submit(&cluster, &invalid, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("invalid.yaml:"), "{}", text(&out));
+
+    // Abort from the command line.
+    let long = simulation(
+        dir.path(),
+        "long",
+        &target.base_url(),
+        "      - constant_users_per_sec: { rate: 5, during: 60s }",
+        "",
+    );
+    let id = job_id(&submit(&cluster, &long, &[]));
+    let client = cluster.client();
+    wait_for(&cluster, "the long job running", || async {
+        (job(&client, id).await["state"] == "running").then_some(())
+    })
+    .await;
+    let masters = cluster.http_addrs()[0].to_string();
+    let out = std::process::Command::new(binary())
+        .args(["abort", &id.to_string(), "--master", &masters])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(done["state"], "aborted");
+    // The load stops within a heartbeat or two.
+    let value = format!("{id}-0-1");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = attribution_count(&target, &value);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        attribution_count(&target, &value),
+        settled,
+        "load after the abort"
+    );
+    let out = std::process::Command::new(binary())
+        .args(["jobs", "--master", &masters])
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("aborted"), "{}", text(&out));
+    let _ = json!({});
+    target.shutdown().await.unwrap();
+}
