@@ -14,11 +14,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broadside_client::Client;
-use broadside_harness::{Cluster, PATIENCE};
-use broadside_target::{Target, TargetConfig};
+use broadside_harness::{target, Cluster};
 use serde_json::{json, Value};
 
 const WORKERS: usize = 10;
@@ -30,21 +29,6 @@ fn rounds() -> usize {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(5)
-}
-
-async fn poll<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
 }
 
 async fn upload(client: &Client, path: &str, text: &str) {
@@ -81,12 +65,13 @@ async fn state(client: &Client, id: u64) -> String {
         .unwrap_or_default()
 }
 
-async fn finished(client: &Client, id: u64) -> String {
-    poll("the job to finish", || async {
-        let s = state(client, id).await;
-        matches!(s.as_str(), "completed" | "failed" | "aborted").then_some(s)
-    })
-    .await
+async fn finished(cluster: &Cluster, client: &Client, id: u64) -> String {
+    cluster
+        .eventually("the job to finish", || async {
+            let s = state(client, id).await;
+            matches!(s.as_str(), "completed" | "failed" | "aborted").then_some(s)
+        })
+        .await
 }
 
 fn stats(values: &mut [f64]) -> (f64, f64, f64) {
@@ -98,28 +83,14 @@ fn stats(values: &mut [f64]) -> (f64, f64, f64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rounds = rounds();
-    let target = Target::spawn(TargetConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        tls: false,
-    })
-    .await
-    .expect("target");
+    let target = target().await;
     let mut cluster = Cluster::start(Path::new(env!("CARGO_BIN_EXE_broadside")), 3, &[]);
     cluster.leader().await;
     for _ in 0..WORKERS {
         cluster.add_worker("default", 1, &[]);
     }
+    cluster.wait_for_workers(WORKERS).await;
     let client = cluster.client();
-    poll("the workers", || async {
-        let page: Value = client.get_json("/api/v1/workers").await.ok()?;
-        let alive = page["items"]
-            .as_array()?
-            .iter()
-            .filter(|w| w["state"] == "alive")
-            .count();
-        (alive == WORKERS).then_some(())
-    })
-    .await;
     client
         .send_json::<Value>("POST", "/api/v1/projects", &json!({"name": "bench"}), None)
         .await
@@ -146,22 +117,28 @@ async fn main() {
     for tasks in [3usize, 10] {
         let (mut dispatch, mut start, mut skew) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let submitted = Instant::now();
             let id = submit(&client, "short.yaml", tasks).await;
-            poll("all tasks claimed", || async {
-                matches!(state(&client, id).await.as_str(), "starting" | "running" | "completed")
-                    .then_some(())
-            })
-            .await;
-            dispatch.push(submitted.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(finished(&cluster, &client, id).await, "completed");
+            // On the leader's clock: submission, each claim, the start instant.
             let job: Value = client
                 .get_json(&format!("/api/v1/jobs/{id}"))
                 .await
                 .expect("job");
+            let list: Value = client
+                .get_json(&format!("/api/v1/jobs/{id}/tasks"))
+                .await
+                .expect("tasks");
             let submitted_ms = job["submitted_at_ms"].as_u64().unwrap_or(0);
+            let last_claim = list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["claimed_at_ms"].as_u64())
+                .max()
+                .unwrap_or(0);
+            dispatch.push(last_claim.saturating_sub(submitted_ms) as f64);
             let start_ms = job["start_at_ms"].as_u64().unwrap_or(0);
             start.push(start_ms.saturating_sub(submitted_ms) as f64);
-            assert_eq!(finished(&client, id).await, "completed");
             let result: Value = client
                 .get_json(&format!("/api/v1/jobs/{id}/result"))
                 .await
@@ -179,17 +156,18 @@ async fn main() {
 
     // Failover impact on a running job.
     let id = submit(&client, "steady.yaml", 3).await;
-    poll("the steady job running", || async {
-        (state(&client, id).await == "running").then_some(())
-    })
-    .await;
+    cluster
+        .eventually("the steady job running", || async {
+            (state(&client, id).await == "running").then_some(())
+        })
+        .await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     let leader = cluster.leader().await;
     let killed_at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     cluster.kill(leader);
-    let state = finished(&client, id).await;
+    let state = finished(&cluster, &client, id).await;
     let snapshot = target.stats().snapshot();
     let mut per_second: BTreeMap<u64, u64> = BTreeMap::new();
     for task in 0..3 {

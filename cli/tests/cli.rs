@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use broadside_target::{Target, TargetConfig, TargetHandle};
+use broadside_harness::target;
 
 fn broadside(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_broadside"))
@@ -19,15 +19,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-async fn target() -> TargetHandle {
-    Target::spawn(TargetConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        tls: false,
-    })
-    .await
-    .expect("target starts")
 }
 
 fn simulation(base: &str, assertion: &str) -> String {

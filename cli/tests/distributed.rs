@@ -6,28 +6,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broadside_client::Client;
 use broadside_engine::metrics::RunStats;
 use broadside_engine::report::RunReport;
-use broadside_harness::{signal, Cluster, FAST_TIMINGS, PATIENCE};
-use broadside_target::{Target, TargetConfig, TargetHandle, ATTRIBUTION_HEADER};
+use broadside_harness::{signal, target, Cluster, FAST_TIMINGS};
+use broadside_target::{TargetHandle, ATTRIBUTION_HEADER};
 use serde_json::{json, Value};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_broadside"))
-}
-
-async fn target() -> TargetHandle {
-    Target::spawn(TargetConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        tls: false,
-    })
-    .await
-    .expect("target starts")
 }
 
 /// A simulation file in `dir`: `injection` (YAML list items) of one request, and assertions.
@@ -79,25 +70,6 @@ fn job_id(o: &Output) -> u64 {
         .unwrap_or_else(|| panic!("no job id in:\n{out}"))
 }
 
-async fn wait_for<T, F, Fut>(cluster: &Cluster, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn job(client: &Client, id: u64) -> Value {
     client
         .get_json(&format!("/api/v1/jobs/{id}?consistent=true"))
@@ -122,15 +94,16 @@ async fn result(client: &Client, id: u64) -> Value {
 }
 
 async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Value {
-    wait_for(cluster, &format!("job {id} to finish"), || async {
-        let j = job(client, id).await;
-        matches!(
-            j["state"].as_str(),
-            Some("completed" | "failed" | "aborted")
-        )
-        .then_some(j)
-    })
-    .await
+    cluster
+        .eventually(&format!("job {id} to finish"), || async {
+            let j = job(client, id).await;
+            matches!(
+                j["state"].as_str(),
+                Some("completed" | "failed" | "aborted")
+            )
+            .then_some(j)
+        })
+        .await
 }
 
 /// Cluster with `workers` workers, all registered.
@@ -140,20 +113,7 @@ async fn cluster_with(workers: usize) -> Cluster {
     for _ in 0..workers {
         cluster.add_worker("default", 1, &[]);
     }
-    let client = cluster.client();
-    wait_for(&cluster, "the workers", || async {
-        let page: Value = client
-            .get_json("/api/v1/workers?consistent=true")
-            .await
-            .ok()?;
-        let alive = page["items"]
-            .as_array()?
-            .iter()
-            .filter(|w| w["state"] == "alive")
-            .count();
-        (alive == workers).then_some(())
-    })
-    .await;
+    cluster.wait_for_workers(workers).await;
     cluster
 }
 
@@ -188,10 +148,11 @@ async fn a_split_job_counts_every_request_once_through_a_leader_kill() {
     assert!(out.status.success(), "{}", text(&out));
     let id = job_id(&out);
     let client = cluster.client();
-    wait_for(&cluster, "the job to run", || async {
-        (job(&client, id).await["state"] == "running").then_some(())
-    })
-    .await;
+    cluster
+        .eventually("the job to run", || async {
+            (job(&client, id).await["state"] == "running").then_some(())
+        })
+        .await;
     // Mid-run: the leader dies; a new one takes over within the workers' lease.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let leader = cluster.leader().await;
@@ -274,12 +235,13 @@ async fn a_lost_worker_task_resumes_elsewhere_without_overlap() {
     assert!(out.status.success(), "{}", text(&out));
     let id = job_id(&out);
     let client = cluster.client();
-    let running = wait_for(&cluster, "task 0 running", || async {
-        let t = tasks(&client, id).await;
-        let first = t.first()?.clone();
-        (first["state"] == "running").then_some(first)
-    })
-    .await;
+    let running = cluster
+        .eventually("task 0 running", || async {
+            let t = tasks(&client, id).await;
+            let first = t.first()?.clone();
+            (first["state"] == "running").then_some(first)
+        })
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Its worker dies. Which worker process is it? The one whose id matches.
     let victim = running["worker_id"].as_str().unwrap().to_owned();
@@ -339,11 +301,12 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     let out = submit(&cluster, &sim, &["--parallelism", "1"]);
     let id = job_id(&out);
     let client = cluster.client();
-    let running = wait_for(&cluster, "the task running", || async {
-        let t = tasks(&client, id).await.first()?.clone();
-        (t["state"] == "running").then_some(t)
-    })
-    .await;
+    let running = cluster
+        .eventually("the task running", || async {
+            let t = tasks(&client, id).await.first()?.clone();
+            (t["state"] == "running").then_some(t)
+        })
+        .await;
     let victim = running["worker_id"].as_str().unwrap().to_owned();
     let index = (1..=2)
         .find(|i| {
@@ -355,20 +318,22 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     // Paused past its lease and the reassignment delay, then resumed.
     let pid = cluster.worker(index).pid().unwrap();
     signal(pid, "STOP");
-    wait_for(&cluster, "the reassignment", || async {
-        let t = tasks(&client, id).await.first()?.clone();
-        (t["attempt"] == 2).then_some(())
-    })
-    .await;
+    cluster
+        .eventually("the reassignment", || async {
+            let t = tasks(&client, id).await.first()?.clone();
+            (t["attempt"] == 2).then_some(())
+        })
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     signal(pid, "CONT");
     // The other worker drains while it runs attempt 2: the task is handed back and resumes
     // (attempt 3) at once — on the resumed worker, which is alive again.
-    wait_for(&cluster, "attempt 2 running", || async {
-        let t = tasks(&client, id).await.first()?.clone();
-        (t["state"] == "running" && t["attempt"] == 2).then_some(())
-    })
-    .await;
+    cluster
+        .eventually("attempt 2 running", || async {
+            let t = tasks(&client, id).await.first()?.clone();
+            (t["state"] == "running" && t["attempt"] == 2).then_some(())
+        })
+        .await;
     let other = 3 - index;
     assert_eq!(
         cluster.stop_worker(other).await,
@@ -456,10 +421,11 @@ async fn submit_exit_codes_abort_and_bad_input() {
     );
     let id = job_id(&submit(&cluster, &long, &[]));
     let client = cluster.client();
-    wait_for(&cluster, "the long job running", || async {
-        (job(&client, id).await["state"] == "running").then_some(())
-    })
-    .await;
+    cluster
+        .eventually("the long job running", || async {
+            (job(&client, id).await["state"] == "running").then_some(())
+        })
+        .await;
     let masters = cluster.http_addrs()[0].to_string();
     let out = std::process::Command::new(binary())
         .args(["abort", &id.to_string(), "--master", &masters])

@@ -295,50 +295,72 @@ impl Client {
     }
 }
 
+/// Sends one request to `addr` over a fresh connection; the response with its body unread.
+async fn send_one(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, addr);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let request = builder
+        .body(Full::new(body))
+        .map_err(|e| format!("request: {e}"))?;
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))
+}
+
+/// Reads a whole response.
+async fn read_reply(response: hyper::Response<hyper::body::Incoming>) -> Result<Reply, String> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
 /// Opens `GET path` and returns the body to read on, or the whole reply of an error status.
 async fn open_stream(
     addr: &str,
     path: &str,
     timeout: Duration,
 ) -> Result<Result<hyper::body::Incoming, Reply>, String> {
-    let open = async {
-        let stream = TcpStream::connect(addr)
+    let headers = [("accept", "text/event-stream")];
+    let response =
+        tokio::time::timeout(timeout, send_one(addr, "GET", path, &headers, Bytes::new()))
             .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(conn);
-        let request = http::Request::builder()
-            .method("GET")
-            .uri(path)
-            .header(http::header::HOST, addr)
-            .header(http::header::ACCEPT, "text/event-stream")
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| format!("request: {e}"))?;
-        sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("request: {e}"))
-    };
-    let response = tokio::time::timeout(timeout, open)
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))??;
-    let status = response.status().as_u16();
-    if status == 200 {
+            .map_err(|_| format!("no answer within {timeout:?}"))??;
+    if response.status().as_u16() == 200 {
         return Ok(Ok(response.into_body()));
     }
-    let headers = response.headers().clone();
-    let body = tokio::time::timeout(timeout, response.into_body().collect())
+    tokio::time::timeout(timeout, read_reply(response))
         .await
         .map_err(|_| "body timed out".to_owned())?
-        .map_err(|e| format!("body: {e}"))?
-        .to_bytes();
-    Ok(Err(Reply {
-        status,
-        headers,
-        body,
-    }))
+        .map(Err)
 }
 
 /// One request to one master over a fresh connection, whatever the status (no failover).
@@ -350,42 +372,7 @@ pub async fn request_one(
     body: Bytes,
     timeout: Duration,
 ) -> Result<Reply, String> {
-    let exchange = async {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(conn);
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(http::header::HOST, addr);
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| format!("request: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("request: {e}"))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes();
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
-    };
+    let exchange = async { read_reply(send_one(addr, method, path, headers, body).await?).await };
     tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| format!("no answer within {timeout:?}"))?

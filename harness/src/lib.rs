@@ -16,6 +16,16 @@ use std::time::{Duration, Instant};
 
 use broadside_client::Client;
 
+/// The built-in target in this process, on an ephemeral loopback port.
+pub async fn target() -> broadside_target::TargetHandle {
+    broadside_target::Target::spawn(broadside_target::TargetConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+    })
+    .await
+    .expect("the built-in target starts")
+}
+
 /// Upper bound of any single wait.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -283,6 +293,52 @@ impl Cluster {
         let w = &mut self.workers[index - 1];
         if w.child.is_none() {
             w.child = Some(spawn(&self.binary, &w.args, &w.log));
+        }
+    }
+
+    /// Polls `probe` every 50 ms until it yields a value; fails (with every process's log)
+    /// after [`PATIENCE`].
+    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `n` workers are registered alive.
+    pub async fn wait_for_workers(&self, n: usize) {
+        let client = self.client();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let alive = client
+                .get_json::<serde_json::Value>("/api/v1/workers?consistent=true")
+                .await
+                .ok()
+                .and_then(|page| {
+                    let items = page["items"].as_array()?.clone();
+                    Some(items.iter().filter(|w| w["state"] == "alive").count())
+                });
+            if alive == Some(n) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} workers did not register (alive: {alive:?})\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

@@ -103,6 +103,31 @@ fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// Prints the page at `path`: its JSON, or a table of `items` with one row per item.
+async fn list(
+    api: &ApiArgs,
+    path: &str,
+    headers: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) -> u8 {
+    let page = match get(api, path).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if api.json {
+        print_json(&page);
+        return EXIT_OK;
+    }
+    let rows = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(row)
+        .collect();
+    table(headers, rows);
+    EXIT_OK
+}
+
 /// `broadside jobs`.
 pub async fn jobs(args: JobsArgs) -> u8 {
     let mut path = format!(
@@ -112,19 +137,11 @@ pub async fn jobs(args: JobsArgs) -> u8 {
     if let Some(s) = &args.state {
         path.push_str(&format!("&state={s}"));
     }
-    let page = match get(&args.api, &path).await {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if args.api.json {
-        print_json(&page);
-        return EXIT_OK;
-    }
-    let rows = page["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|j| {
+    list(
+        &args.api,
+        &path,
+        &["id", "name", "state", "tasks", "pool", "reason"],
+        |j| {
             vec![
                 text(&j["id"]),
                 text(&j["name"]),
@@ -133,10 +150,9 @@ pub async fn jobs(args: JobsArgs) -> u8 {
                 text(&j["pool"]),
                 text(&j["reason"]),
             ]
-        })
-        .collect();
-    table(&["id", "name", "state", "tasks", "pool", "reason"], rows);
-    EXIT_OK
+        },
+    )
+    .await
 }
 
 /// `broadside job ID`.
@@ -215,36 +231,20 @@ pub async fn abort(args: JobArgs) -> u8 {
 
 /// `broadside workers`.
 pub async fn workers(args: ListArgs) -> u8 {
-    let page = match get(&args.api, "/api/v1/workers?limit=1000").await {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if args.api.json {
-        print_json(&page);
-        return EXIT_OK;
-    }
-    let rows = page["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|w| {
-            vec![
-                text(&w["id"]),
-                text(&w["state"]),
-                text(&w["pool"]),
-                text(&w["slots"]),
-                text(&w["version"]),
-                w["last_heartbeat_age_ms"]
-                    .as_u64()
-                    .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
-            ]
-        })
-        .collect();
-    table(
-        &["id", "state", "pool", "slots", "version", "heartbeat"],
-        rows,
-    );
-    EXIT_OK
+    let headers = ["id", "state", "pool", "slots", "version", "heartbeat"];
+    list(&args.api, "/api/v1/workers?limit=1000", &headers, |w| {
+        vec![
+            text(&w["id"]),
+            text(&w["state"]),
+            text(&w["pool"]),
+            text(&w["slots"]),
+            text(&w["version"]),
+            w["last_heartbeat_age_ms"]
+                .as_u64()
+                .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+        ]
+    })
+    .await
 }
 
 /// `broadside cluster`.

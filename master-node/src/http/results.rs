@@ -130,18 +130,25 @@ fn task_index(job: &Job, index: &str) -> Result<u32, Problem> {
     Ok(parsed)
 }
 
+/// The merged report of job `id` rendered by `render`, served as `content_type`.
+async fn rendered(
+    node: &Node,
+    reports: Arc<ReportCache>,
+    id: &str,
+    content_type: &'static str,
+    render: fn(&RunReport) -> String,
+) -> Result<Response, Problem> {
+    let report = report(node, reports, id).await?;
+    Ok(([(header::CONTENT_TYPE, content_type)], render(&report)).into_response())
+}
+
 async fn html(
     State(node): State<Arc<Node>>,
     State(reports): State<Arc<ReportCache>>,
     _: Consistent,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let report = report(&node, reports, &id).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render_html(&report),
-    )
-        .into_response())
+    rendered(&node, reports, &id, "text/html; charset=utf-8", render_html).await
 }
 
 async fn junit(
@@ -150,12 +157,14 @@ async fn junit(
     _: Consistent,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let report = report(&node, reports, &id).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-        render_junit(&report),
+    rendered(
+        &node,
+        reports,
+        &id,
+        "application/xml; charset=utf-8",
+        render_junit,
     )
-        .into_response())
+    .await
 }
 
 /// A task as the live view shows it.
