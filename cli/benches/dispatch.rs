@@ -87,7 +87,7 @@ async fn main() {
     let mut cluster = Cluster::start(Path::new(env!("CARGO_BIN_EXE_broadside")), 3, &[]);
     cluster.leader().await;
     for _ in 0..WORKERS {
-        cluster.add_worker("default", 1, &[]);
+        cluster.add_worker("default", 1, &[]).await;
     }
     cluster.wait_for_workers(WORKERS).await;
     let client = cluster.client();

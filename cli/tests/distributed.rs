@@ -111,7 +111,7 @@ async fn cluster_with(workers: usize) -> Cluster {
     let mut cluster = Cluster::start(binary(), 3, &FAST_TIMINGS);
     cluster.leader().await;
     for _ in 0..workers {
-        cluster.add_worker("default", 1, &[]);
+        cluster.add_worker("default", 1, &[]).await;
     }
     cluster.wait_for_workers(workers).await;
     cluster
@@ -355,7 +355,9 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     // stops it: a tolerance of one heartbeat tick.
     assert!(
         old_last < new_first + 200,
-        "the fenced attempt kept loading: until {old_last}, the new one from {new_first}"
+        "the fenced attempt kept loading: until {old_last}, the new one from {new_first}\n{:?}\n{}",
+        tasks(&client, id).await,
+        cluster.logs()
     );
     let Some((third_first, _)) = window(3) else {
         panic!(

@@ -19,6 +19,9 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpStream;
 
+/// Longest silence of an event stream before it counts as broken.
+pub const STREAM_SILENCE: Duration = Duration::from_secs(45);
+
 /// Default deadline of one request to one master.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -256,7 +259,12 @@ impl EventStream {
                 }
                 continue;
             }
-            let frame = self.body.frame().await?.ok()?;
+            // Servers send a keep-alive comment every 15 s: a stream silent for much longer
+            // than that is broken (a paused or cut-off master), and ends here.
+            let frame = tokio::time::timeout(STREAM_SILENCE, self.body.frame())
+                .await
+                .ok()??
+                .ok()?;
             if let Ok(data) = frame.into_data() {
                 self.buffer.push_str(&String::from_utf8_lossy(&data));
             }
@@ -269,7 +277,10 @@ impl Client {
     /// answers 200.
     pub async fn events(&self, path: &str) -> Result<EventStream, ClientError> {
         let mut last = String::from("no master address given");
-        for addr in &self.masters {
+        let n = self.masters.len();
+        let start = self.current.load(Ordering::Relaxed);
+        for k in 0..n {
+            let addr = &self.masters[(start + k) % n];
             match open_stream(addr, path, self.timeout).await {
                 Ok(Ok(body)) => {
                     return Ok(EventStream {

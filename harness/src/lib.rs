@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use broadside_client::Client;
+use broadside_rpc::transport::DIAL_MAP_ENV;
+
+pub mod proxy;
+
+pub use proxy::{LinkState, Proxy};
 
 /// The built-in target in this process, on an ephemeral loopback port.
 pub async fn target() -> broadside_target::TargetHandle {
@@ -68,6 +75,7 @@ pub struct Master {
     /// Raft/worker tarpc address.
     pub raft: SocketAddr,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
 }
@@ -79,7 +87,7 @@ impl Master {
     }
 
     fn spawn(&mut self, binary: &Path) {
-        self.child = Some(spawn(binary, &self.args, &self.log));
+        self.child = Some(spawn(binary, &self.args, &self.env, &self.log));
     }
 
     fn kill(&mut self) {
@@ -96,6 +104,7 @@ pub struct Worker {
     /// Index (1-based) in the cluster's workers.
     pub index: usize,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
 }
@@ -130,11 +139,88 @@ pub struct Cluster {
     pub masters: Vec<Master>,
     /// The workers, in the order they were added.
     pub workers: Vec<Worker>,
+    /// Proxies by `(dialling process, master id)`, when started with links.
+    links: Option<BTreeMap<(Peer, u64), Proxy>>,
+}
+
+/// A process of the cluster, for links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Peer {
+    /// Master by id.
+    Master(u64),
+    /// Worker by index (1-based).
+    Worker(usize),
 }
 
 impl Cluster {
     /// Starts `n` masters (ids 1..=n) that initialise one cluster, with `extra` flags each.
     pub fn start(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
+        let mut cluster = Self::prepare(binary, n, extra);
+        for i in 0..cluster.masters.len() {
+            cluster.masters[i].spawn(&cluster.binary);
+        }
+        cluster
+    }
+
+    /// [`Cluster::start`], with a fault-injecting [`Proxy`] on every master→master link (and
+    /// on every worker→master link of workers added later): see [`Cluster::isolate`].
+    pub async fn start_with_links(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
+        let mut cluster = Self::prepare(binary, n, extra);
+        cluster.links = Some(BTreeMap::new());
+        for i in 1..=n {
+            let map = cluster.dial_map(Peer::Master(i)).await;
+            cluster.masters[i as usize - 1].env = map;
+        }
+        for i in 0..cluster.masters.len() {
+            cluster.masters[i].spawn(&cluster.binary);
+        }
+        cluster
+    }
+
+    /// Proxies from `from` to every other master, as a dial map for its environment.
+    async fn dial_map(&mut self, from: Peer) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        let targets: Vec<(u64, SocketAddr)> = self
+            .masters
+            .iter()
+            .filter(|m| from != Peer::Master(m.id))
+            .map(|m| (m.id, m.raft))
+            .collect();
+        for (id, raft) in targets {
+            let proxy = Proxy::start(raft).await;
+            pairs.push(format!("{raft}={}", proxy.listen));
+            if let Some(links) = &mut self.links {
+                links.insert((from, id), proxy);
+            }
+        }
+        vec![(DIAL_MAP_ENV.to_owned(), pairs.join(","))]
+    }
+
+    /// Cuts every link of `who`: to and from it for a master, from it for a worker (a
+    /// partition of one). Needs [`Cluster::start_with_links`].
+    pub fn isolate(&self, who: Peer) {
+        for ((from, to), proxy) in self.links.iter().flatten() {
+            if *from == who || Peer::Master(*to) == who {
+                proxy.set(LinkState::Cut);
+            }
+        }
+    }
+
+    /// Sets the link from `from` to master `to`.
+    pub fn set_link(&self, from: Peer, to: u64, state: LinkState) {
+        if let Some(proxy) = self.links.as_ref().and_then(|l| l.get(&(from, to))) {
+            proxy.set(state);
+        }
+    }
+
+    /// Heals every link.
+    pub fn heal(&self) {
+        for proxy in self.links.iter().flat_map(|l| l.values()) {
+            proxy.set(LinkState::Pass);
+        }
+    }
+
+    fn prepare(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let raft: Vec<SocketAddr> = (0..n)
             .map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())))
@@ -167,21 +253,19 @@ impl Cluster {
                     http,
                     raft: raft[id as usize - 1],
                     args,
+                    env: Vec::new(),
                     log: dir.path().join(format!("m{id}.log")),
                     child: None,
                 }
             })
             .collect();
-        let mut cluster = Cluster {
+        Cluster {
             binary: binary.to_owned(),
             dir,
             masters,
             workers: Vec::new(),
-        };
-        for i in 0..cluster.masters.len() {
-            cluster.masters[i].spawn(&cluster.binary);
+            links: None,
         }
-        cluster
     }
 
     /// The temporary directory holding data and logs.
@@ -253,7 +337,7 @@ impl Cluster {
     }
 
     /// Starts a worker of `pool` with `slots` slots (and `extra` flags); returns its index.
-    pub fn add_worker(&mut self, pool: &str, slots: u32, extra: &[&str]) -> usize {
+    pub async fn add_worker(&mut self, pool: &str, slots: u32, extra: &[&str]) -> usize {
         let index = self.workers.len() + 1;
         let masters = self
             .masters
@@ -278,10 +362,16 @@ impl Cluster {
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         let log = self.dir.path().join(format!("w{index}.log"));
-        let child = Some(spawn(&self.binary, &args, &log));
+        let env = if self.links.is_some() {
+            self.dial_map(Peer::Worker(index)).await
+        } else {
+            Vec::new()
+        };
+        let child = Some(spawn(&self.binary, &args, &env, &log));
         self.workers.push(Worker {
             index,
             args,
+            env,
             log,
             child,
         });
@@ -292,7 +382,7 @@ impl Cluster {
     pub fn restart_worker(&mut self, index: usize) {
         let w = &mut self.workers[index - 1];
         if w.child.is_none() {
-            w.child = Some(spawn(&self.binary, &w.args, &w.log));
+            w.child = Some(spawn(&self.binary, &w.args, &w.env, &w.log));
         }
     }
 
@@ -399,7 +489,7 @@ impl Cluster {
     }
 }
 
-fn spawn(binary: &Path, args: &[String], log: &Path) -> Child {
+fn spawn(binary: &Path, args: &[String], env: &[(String, String)], log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -407,6 +497,7 @@ fn spawn(binary: &Path, args: &[String], log: &Path) -> Child {
         .expect("log file");
     Command::new(binary)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -183,15 +183,27 @@ struct Samples {
     delta_bytes: usize,
 }
 
-/// One simulated worker: register, claim a task, then heartbeat every second until `end`.
+/// The phases of a step, shared by its workers.
+#[derive(Default)]
+struct Phase {
+    /// Workers holding their task.
+    claimed: std::sync::atomic::AtomicUsize,
+    /// Heartbeats sent from this instant on are measured.
+    measure_from: Mutex<Option<Instant>>,
+    /// The workers stop.
+    stop: std::sync::atomic::AtomicBool,
+}
+
+/// One simulated worker: register, claim a task, then heartbeat every second until stopped.
 async fn worker(
     addr: SocketAddr,
     id: String,
     heartbeat: Duration,
-    measure_from: Instant,
-    end: Instant,
+    phase: Arc<Phase>,
     samples: Arc<Mutex<Samples>>,
 ) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let give_up = Instant::now() + Duration::from_secs(300);
     let stream = transport::connect(
         &addr.to_string(),
         ServiceKind::Worker,
@@ -215,6 +227,7 @@ async fn worker(
         .await
         .expect("transport")
         .expect("register");
+    // A large fleet claiming at once keeps the leader busy: a pull that times out is retried.
     let task: TaskRef = loop {
         let pulled = c
             .pull(
@@ -225,19 +238,18 @@ async fn worker(
                     wait_ms: 5_000,
                 },
             )
-            .await
-            .expect("transport")
-            .expect("pull");
-        if let Some(a) = pulled {
+            .await;
+        if let Ok(Ok(Some(a))) = pulled {
             break a.task;
         }
-        assert!(Instant::now() < end, "{id} got no task");
+        assert!(Instant::now() < give_up, "{id} got no task");
     };
+    phase.claimed.fetch_add(1, SeqCst);
     // Unacknowledged deltas with the instant each was taken.
     let mut pending: VecDeque<(Delta, Instant)> = VecDeque::new();
     let mut seq = 0u64;
     let mut tick = tokio::time::interval(heartbeat);
-    while Instant::now() < end {
+    while !phase.stop.load(SeqCst) {
         tick.tick().await;
         seq += 1;
         let d = delta(seq);
@@ -261,7 +273,8 @@ async fn worker(
             )
             .await;
         let now = Instant::now();
-        let measuring = sent >= measure_from;
+        let measure_from = *phase.measure_from.lock();
+        let measuring = measure_from.is_some_and(|m| sent >= m);
         match reply {
             Ok(Ok(reply)) => {
                 let mut s = samples.lock();
@@ -272,7 +285,7 @@ async fn worker(
                 if let Some(ack) = reply.acks.iter().find(|a| a.task == task) {
                     while pending.front().is_some_and(|(d, _)| d.seq <= ack.up_to) {
                         let (_, taken) = pending.pop_front().expect("front");
-                        if taken >= measure_from {
+                        if measure_from.is_some_and(|m| taken >= m) {
                             s.lag_ms
                                 .push(now.duration_since(taken).as_secs_f64() * 1000.0);
                         }
@@ -317,6 +330,8 @@ struct Step {
     errors: u64,
     cpu_percent: f64,
     delta_bytes: usize,
+    /// From the first registration to every task claimed.
+    claimed_in: Duration,
 }
 
 async fn step(workers: usize, seconds: u64) -> Step {
@@ -350,29 +365,27 @@ async fn step(workers: usize, seconds: u64) -> Step {
     let heartbeat = Timings::default().worker_heartbeat;
     let samples = Arc::new(Mutex::new(Samples::default()));
     let start = Instant::now();
-    // Workers join over one heartbeat interval, as a fleet starting up would.
-    let joined = start + heartbeat;
-    let measure_from = joined + WARM_UP;
-    let end = measure_from + Duration::from_secs(seconds);
+    let phase = Arc::new(Phase::default());
     let mut tasks = Vec::new();
     for i in 0..workers {
+        // Workers join over one heartbeat interval, as a fleet starting up would.
         let delay = heartbeat.mul_f64(i as f64 / workers as f64);
-        let samples = samples.clone();
+        let (samples, phase) = (samples.clone(), phase.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            worker(
-                raft,
-                format!("w{i:04}"),
-                heartbeat,
-                measure_from,
-                end,
-                samples,
-            )
-            .await;
+            worker(raft, format!("w{i:04}"), heartbeat, phase, samples).await;
         }));
     }
-    tokio::time::sleep_until(measure_from.into()).await;
+    while phase.claimed.load(std::sync::atomic::Ordering::SeqCst) < workers {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let claimed_in = start.elapsed();
+    tokio::time::sleep(WARM_UP).await;
+    let measure_from = Instant::now();
+    *phase.measure_from.lock() = Some(measure_from);
     let cpu_before = cpu_seconds();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    phase.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for t in tasks {
         t.await.expect("worker");
     }
@@ -398,6 +411,7 @@ async fn step(workers: usize, seconds: u64) -> Step {
         errors: s.errors,
         cpu_percent: cpu / wall * 100.0,
         delta_bytes: s.delta_bytes,
+        claimed_in,
     }
 }
 
@@ -408,9 +422,9 @@ async fn main() {
     for n in &args.workers {
         let s = step(*n, args.seconds).await;
         println!(
-            "{:>5} workers: {:>7.1} heartbeats/s, RTT p50 {:>6.1} ms p99 {:>6.1} ms max {:>7.1} ms, \
+            "{:>5} workers: all claimed in {:>5.1} s; {:>7.1} heartbeats/s, RTT p50 {:>6.1} ms p99 {:>6.1} ms max {:>7.1} ms, \
              lag p50 {:>6.0} ms p99 {:>6.0} ms max {:>6.0} ms, errors {}, CPU {:>4.0}% (of 200%)",
-            s.workers, s.beats_per_sec, s.rtt.0, s.rtt.1, s.rtt.2, s.lag.0, s.lag.1, s.lag.2,
+            s.workers, s.claimed_in.as_secs_f64(), s.beats_per_sec, s.rtt.0, s.rtt.1, s.rtt.2, s.lag.0, s.lag.1, s.lag.2,
             s.errors, s.cpu_percent
         );
         steps.push(s);

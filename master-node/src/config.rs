@@ -57,9 +57,11 @@ pub struct Timings {
 impl Default for Timings {
     fn default() -> Self {
         Timings {
-            raft_heartbeat: Duration::from_millis(250),
-            election_min: Duration::from_millis(1000),
-            election_max: Duration::from_millis(1500),
+            // openraft 0.9 starts an election no earlier than the leader lease (= election
+            // max) plus a random election timeout after the last heartbeat: 1.8–2.0 s here.
+            raft_heartbeat: Duration::from_millis(200),
+            election_min: Duration::from_millis(800),
+            election_max: Duration::from_millis(1000),
             worker_heartbeat: Duration::from_secs(1),
             lease: Duration::from_secs(5),
             stop_budget: Duration::from_secs(1),

@@ -173,17 +173,25 @@ pub(crate) fn task_logs(decoded: &Decoded, task: u32) -> Vec<(u32, LogLine)> {
         .collect()
 }
 
-/// Reports of finished jobs, which never change.
+/// Reports of finished jobs. A finished job's last deltas may still arrive (an aborted task
+/// flushing what it measured), so a cached report is keyed by the number of deltas folded.
 #[derive(Default)]
 pub struct ReportCache {
-    reports: Mutex<HashMap<JobId, Arc<RunReport>>>,
+    reports: Mutex<HashMap<JobId, (u64, Arc<RunReport>)>>,
 }
 
 impl ReportCache {
-    /// The report of `job`, from the cache when the job is finished.
+    /// The report of `job`, from the cache when the job is finished and nothing was folded
+    /// since it was built.
     pub fn get(&self, reader: &StoreReader, job: &Job) -> Result<Arc<RunReport>, ResultError> {
-        if let Some(r) = self.reports.lock().get(&job.id) {
-            return Ok(Arc::clone(r));
+        let folded: u64 = all_pages(|p| reader.list_tasks(job.id, p))?
+            .iter()
+            .map(|t| t.deltas)
+            .sum();
+        if let Some((count, r)) = self.reports.lock().get(&job.id) {
+            if *count == folded {
+                return Ok(Arc::clone(r));
+            }
         }
         let report = Arc::new(job_report(reader, job)?);
         if job.state.is_terminal() {
@@ -193,7 +201,7 @@ impl ReportCache {
                     reports.remove(&old);
                 }
             }
-            reports.insert(job.id, Arc::clone(&report));
+            reports.insert(job.id, (folded, Arc::clone(&report)));
         }
         Ok(report)
     }
@@ -216,7 +224,25 @@ pub(crate) struct Follower {
 const FOLLOW_BATCH: usize = 1000;
 
 impl Follower {
-    /// The deltas committed since the previous call.
+    /// Every delta committed so far (reads until nothing is left).
+    pub(crate) fn poll_all(
+        &mut self,
+        reader: &StoreReader,
+        job: JobId,
+        tasks: &[broadside_raft_store::model::Task],
+    ) -> Result<Decoded, ResultError> {
+        let mut all = self.poll(reader, job, tasks)?;
+        loop {
+            let more = self.poll(reader, job, tasks)?;
+            if more.deltas.is_empty() && more.undecodable == 0 {
+                return Ok(all);
+            }
+            all.deltas.extend(more.deltas);
+            all.undecodable += more.undecodable;
+        }
+    }
+
+    /// The deltas committed since the previous call (at most a batch per attempt).
     pub(crate) fn poll(
         &mut self,
         reader: &StoreReader,

@@ -27,8 +27,8 @@ const MAX_PULL_WAIT: Duration = Duration::from_secs(30);
 /// How often a held pull looks for work again.
 const PULL_RECHECK: Duration = Duration::from_millis(200);
 /// How long a completion waits for its final deltas to be folded (a concurrent batch may
-/// hold them) before the worker is told to retry.
-const COMPLETE_WAIT: Duration = Duration::from_secs(5);
+/// hold them) before the worker is told to retry; below the worker's call deadline.
+const COMPLETE_WAIT: Duration = Duration::from_secs(3);
 
 /// The service object; cloned per request.
 #[derive(Clone)]
@@ -215,9 +215,12 @@ impl WorkerRpc for WorkerServer {
 
     async fn pull(self, _: Context, request: PullRequest) -> Result<Option<Assignment>, CallError> {
         let deadline = Instant::now() + Duration::from_millis(request.wait_ms).min(MAX_PULL_WAIT);
+        self.scheduler.ensure_leader()?;
+        // Liveness is refreshed when the pull arrives, not while it is held: a worker paused
+        // during its pull must not look alive.
+        self.scheduler.heard_from(&request.worker_id);
         loop {
             self.scheduler.ensure_leader()?;
-            self.scheduler.heard_from(&request.worker_id);
             if request.free_slots > 0 {
                 let (workers, jobs) = self.scheduler.snapshot()?;
                 if let Some(claim) = pick(&workers, &jobs, &request.worker_id) {
@@ -231,13 +234,14 @@ impl WorkerRpc for WorkerServer {
                         })
                         .await?;
                     if claimed == Response::Ok {
-                        return self
-                            .assignment(TaskRef {
-                                job_id: claim.job,
-                                task: claim.task,
-                                attempt: claim.attempt,
-                            })
-                            .map(Some);
+                        let task = TaskRef {
+                            job_id: claim.job,
+                            task: claim.task,
+                            attempt: claim.attempt,
+                        };
+                        self.scheduler
+                            .delivered((task.job_id, task.task, task.attempt));
+                        return self.assignment(task).map(Some);
                     }
                     // Lost a race (another claim, a state change): look again at once.
                     continue;
@@ -285,14 +289,24 @@ impl WorkerRpc for WorkerServer {
         for report in heartbeat.tasks {
             let t = report.task;
             let stored = self.task(&t)?;
-            let Some(task) = stored.filter(|s| {
+            let Some(task) = stored.clone().filter(|s| {
                 s.attempt == t.attempt
                     && s.worker_id.as_deref() == Some(heartbeat.worker_id.as_str())
             }) else {
-                orders.push(Order::Stop {
-                    task: t,
-                    reason: "this attempt is no longer current".into(),
+                // Fenced only by evidence: a later attempt, or this one claimed by another
+                // worker. (A replica that has not applied the claim yet says nothing.)
+                let superseded = stored.as_ref().is_some_and(|s| {
+                    s.attempt > t.attempt
+                        || (s.attempt == t.attempt
+                            && s.worker_id.as_deref() != Some(heartbeat.worker_id.as_str())
+                            && s.worker_id.is_some())
                 });
+                if superseded || stored.is_none() {
+                    orders.push(Order::Stop {
+                        task: t,
+                        reason: "this attempt is no longer current".into(),
+                    });
+                }
                 continue;
             };
             if !registered {
@@ -306,6 +320,11 @@ impl WorkerRpc for WorkerServer {
                 .reader()
                 .job(t.job_id)
                 .map_err(storage)?;
+            // What the attempt measured counts, aborted or not.
+            self.queue(&t, report.deltas, Some(&task));
+            if let Some(up_to) = task.last_seq {
+                acks.push(Ack { task: t, up_to });
+            }
             if task.state == TaskState::Aborted
                 || job.as_ref().is_some_and(|j| j.state == JobState::Aborted)
             {
@@ -315,38 +334,26 @@ impl WorkerRpc for WorkerServer {
                 });
                 continue;
             }
-            self.queue(&t, report.deltas, Some(&task));
-            if let Some(up_to) = task.last_seq {
-                acks.push(Ack { task: t, up_to });
-            }
             if task.state.is_terminal() {
                 continue;
             }
             if report.phase == TaskPhase::Running && task.state == TaskState::Assigned {
-                // Best effort: a heartbeat's reply (and the worker's lease) never depends on a
-                // Raft write; the next heartbeat retries.
-                let started = self
-                    .scheduler
-                    .commit(Command::StartTask {
-                        job_id: t.job_id,
-                        task: t.task,
-                        attempt: t.attempt,
-                    })
-                    .await;
-                match started {
-                    Ok(Response::Rejected {
-                        code: RejectCode::StaleAttempt,
-                        message,
-                    }) => {
-                        orders.push(Order::Stop {
-                            task: t,
-                            reason: message,
-                        });
-                        continue;
+                // In the background: a heartbeat's reply (and the worker's lease) never waits
+                // for a Raft write; a refusal as stale reaches the worker as a stop order on
+                // its next heartbeat.
+                let scheduler = self.scheduler.clone();
+                tokio::spawn(async move {
+                    let started = scheduler
+                        .commit(Command::StartTask {
+                            job_id: t.job_id,
+                            task: t.task,
+                            attempt: t.attempt,
+                        })
+                        .await;
+                    if let Err(e) = started {
+                        tracing::debug!(error = %e, "start of a task not recorded yet");
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!(error = %e, "start of a task not recorded yet"),
-                }
+                });
             }
             if report.phase != TaskPhase::Running {
                 if let Some(at_ms) = job.and_then(|j| j.start_at_ms) {
@@ -380,7 +387,12 @@ impl WorkerRpc for WorkerServer {
         self.queue(&t, completion.deltas, stored.as_ref());
         let deadline = Instant::now() + COMPLETE_WAIT;
         loop {
-            self.scheduler.flush_progress().await?;
+            // In a task of its own: a flush abandoned half-way (the worker's call cancelled)
+            // would leave its deltas marked as queued, and they would never be folded.
+            let scheduler = self.scheduler.clone();
+            tokio::spawn(async move { scheduler.flush_progress().await })
+                .await
+                .map_err(|e| CallError::Unavailable(e.to_string()))??;
             let folded = self.task(&t)?.and_then(|s| s.last_seq).unwrap_or(0);
             if final_seq.is_none_or(|s| folded >= s) {
                 break;

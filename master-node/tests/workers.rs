@@ -42,6 +42,18 @@ async fn client(addr: SocketAddr) -> WorkerRpcClient {
     WorkerRpcClient::new(tarpc::client::Config::default(), transport::framed(stream)).spawn()
 }
 
+/// Registers `id`, waiting while a new leader takes office.
+async fn register(c: &WorkerRpcClient, id: &str) -> broadside_rpc::worker::Registered {
+    eventually("the registration", || async {
+        match c.register(ctx(), info(id)).await.expect("transport") {
+            Ok(r) => Some(r),
+            Err(CallError::Unavailable(_)) => None,
+            Err(e) => panic!("registration refused: {e}"),
+        }
+    })
+    .await
+}
+
 fn ctx() -> tarpc::context::Context {
     context_with_timeout(Duration::from_secs(20))
 }
@@ -170,7 +182,7 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
 
     let c = client(sandbox.configs[&leader].listen_raft).await;
     for w in ["w1", "w2"] {
-        let registered = c.register(ctx(), info(w)).await.unwrap().unwrap();
+        let registered = register(&c, w).await;
         assert_eq!(registered.heartbeat_ms, 200);
     }
     let a1 = pull(&c, "w1").await.expect("a task for w1");
@@ -219,7 +231,7 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
 
     // w2 falls silent while w1 keeps beating; a third worker takes w2's task with attempt 2.
     let w3 = client(sandbox.configs[&leader].listen_raft).await;
-    w3.register(ctx(), info("w3")).await.unwrap().unwrap();
+    register(&w3, "w3").await;
     let a3 = eventually("the reassigned task", || async {
         beat(&c, "w1", a1.task, TaskPhase::Running, vec![]).await;
         pull(&w3, "w3").await
@@ -450,10 +462,7 @@ async fn a_leader_without_quorum_stops_serving_workers() {
     let mut sandbox = Sandbox::start(3).await;
     let leader = sandbox.leader().await;
     let c = client(sandbox.configs[&leader].listen_raft).await;
-    c.register(ctx(), info("w1"))
-        .await
-        .unwrap()
-        .expect("registered");
+    register(&c, "w1").await;
     for id in sandbox.running() {
         if id != leader {
             sandbox.stop(id).await;

@@ -68,9 +68,30 @@ where
     tarpc::serde_transport::new(framed, Bincode::default())
 }
 
+/// Environment variable of the dial map, a fault-injection hook for tests: `A=B,C=D` makes
+/// this process connect to `B` whenever it means `A`, so that a test can put a proxy that
+/// delays, drops or cuts traffic on every link between two processes.
+pub const DIAL_MAP_ENV: &str = "BROADSIDE_DIAL_MAP";
+
+/// Where to connect to reach `addr` (itself unless the dial map says otherwise).
+fn dial_target(addr: &str) -> String {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+        std::sync::OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        std::env::var(DIAL_MAP_ENV)
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(from, to)| (from.trim().to_owned(), to.trim().to_owned()))
+            .collect()
+    });
+    map.get(addr).cloned().unwrap_or_else(|| addr.to_owned())
+}
+
 /// Connects to `addr` for `kind` within `timeout` and sends the preamble.
 pub async fn connect(addr: &str, kind: ServiceKind, timeout: Duration) -> io::Result<TcpStream> {
-    let mut stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+    let target = dial_target(addr);
+    let mut stream = tokio::time::timeout(timeout, TcpStream::connect(target.as_str()))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr}")))??;
     stream.set_nodelay(true)?;

@@ -89,25 +89,36 @@ impl Link {
         current.client = None;
     }
 
-    async fn client(&self) -> Result<WorkerRpcClient, String> {
+    /// The client of the current address, dialled (outside the lock, within `timeout`) when
+    /// there is none.
+    async fn client(&self, timeout: Duration) -> Result<WorkerRpcClient, String> {
+        let addr = {
+            let current = self.current.lock().await;
+            if let Some(c) = &current.client {
+                return Ok(c.clone());
+            }
+            current.addr.clone()
+        };
+        let dialled =
+            transport::connect(&addr, ServiceKind::Worker, timeout.min(DIAL_TIMEOUT)).await;
         let mut current = self.current.lock().await;
-        if let Some(c) = &current.client {
-            return Ok(c.clone());
-        }
-        match transport::connect(&current.addr, ServiceKind::Worker, DIAL_TIMEOUT).await {
+        match dialled {
             Ok(stream) => {
                 let client = WorkerRpcClient::new(
                     tarpc::client::Config::default(),
                     transport::framed(stream),
                 )
                 .spawn();
-                current.client = Some(client.clone());
+                if current.addr == addr && current.client.is_none() {
+                    current.client = Some(client.clone());
+                }
                 Ok(client)
             }
             Err(e) => {
-                let failed = current.addr.clone();
-                self.rotate(&mut current);
-                Err(format!("cannot connect to {failed}: {e}"))
+                if current.addr == addr {
+                    self.rotate(&mut current);
+                }
+                Err(format!("cannot connect to {addr}: {e}"))
             }
         }
     }
@@ -145,12 +156,9 @@ impl Link {
         let mut pause = BACKOFF_MIN;
         let mut last = String::new();
         loop {
-            let answer = match self.client().await {
-                Ok(client) => {
-                    let remaining = give_up.saturating_duration_since(Instant::now());
-                    let ctx = context_with_timeout(deadline.min(remaining.max(BACKOFF_MIN)));
-                    Some(call(client, ctx).await)
-                }
+            let remaining = give_up.saturating_duration_since(Instant::now());
+            let answer = match self.client(remaining.max(BACKOFF_MIN)).await {
+                Ok(client) => Some(call(client, context_with_timeout(deadline)).await),
                 Err(e) => {
                     last = e;
                     None
@@ -170,6 +178,10 @@ impl Link {
                     self.drop_client().await;
                 }
                 Some(Ok(Err(refused))) => return Err(LinkError::Refused(refused)),
+                // A slow answer is not a dead master: keep the connection.
+                Some(Err(RpcError::DeadlineExceeded)) => {
+                    last = "no answer before the deadline".to_owned();
+                }
                 Some(Err(e)) => {
                     last = format!("transport: {e}");
                     self.drop_client().await;

@@ -177,9 +177,17 @@ impl TaskState {
 
 /// Splits a delta whose encoding would be too big: the per-second series and the error samples
 /// are spread over several deltas (each request is still in exactly one).
-fn split_delta(delta: TaskDelta) -> Vec<TaskDelta> {
+fn split_delta(mut delta: TaskDelta) -> Vec<TaskDelta> {
     let size = delta.encode().map(|d| d.len()).unwrap_or(0);
-    if size <= MAX_DELTA_BYTES || delta.stats.series.len() <= 1 {
+    if size <= MAX_DELTA_BYTES {
+        return vec![delta];
+    }
+    if delta.stats.series.len() <= 1 {
+        // Still too big with one second: log lines and error samples only illustrate the
+        // counts, so they go (counted as dropped) before anything that is counted.
+        delta.logs_dropped += delta.logs.len() as u64;
+        delta.logs.clear();
+        delta.stats.error_samples.clear();
         return vec![delta];
     }
     let mut head = delta;
@@ -300,10 +308,13 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, state: Arc<
     match (state.halted(), outcome) {
         // Fenced: nothing this attempt sends is accepted any more.
         (Some(Halt::Fenced(_)), _) => {}
+        // Ran to its end (a halt that came after is moot): complete it.
+        (_, Ok((outcome, result, false))) => shared.complete(&state, outcome, result).await,
         // Aborted: the requests it sent count, in the job's (partial) result.
         (Some(Halt::Aborted(_)), _) => shared.flush(&state).await,
         (Some(Halt::LeaseLost | Halt::Drain), _) => shared.hand_back(&state).await,
-        (None, Ok((outcome, result))) => shared.complete(&state, outcome, result).await,
+        // Cut short by the simulation's own max duration: that is its end.
+        (None, Ok((outcome, result, true))) => shared.complete(&state, outcome, result).await,
         (None, Err(reason)) => {
             tracing::error!(?task, %reason, "task failed");
             shared.complete(&state, failed(reason), Vec::new()).await;
@@ -311,12 +322,13 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, state: Arc<
     }
 }
 
-/// Prepares and runs the segment; the outcome and the encoded report, or why it could not run.
+/// Prepares and runs the segment; the outcome, the encoded report and whether the run was cut
+/// short, or why it could not run.
 async fn execute(
     shared: &Arc<Shared>,
     a: &Assignment,
     state: &Arc<TaskState>,
-) -> Result<(Outcome, Vec<u8>), String> {
+) -> Result<(Outcome, Vec<u8>, bool), String> {
     let t = a.task;
     let dir: PathBuf = shared
         .config
@@ -401,7 +413,7 @@ async fn execute(
     state.push(delta_of(recorder.take_delta(), outcome.duration + from, 0));
     let report = build_report(&plan, &outcome, segment);
     let result = encode_report(&report).map_err(|e| e.to_string())?;
-    Ok((Outcome::Succeeded, result))
+    Ok((Outcome::Succeeded, result, outcome.interrupted))
 }
 
 impl Shared {

@@ -28,8 +28,8 @@ use crate::config::WorkerConfig;
 use crate::link::{Link, LinkError};
 use crate::task::{self, Halt, TaskState};
 
-/// Longest a pull is held by the leader.
-const PULL_WAIT: Duration = Duration::from_secs(10);
+/// Longest a pull is held by the leader (a drain waits for the pull in flight).
+const PULL_WAIT: Duration = Duration::from_secs(5);
 /// How often the lease watchdog looks.
 const WATCHDOG: Duration = Duration::from_millis(50);
 /// Round-trip samples kept for the clock offset.
@@ -136,6 +136,7 @@ impl Shared {
     /// Registers (again), listing the attempts this process runs.
     async fn register(&self, patience: Duration) -> Result<(), LinkError> {
         let sent = Instant::now();
+        let sent_local_ms = unix_ms();
         let info = self.info();
         let registered = self
             .link
@@ -152,7 +153,7 @@ impl Shared {
             lease_ms = registered.lease_ms,
             "registered"
         );
-        self.clock_sample(unix_ms(), sent.elapsed(), registered.leader_time_ms);
+        self.clock_sample(sent_local_ms, sent.elapsed(), registered.leader_time_ms);
         *self.timings.lock() = registered;
         *self.last_ack.lock() = sent;
         Ok(())
@@ -320,13 +321,19 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
             free_slots: shared.free_slots(),
             wait_ms: PULL_WAIT.as_millis() as u64,
         };
-        let pulled = tokio::select! {
-            r = shared.link.call(PULL_WAIT * 2, PULL_WAIT + Duration::from_secs(5), |c, ctx| {
-                let request = request.clone();
-                async move { c.pull(ctx, request).await }
-            }) => r,
-            () = shutdown.cancelled() => break,
-        };
+        // Not cancelled by a shutdown: the leader may have claimed a task for this pull
+        // already; an assignment that arrives during the drain is handed back below.
+        let pulled = shared
+            .link
+            .call(
+                PULL_WAIT * 2,
+                PULL_WAIT + Duration::from_secs(5),
+                |c, ctx| {
+                    let request = request.clone();
+                    async move { c.pull(ctx, request).await }
+                },
+            )
+            .await;
         match pulled {
             Ok(Some(assignment)) => {
                 let state = TaskState::new(assignment.task, assignment.start_at_ms);

@@ -44,13 +44,14 @@ pub struct MasterArgs {
     /// Data directory.
     #[arg(long, env = "BROADSIDE_DATA")]
     pub data: Option<PathBuf>,
-    /// Raft heartbeat interval [default: 250ms].
+    /// Raft heartbeat interval [default: 200ms].
     #[arg(long, env = "BROADSIDE_RAFT_HEARTBEAT", value_parser = humantime::parse_duration)]
     pub raft_heartbeat: Option<Duration>,
-    /// Smallest election timeout [default: 1s].
+    /// Smallest election timeout [default: 800ms].
     #[arg(long, env = "BROADSIDE_ELECTION_MIN", value_parser = humantime::parse_duration)]
     pub election_min: Option<Duration>,
-    /// Largest election timeout [default: 1500ms].
+    /// Largest election timeout [default: 1s]. openraft starts an election no earlier than this
+    /// plus a random timeout after the leader's last heartbeat.
     #[arg(long, env = "BROADSIDE_ELECTION_MAX", value_parser = humantime::parse_duration)]
     pub election_max: Option<Duration>,
     /// Worker heartbeat interval h [default: 1s].

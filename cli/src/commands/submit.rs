@@ -239,7 +239,12 @@ async fn write_reports(
     let mut files = vec![("summary.json", text.into_bytes())];
     for (name, path) in [("index.html", "report.html"), ("junit.xml", "junit.xml")] {
         let reply = client
-            .call("GET", &format!("/api/v1/jobs/{job}/{path}"), &[], "")
+            .call(
+                "GET",
+                &format!("/api/v1/jobs/{job}/{path}?consistent=true"),
+                &[],
+                "",
+            )
             .await
             .map_err(|e| format!("{name}: {e}"))?;
         files.push((name, reply.body.to_vec()));
@@ -314,7 +319,10 @@ pub(super) async fn run_job(client: &Client, job: JobRequest, follow_it: Option<
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let summary: Value = match client.get_json(&format!("/api/v1/jobs/{id}/result")).await {
+    let summary: Value = match client
+        .get_json(&format!("/api/v1/jobs/{id}/result?consistent=true"))
+        .await
+    {
         Ok(s) => s,
         Err(e) => return fail(format!("result of job {id}: {e}")),
     };

@@ -242,7 +242,13 @@ impl LiveState {
                 return (vec![event], self);
             }
         };
-        let decoded = match self.follower.poll(&reader, self.job, &tasks) {
+        // The first event carries everything so far; later ones what is new.
+        let read = if self.first {
+            self.follower.poll_all(&reader, self.job, &tasks)
+        } else {
+            self.follower.poll(&reader, self.job, &tasks)
+        };
+        let decoded = match read {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(job = self.job, error = %e, "live stream could not read progress");
@@ -413,7 +419,7 @@ async fn logs(
         let mut follower = Follower::default();
         let (_, tasks) = read_job(&reader, id)?;
         let mine: Vec<Task> = tasks.into_iter().filter(|t| t.index == index).collect();
-        let decoded = follower.poll(&reader, id, &mine)?;
+        let decoded = follower.poll_all(&reader, id, &mine)?;
         let mut lines = lines_of(&decoded, index);
         let skip = lines.len().saturating_sub(tail);
         lines.drain(..skip);

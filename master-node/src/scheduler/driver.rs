@@ -45,6 +45,8 @@ struct Office {
     ready: bool,
     last_seen: HashMap<String, u64>,
     reported: HashMap<String, Reported>,
+    /// When (`wall`) this leader delivered each attempt it handed out in a pull reply.
+    delivered: HashMap<(JobId, u32, Attempt), u64>,
     waiting_since: HashMap<JobId, u64>,
     last_reassignment: HashMap<JobId, u64>,
     paused: BTreeMap<String, String>,
@@ -104,12 +106,29 @@ impl Scheduler {
         }
         let limit = self.node.config.timings.election_min.as_millis() as u64;
         match m.millis_since_quorum_ack {
-            Some(ms) if ms < limit => Ok(()),
-            age => Err(CallError::Unavailable(format!(
-                "this master leads but has not heard from a quorum for {} ms",
-                age.map_or_else(|| "ever".to_owned(), |a| a.to_string())
-            ))),
+            Some(ms) if ms < limit => {}
+            age => {
+                return Err(CallError::Unavailable(format!(
+                    "this master leads but has not heard from a quorum for {} ms",
+                    age.map_or_else(|| "ever".to_owned(), |a| a.to_string())
+                )))
+            }
         }
+        // A new leader answers workers only once its replica reflects every earlier term's
+        // commits (its read barrier): a lagging replica would take a current attempt for a
+        // stale one.
+        let office = self.office.lock();
+        if !(office.ready && office.term == m.current_term) {
+            return Err(CallError::Unavailable(
+                "the new leader is taking office".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records that this leader handed `attempt` to its worker now.
+    pub(crate) fn delivered(&self, attempt: (JobId, u32, Attempt)) {
+        self.office.lock().delivered.insert(attempt, now_ms());
     }
 
     /// Records that `worker` was heard from now.
@@ -377,7 +396,13 @@ impl Scheduler {
                         state: t.state,
                         attempt: t.attempt,
                         worker: t.worker_id.clone(),
-                        claimed_at: t.claimed_at_ms,
+                        // Judged from the delivery this leader saw, when it saw one: a claim
+                        // whose commit was slow is not an orphan yet.
+                        claimed_at: office
+                            .delivered
+                            .get(&(job.id, t.index, t.attempt))
+                            .copied()
+                            .or(t.claimed_at_ms),
                     })
                     .collect(),
             });
@@ -393,6 +418,7 @@ impl Scheduler {
         office.last_seen.retain(|w, _| workers.contains(w.as_str()));
         office.reported.retain(|w, _| workers.contains(w.as_str()));
         office.waiting_since.retain(|j, _| jobs.contains(j));
+        office.delivered.retain(|(j, _, _), _| jobs.contains(j));
         office.last_reassignment.retain(|j, _| jobs.contains(j));
     }
 
