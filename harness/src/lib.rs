@@ -321,10 +321,15 @@ impl Cluster {
         self.masters[id as usize - 1].kill();
     }
 
-    /// Starts master `id` again on its ports and data, and waits until it knows a leader.
-    pub async fn restart(&mut self, id: u64) {
+    /// Starts master `id` again on its ports and data, without waiting for anything.
+    pub fn start_master(&mut self, id: u64) {
         let binary = self.binary.clone();
         self.masters[id as usize - 1].spawn(&binary);
+    }
+
+    /// Starts master `id` again on its ports and data, and waits until it knows a leader.
+    pub async fn restart(&mut self, id: u64) {
+        self.start_master(id);
         let deadline = Instant::now() + PATIENCE;
         while self.leader_seen_by(id).await.is_none() {
             assert!(

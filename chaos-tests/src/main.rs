@@ -1,0 +1,122 @@
+//! The long chaos profile: masters under a write load while a seeded nemesis mixes leader
+//! kills, leader isolation and whole-cluster crashes for `--duration`; prints the figures and
+//! fails (exit 1) if the oracle finds anything acknowledged lost.
+//!
+//! ```sh
+//! cargo build --release -p broadside   # the binary under test
+//! cargo run -p broadside-chaos-tests --release -- --duration 30m --seed 42 [--binary PATH]
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use broadside_chaos_tests::{check, client, inject, schedule, Fault, History};
+use broadside_harness::Cluster;
+
+fn main() -> std::process::ExitCode {
+    let mut duration = Duration::from_secs(600);
+    let mut seed = 42u64;
+    let mut binary: Option<PathBuf> = std::env::var_os("BROADSIDE_BIN").map(PathBuf::from);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_default();
+        match a.as_str() {
+            "--duration" => {
+                duration = humantime_free(&value()).unwrap_or_else(|e| {
+                    eprintln!("error: --duration: {e}");
+                    std::process::exit(2)
+                })
+            }
+            "--seed" => seed = value().parse().unwrap_or(42),
+            "--binary" => binary = Some(PathBuf::from(value())),
+            other => {
+                eprintln!("error: unknown argument {other:?} (--duration, --seed, --binary)");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    let binary = binary.unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("broadside")))
+            .unwrap_or_else(|| PathBuf::from("broadside"))
+    });
+    if !binary.is_file() {
+        eprintln!(
+            "error: {} not found; build it (cargo build --release -p broadside) or pass --binary",
+            binary.display()
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let passed = runtime.block_on(run(binary, duration, seed));
+    if passed {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    }
+}
+
+/// `30m`, `90s`, `2h`.
+fn humantime_free(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not like 30m"))?;
+    match unit {
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{text:?}: unit s, m or h")),
+    }
+}
+
+async fn run(binary: PathBuf, duration: Duration, seed: u64) -> bool {
+    let mut cluster = Cluster::start_with_links(&binary, 3, &[]).await;
+    cluster.leader().await;
+    let masters: Vec<String> = cluster.http_addrs().iter().map(|a| a.to_string()).collect();
+    let history = Arc::new(History::default());
+    let clients: Vec<_> = (0..4)
+        .map(|i| tokio::spawn(client(masters.clone(), history.clone(), seed * 10 + i)))
+        .collect();
+    let faults = [Fault::KillLeader, Fault::IsolateLeader, Fault::CrashAll];
+    let plan = schedule(
+        seed,
+        &faults,
+        usize::MAX >> 32,
+        Duration::from_secs(1),
+        Duration::from_secs(8),
+    );
+    let started = Instant::now();
+    let mut injected = 0usize;
+    for (fault, pause) in plan {
+        if started.elapsed() >= duration {
+            break;
+        }
+        let what = inject(&mut cluster, fault, pause).await;
+        injected += 1;
+        println!("[{:>6.0} s] {what}", started.elapsed().as_secs_f64());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    cluster.heal();
+    cluster.leader().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    history.stop();
+    for c in clients {
+        let _ = c.await;
+    }
+    let verdict = check(&cluster, &history.ops()).await;
+    println!(
+        "seed {seed}, {:.0} s, faults injected: {injected}; {verdict}",
+        started.elapsed().as_secs_f64()
+    );
+    verdict.passed()
+}
