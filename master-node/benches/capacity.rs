@@ -223,10 +223,17 @@ async fn worker(
         address: "capacity".into(),
         running: vec![],
     };
-    c.register(ctx(), info)
-        .await
-        .expect("transport")
-        .expect("register");
+    // A new leader answers workers once it took office: retry until then.
+    loop {
+        match c.register(ctx(), info.clone()).await {
+            Ok(Ok(_)) => break,
+            Ok(Err(broadside_rpc::CallError::Unavailable(_))) | Err(_) => {
+                assert!(Instant::now() < give_up, "{id} could not register");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(Err(e)) => panic!("{id}: registration refused: {e}"),
+        }
+    }
     // A large fleet claiming at once keeps the leader busy: a pull that times out is retried.
     let task: TaskRef = loop {
         let pulled = c
@@ -377,6 +384,10 @@ async fn step(workers: usize, seconds: u64) -> Step {
         }));
     }
     while phase.claimed.load(std::sync::atomic::Ordering::SeqCst) < workers {
+        assert!(
+            start.elapsed() < Duration::from_secs(300) && tasks.iter().all(|t| !t.is_finished()),
+            "the workers did not all get a task"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let claimed_in = start.elapsed();
