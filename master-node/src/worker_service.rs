@@ -223,7 +223,9 @@ impl WorkerRpc for WorkerServer {
             self.scheduler.ensure_leader()?;
             if request.free_slots > 0 {
                 let (workers, jobs) = self.scheduler.snapshot()?;
-                if let Some(claim) = pick(&workers, &jobs, &request.worker_id) {
+                let claiming = self.scheduler.claiming_now();
+                if let Some(claim) = pick(&workers, &jobs, &request.worker_id, &claiming) {
+                    let _claiming = self.scheduler.claiming((claim.job, claim.task));
                     let claimed = self
                         .scheduler
                         .commit(Command::ClaimTask {
@@ -337,7 +339,13 @@ impl WorkerRpc for WorkerServer {
             if task.state.is_terminal() {
                 continue;
             }
-            if report.phase == TaskPhase::Running && task.state == TaskState::Assigned {
+            let job_started = job
+                .as_ref()
+                .is_some_and(|j| matches!(j.state, JobState::Starting | JobState::Running));
+            if report.phase == TaskPhase::Running
+                && task.state == TaskState::Assigned
+                && job_started
+            {
                 // In the background: a heartbeat's reply (and the worker's lease) never waits
                 // for a Raft write; a refusal as stale reaches the worker as a stop order on
                 // its next heartbeat.

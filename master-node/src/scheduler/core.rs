@@ -186,8 +186,14 @@ pub struct Claim {
 
 /// The task `worker` should take next, if any: the lowest pending task of the oldest job of its
 /// pool in which it holds no live task yet (a job's tasks go to distinct workers), while it has
-/// a free slot.
-pub fn pick(workers: &[WorkerInfo], jobs: &[JobInfo], worker: &str) -> Option<Claim> {
+/// a free slot — skipping tasks another pull is claiming right now (`claiming`), so that a
+/// fleet of idle workers does not race for the same task.
+pub fn pick(
+    workers: &[WorkerInfo],
+    jobs: &[JobInfo],
+    worker: &str,
+    claiming: &HashSet<(JobId, u32)>,
+) -> Option<Claim> {
     let me = workers.iter().find(|w| w.id == worker)?;
     if me.state != WorkerState::Alive {
         return None;
@@ -215,7 +221,7 @@ pub fn pick(workers: &[WorkerInfo], jobs: &[JobInfo], worker: &str) -> Option<Cl
         }
         job.tasks
             .iter()
-            .filter(|t| t.state == TaskState::Pending)
+            .filter(|t| t.state == TaskState::Pending && !claiming.contains(&(job.id, t.index)))
             .min_by_key(|t| t.index)
             .map(|t| Claim {
                 job: job.id,

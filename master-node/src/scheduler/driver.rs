@@ -75,6 +75,22 @@ pub struct Scheduler {
     heartbeats: AtomicU64,
     /// The last view read from the store: rebuilt only when the applied index moved.
     view: Mutex<Option<Arc<StoreView>>>,
+    /// Held while the view is rebuilt, so that concurrent callers wait for one rebuild.
+    rebuilding: Mutex<()>,
+    /// Tasks a pull is claiming now.
+    claiming: Mutex<HashSet<(JobId, u32)>>,
+}
+
+/// Unmarks a task being claimed when the claim is done, whatever its outcome.
+pub(crate) struct ClaimingGuard {
+    scheduler: Arc<Scheduler>,
+    task: (JobId, u32),
+}
+
+impl Drop for ClaimingGuard {
+    fn drop(&mut self) {
+        self.scheduler.claiming.lock().remove(&self.task);
+    }
 }
 
 impl Scheduler {
@@ -88,6 +104,8 @@ impl Scheduler {
             pending: Mutex::default(),
             heartbeats: AtomicU64::new(0),
             view: Mutex::default(),
+            rebuilding: Mutex::default(),
+            claiming: Mutex::default(),
         })
     }
 
@@ -124,6 +142,20 @@ impl Scheduler {
             ));
         }
         Ok(())
+    }
+
+    /// Marks `task` as being claimed by a pull (others skip it) until the guard is dropped.
+    pub(crate) fn claiming(self: &Arc<Self>, task: (JobId, u32)) -> ClaimingGuard {
+        self.claiming.lock().insert(task);
+        ClaimingGuard {
+            scheduler: Arc::clone(self),
+            task,
+        }
+    }
+
+    /// Tasks being claimed right now.
+    pub(crate) fn claiming_now(&self) -> HashSet<(JobId, u32)> {
+        self.claiming.lock().clone()
     }
 
     /// Records that this leader handed `attempt` to its worker now.
@@ -339,6 +371,12 @@ impl Scheduler {
         if let Some(view) = self.view.lock().as_ref().filter(|v| v.applied == applied) {
             return Ok(Arc::clone(view));
         }
+        let _rebuilding = self.rebuilding.lock();
+        // Another caller may have rebuilt it meanwhile, at this index or a later one.
+        if let Some(view) = self.view.lock().as_ref().filter(|v| v.applied >= applied) {
+            return Ok(Arc::clone(view));
+        }
+        let applied = reader.last_applied().map_err(storage)?.map(|id| id.index);
         let workers = all_pages(|p| reader.list_workers(p)).map_err(storage)?;
         let mut jobs = Vec::new();
         for job in all_pages(|p| reader.active_jobs(p)).map_err(storage)? {

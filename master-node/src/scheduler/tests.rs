@@ -88,7 +88,7 @@ proptest! {
             .map(|(i, (n, p))| job(i as u64 + 1, pools[*p], *n)).collect();
         for k in order {
             let w = &workers[k % workers.len()];
-            if let Some(c) = pick(&workers, &jobs, &w.id) {
+            if let Some(c) = pick(&workers, &jobs, &w.id, &Default::default()) {
                 let job_pool = jobs.iter().find(|j| j.id == c.job).unwrap().pool.clone();
                 prop_assert_eq!(&job_pool, &w.pool);
                 claim(&mut jobs, c, &w.id);
@@ -105,7 +105,7 @@ proptest! {
         // Work is handed out while possible: a worker with a free slot gets nothing only when
         // no job of its pool has a pending task it may take.
         for w in &workers {
-            if pick(&workers, &jobs, &w.id).is_none() {
+            if pick(&workers, &jobs, &w.id, &Default::default()).is_none() {
                 let held: usize = jobs.iter().flat_map(|j| &j.tasks)
                     .filter(|t| t.is_live() && t.worker.as_deref() == Some(w.id.as_str())).count();
                 if held < w.slots as usize {
