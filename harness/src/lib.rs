@@ -57,12 +57,16 @@ pub const FAST_TIMINGS: [&str; 16] = [
     "3200ms",
 ];
 
-/// A free loopback port (bound, read, released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+/// `n` distinct free loopback addresses: all bound at once (so the system cannot hand the
+/// same port out twice), read, then released for the processes to bind.
+pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound address"))
+        .collect()
 }
 
 /// One master process.
@@ -222,9 +226,10 @@ impl Cluster {
 
     fn prepare(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let raft: Vec<SocketAddr> = (0..n)
-            .map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())))
-            .collect();
+        // Raft and HTTP addresses of every master, distinct.
+        let addrs = free_addrs(2 * n as usize);
+        let (raft, http) = addrs.split_at(n as usize);
+        let (raft, http) = (raft.to_vec(), http.to_vec());
         let peers = raft
             .iter()
             .enumerate()
@@ -233,7 +238,7 @@ impl Cluster {
             .join(",");
         let masters = (1..=n)
             .map(|id| {
-                let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                let http = http[id as usize - 1];
                 let mut args: Vec<String> = vec![
                     "master".into(),
                     "--id".into(),

@@ -141,6 +141,9 @@ async fn remove_member(
     }
     node.change_membership(MembershipChange::Remove { id })
         .await?;
+    // Show the new membership as this master's replica has it (a forwarded change is applied
+    // here a moment later).
+    node.read_barrier().await?;
     Ok(Json(view(&node).await))
 }
 
