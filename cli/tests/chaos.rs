@@ -4,12 +4,14 @@
 //! prints its seed and figures. The long profile mixes nemeses for as long as asked:
 //! `cargo run -p broadside-chaos-tests --release -- --duration 30m --seed 42`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
 use broadside_chaos_tests::{check, client, inject, schedule, Fault, History};
-use broadside_harness::{Cluster, FAST_TIMINGS};
+use broadside_harness::{signal, target, Cluster, Peer, FAST_TIMINGS};
+use common::{finished, job, job_id, result, simulation, submit, tasks, text, worker_index};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -17,8 +19,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// clients and checks the history.
 async fn scenario(name: &str, faults: &[Fault], count: usize, pause_ms: (u64, u64), seed: u64) {
     let _serial = SERIAL.lock().await;
-    let binary = Path::new(env!("CARGO_BIN_EXE_broadside"));
-    let mut cluster = Cluster::start_with_links(binary, 3, &FAST_TIMINGS).await;
+    let mut cluster = Cluster::start_with_links(common::binary(), 3, &FAST_TIMINGS).await;
     cluster.leader().await;
     let masters: Vec<String> = cluster.http_addrs().iter().map(|a| a.to_string()).collect();
     let history = Arc::new(History::default());
@@ -84,4 +85,134 @@ async fn a_leader_isolated_in_a_minority_loses_no_acknowledged_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashing_every_master_at_once_loses_no_acknowledged_write() {
     scenario("crash every master", &[Fault::CrashAll], 2, (500, 2500), 7).await;
+}
+
+/// A job on 2 linked workers at 20 requests/s for `seconds`; returns the cluster, the target,
+/// the job id and the worker running it.
+async fn running_job(seconds: u64) -> (Cluster, broadside_target::TargetHandle, u64, usize) {
+    let target = target().await;
+    let mut cluster = Cluster::start_with_links(common::binary(), 3, &FAST_TIMINGS).await;
+    cluster.leader().await;
+    for _ in 0..2 {
+        cluster.add_worker("default", 1, &[]).await;
+    }
+    cluster.wait_for_workers(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulation(
+        dir.path(),
+        "steady",
+        &target.base_url(),
+        &format!("      - constant_users_per_sec: {{ rate: 20, during: {seconds}s }}"),
+        "",
+    );
+    let out = submit(&cluster, &sim, &["--parallelism", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let client = cluster.client();
+    let worker = cluster
+        .eventually("the task running", || async {
+            let t = tasks(&client, id).await.first()?.clone();
+            (t["state"] == "running").then(|| t["worker_id"].as_str().map(str::to_owned))?
+        })
+        .await;
+    let index = worker_index(&cluster, &worker);
+    (cluster, target, id, index)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pausing_the_leader_stops_no_task_and_counts_every_request_once() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, target, id, _) = running_job(10).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let leader = cluster.leader().await;
+    let pid = cluster.master(leader).pid().expect("leader runs");
+    signal(pid, "STOP");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    signal(pid, "CONT");
+    let client = cluster.client();
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    let t = tasks(&client, id).await;
+    assert_eq!(
+        done["reassignments"], 0,
+        "a leader pause reassigned a task: {t:?}"
+    );
+    assert_eq!(t[0]["attempt"], 1);
+    let workers: serde_json::Value = client
+        .get_json("/api/v1/workers?consistent=true")
+        .await
+        .unwrap();
+    let dead = workers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["state"] == "dead")
+        .count();
+    assert_eq!(dead, 0, "spurious worker death: {workers}");
+    let reported = result(&client, id).await["requests"]["all"]["count"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        reported,
+        target.stats().snapshot().total,
+        "requests lost or counted twice"
+    );
+    assert_eq!(reported, 200);
+    println!("leader {leader} paused 3 s: job completed, 0 reassignments, 0 dead workers, {reported} requests = target");
+    target.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replaced() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, target, id, victim) = running_job(14).await;
+    let client = cluster.client();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Shorter than the lease (2.5 s): nothing happens.
+    cluster.isolate(Peer::Worker(victim));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    cluster.heal();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        tasks(&client, id).await[0]["attempt"],
+        1,
+        "a short cut reassigned the task"
+    );
+    // Past the lease and the reassignment delay: it stops itself, the task resumes elsewhere.
+    cluster.isolate(Peer::Worker(victim));
+    cluster
+        .eventually("the reassignment", || async {
+            (tasks(&client, id).await.first()?["attempt"] == 2).then_some(())
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.heal();
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    let stats = target.stats().snapshot();
+    let window = |a: u32| {
+        stats
+            .attribution(&format!("{id}-0-{a}"))
+            .map(|s| (s.first_unix_ms, s.last_unix_ms))
+    };
+    let (_, old_last) = window(1).expect("attempt 1 ran");
+    let (new_first, _) = window(2).expect("attempt 2 ran");
+    assert!(
+        old_last < new_first,
+        "attempts overlapped: the cut-off worker loaded until {old_last}, its replacement from {new_first}"
+    );
+    let reported = result(&client, id).await["requests"]["all"]["count"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        reported <= stats.total,
+        "{reported} reported > {} received",
+        stats.total
+    );
+    println!(
+        "worker cut off 1.2 s: kept its task; cut off until reassigned: stopped at {old_last}, replaced from {new_first} ({} ms apart), 1 task reassigned",
+        new_first - old_last
+    );
+    let _ = job(&client, id).await;
+    target.shutdown().await.unwrap();
 }

@@ -4,126 +4,18 @@
 //!
 //! Tests run one at a time (they share the machine's two cores and use short leases).
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod common;
+
 use std::time::Duration;
 
-use broadside_client::Client;
 use broadside_engine::metrics::RunStats;
 use broadside_engine::report::RunReport;
-use broadside_harness::{signal, target, Cluster, FAST_TIMINGS};
-use broadside_target::{TargetHandle, ATTRIBUTION_HEADER};
+use broadside_harness::{signal, target};
+use broadside_target::ATTRIBUTION_HEADER;
+use common::*;
 use serde_json::{json, Value};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_broadside"))
-}
-
-/// A simulation file in `dir`: `injection` (YAML list items) of one request, and assertions.
-fn simulation(dir: &Path, name: &str, base: &str, injection: &str, assertions: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.yaml"));
-    let text = format!(
-        "name: {name}\nhttp:\n  base_url: \"{base}\"\nscenarios:\n  - name: s\n    injection:\n{injection}\n    steps:\n      - request: {{ name: home, url: /json }}\n{assertions}"
-    );
-    std::fs::write(&path, text).expect("write simulation");
-    path
-}
-
-/// `broadside submit` with the cluster's masters and `extra` arguments.
-fn submit(cluster: &Cluster, sim: &Path, extra: &[&str]) -> Output {
-    let masters = cluster
-        .http_addrs()
-        .iter()
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    std::process::Command::new(binary())
-        .arg("submit")
-        .arg(sim)
-        .args(["--master", &masters, "-q"])
-        .args(extra)
-        .output()
-        .expect("submit runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The id in `job N submitted` of submit's output.
-fn job_id(o: &Output) -> u64 {
-    let out = text(o);
-    out.lines()
-        .find_map(|l| {
-            l.strip_prefix("job ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no job id in:\n{out}"))
-}
-
-async fn job(client: &Client, id: u64) -> Value {
-    client
-        .get_json(&format!("/api/v1/jobs/{id}?consistent=true"))
-        .await
-        .unwrap_or(Value::Null)
-}
-
-async fn tasks(client: &Client, id: u64) -> Vec<Value> {
-    client
-        .get_json::<Value>(&format!("/api/v1/jobs/{id}/tasks?consistent=true"))
-        .await
-        .ok()
-        .and_then(|t| t["items"].as_array().cloned())
-        .unwrap_or_default()
-}
-
-async fn result(client: &Client, id: u64) -> Value {
-    client
-        .get_json(&format!("/api/v1/jobs/{id}/result?consistent=true"))
-        .await
-        .expect("job result")
-}
-
-async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Value {
-    cluster
-        .eventually(&format!("job {id} to finish"), || async {
-            let j = job(client, id).await;
-            matches!(
-                j["state"].as_str(),
-                Some("completed" | "failed" | "aborted")
-            )
-            .then_some(j)
-        })
-        .await
-}
-
-/// Cluster with `workers` workers, all registered.
-async fn cluster_with(workers: usize) -> Cluster {
-    let mut cluster = Cluster::start(binary(), 3, &FAST_TIMINGS);
-    cluster.leader().await;
-    for _ in 0..workers {
-        cluster.add_worker("default", 1, &[]).await;
-    }
-    cluster.wait_for_workers(workers).await;
-    cluster
-}
-
-fn attribution_count(target: &TargetHandle, value: &str) -> u64 {
-    target
-        .stats()
-        .snapshot()
-        .attribution(value)
-        .map_or(0, |a| a.count)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_split_job_counts_every_request_once_through_a_leader_kill() {
@@ -243,14 +135,9 @@ async fn a_lost_worker_task_resumes_elsewhere_without_overlap() {
         })
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    // Its worker dies. Which worker process is it? The one whose id matches.
+    // Its worker process dies.
     let victim = running["worker_id"].as_str().unwrap().to_owned();
-    let index = (1..=3)
-        .find(|i| {
-            std::fs::read_to_string(cluster.dir().join(format!("w{i}/worker-id"))).ok()
-                == Some(victim.clone())
-        })
-        .expect("the victim's process");
+    let index = worker_index(&cluster, &victim);
     cluster.kill_worker(index);
     let done = finished(&cluster, &client, id).await;
     assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
@@ -308,12 +195,7 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
         })
         .await;
     let victim = running["worker_id"].as_str().unwrap().to_owned();
-    let index = (1..=2)
-        .find(|i| {
-            std::fs::read_to_string(cluster.dir().join(format!("w{i}/worker-id"))).ok()
-                == Some(victim.clone())
-        })
-        .expect("the worker process");
+    let index = worker_index(&cluster, &victim);
     tokio::time::sleep(Duration::from_secs(1)).await;
     // Paused past its lease and the reassignment delay, then resumed.
     let pid = cluster.worker(index).pid().unwrap();

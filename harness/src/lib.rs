@@ -90,6 +90,11 @@ impl Master {
         self.child.is_some()
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn spawn(&mut self, binary: &Path) {
         self.child = Some(spawn(binary, &self.args, &self.env, &self.log));
     }

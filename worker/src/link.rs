@@ -8,6 +8,7 @@
 //! and dropped on any transport error (tarpc has no reconnect of its own).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use broadside_rpc::transport::{self, context_with_timeout};
@@ -50,6 +51,8 @@ pub struct Link {
     current: tokio::sync::Mutex<Current>,
     /// Index in `masters` of the next address to try after a failure.
     next: parking_lot::Mutex<usize>,
+    /// Calls in a row that got no answer before their deadline.
+    timeouts: AtomicU32,
 }
 
 impl std::fmt::Debug for Link {
@@ -71,6 +74,7 @@ impl Link {
                 client: None,
             }),
             next: parking_lot::Mutex::new(1),
+            timeouts: AtomicU32::new(0),
         }
     }
 
@@ -165,6 +169,9 @@ impl Link {
                 }
             };
             let mut wait = true;
+            if matches!(answer, Some(Ok(_))) {
+                self.timeouts.store(0, Ordering::Relaxed);
+            }
             match answer {
                 Some(Ok(Ok(v))) => return Ok(v),
                 Some(Ok(Err(CallError::NotLeader(hint)))) => {
@@ -178,9 +185,15 @@ impl Link {
                     self.drop_client().await;
                 }
                 Some(Ok(Err(refused))) => return Err(LinkError::Refused(refused)),
-                // A slow answer is not a dead master: keep the connection.
+                // One slow answer is not a dead master: keep the connection. Two in a row (a
+                // paused or cut-off leader keeps its connections open) move to the next master.
                 Some(Err(RpcError::DeadlineExceeded)) => {
                     last = "no answer before the deadline".to_owned();
+                    let missed = self.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+                    if missed >= 2 {
+                        self.timeouts.store(0, Ordering::Relaxed);
+                        self.drop_client().await;
+                    }
                 }
                 Some(Err(e)) => {
                     last = format!("transport: {e}");

@@ -90,6 +90,12 @@ impl Shared {
         self.heartbeat().max(Duration::from_secs(2)) * 2
     }
 
+    /// Deadline of one heartbeat call: a quarter of the lease (at least `h`), so that a hung
+    /// leader costs a heartbeat or two, not the lease.
+    fn heartbeat_deadline(&self) -> Duration {
+        (self.lease() / 4).max(self.heartbeat())
+    }
+
     /// How long final reports (completion, hand-back) are retried across failovers.
     pub(crate) fn report_patience(&self) -> Duration {
         Duration::from_secs(60)
@@ -182,7 +188,7 @@ impl Shared {
         let h = self.heartbeat();
         let reply = self
             .link
-            .call(h, self.rpc_deadline(), |c, ctx| {
+            .call(h, self.heartbeat_deadline(), |c, ctx| {
                 let heartbeat = heartbeat.clone();
                 async move { c.heartbeat(ctx, heartbeat).await }
             })

@@ -1,0 +1,138 @@
+//! Helpers of the process tests that run jobs: simulation files, `broadside submit`, job and
+//! task reads through the API, clusters with workers.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use broadside_client::Client;
+use broadside_harness::{Cluster, FAST_TIMINGS};
+use broadside_target::TargetHandle;
+use serde_json::Value;
+
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_broadside"))
+}
+
+/// A simulation file in `dir`: `injection` (YAML list items) of one request, and assertions.
+pub fn simulation(
+    dir: &Path,
+    name: &str,
+    base: &str,
+    injection: &str,
+    assertions: &str,
+) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    let text = format!(
+        "name: {name}\nhttp:\n  base_url: \"{base}\"\nscenarios:\n  - name: s\n    injection:\n{injection}\n    steps:\n      - request: {{ name: home, url: /json }}\n{assertions}"
+    );
+    std::fs::write(&path, text).expect("write simulation");
+    path
+}
+
+/// `broadside submit` with the cluster's masters and `extra` arguments.
+pub fn submit(cluster: &Cluster, sim: &Path, extra: &[&str]) -> Output {
+    let masters = cluster
+        .http_addrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    std::process::Command::new(binary())
+        .arg("submit")
+        .arg(sim)
+        .args(["--master", &masters, "-q"])
+        .args(extra)
+        .output()
+        .expect("submit runs")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The id in `job N submitted` of submit's output.
+pub fn job_id(o: &Output) -> u64 {
+    let out = text(o);
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix("job ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no job id in:\n{out}"))
+}
+
+pub async fn job(client: &Client, id: u64) -> Value {
+    client
+        .get_json(&format!("/api/v1/jobs/{id}?consistent=true"))
+        .await
+        .unwrap_or(Value::Null)
+}
+
+pub async fn tasks(client: &Client, id: u64) -> Vec<Value> {
+    client
+        .get_json::<Value>(&format!("/api/v1/jobs/{id}/tasks?consistent=true"))
+        .await
+        .ok()
+        .and_then(|t| t["items"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+pub async fn result(client: &Client, id: u64) -> Value {
+    client
+        .get_json(&format!("/api/v1/jobs/{id}/result?consistent=true"))
+        .await
+        .expect("job result")
+}
+
+pub async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Value {
+    cluster
+        .eventually(&format!("job {id} to finish"), || async {
+            let j = job(client, id).await;
+            matches!(
+                j["state"].as_str(),
+                Some("completed" | "failed" | "aborted")
+            )
+            .then_some(j)
+        })
+        .await
+}
+
+/// Cluster with `workers` workers, all registered.
+pub async fn cluster_with(workers: usize) -> Cluster {
+    let mut cluster = Cluster::start(binary(), 3, &FAST_TIMINGS);
+    cluster.leader().await;
+    for _ in 0..workers {
+        cluster.add_worker("default", 1, &[]).await;
+    }
+    cluster.wait_for_workers(workers).await;
+    cluster
+}
+
+pub fn attribution_count(target: &TargetHandle, value: &str) -> u64 {
+    target
+        .stats()
+        .snapshot()
+        .attribution(value)
+        .map_or(0, |a| a.count)
+}
+
+/// The worker process (1-based index) whose id is `worker_id`.
+pub fn worker_index(cluster: &Cluster, worker_id: &str) -> usize {
+    (1..=cluster.workers.len())
+        .find(|i| {
+            std::fs::read_to_string(cluster.dir().join(format!("w{i}/worker-id")))
+                .ok()
+                .as_deref()
+                == Some(worker_id)
+        })
+        .unwrap_or_else(|| panic!("no worker process has id {worker_id}"))
+}
