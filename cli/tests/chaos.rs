@@ -11,7 +11,9 @@ mod common;
 
 use broadside_chaos_tests::{check, client, inject, schedule, Fault, History};
 use broadside_harness::{signal, target, Cluster, Peer, FAST_TIMINGS};
-use common::{finished, job, job_id, result, simulation, submit, tasks, text, worker_index};
+use common::{
+    attempt_window, finished, job, job_id, result, simulation, submit, tasks, text, worker_index,
+};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -190,11 +192,7 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
     let done = finished(&cluster, &client, id).await;
     assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
     let stats = target.stats().snapshot();
-    let window = |a: u32| {
-        stats
-            .attribution(&format!("{id}-0-{a}"))
-            .map(|s| (s.first_unix_ms, s.last_unix_ms))
-    };
+    let window = |a: u32| attempt_window(&target, id, a);
     let (_, old_last) = window(1).expect("attempt 1 ran");
     let (new_first, _) = window(2).expect("attempt 2 ran");
     assert!(

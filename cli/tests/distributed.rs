@@ -225,12 +225,7 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     );
     let done = finished(&cluster, &client, id).await;
     assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
-    let stats = target.stats().snapshot();
-    let window = |a: u32| {
-        stats
-            .attribution(&format!("{id}-0-{a}"))
-            .map(|s| (s.first_unix_ms, s.last_unix_ms))
-    };
+    let window = |a: u32| attempt_window(&target, id, a);
     let (_, old_last) = window(1).expect("attempt 1 ran");
     let (new_first, new_last) = window(2).expect("attempt 2 ran");
     // The paused worker may send what was due the instant it wakes, before its watchdog

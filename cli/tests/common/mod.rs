@@ -136,3 +136,13 @@ pub fn worker_index(cluster: &Cluster, worker_id: &str) -> usize {
         })
         .unwrap_or_else(|| panic!("no worker process has id {worker_id}"))
 }
+
+/// When (first, last arrival, Unix ms) the target saw requests of `attempt` of task 0 of
+/// job `id`.
+pub fn attempt_window(target: &TargetHandle, id: u64, attempt: u32) -> Option<(u64, u64)> {
+    target
+        .stats()
+        .snapshot()
+        .attribution(&format!("{id}-0-{attempt}"))
+        .map(|s| (s.first_unix_ms, s.last_unix_ms))
+}
