@@ -268,3 +268,58 @@ pub fn schedule(
         })
         .collect()
 }
+
+/// How a run under load goes.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Printed in front of every fault.
+    pub label: String,
+    /// Seed of the clients (the schedule has its own).
+    pub seed: u64,
+    /// Concurrent clients.
+    pub clients: u64,
+    /// Time between two faults.
+    pub between: Duration,
+    /// Stop injecting after this long (the rest of the schedule is dropped).
+    pub until: Option<Duration>,
+}
+
+/// Injects `plan` into `cluster` under a write load, heals everything, waits for a leader,
+/// stops the clients and checks the history; returns the verdict and the faults injected.
+pub async fn run_under_load(
+    cluster: &mut Cluster,
+    plan: Vec<(Fault, Duration)>,
+    run: &Run,
+) -> (Verdict, usize) {
+    let masters: Vec<String> = cluster.http_addrs().iter().map(|a| a.to_string()).collect();
+    let history = Arc::new(History::default());
+    let clients: Vec<_> = (0..run.clients)
+        .map(|i| tokio::spawn(client(masters.clone(), history.clone(), run.seed * 10 + i)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let mut injected = 0;
+    for (fault, pause) in plan {
+        if run.until.is_some_and(|u| started.elapsed() >= u) {
+            break;
+        }
+        let what = inject(cluster, fault, pause).await;
+        injected += 1;
+        println!(
+            "{} (seed {}) [{:>5.0} s]: {what}",
+            run.label,
+            run.seed,
+            started.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(run.between).await;
+    }
+    // Liveness phase: everything healed, writes go through again.
+    cluster.heal();
+    cluster.leader().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    history.stop();
+    for c in clients {
+        let _ = c.await;
+    }
+    (check(cluster, &history.ops()).await, injected)
+}

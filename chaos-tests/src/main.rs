@@ -8,10 +8,9 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broadside_chaos_tests::{check, client, inject, schedule, Fault, History};
+use broadside_chaos_tests::{run_under_load, schedule, Fault, Run};
 use broadside_harness::Cluster;
 
 fn main() -> std::process::ExitCode {
@@ -82,38 +81,24 @@ fn humantime_free(text: &str) -> Result<Duration, String> {
 async fn run(binary: PathBuf, duration: Duration, seed: u64) -> bool {
     let mut cluster = Cluster::start_with_links(&binary, 3, &[]).await;
     cluster.leader().await;
-    let masters: Vec<String> = cluster.http_addrs().iter().map(|a| a.to_string()).collect();
-    let history = Arc::new(History::default());
-    let clients: Vec<_> = (0..4)
-        .map(|i| tokio::spawn(client(masters.clone(), history.clone(), seed * 10 + i)))
-        .collect();
     let faults = [Fault::KillLeader, Fault::IsolateLeader, Fault::CrashAll];
     let plan = schedule(
         seed,
         &faults,
-        usize::MAX >> 32,
+        // Enough for the duration: every fault takes at least its pause plus the gap.
+        (duration.as_secs() / 4 + 1) as usize,
         Duration::from_secs(1),
         Duration::from_secs(8),
     );
+    let run = Run {
+        label: "long run".into(),
+        seed,
+        clients: 4,
+        between: Duration::from_secs(3),
+        until: Some(duration),
+    };
     let started = Instant::now();
-    let mut injected = 0usize;
-    for (fault, pause) in plan {
-        if started.elapsed() >= duration {
-            break;
-        }
-        let what = inject(&mut cluster, fault, pause).await;
-        injected += 1;
-        println!("[{:>6.0} s] {what}", started.elapsed().as_secs_f64());
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    }
-    cluster.heal();
-    cluster.leader().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    history.stop();
-    for c in clients {
-        let _ = c.await;
-    }
-    let verdict = check(&cluster, &history.ops()).await;
+    let (verdict, injected) = run_under_load(&mut cluster, plan, &run).await;
     println!(
         "seed {seed}, {:.0} s, faults injected: {injected}; {verdict}",
         started.elapsed().as_secs_f64()

@@ -4,12 +4,11 @@
 //! prints its seed and figures. The long profile mixes nemeses for as long as asked:
 //! `cargo run -p broadside-chaos-tests --release -- --duration 30m --seed 42`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 mod common;
 
-use broadside_chaos_tests::{check, client, inject, schedule, Fault, History};
+use broadside_chaos_tests::{run_under_load, schedule, Fault, Run};
 use broadside_harness::{signal, target, Cluster, Peer, FAST_TIMINGS};
 use common::{
     attempt_window, finished, job, job_id, result, simulation, submit, tasks, text, worker_index,
@@ -23,12 +22,6 @@ async fn scenario(name: &str, faults: &[Fault], count: usize, pause_ms: (u64, u6
     let _serial = SERIAL.lock().await;
     let mut cluster = Cluster::start_with_links(common::binary(), 3, &FAST_TIMINGS).await;
     cluster.leader().await;
-    let masters: Vec<String> = cluster.http_addrs().iter().map(|a| a.to_string()).collect();
-    let history = Arc::new(History::default());
-    let clients: Vec<_> = (0..4)
-        .map(|i| tokio::spawn(client(masters.clone(), history.clone(), seed * 10 + i)))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let plan = schedule(
         seed,
         faults,
@@ -36,21 +29,14 @@ async fn scenario(name: &str, faults: &[Fault], count: usize, pause_ms: (u64, u6
         Duration::from_millis(pause_ms.0),
         Duration::from_millis(pause_ms.1),
     );
-    for (fault, pause) in plan {
-        let what = inject(&mut cluster, fault, pause).await;
-        println!("{name} (seed {seed}): {what}");
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-    // Liveness phase: everything healed, writes go through again.
-    cluster.heal();
-    cluster.leader().await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    history.stop();
-    for c in clients {
-        c.await.expect("client");
-    }
-    let ops = history.ops();
-    let verdict = check(&cluster, &ops).await;
+    let run = Run {
+        label: name.to_owned(),
+        seed,
+        clients: 4,
+        between: Duration::from_millis(700),
+        until: None,
+    };
+    let (verdict, _) = run_under_load(&mut cluster, plan, &run).await;
     println!("{name} (seed {seed}): {verdict}");
     assert!(
         verdict.ok > 0,
@@ -89,11 +75,36 @@ async fn crashing_every_master_at_once_loses_no_acknowledged_write() {
     scenario("crash every master", &[Fault::CrashAll], 2, (500, 2500), 7).await;
 }
 
+/// `FAST_TIMINGS` with the default ratio of lease to failover: a paused leader (whose
+/// connections stay open, unlike a killed one's) costs the workers a couple of heartbeat
+/// deadlines before they move on, so they need the lease headroom a real cluster has.
+const PAUSE_TIMINGS: [&str; 16] = [
+    "--raft-heartbeat",
+    "150ms",
+    "--election-min",
+    "600ms",
+    "--election-max",
+    "900ms",
+    "--worker-heartbeat",
+    "200ms",
+    "--lease",
+    "5s",
+    "--stop-budget",
+    "300ms",
+    "--reassign-margin",
+    "400ms",
+    "--failover-grace",
+    "6s",
+];
+
 /// A job on 2 linked workers at 20 requests/s for `seconds`; returns the cluster, the target,
 /// the job id and the worker running it.
-async fn running_job(seconds: u64) -> (Cluster, broadside_target::TargetHandle, u64, usize) {
+async fn running_job(
+    seconds: u64,
+    timings: &[&str],
+) -> (Cluster, broadside_target::TargetHandle, u64, usize) {
     let target = target().await;
-    let mut cluster = Cluster::start_with_links(common::binary(), 3, &FAST_TIMINGS).await;
+    let mut cluster = Cluster::start_with_links(common::binary(), 3, timings).await;
     cluster.leader().await;
     for _ in 0..2 {
         cluster.add_worker("default", 1, &[]).await;
@@ -124,7 +135,7 @@ async fn running_job(seconds: u64) -> (Cluster, broadside_target::TargetHandle, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_the_leader_stops_no_task_and_counts_every_request_once() {
     let _serial = SERIAL.lock().await;
-    let (cluster, target, id, _) = running_job(10).await;
+    let (cluster, target, id, _) = running_job(10, &PAUSE_TIMINGS).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let leader = cluster.leader().await;
     let pid = cluster.master(leader).pid().expect("leader runs");
@@ -167,7 +178,7 @@ async fn pausing_the_leader_stops_no_task_and_counts_every_request_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replaced() {
     let _serial = SERIAL.lock().await;
-    let (cluster, target, id, victim) = running_job(14).await;
+    let (cluster, target, id, victim) = running_job(14, &FAST_TIMINGS).await;
     let client = cluster.client();
     tokio::time::sleep(Duration::from_secs(1)).await;
     // Shorter than the lease (2.5 s): nothing happens.

@@ -174,10 +174,20 @@ impl Cluster {
     /// [`Cluster::start`], with a fault-injecting [`Proxy`] on every master→master link (and
     /// on every worker→master link of workers added later): see [`Cluster::isolate`].
     pub async fn start_with_links(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
+        // The proxies' ports are bound before the masters' are chosen, so that no proxy can
+        // take a port a master is about to listen on.
+        let mut spare = Vec::new();
+        for _ in 0..n * (n - 1) {
+            spare.push(
+                tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind proxy"),
+            );
+        }
         let mut cluster = Self::prepare(binary, n, extra);
         cluster.links = Some(BTreeMap::new());
         for i in 1..=n {
-            let map = cluster.dial_map(Peer::Master(i)).await;
+            let map = cluster.dial_map(Peer::Master(i), &mut spare).await;
             cluster.masters[i as usize - 1].env = map;
         }
         for i in 0..cluster.masters.len() {
@@ -186,8 +196,13 @@ impl Cluster {
         cluster
     }
 
-    /// Proxies from `from` to every other master, as a dial map for its environment.
-    async fn dial_map(&mut self, from: Peer) -> Vec<(String, String)> {
+    /// Proxies from `from` to every other master (on `spare` listeners first), as a dial map
+    /// for its environment.
+    async fn dial_map(
+        &mut self,
+        from: Peer,
+        spare: &mut Vec<tokio::net::TcpListener>,
+    ) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         let targets: Vec<(u64, SocketAddr)> = self
             .masters
@@ -196,7 +211,10 @@ impl Cluster {
             .map(|m| (m.id, m.raft))
             .collect();
         for (id, raft) in targets {
-            let proxy = Proxy::start(raft).await;
+            let proxy = match spare.pop() {
+                Some(listener) => Proxy::start_on(listener, raft),
+                None => Proxy::start(raft).await,
+            };
             pairs.push(format!("{raft}={}", proxy.listen));
             if let Some(links) = &mut self.links {
                 links.insert((from, id), proxy);
@@ -378,7 +396,7 @@ impl Cluster {
         args.extend(extra.iter().map(|a| a.to_string()));
         let log = self.dir.path().join(format!("w{index}.log"));
         let env = if self.links.is_some() {
-            self.dial_map(Peer::Worker(index)).await
+            self.dial_map(Peer::Worker(index), &mut Vec::new()).await
         } else {
             Vec::new()
         };

@@ -39,6 +39,11 @@ impl Proxy {
     /// A proxy to `target` on an ephemeral loopback port.
     pub async fn start(target: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        Proxy::start_on(listener, target)
+    }
+
+    /// A proxy to `target` listening on `listener`.
+    pub fn start_on(listener: TcpListener, target: SocketAddr) -> Proxy {
         let listen = listener.local_addr().expect("proxy address");
         let state = Arc::new(watch::Sender::new(LinkState::Pass));
         let task = tokio::spawn(accept(listener, target, state.clone()));

@@ -53,6 +53,9 @@ pub struct Link {
     next: parking_lot::Mutex<usize>,
     /// Calls in a row that got no answer before their deadline.
     timeouts: AtomicU32,
+    /// The master left after timeouts: a stale "the leader is there" hint pointing back at it
+    /// (from a follower that has not noticed yet) is not followed.
+    unresponsive: parking_lot::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -75,6 +78,7 @@ impl Link {
             }),
             next: parking_lot::Mutex::new(1),
             timeouts: AtomicU32::new(0),
+            unresponsive: parking_lot::Mutex::new(None),
         }
     }
 
@@ -128,6 +132,7 @@ impl Link {
     }
 
     async fn redirect(&self, hint: Option<String>) {
+        let hint = hint.filter(|h| self.unresponsive.lock().as_deref() != Some(h.as_str()));
         let mut current = self.current.lock().await;
         match hint {
             Some(addr) if addr != current.addr => {
@@ -169,8 +174,12 @@ impl Link {
                 }
             };
             let mut wait = true;
-            if matches!(answer, Some(Ok(_))) {
+            if let Some(Ok(result)) = &answer {
                 self.timeouts.store(0, Ordering::Relaxed);
+                // A real answer (not a redirection) clears the suspicion.
+                if !matches!(result, Err(CallError::NotLeader(_))) {
+                    *self.unresponsive.lock() = None;
+                }
             }
             match answer {
                 Some(Ok(Ok(v))) => return Ok(v),
@@ -192,6 +201,7 @@ impl Link {
                     let missed = self.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
                     if missed >= 2 {
                         self.timeouts.store(0, Ordering::Relaxed);
+                        *self.unresponsive.lock() = Some(self.leader_addr().await);
                         self.drop_client().await;
                     }
                 }
