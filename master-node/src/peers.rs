@@ -37,7 +37,13 @@ struct Slot {
     client: Option<RaftRpcClient>,
     failures: u32,
     retry_at: Option<Instant>,
+    /// Calls in a row that got no answer before their deadline.
+    timeouts: u32,
 }
+
+/// Calls in a row without an answer after which a connection counts as half-open (the peer
+/// paused or cut off, the socket still up) and is redialled.
+const TIMEOUTS_BEFORE_REDIAL: u32 = 3;
 
 /// The client pool.
 #[derive(Default)]
@@ -93,6 +99,7 @@ impl Peers {
     fn reset(&self, addr: &str) {
         if let Some(slot) = self.slots.lock().get_mut(addr) {
             slot.client = None;
+            slot.timeouts = 0;
         }
     }
 
@@ -114,11 +121,26 @@ impl Peers {
             Err(_) => Err(RpcError::DeadlineExceeded),
         };
         match outcome {
-            Ok(r) => Ok(r),
-            Err(RpcError::DeadlineExceeded) => Err(PeerError::Timeout {
-                addr: addr.to_owned(),
-                timeout,
-            }),
+            Ok(r) => {
+                if let Some(slot) = self.slots.lock().get_mut(addr) {
+                    slot.timeouts = 0;
+                }
+                Ok(r)
+            }
+            Err(RpcError::DeadlineExceeded) => {
+                let half_open = self.slots.lock().get_mut(addr).is_some_and(|slot| {
+                    slot.timeouts += 1;
+                    slot.timeouts >= TIMEOUTS_BEFORE_REDIAL
+                });
+                if half_open {
+                    tracing::debug!(%addr, "no answer {TIMEOUTS_BEFORE_REDIAL} times in a row; redialling");
+                    self.reset(addr);
+                }
+                Err(PeerError::Timeout {
+                    addr: addr.to_owned(),
+                    timeout,
+                })
+            }
             Err(e @ (RpcError::Shutdown | RpcError::Channel(_))) => {
                 self.reset(addr);
                 Err(PeerError::Unreachable {
