@@ -9,7 +9,7 @@ use std::time::Duration;
 mod common;
 
 use broadside_chaos_tests::{run_under_load, schedule, Fault, Run};
-use broadside_harness::{signal, target, Cluster, Peer, FAST_TIMINGS};
+use broadside_harness::{fast_timings_with_lease, signal, target, Cluster, Peer, FAST_TIMINGS};
 use common::{
     attempt_window, finished, job, job_id, result, simulation, submit, tasks, text, worker_index,
 };
@@ -75,27 +75,12 @@ async fn crashing_every_master_at_once_loses_no_acknowledged_write() {
     scenario("crash every master", &[Fault::CrashAll], 2, (500, 2500), 7).await;
 }
 
-/// `FAST_TIMINGS` with the default ratio of lease to failover: a paused leader (whose
+/// [`FAST_TIMINGS`] with the default ratio of lease to failover: a paused leader (whose
 /// connections stay open, unlike a killed one's) costs the workers a couple of heartbeat
 /// deadlines before they move on, so they need the lease headroom a real cluster has.
-const PAUSE_TIMINGS: [&str; 16] = [
-    "--raft-heartbeat",
-    "150ms",
-    "--election-min",
-    "600ms",
-    "--election-max",
-    "900ms",
-    "--worker-heartbeat",
-    "200ms",
-    "--lease",
-    "5s",
-    "--stop-budget",
-    "300ms",
-    "--reassign-margin",
-    "400ms",
-    "--failover-grace",
-    "6s",
-];
+fn pause_timings() -> [&'static str; 16] {
+    fast_timings_with_lease("5s", "6s")
+}
 
 /// A job on 2 linked workers at 20 requests/s for `seconds`; returns the cluster, the target,
 /// the job id and the worker running it.
@@ -135,7 +120,7 @@ async fn running_job(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_the_leader_stops_no_task_and_counts_every_request_once() {
     let _serial = SERIAL.lock().await;
-    let (cluster, target, id, _) = running_job(10, &PAUSE_TIMINGS).await;
+    let (cluster, target, id, _) = running_job(10, &pause_timings()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let leader = cluster.leader().await;
     let pid = cluster.master(leader).pid().expect("leader runs");

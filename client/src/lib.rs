@@ -133,6 +133,16 @@ impl Client {
         &self.masters
     }
 
+    /// Every master once, with its index, starting with the one that answered last.
+    fn rotation(&self) -> impl Iterator<Item = (usize, &String)> {
+        let n = self.masters.len();
+        let start = self.current.load(Ordering::Relaxed);
+        (0..n).map(move |k| {
+            let i = (start + k) % n;
+            (i, &self.masters[i])
+        })
+    }
+
     /// Sends a request to the masters in turn, starting with the last one that answered,
     /// until one answers with anything but 503; returns its reply whatever the status.
     pub async fn send(
@@ -143,12 +153,8 @@ impl Client {
         body: impl Into<Bytes>,
     ) -> Result<Reply, ClientError> {
         let body = body.into();
-        let n = self.masters.len();
         let mut last = String::from("no master address given");
-        let start = self.current.load(Ordering::Relaxed);
-        for k in 0..n {
-            let i = (start + k) % n;
-            let addr = &self.masters[i];
+        for (i, addr) in self.rotation() {
             match request_one(addr, method, path, headers, body.clone(), self.timeout).await {
                 Ok(reply) if reply.status == 503 => last = format!("{addr}: {}", reply.detail()),
                 Ok(reply) => {
@@ -277,10 +283,7 @@ impl Client {
     /// answers 200.
     pub async fn events(&self, path: &str) -> Result<EventStream, ClientError> {
         let mut last = String::from("no master address given");
-        let n = self.masters.len();
-        let start = self.current.load(Ordering::Relaxed);
-        for k in 0..n {
-            let addr = &self.masters[(start + k) % n];
+        for (_, addr) in self.rotation() {
             match open_stream(addr, path, self.timeout).await {
                 Ok(Ok(body)) => {
                     return Ok(EventStream {

@@ -57,6 +57,23 @@ pub const FAST_TIMINGS: [&str; 16] = [
     "3200ms",
 ];
 
+/// [`FAST_TIMINGS`] with another lease and failover grace (the grace must stay at least
+/// lease + stop budget + margin).
+pub fn fast_timings_with_lease(
+    lease: &'static str,
+    failover_grace: &'static str,
+) -> [&'static str; 16] {
+    let mut timings = FAST_TIMINGS;
+    for i in (0..timings.len()).step_by(2) {
+        match timings[i] {
+            "--lease" => timings[i + 1] = lease,
+            "--failover-grace" => timings[i + 1] = failover_grace,
+            _ => {}
+        }
+    }
+    timings
+}
+
 /// `n` distinct free loopback addresses: all bound at once (so the system cannot hand the
 /// same port out twice), read, then released for the processes to bind.
 pub fn free_addrs(n: usize) -> Vec<SocketAddr> {

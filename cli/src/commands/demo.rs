@@ -111,12 +111,17 @@ async fn local(args: &DemoArgs, target: &TargetHandle) -> u8 {
         },
     )
     .await;
+    report_target(target, args);
+    code
+}
+
+/// What the target saw, and where the report is.
+fn report_target(target: &TargetHandle, args: &DemoArgs) {
     println!(
         "the target received {} requests; open {}/index.html for the report",
         target.stats().snapshot().total,
         args.out.display()
     );
-    code
 }
 
 /// Three masters in this process, on ephemeral loopback ports.
@@ -275,11 +280,7 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
         }),
     )
     .await;
-    println!(
-        "the target received {} requests; open {}/index.html for the report",
-        target.stats().snapshot().total,
-        args.out.display()
-    );
+    report_target(target, args);
     if !args.exit_after_job {
         println!(
             "the cluster keeps running: try `broadside cluster --master {}` (Ctrl-C stops it)",
