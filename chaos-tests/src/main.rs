@@ -1,6 +1,8 @@
-//! The long chaos profile: masters under a write load while a seeded nemesis mixes leader
-//! kills, leader isolation and whole-cluster crashes for `--duration`; prints the figures and
-//! fails (exit 1) if the oracle finds anything acknowledged lost.
+//! The long chaos profile: 3 masters (default timings) and 3 workers under a write load and a
+//! job load while a seeded nemesis mixes every fault of [`Fault`] but the membership change —
+//! kills, pauses (up to 15 s), partitions (two-way and one-way), latency, whole-cluster
+//! crashes, on masters and workers — for `--duration`; prints the figures and fails (exit 1)
+//! if an oracle finds anything wrong or the run was inconclusive.
 //!
 //! ```sh
 //! cargo build --release -p broadside   # the binary under test
@@ -10,8 +12,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use broadside_chaos_tests::{run_under_load, schedule, Fault, Run};
+use broadside_chaos_tests::{run_under_load, schedule, Fault, JobTolerances, Run};
 use broadside_harness::Cluster;
+
+/// Workers (2 slots each).
+const WORKERS: usize = 3;
 
 fn main() -> std::process::ExitCode {
     let mut duration = Duration::from_secs(600);
@@ -79,29 +84,59 @@ fn humantime_free(text: &str) -> Result<Duration, String> {
 }
 
 async fn run(binary: PathBuf, duration: Duration, seed: u64) -> bool {
+    let target = broadside_harness::target().await;
+    // Default timings: what an operator runs.
     let mut cluster = Cluster::start_with_links(&binary, 3, &[]).await;
     cluster.leader().await;
-    let faults = [Fault::KillLeader, Fault::IsolateLeader, Fault::CrashAll];
+    for _ in 0..WORKERS {
+        cluster.add_worker("default", 2, &[]).await;
+    }
+    cluster.wait_for_workers(WORKERS).await;
+    // Worker 3 is never hit: any death of it is spurious by construction.
+    let faults = [
+        Fault::KillLeader,
+        Fault::KillFollower,
+        Fault::IsolateLeader,
+        Fault::LeaderCannotSend,
+        Fault::PauseLeader,
+        Fault::SlowLinks,
+        Fault::CrashAll,
+        Fault::PauseWorker(1),
+        Fault::CutWorker(2),
+        Fault::KillWorker(1),
+    ];
     let plan = schedule(
         seed,
         &faults,
         // Enough for the duration: every fault takes at least its pause plus the gap.
         (duration.as_secs() / 4 + 1) as usize,
         Duration::from_secs(1),
-        Duration::from_secs(8),
+        Duration::from_secs(15),
     );
     let run = Run {
         label: "long run".into(),
         seed,
         clients: 4,
+        job_clients: 2,
         between: Duration::from_secs(3),
         until: Some(duration),
+        heartbeat: Duration::from_secs(1),
+        tolerances: JobTolerances {
+            // One worker heartbeat (default 1 s).
+            overlap: Duration::from_secs(1),
+            // Lease 5 s + stop budget 1 s + margin 2 s (defaults), and some.
+            death_after_fault: Duration::from_secs(15),
+        },
     };
     let started = Instant::now();
-    let (verdict, injected) = run_under_load(&mut cluster, plan, &run).await;
+    let figures = run_under_load(&mut cluster, plan, &run, Some(&target)).await;
     println!(
-        "seed {seed}, {:.0} s, faults injected: {injected}; {verdict}",
+        "seed {seed}, {:.0} s\n{figures}",
         started.elapsed().as_secs_f64()
     );
-    verdict.passed()
+    let passed = figures.passed();
+    if !passed {
+        println!("FAILED\n{}", cluster.logs());
+    }
+    passed
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use broadside_client::Client;
+use broadside_client::{job_ended, Client};
 use broadside_harness::{target, Cluster};
 use serde_json::{json, Value};
 
@@ -56,20 +56,11 @@ async fn submit(client: &Client, simulation: &str, parallelism: usize) -> u64 {
     job["id"].as_u64().expect("job id")
 }
 
-async fn state(client: &Client, id: u64) -> String {
-    client
-        .get_json::<Value>(&format!("/api/v1/jobs/{id}"))
-        .await
-        .ok()
-        .and_then(|j| j["state"].as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 async fn finished(cluster: &Cluster, client: &Client, id: u64) -> String {
     cluster
         .eventually("the job to finish", || async {
-            let s = state(client, id).await;
-            matches!(s.as_str(), "completed" | "failed" | "aborted").then_some(s)
+            let s = client.job_state(id).await;
+            job_ended(&s).then_some(s)
         })
         .await
 }
@@ -158,7 +149,7 @@ async fn main() {
     let id = submit(&client, "steady.yaml", 3).await;
     cluster
         .eventually("the steady job running", || async {
-            (state(&client, id).await == "running").then_some(())
+            (client.job_state(id).await == "running").then_some(())
         })
         .await;
     tokio::time::sleep(Duration::from_secs(8)).await;

@@ -196,6 +196,16 @@ impl Client {
         serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
+    /// The state of job `id` (`completed`, `running`, …), or an empty string when it cannot
+    /// be read.
+    pub async fn job_state(&self, id: u64) -> String {
+        self.get_json::<serde_json::Value>(&format!("/api/v1/jobs/{id}"))
+            .await
+            .ok()
+            .and_then(|j| j["state"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// `method path` with a JSON body (and an idempotency key when given), decoded from JSON.
     pub async fn send_json<T: DeserializeOwned>(
         &self,
@@ -213,6 +223,11 @@ impl Client {
             .await?;
         serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode(e.to_string()))
     }
+}
+
+/// Whether a job in `state` has ended (completed, failed or aborted).
+pub fn job_ended(state: &str) -> bool {
+    matches!(state, "completed" | "failed" | "aborted")
 }
 
 /// One Server-Sent Event.

@@ -33,6 +33,10 @@ pub async fn target() -> broadside_target::TargetHandle {
     .expect("the built-in target starts")
 }
 
+/// Set (to anything) to keep every cluster's data directories and logs after the run; their
+/// path is printed when the cluster starts.
+pub const KEEP_ENV: &str = "BROADSIDE_KEEP_CLUSTER";
+
 /// Upper bound of any single wait.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -167,6 +171,8 @@ pub struct Cluster {
     pub workers: Vec<Worker>,
     /// Proxies by `(dialling process, master id)`, when started with links.
     links: Option<BTreeMap<(Peer, u64), Proxy>>,
+    /// Flags given to every master.
+    extra: Vec<String>,
 }
 
 /// A process of the cluster, for links.
@@ -265,7 +271,11 @@ impl Cluster {
     }
 
     fn prepare(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let mut dir = tempfile::tempdir().expect("temp dir");
+        if std::env::var_os(KEEP_ENV).is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("cluster data and logs kept in {}", dir.path().display());
+        }
         // Raft and HTTP addresses of every master, distinct.
         let addrs = free_addrs(2 * n as usize);
         let (raft, http) = addrs.split_at(n as usize);
@@ -276,32 +286,11 @@ impl Cluster {
             .map(|(i, a)| format!("{}={a}", i + 1))
             .collect::<Vec<_>>()
             .join(",");
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let masters = (1..=n)
             .map(|id| {
-                let http = http[id as usize - 1];
-                let mut args: Vec<String> = vec![
-                    "master".into(),
-                    "--id".into(),
-                    id.to_string(),
-                    "--listen-raft".into(),
-                    raft[id as usize - 1].to_string(),
-                    "--listen-http".into(),
-                    http.to_string(),
-                    "--peers".into(),
-                    peers.clone(),
-                    "--data".into(),
-                    dir.path().join(format!("m{id}")).display().to_string(),
-                ];
-                args.extend(extra.iter().map(|a| a.to_string()));
-                Master {
-                    id,
-                    http,
-                    raft: raft[id as usize - 1],
-                    args,
-                    env: Vec::new(),
-                    log: dir.path().join(format!("m{id}.log")),
-                    child: None,
-                }
+                let i = id as usize - 1;
+                master(dir.path(), id, raft[i], http[i], Some(&peers), &extra)
             })
             .collect();
         Cluster {
@@ -310,7 +299,56 @@ impl Cluster {
             masters,
             workers: Vec::new(),
             links: None,
+            extra,
         }
+    }
+
+    /// Starts a new master (the next id) that belongs to no cluster yet, and asks the cluster
+    /// to add it (`POST /cluster/members`: it joins as a learner, catches up, becomes a voter);
+    /// returns its id once the membership includes it. Its links are not proxied.
+    pub async fn add_master(&mut self) -> u64 {
+        let id = self.masters.len() as u64 + 1;
+        let addrs = free_addrs(2);
+        let mut new = master(self.dir.path(), id, addrs[0], addrs[1], None, &self.extra);
+        new.spawn(&self.binary);
+        self.masters.push(new);
+        let raft = addrs[0].to_string();
+        let client = self.client();
+        self.eventually(&format!("master {id} to join"), || async {
+            let body = serde_json::json!({ "id": id, "raft_addr": raft });
+            match client
+                .send_json::<serde_json::Value>("POST", "/api/v1/cluster/members", &body, None)
+                .await
+            {
+                Ok(_) => Some(()),
+                // Already added by an earlier try whose answer was lost.
+                Err(broadside_client::ClientError::Api { status: 409, .. }) => Some(()),
+                Err(_) => None,
+            }
+        })
+        .await;
+        id
+    }
+
+    /// Removes master `id` from the cluster (`DELETE /cluster/members/{id}`), then kills it.
+    pub async fn remove_master(&mut self, id: u64) {
+        let client = self.client();
+        self.eventually(&format!("master {id} to be removed"), || async {
+            match client
+                .call("DELETE", &format!("/api/v1/cluster/members/{id}"), &[], "")
+                .await
+            {
+                Ok(_) | Err(broadside_client::ClientError::Api { status: 404, .. }) => Some(()),
+                Err(_) => None,
+            }
+        })
+        .await;
+        self.kill(id);
+    }
+
+    /// The stable id of worker `index` (written in its data directory at its first start).
+    pub fn worker_id(&self, index: usize) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join(format!("w{index}/worker-id"))).ok()
     }
 
     /// The temporary directory holding data and logs.
@@ -536,6 +574,41 @@ impl Cluster {
             }
         }
         out
+    }
+}
+
+/// Master `id`'s process description (`peers`: the initial members, for a founding master).
+fn master(
+    dir: &Path,
+    id: u64,
+    raft: SocketAddr,
+    http: SocketAddr,
+    peers: Option<&str>,
+    extra: &[String],
+) -> Master {
+    let mut args: Vec<String> = vec![
+        "master".into(),
+        "--id".into(),
+        id.to_string(),
+        "--listen-raft".into(),
+        raft.to_string(),
+        "--listen-http".into(),
+        http.to_string(),
+        "--data".into(),
+        dir.join(format!("m{id}")).display().to_string(),
+    ];
+    if let Some(peers) = peers {
+        args.extend(["--peers".into(), peers.to_owned()]);
+    }
+    args.extend(extra.iter().cloned());
+    Master {
+        id,
+        http,
+        raft,
+        args,
+        env: Vec::new(),
+        log: dir.join(format!("m{id}.log")),
+        child: None,
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use broadside_client::Client;
+use broadside_client::{job_ended, Client};
 use broadside_harness::{Cluster, FAST_TIMINGS};
 use broadside_target::TargetHandle;
 use serde_json::Value;
@@ -97,11 +97,7 @@ pub async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Value {
     cluster
         .eventually(&format!("job {id} to finish"), || async {
             let j = job(client, id).await;
-            matches!(
-                j["state"].as_str(),
-                Some("completed" | "failed" | "aborted")
-            )
-            .then_some(j)
+            job_ended(j["state"].as_str().unwrap_or_default()).then_some(j)
         })
         .await
 }
@@ -128,12 +124,7 @@ pub fn attribution_count(target: &TargetHandle, value: &str) -> u64 {
 /// The worker process (1-based index) whose id is `worker_id`.
 pub fn worker_index(cluster: &Cluster, worker_id: &str) -> usize {
     (1..=cluster.workers.len())
-        .find(|i| {
-            std::fs::read_to_string(cluster.dir().join(format!("w{i}/worker-id")))
-                .ok()
-                .as_deref()
-                == Some(worker_id)
-        })
+        .find(|i| cluster.worker_id(*i).as_deref() == Some(worker_id))
         .unwrap_or_else(|| panic!("no worker process has id {worker_id}"))
 }
 

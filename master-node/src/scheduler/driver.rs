@@ -42,6 +42,10 @@ pub(crate) fn mono_ms() -> u64 {
 struct Office {
     term: u64,
     since: u64,
+    /// The last time (`mono`) this leader refused workers for want of a quorum: they could
+    /// not renew anything then, so liveness is judged afresh from that instant, as after a
+    /// failover.
+    refused_at: u64,
     ready: bool,
     last_seen: HashMap<String, u64>,
     reported: HashMap<String, Reported>,
@@ -126,10 +130,11 @@ impl Scheduler {
         match m.millis_since_quorum_ack {
             Some(ms) if ms < limit => {}
             age => {
+                self.office.lock().refused_at = mono_ms();
                 return Err(CallError::Unavailable(format!(
                     "this master leads but has not heard from a quorum for {} ms",
                     age.map_or_else(|| "ever".to_owned(), |a| a.to_string())
-                )))
+                )));
             }
         }
         // A new leader answers workers only once its replica reflects every earlier term's
@@ -465,6 +470,11 @@ impl Scheduler {
         if !self.in_office().await {
             return;
         }
+        // A leader that cannot hear from a quorum refuses the workers' heartbeats: it must not
+        // judge them either (and it records the refusal, which re-arms every timer).
+        if self.ensure_leader().is_err() {
+            return;
+        }
         let (workers, jobs) = match self.snapshot() {
             Ok(s) => s,
             Err(e) => {
@@ -473,7 +483,10 @@ impl Scheduler {
             }
         };
         self.prune(&workers, &jobs);
-        let since = self.office.lock().since;
+        let since = {
+            let office = self.office.lock();
+            office.since.max(office.refused_at)
+        };
         let decisions = decide(&workers, &jobs, mono_ms(), now_ms(), since, &self.timings);
         let mut paused = BTreeMap::new();
         for decision in decisions {

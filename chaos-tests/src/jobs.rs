@@ -1,0 +1,586 @@
+//! The job workload and its oracle: clients upload simulations and submit jobs through the
+//! masters (some aborted a moment later) while workers load the in-process target, which
+//! attributes every request to its job, task and attempt (`x-broadside-attribution`). After
+//! the faults heal, every job must end; no two attempts of a task may have loaded the target
+//! at overlapping times; a job's report must count what the target received (exactly, for a
+//! job completed without reassignment); every acknowledged job and abort must be on every
+//! master; and no worker may have been declared dead unless a fault hit it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use broadside_client::{job_ended, Client, ClientError};
+use broadside_harness::Cluster;
+use broadside_target::TargetHandle;
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::history::Outcome;
+use crate::nemesis::Injected;
+use crate::oracle::all_items;
+
+/// The project the jobs run in.
+pub const JOBS_PROJECT: &str = "chaos-jobs";
+
+/// Requests per second of every job (split among its tasks).
+const RATE: u64 = 20;
+
+/// A submitted job.
+#[derive(Clone, Debug)]
+pub struct JobOp {
+    /// Its simulation's path (unique per submission).
+    pub simulation: String,
+    /// How the submission ended.
+    pub outcome: Outcome,
+    /// Its id when acknowledged.
+    pub id: Option<u64>,
+    /// How an abort of it ended, if one was sent.
+    pub abort: Option<Outcome>,
+}
+
+/// The jobs of a run.
+#[derive(Default)]
+pub struct JobHistory {
+    jobs: Mutex<Vec<JobOp>>,
+    /// Requests planned, by simulation path.
+    planned: Mutex<BTreeMap<String, u64>>,
+    stop: AtomicBool,
+}
+
+impl JobHistory {
+    /// Stops the clients (jobs already submitted run on).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Retries `call` every 200 ms until it answers (a success or a refusal) or `patience` runs
+/// out; returns the last answer.
+async fn persist<T, F, Fut>(patience: Duration, mut call: F) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let deadline = Instant::now() + patience;
+    loop {
+        let answer = call().await;
+        if Outcome::of(&answer) != Outcome::Unknown || Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs one job client until stopped: uploads a simulation of `seconds` at [`RATE`] against
+/// `target`, submits it split in two (retrying with one idempotency key), aborts one job in
+/// four a moment after submitting it, and waits for each job to end before the next.
+pub async fn job_client(masters: Vec<String>, target: String, history: Arc<JobHistory>, seed: u64) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let client = Client::new(masters).with_timeout(Duration::from_secs(5));
+    let mut n = 0;
+    while !history.stopped() {
+        n += 1;
+        let name = format!("j{seed}-{n}");
+        let seconds = rng.random_range(5..=12u64);
+        let simulation = format!("sims/{name}.yaml");
+        let text = format!(
+            "name: {name}\nhttp:\n  base_url: \"{target}\"\nscenarios:\n  - name: s\n    injection:\n      - constant_users_per_sec: {{ rate: {RATE}, during: {seconds}s }}\n    steps:\n      - request: {{ name: home, url: /json }}\n"
+        );
+        let path = format!("/api/v1/projects/{JOBS_PROJECT}/files/{simulation}");
+        let uploaded = persist(Duration::from_secs(30), || {
+            client.call(
+                "PUT",
+                &path,
+                &[("content-type", "application/octet-stream")],
+                text.clone(),
+            )
+        })
+        .await;
+        if uploaded.is_err() {
+            continue;
+        }
+        history
+            .planned
+            .lock()
+            .insert(simulation.clone(), RATE * seconds);
+        let body = json!({ "simulation": simulation, "parallelism": 2, "mode": "split" });
+        let key = format!("chaos-{name}");
+        let jobs_path = format!("/api/v1/projects/{JOBS_PROJECT}/jobs");
+        let submitted = persist(Duration::from_secs(30), || {
+            client.send_json::<Value>("POST", &jobs_path, &body, Some(&key))
+        })
+        .await;
+        let outcome = Outcome::of(&submitted);
+        let id = submitted.ok().and_then(|j| j["id"].as_u64());
+        let mut op = JobOp {
+            simulation,
+            outcome,
+            id,
+            abort: None,
+        };
+        if let Some(id) = id {
+            if rng.random_range(0..4) == 0 {
+                tokio::time::sleep(Duration::from_millis(rng.random_range(1000..4000))).await;
+                let key = format!("chaos-abort-{name}");
+                let abort_path = format!("/api/v1/jobs/{id}/abort");
+                let reason = json!({ "reason": "chaos" });
+                let aborted = persist(Duration::from_secs(30), || {
+                    client.send_json::<Value>("POST", &abort_path, &reason, Some(&key))
+                })
+                .await;
+                op.abort = Some(Outcome::of(&aborted));
+            }
+        }
+        history.jobs.lock().push(op);
+        if let Some(id) = id {
+            // One job at a time per client; the liveness phase waits for the rest.
+            let deadline = Instant::now() + Duration::from_secs(seconds + 60);
+            while !history.stopped() && Instant::now() < deadline {
+                if job_ended(&client.job_state(id).await) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Watches the workers during a run: every declaration of death and every re-registration,
+/// with the time the masters recorded it.
+#[derive(Default)]
+pub struct WorkerWatch {
+    /// `(worker id, what, Unix ms)`.
+    events: Mutex<BTreeSet<(String, &'static str, u64)>>,
+    registered: Mutex<BTreeMap<String, u64>>,
+}
+
+impl WorkerWatch {
+    /// Polls the workers through any master every 250 ms until `stop` is set.
+    pub async fn run(self: Arc<Self>, masters: Vec<String>, stop: Arc<AtomicBool>) {
+        let client = Client::new(masters).with_timeout(Duration::from_secs(2));
+        while !stop.load(Ordering::SeqCst) {
+            if let Ok(page) = client.get_json::<Value>("/api/v1/workers?limit=1000").await {
+                self.observe(&page);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn observe(&self, page: &Value) {
+        for w in page["items"].as_array().into_iter().flatten() {
+            let Some(id) = w["id"].as_str() else { continue };
+            if w["state"] == "dead" {
+                let since = w["state_since_ms"].as_u64().unwrap_or(0);
+                self.events
+                    .lock()
+                    .insert((id.to_owned(), "declared dead", since));
+            }
+            let at = w["registered_at_ms"].as_u64().unwrap_or(0);
+            let mut registered = self.registered.lock();
+            match registered.get(id) {
+                Some(before) if at > *before => {
+                    self.events
+                        .lock()
+                        .insert((id.to_owned(), "registered again", at));
+                    registered.insert(id.to_owned(), at);
+                }
+                Some(_) => {}
+                None => {
+                    registered.insert(id.to_owned(), at);
+                }
+            }
+        }
+    }
+}
+
+/// What the job oracle found.
+#[derive(Debug, Default)]
+pub struct JobVerdict {
+    /// Submissions attempted, acknowledged, refused, unanswered.
+    pub submitted: [usize; 4],
+    /// Aborts acknowledged.
+    pub aborts_acknowledged: usize,
+    /// Final states of every job on the cluster.
+    pub states: BTreeMap<String, usize>,
+    /// Tasks run, and those reassigned at least once.
+    pub tasks: usize,
+    /// Reassignments over all jobs.
+    pub reassignments: u64,
+    /// Requests the target received from jobs, and those the jobs' reports counted.
+    pub received: u64,
+    /// See `received`.
+    pub reported: u64,
+    /// Jobs still not ended after the faults healed (must be empty).
+    pub not_ended: Vec<u64>,
+    /// Acknowledged jobs or aborts missing or contradicted on some master (must be empty).
+    pub lost: Vec<String>,
+    /// Masters whose jobs differ from the first one's (must be empty).
+    pub diverged: Vec<u64>,
+    /// Attempts of one task that loaded the target at overlapping times, beyond the
+    /// tolerance (must be empty).
+    pub overlaps: Vec<String>,
+    /// Milliseconds during which two attempts of a task loaded the target at once.
+    pub duplicate_ms: u64,
+    /// Jobs whose report and the target disagree (must be empty).
+    pub miscounted: Vec<String>,
+    /// Workers declared dead (or registering again) with no fault on them (must be empty).
+    pub spurious_deaths: Vec<String>,
+    /// Deaths and re-registrations explained by a fault on the worker.
+    pub explained_deaths: usize,
+}
+
+impl JobVerdict {
+    /// Whether the run is correct.
+    pub fn passed(&self) -> bool {
+        self.not_ended.is_empty()
+            && self.lost.is_empty()
+            && self.diverged.is_empty()
+            && self.overlaps.is_empty()
+            && self.miscounted.is_empty()
+            && self.spurious_deaths.is_empty()
+    }
+}
+
+impl std::fmt::Display for JobVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [attempted, ok, failed, unknown] = self.submitted;
+        write!(
+            f,
+            "jobs: {attempted} submitted, {ok} ok, {failed} refused, {unknown} unknown, {} aborts acknowledged; ended {:?}; not ended: {:?}; lost or contradicted: {:?}; diverged masters: {:?}\n\
+             tasks: {}, reassignments: {}; overlapping attempts: {} (duplicate task-seconds {:.1}); requests received {} / reported {}; miscounted jobs: {:?}\n\
+             worker deaths: {} explained by a fault on the worker, {} spurious {:?}",
+            self.aborts_acknowledged,
+            self.states,
+            self.not_ended,
+            self.lost,
+            self.diverged,
+            self.tasks,
+            self.reassignments,
+            self.overlaps.len(),
+            self.duplicate_ms as f64 / 1000.0,
+            self.received,
+            self.reported,
+            self.miscounted,
+            self.explained_deaths,
+            self.spurious_deaths.len(),
+            self.spurious_deaths,
+        )
+    }
+}
+
+/// Every job of [`JOBS_PROJECT`] on master `addr`, read linearizably: id → (state,
+/// reassignments, simulation).
+async fn jobs_on(addr: &str) -> Result<BTreeMap<u64, (String, u64, String)>, ClientError> {
+    let client = Client::new([addr]).with_timeout(Duration::from_secs(10));
+    let path = format!("/api/v1/projects/{JOBS_PROJECT}/jobs?limit=1000&consistent=true");
+    let items = all_items(&client, &path).await?;
+    Ok(items
+        .iter()
+        .filter_map(|j| {
+            let state = j["state"].as_str().unwrap_or_default().to_owned();
+            let simulation = j["simulation"].as_str().unwrap_or_default().to_owned();
+            let reassignments = j["reassignments"].as_u64().unwrap_or(0);
+            Some((j["id"].as_u64()?, (state, reassignments, simulation)))
+        })
+        .collect())
+}
+
+/// How far apart in time two attempts of one task may load the target and still count as
+/// not overlapping, and how long after a fault on a worker its death is explained by it.
+#[derive(Clone, Copy, Debug)]
+pub struct JobTolerances {
+    /// One tick of the workers' heartbeat.
+    pub overlap: Duration,
+    /// Lease + stop budget + reassignment margin, and some.
+    pub death_after_fault: Duration,
+}
+
+/// When a task attempt loaded the target: `(first, last arrival in Unix ms, attempt)`.
+type Window = (u64, u64, u64);
+
+/// The milliseconds during which attempts of one task loaded the target at once, and the
+/// overlaps longer than `tolerance_ms` as `(attempt, its last arrival, later attempt, its
+/// first arrival)`.
+fn overlaps(mut windows: Vec<Window>, tolerance_ms: u64) -> (u64, Vec<(u64, u64, u64, u64)>) {
+    windows.sort();
+    let mut total = 0;
+    let mut beyond = Vec::new();
+    // The latest end so far: an attempt overlaps any earlier one still loading.
+    let mut until: Option<(u64, u64)> = None;
+    for (first, last, attempt) in windows {
+        if let Some((end, a)) = until {
+            let overlap = end.min(last).saturating_sub(first);
+            total += overlap;
+            if end > first && end - first > tolerance_ms {
+                beyond.push((a, end, attempt, first));
+            }
+        }
+        if until.is_none_or(|(end, _)| last > end) {
+            until = Some((last, attempt));
+        }
+    }
+    (total, beyond)
+}
+
+/// Whether a job's report and the target disagree: a job completed without reassignment
+/// counts exactly what the target received (and what was planned, when known); any other job
+/// counts no more than that (requests in flight when an attempt stopped are not counted).
+fn miscounted(
+    state: &str,
+    reassignments: u64,
+    planned: Option<u64>,
+    received: u64,
+    reported: u64,
+) -> bool {
+    if state == "completed" && reassignments == 0 {
+        reported != received || planned.is_some_and(|p| p != received)
+    } else {
+        reported > received
+    }
+}
+
+/// Whether a worker event at `at` (Unix ms) on worker `index` follows a fault on that worker
+/// (from its beginning to `grace` after its end).
+fn explained(faults: &[Injected], index: Option<usize>, at: u64, grace: u64) -> bool {
+    faults.iter().any(|f| {
+        f.fault.worker().is_some()
+            && f.fault.worker() == index
+            && f.began_unix_ms <= at
+            && at <= f.ended_unix_ms + grace
+    })
+}
+
+/// Checks the jobs after the faults healed: waits (up to 3 minutes) for every job to end,
+/// then compares every master's jobs, the target's records and the reports.
+pub async fn check_jobs(
+    cluster: &Cluster,
+    history: &JobHistory,
+    target: &TargetHandle,
+    watch: &WorkerWatch,
+    faults: &[Injected],
+    tolerances: JobTolerances,
+) -> JobVerdict {
+    let ops = history.jobs.lock().clone();
+    let count = |o: Outcome| ops.iter().filter(|op| op.outcome == o).count();
+    let mut v = JobVerdict {
+        submitted: [
+            ops.len(),
+            count(Outcome::Ok),
+            count(Outcome::Failed),
+            count(Outcome::Unknown),
+        ],
+        aborts_acknowledged: ops.iter().filter(|o| o.abort == Some(Outcome::Ok)).count(),
+        ..JobVerdict::default()
+    };
+    let client = cluster.client().with_timeout(Duration::from_secs(10));
+    // Every job ends.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let leader_view = loop {
+        let addr = cluster.master(cluster.leader().await).http.to_string();
+        if let Ok(jobs) = jobs_on(&addr).await {
+            let open: Vec<u64> = jobs
+                .iter()
+                .filter(|(_, (state, ..))| !job_ended(state))
+                .map(|(id, _)| *id)
+                .collect();
+            if open.is_empty() || Instant::now() >= deadline {
+                v.not_ended = open;
+                break jobs;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the jobs cannot be read after the faults healed\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // Every master has the same jobs, every acknowledged job and abort included.
+    for m in cluster.masters.iter().filter(|m| m.is_running()) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let jobs = loop {
+            match jobs_on(&m.http.to_string()).await {
+                Ok(j) => break j,
+                Err(e) if Instant::now() >= deadline => {
+                    panic!("master {} cannot be read: {e}\n{}", m.id, cluster.logs())
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        if jobs != leader_view {
+            v.diverged.push(m.id);
+        }
+    }
+    for op in &ops {
+        let Some(id) = op.id else { continue };
+        match leader_view.get(&id) {
+            None => v.lost.push(format!("job {id} ({})", op.simulation)),
+            Some((state, ..)) if op.abort == Some(Outcome::Ok) && state != "aborted" => {
+                v.lost.push(format!(
+                    "job {id}: abort acknowledged, but it ended {state}"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    // The target's records against the tasks' attempts and the reports.
+    let snapshot = target.stats().snapshot();
+    let planned = history.planned.lock().clone();
+    for (id, (state, reassignments, simulation)) in &leader_view {
+        *v.states.entry(state.clone()).or_default() += 1;
+        v.reassignments += reassignments;
+        let tasks: Value = client
+            .get_json(&format!("/api/v1/jobs/{id}/tasks?consistent=true"))
+            .await
+            .unwrap_or(Value::Null);
+        for task in tasks["items"].as_array().into_iter().flatten() {
+            v.tasks += 1;
+            let index = task["index"].as_u64().unwrap_or(0);
+            let attempts = task["attempt"].as_u64().unwrap_or(0);
+            let windows: Vec<Window> = (1..=attempts)
+                .filter_map(|a| {
+                    let s = snapshot.attribution(&format!("{id}-{index}-{a}"))?;
+                    Some((s.first_unix_ms, s.last_unix_ms, a))
+                })
+                .collect();
+            let (duplicate, beyond) = overlaps(windows, tolerances.overlap.as_millis() as u64);
+            v.duplicate_ms += duplicate;
+            v.overlaps.extend(beyond.into_iter().map(|(a, last, b, first)| {
+                format!("job {id} task {index}: attempt {a} loaded until {last}, attempt {b} from {first}")
+            }));
+        }
+        let prefix = format!("{id}-");
+        let received: u64 = snapshot
+            .by_attribution
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, s)| s.count)
+            .sum();
+        let reported = client
+            .get_json::<Value>(&format!("/api/v1/jobs/{id}/result?consistent=true"))
+            .await
+            .ok()
+            .and_then(|r| r["requests"]["all"]["count"].as_u64())
+            .unwrap_or(0);
+        v.received += received;
+        v.reported += reported;
+        let plan = planned.get(simulation).copied();
+        if miscounted(state, *reassignments, plan, received, reported) {
+            v.miscounted.push(format!(
+                "job {id} {state} ({reassignments} reassignments): planned {plan:?}, received {received}, reported {reported}"
+            ));
+        }
+    }
+    // Deaths: each must follow a fault on that worker.
+    let index_of: BTreeMap<String, usize> = (1..=cluster.workers.len())
+        .filter_map(|i| Some((cluster.worker_id(i)?, i)))
+        .collect();
+    let grace = tolerances.death_after_fault.as_millis() as u64;
+    for (worker, what, at) in watch.events.lock().iter() {
+        let index = index_of.get(worker).copied();
+        if explained(faults, index, *at, grace) {
+            v.explained_deaths += 1;
+        } else {
+            v.spurious_deaths
+                .push(format!("worker {index:?} ({worker}) {what} at {at}"));
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nemesis::Fault;
+
+    #[test]
+    fn attempts_that_follow_each_other_do_not_overlap() {
+        let (total, beyond) = overlaps(vec![(2000, 3000, 2), (0, 1000, 1)], 200);
+        assert_eq!((total, beyond), (0, vec![]));
+    }
+
+    #[test]
+    fn overlaps_within_the_tolerance_are_summed_but_allowed() {
+        let (total, beyond) = overlaps(vec![(0, 1150, 1), (1000, 3000, 2)], 200);
+        assert_eq!((total, beyond), (150, vec![]));
+    }
+
+    #[test]
+    fn an_attempt_loading_through_later_ones_is_caught() {
+        // Attempt 1 runs on through attempts 2 and 3.
+        let (total, beyond) = overlaps(vec![(0, 10_000, 1), (2000, 3000, 2), (5000, 6000, 3)], 200);
+        assert_eq!(total, 2000);
+        assert_eq!(beyond, vec![(1, 10_000, 2, 2000), (1, 10_000, 3, 5000)]);
+    }
+
+    #[test]
+    fn counts_are_exact_only_for_jobs_completed_without_reassignment() {
+        assert!(!miscounted("completed", 0, Some(200), 200, 200));
+        assert!(miscounted("completed", 0, Some(200), 200, 199));
+        assert!(miscounted("completed", 0, Some(200), 199, 199));
+        assert!(!miscounted("completed", 0, None, 150, 150));
+        assert!(!miscounted("completed", 1, Some(200), 205, 190));
+        assert!(!miscounted("aborted", 0, Some(200), 80, 79));
+        assert!(miscounted("aborted", 0, Some(200), 80, 81));
+    }
+
+    #[test]
+    fn the_watch_records_deaths_and_registrations_after_the_first_one() {
+        let watch = WorkerWatch::default();
+        let page = |state: &str, since: u64, registered: u64| {
+            json!({ "items": [
+                { "id": "w1", "state": state, "state_since_ms": since, "registered_at_ms": registered },
+                { "id": "w2", "state": "alive", "state_since_ms": 5, "registered_at_ms": 5 },
+            ] })
+        };
+        watch.observe(&page("alive", 1, 1));
+        assert!(
+            watch.events.lock().is_empty(),
+            "the first registration is no event"
+        );
+        watch.observe(&page("dead", 7, 1));
+        watch.observe(&page("dead", 7, 1));
+        // A lagging replica shows the older registration: no event.
+        watch.observe(&page("alive", 1, 1));
+        watch.observe(&page("alive", 9, 9));
+        let events: Vec<_> = watch.events.lock().iter().cloned().collect();
+        assert_eq!(
+            events,
+            vec![
+                ("w1".to_owned(), "declared dead", 7),
+                ("w1".to_owned(), "registered again", 9)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_death_is_explained_only_by_a_fault_on_that_worker_and_soon_after_it() {
+        let fault = |fault, began, ended| Injected {
+            fault,
+            leader: None,
+            began: Instant::now(),
+            began_unix_ms: began,
+            ended_unix_ms: ended,
+            description: String::new(),
+        };
+        let faults = [
+            fault(Fault::PauseWorker(1), 10_000, 20_000),
+            fault(Fault::KillLeader, 30_000, 31_000),
+        ];
+        assert!(explained(&faults, Some(1), 18_000, 5000));
+        assert!(explained(&faults, Some(1), 24_000, 5000));
+        assert!(!explained(&faults, Some(1), 26_000, 5000), "too late");
+        assert!(!explained(&faults, Some(1), 9000, 5000), "before the fault");
+        assert!(!explained(&faults, Some(2), 18_000, 5000), "another worker");
+        assert!(!explained(&faults, Some(2), 30_500, 5000), "a leader fault");
+        assert!(!explained(&faults, None, 18_000, 5000), "an unknown worker");
+    }
+}
