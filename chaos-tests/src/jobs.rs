@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::history::Outcome;
 use crate::nemesis::Injected;
-use crate::oracle::all_items;
+use crate::oracle::{all_items, on_every_master};
 
 /// The project the jobs run in.
 pub const JOBS_PROJECT: &str = "chaos-jobs";
@@ -404,21 +404,12 @@ pub async fn check_jobs(
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     // Every master has the same jobs, every acknowledged job and abort included.
-    for m in cluster.masters.iter().filter(|m| m.is_running()) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let jobs = loop {
-            match jobs_on(&m.http.to_string()).await {
-                Ok(j) => break j,
-                Err(e) if Instant::now() >= deadline => {
-                    panic!("master {} cannot be read: {e}\n{}", m.id, cluster.logs())
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        };
-        if jobs != leader_view {
-            v.diverged.push(m.id);
-        }
-    }
+    let every = on_every_master(cluster, |addr| async move { jobs_on(&addr).await }).await;
+    v.diverged = every
+        .into_iter()
+        .filter(|(_, jobs)| *jobs != leader_view)
+        .map(|(id, _)| id)
+        .collect();
     for op in &ops {
         let Some(id) = op.id else { continue };
         match leader_view.get(&id) {

@@ -85,6 +85,35 @@ pub(crate) async fn all_items(client: &Client, path: &str) -> Result<Vec<Value>,
     }
 }
 
+/// What `read` (given a REST address) finds on every running master, by id; each master is
+/// retried for up to a minute (one that just restarted may still be catching up).
+pub(crate) async fn on_every_master<T, F, Fut>(cluster: &Cluster, read: F) -> Vec<(u64, T)>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let mut found = Vec::new();
+    for m in cluster.masters.iter().filter(|m| m.is_running()) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let value = loop {
+            match read(m.http.to_string()).await {
+                Ok(v) => break v,
+                Err(e) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "master {} cannot be read after the faults healed: {e}\n{}",
+                        m.id,
+                        cluster.logs()
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        found.push((m.id, value));
+    }
+    found
+}
+
 /// Every project and file (latest versions) on master `addr`, read linearizably.
 async fn state_of(addr: &str) -> Result<BTreeSet<Write>, ClientError> {
     let client = Client::new([addr]).with_timeout(Duration::from_secs(10));
@@ -120,25 +149,7 @@ pub async fn check(cluster: &Cluster, history: &History) -> Verdict {
         stale_reads: history.stale_reads.lock().clone(),
         ..Verdict::default()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut states = Vec::new();
-    for m in cluster.masters.iter().filter(|m| m.is_running()) {
-        let state = loop {
-            match state_of(&m.http.to_string()).await {
-                Ok(s) => break s,
-                Err(e) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "master {} cannot be read after the faults healed: {e}\n{}",
-                        m.id,
-                        cluster.logs()
-                    );
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        };
-        states.push((m.id, state));
-    }
+    let states = on_every_master(cluster, |addr| async move { state_of(&addr).await }).await;
     judge(&mut verdict, &ops, &states);
     verdict
 }

@@ -163,6 +163,21 @@ async fn reattach(
     None
 }
 
+/// Creates project `name` (one idempotency key, retried until acknowledged).
+async fn create_project(cluster: &Cluster, name: &str) {
+    let client = cluster.client();
+    let body = serde_json::json!({ "name": name });
+    let key = format!("chaos-project-{name}");
+    cluster
+        .eventually(&format!("project {name}"), || async {
+            client
+                .send_json::<Value>("POST", "/api/v1/projects", &body, Some(&key))
+                .await
+                .ok()
+        })
+        .await;
+}
+
 /// Runs the workloads against `cluster` while injecting `plan`, heals everything, waits for a
 /// leader, stops the clients and judges; jobs run when `run.job_clients > 0` (against
 /// `target`, on the cluster's workers).
@@ -173,15 +188,7 @@ pub async fn run_under_load(
     target: Option<&TargetHandle>,
 ) -> Figures {
     let masters: Vec<String> = cluster.http_addrs().iter().map(|a| a.to_string()).collect();
-    let any = cluster.client();
-    cluster
-        .eventually("the files project", || async {
-            let body = serde_json::json!({ "name": FILES_PROJECT });
-            any.send_json::<Value>("POST", "/api/v1/projects", &body, Some("chaos-files"))
-                .await
-                .ok()
-        })
-        .await;
+    create_project(cluster, FILES_PROJECT).await;
     let history = Arc::new(History::default());
     let mut tasks: Vec<_> = (0..run.clients)
         .map(|i| tokio::spawn(client(masters.clone(), history.clone(), run.seed * 10 + i)))
@@ -195,14 +202,7 @@ pub async fn run_under_load(
     let watch = Arc::new(WorkerWatch::default());
     let stop_watch = Arc::new(AtomicBool::new(false));
     if let (Some(target), true) = (target, run.job_clients > 0) {
-        cluster
-            .eventually("the jobs project", || async {
-                let body = serde_json::json!({ "name": crate::jobs::JOBS_PROJECT });
-                any.send_json::<Value>("POST", "/api/v1/projects", &body, Some("chaos-jobs"))
-                    .await
-                    .ok()
-            })
-            .await;
+        create_project(cluster, crate::jobs::JOBS_PROJECT).await;
         for i in 0..run.job_clients {
             tasks.push(tokio::spawn(job_client(
                 masters.clone(),
