@@ -110,22 +110,40 @@ impl std::fmt::Display for Figures {
     }
 }
 
-/// The current Raft term, the leader and its REST address, as any master sees them (the view
-/// waits up to a second for each unresponsive member's status).
+/// The newest Raft term any master knows, its leader and the leader's REST address: every
+/// master is asked at once for its own view (`probe=false`: no wait for unresponsive peers),
+/// so that one paused master costs nothing and the figures keep a resolution of ~0.1 s.
 async fn term(masters: &[String]) -> Option<(u64, u64, String)> {
-    let view: Value = Client::new(masters)
-        .with_timeout(Duration::from_secs(3))
-        .get_json("/api/v1/cluster")
-        .await
-        .ok()?;
-    let leader = view["leader"].as_u64()?;
-    let http = view["members"]
-        .as_array()?
-        .iter()
-        .find(|m| m["id"].as_u64() == Some(leader))?["http_addr"]
-        .as_str()?
-        .to_owned();
-    Some((view["term"].as_u64()?, leader, http))
+    let mut asks = tokio::task::JoinSet::new();
+    for master in masters {
+        let client = Client::new([master.clone()]).with_timeout(Duration::from_millis(800));
+        asks.spawn(async move {
+            client
+                .get_json::<Value>("/api/v1/cluster?probe=false")
+                .await
+                .ok()
+        });
+    }
+    let mut newest: Option<(u64, u64, String)> = None;
+    while let Some(view) = asks.join_next().await {
+        let Some(view) = view.ok().flatten() else {
+            continue;
+        };
+        let Some(leader) = view["leader"].as_u64() else {
+            continue;
+        };
+        let http = view["members"].as_array().and_then(|members| {
+            members.iter().find(|m| m["id"].as_u64() == Some(leader))?["http_addr"]
+                .as_str()
+                .map(str::to_owned)
+        });
+        if let (Some(term), Some(http)) = (view["term"].as_u64(), http) {
+            if newest.as_ref().is_none_or(|(t, ..)| term > *t) {
+                newest = Some((term, leader, http));
+            }
+        }
+    }
+    newest
 }
 
 /// How long after `began` every live worker heartbeated a leader of a term after `before`

@@ -62,6 +62,7 @@ async fn bad_input_gets_problem_details_never_a_500() {
         ("GET", "/api/v1/projects?limit=100000", "", 400),
         ("GET", "/api/v1/projects?after=zz", "", 400),
         ("GET", "/api/v1/projects?consistent=maybe", "", 400),
+        ("GET", "/api/v1/cluster?probe=maybe", "", 400),
         ("DELETE", "/api/v1/projects/missing", "", 404),
         ("DELETE", "/api/v1/cluster/members/x", "", 400),
         ("DELETE", "/api/v1/cluster/members/9", "", 404),
@@ -143,6 +144,31 @@ async fn killing_the_leader_loses_no_acknowledged_write() {
     sandbox.stop(old).await;
     let new = sandbox.leader().await;
     assert_ne!(new, old);
+    // The full view probes every member and finds the old leader gone; `probe=false` names the
+    // leader and lists the members without asking them (only the answering master's status).
+    let member = |view: &serde_json::Value, id: u64| {
+        view["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let third = sandbox.running().into_iter().find(|id| *id != new).unwrap();
+    let probed = get(sandbox.http(new), "/api/v1/cluster").await.json();
+    assert_eq!(member(&probed, old)["reachable"], false);
+    assert_eq!(member(&probed, third)["reachable"], true);
+    let local = get(sandbox.http(new), "/api/v1/cluster?probe=false")
+        .await
+        .json();
+    assert_eq!(local["leader"], new);
+    assert_eq!(local["members"].as_array().unwrap().len(), 3);
+    assert_eq!(member(&local, new)["reachable"], true);
+    for id in [old, third] {
+        let m = member(&local, id);
+        assert!(m.get("reachable").is_none() && m["status"].is_null(), "{m}");
+    }
     for id in sandbox.running() {
         for name in &acknowledged {
             let reply = get(

@@ -4,8 +4,12 @@
 //! `NotLeader` with the leader's address and the link moves there at once; a master that
 //! cannot be reached, answers `Unavailable` (no quorum, shutting down) or breaks the
 //! connection is left for the next address after a jittered, growing pause (50 ms to 1 s), so
-//! that a fleet of workers re-finding a new leader never floods it. One tarpc client is kept
-//! and dropped on any transport error (tarpc has no reconnect of its own).
+//! that a fleet of workers re-finding a new leader never floods it. A call that misses its
+//! deadline also moves the link on (a paused or cut-off master keeps its connections open):
+//! another master either names the same leader again (it was only slow: one more chance) or
+//! the new one; a second miss in a row marks the master unresponsive, and the link does not go
+//! back to it, by hint or rotation, until some master answers for real. One tarpc client is
+//! kept and dropped on any transport error (tarpc has no reconnect of its own).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -87,13 +91,27 @@ impl Link {
         self.current.lock().await.addr.clone()
     }
 
+    /// Moves to the next address in the list, passing over the current one and the one left
+    /// as unresponsive (a paused master still accepts connections: going back to it would
+    /// cost two more deadlines) unless no other is left.
     fn rotate(&self, current: &mut Current) {
-        let mut next = self.next.lock();
-        if self.masters.is_empty() {
+        let len = self.masters.len();
+        if len == 0 {
             return;
         }
-        current.addr = self.masters[*next % self.masters.len()].clone();
-        *next = (*next + 1) % self.masters.len();
+        let avoid = self.unresponsive.lock().clone();
+        let mut next = self.next.lock();
+        let order: Vec<usize> = (0..len).map(|i| (*next + i) % len).collect();
+        let usable = |i: &&usize| avoid.as_deref() != Some(self.masters[**i].as_str());
+        let pick = order
+            .iter()
+            .filter(usable)
+            .find(|i| self.masters[**i] != current.addr)
+            .or_else(|| order.iter().find(usable))
+            .copied()
+            .unwrap_or(order[0]);
+        current.addr = self.masters[pick].clone();
+        *next = (pick + 1) % len;
         current.client = None;
     }
 
@@ -131,7 +149,9 @@ impl Link {
         }
     }
 
-    async fn redirect(&self, hint: Option<String>) {
+    /// Follows a follower's hint (true), or moves on to the next address when there is none,
+    /// it names the master just asked or the one left as unresponsive (false).
+    async fn redirect(&self, hint: Option<String>) -> bool {
         let hint = hint.filter(|h| self.unresponsive.lock().as_deref() != Some(h.as_str()));
         let mut current = self.current.lock().await;
         match hint {
@@ -139,8 +159,12 @@ impl Link {
                 tracing::info!(leader = %addr, "following the leader");
                 current.addr = addr;
                 current.client = None;
+                true
             }
-            _ => self.rotate(&mut current),
+            _ => {
+                self.rotate(&mut current);
+                false
+            }
         }
     }
 
@@ -174,36 +198,39 @@ impl Link {
                 }
             };
             let mut wait = true;
+            // A real answer (not a redirection) clears the suspicion.
             if let Some(Ok(result)) = &answer {
-                self.timeouts.store(0, Ordering::Relaxed);
-                // A real answer (not a redirection) clears the suspicion.
                 if !matches!(result, Err(CallError::NotLeader(_))) {
+                    self.timeouts.store(0, Ordering::Relaxed);
                     *self.unresponsive.lock() = None;
                 }
             }
             match answer {
                 Some(Ok(Ok(v))) => return Ok(v),
                 Some(Ok(Err(CallError::NotLeader(hint)))) => {
-                    // Straight to the leader when it is known; pause otherwise (an election).
-                    wait = hint.raft_addr.is_none();
+                    // Straight to the leader when it is known; pause otherwise (an election,
+                    // or a follower still naming the unresponsive master).
                     last = format!("not the leader (leader: {:?})", hint.raft_addr);
-                    self.redirect(hint.raft_addr).await;
+                    wait = !self.redirect(hint.raft_addr).await;
                 }
                 Some(Ok(Err(CallError::Unavailable(e)))) => {
                     last = format!("unavailable: {e}");
                     self.drop_client().await;
                 }
                 Some(Ok(Err(refused))) => return Err(LinkError::Refused(refused)),
-                // One slow answer is not a dead master: keep the connection. Two in a row (a
-                // paused or cut-off leader keeps its connections open) move to the next master.
+                // A paused or cut-off leader keeps its connections open and answers nothing:
+                // after a missed deadline, ask another master who leads. One that names the
+                // same master sends the link back (a slow leader gets a second chance); a
+                // second miss with no real answer in between marks it unresponsive, and
+                // neither hints nor the rotation lead back to it until a real answer.
                 Some(Err(RpcError::DeadlineExceeded)) => {
                     last = "no answer before the deadline".to_owned();
                     let missed = self.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
                     if missed >= 2 {
                         self.timeouts.store(0, Ordering::Relaxed);
                         *self.unresponsive.lock() = Some(self.leader_addr().await);
-                        self.drop_client().await;
                     }
+                    self.drop_client().await;
                 }
                 Some(Err(e)) => {
                     last = format!("transport: {e}");
@@ -223,5 +250,143 @@ impl Link {
                 pause = (pause * 2).min(BACKOFF_MAX);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use broadside_rpc::LeaderHint;
+    use std::sync::Mutex;
+    use tokio::net::TcpListener;
+
+    /// How a fake master answers a call.
+    #[derive(Clone, Copy)]
+    enum Fake {
+        /// Answers nothing (paused): the call runs into its deadline.
+        Silent,
+        /// A follower naming the master at this index as leader.
+        Names(usize),
+        /// The leader.
+        Leads,
+    }
+
+    /// Three loopback listeners that never accept (connections complete in the backlog, as
+    /// with a paused process) standing for masters whose answers the test scripts.
+    async fn masters() -> (Vec<TcpListener>, Vec<String>) {
+        let mut listeners = Vec::new();
+        for _ in 0..3 {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().to_string())
+            .collect();
+        (listeners, addrs)
+    }
+
+    /// One call through `link` where master `i` behaves as `script[i]`; returns whether it
+    /// succeeded and the masters called, in order.
+    async fn call_once(link: &Link, addrs: &[String], script: &[Fake]) -> (bool, Vec<usize>) {
+        const DEADLINE: Duration = Duration::from_millis(100);
+        let called = Mutex::new(Vec::new());
+        let result = link
+            // Patience shorter than the deadline, as in heartbeats: one miss ends the call.
+            .call(Duration::from_millis(50), DEADLINE, |_client, _ctx| {
+                let called = &called;
+                async move {
+                    let addr = link.leader_addr().await;
+                    let i = addrs.iter().position(|a| *a == addr).unwrap();
+                    called.lock().unwrap().push(i);
+                    match script[i] {
+                        Fake::Silent => {
+                            tokio::time::sleep(DEADLINE).await;
+                            Err(RpcError::DeadlineExceeded)
+                        }
+                        Fake::Names(leader) => Ok(Err(CallError::NotLeader(LeaderHint {
+                            id: Some(leader as u64),
+                            raft_addr: Some(addrs[leader].clone()),
+                            http_addr: None,
+                        }))),
+                        Fake::Leads => Ok(Ok(())),
+                    }
+                }
+            })
+            .await;
+        (result.is_ok(), called.into_inner().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_stops_answering_is_left_after_one_missed_deadline() {
+        let (_listeners, addrs) = masters().await;
+        let link = Link::new(addrs.clone());
+        // Master 0 led and is paused; master 1 already names the new leader, master 2.
+        let script = [Fake::Silent, Fake::Names(2), Fake::Leads];
+        let (ok, called) = call_once(&link, &addrs, &script).await;
+        assert!(!ok, "the paused leader cannot answer");
+        assert_eq!(called, [0]);
+        let (ok, called) = call_once(&link, &addrs, &script).await;
+        assert!(ok);
+        assert_eq!(called, [1, 2], "asked another master, then followed it");
+    }
+
+    #[tokio::test]
+    async fn a_slow_leader_named_again_gets_one_more_chance_then_is_avoided() {
+        let (_listeners, addrs) = masters().await;
+        let link = Link::new(addrs.clone());
+        // The followers have not noticed yet: both name the silent master 0.
+        let stale = [Fake::Silent, Fake::Names(0), Fake::Names(0)];
+        let (ok, called) = call_once(&link, &addrs, &stale).await;
+        assert!(!ok);
+        assert_eq!(called, [0]);
+        let (ok, called) = call_once(&link, &addrs, &stale).await;
+        assert!(!ok);
+        assert_eq!(called, [1, 0], "sent back to the master the follower names");
+        // Two misses in a row: master 0 is unresponsive; a stale hint no longer leads there.
+        let (_, called) = call_once(&link, &addrs, &stale).await;
+        assert!(
+            !called.contains(&0),
+            "went back to the silent master: {called:?}"
+        );
+        // Master 2 wins the election: the link reaches it.
+        let elected = [Fake::Silent, Fake::Names(0), Fake::Leads];
+        let (ok, called) = call_once(&link, &addrs, &elected).await;
+        assert!(ok, "{called:?}");
+        assert_eq!(called.last(), Some(&2));
+    }
+
+    fn link(masters: &[&str]) -> Link {
+        Link::new(masters.iter().map(|m| m.to_string()).collect())
+    }
+
+    #[tokio::test]
+    async fn rotation_walks_the_list_and_skips_the_current_address() {
+        let link = link(&["a", "b", "c"]);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            link.drop_client().await;
+            seen.push(link.leader_addr().await);
+        }
+        assert_eq!(seen, ["b", "c", "a", "b"]);
+        // After a redirection the walk does not land on the address just left.
+        link.redirect(Some("c".into())).await;
+        link.drop_client().await;
+        assert_ne!(link.leader_addr().await, "c");
+    }
+
+    #[tokio::test]
+    async fn rotation_never_goes_back_to_the_unresponsive_master_while_another_is_left() {
+        let link = link(&["a", "b", "c"]);
+        link.redirect(Some("c".into())).await;
+        *link.unresponsive.lock() = Some("c".into());
+        for _ in 0..6 {
+            link.drop_client().await;
+            assert_ne!(link.leader_addr().await, "c");
+        }
+        // A single master is retried even when it was unresponsive.
+        let alone = self::link(&["a"]);
+        *alone.unresponsive.lock() = Some("a".into());
+        alone.drop_client().await;
+        assert_eq!(alone.leader_addr().await, "a");
     }
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -30,10 +31,23 @@ struct MemberView {
     raft_addr: String,
     http_addr: String,
     voter: bool,
-    /// Whether it answered a status call just now.
-    reachable: bool,
+    /// Whether it answered a status call just now (absent with `probe=false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reachable: Option<bool>,
     /// Its own report, when reachable.
     status: Option<NodeStatus>,
+}
+
+/// `?probe=false`: this node's view only, without asking each member for its status (which
+/// waits up to a second for an unresponsive one).
+#[derive(Debug, Deserialize)]
+struct ViewOptions {
+    #[serde(default = "yes")]
+    probe: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The cluster as this node sees it.
@@ -46,7 +60,7 @@ struct ClusterView {
     members: Vec<MemberView>,
 }
 
-async fn view(node: &Arc<Node>) -> ClusterView {
+async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
     let me = node.status();
     let members = node.members();
     let probes = members.iter().map(|(id, (member, voter))| {
@@ -55,18 +69,20 @@ async fn view(node: &Arc<Node>) -> ClusterView {
         async move {
             let status = if *id == node.id() {
                 Some(me)
-            } else {
+            } else if probe {
                 tokio::time::timeout(Duration::from_secs(1), node.peer_status(&member.raft_addr))
                     .await
                     .ok()
                     .and_then(Result::ok)
+            } else {
+                None
             };
             MemberView {
                 id: *id,
                 raft_addr: member.raft_addr.clone(),
                 http_addr: member.http_addr.clone(),
                 voter: *voter,
-                reachable: status.is_some(),
+                reachable: (probe || *id == node.id()).then_some(status.is_some()),
                 status,
             }
         }
@@ -80,8 +96,13 @@ async fn view(node: &Arc<Node>) -> ClusterView {
     }
 }
 
-async fn cluster(State(node): State<Arc<Node>>, _: Consistent) -> Json<ClusterView> {
-    Json(view(&node).await)
+async fn cluster(
+    State(node): State<Arc<Node>>,
+    _: Consistent,
+    options: Result<Query<ViewOptions>, QueryRejection>,
+) -> Result<Json<ClusterView>, Problem> {
+    let Query(options) = options.map_err(|e| Problem::bad_request(e.body_text()))?;
+    Ok(Json(view(&node, options.probe).await))
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +143,7 @@ async fn add_member(
     .await?;
     // Show the new membership as this master's replica has it.
     node.read_barrier().await?;
-    Ok((StatusCode::OK, Json(view(&node).await)))
+    Ok((StatusCode::OK, Json(view(&node, true).await)))
 }
 
 /// Removes a master from the cluster.
@@ -144,7 +165,7 @@ async fn remove_member(
     // Show the new membership as this master's replica has it (a forwarded change is applied
     // here a moment later).
     node.read_barrier().await?;
-    Ok(Json(view(&node).await))
+    Ok(Json(view(&node, true).await))
 }
 
 /// Liveness: the process serves requests and Raft runs.
