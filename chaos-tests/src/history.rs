@@ -75,6 +75,8 @@ pub struct History {
     pub reads: AtomicU64,
     /// Those that did not find the write (must be 0).
     pub stale_reads: Mutex<Vec<String>>,
+    /// Why each refused write was refused (the oracle prints the first few).
+    pub refusals: Mutex<Vec<String>>,
 }
 
 impl History {
@@ -147,6 +149,12 @@ async fn write(
         (Write::File { path, sha256 }, answer, read)
     };
     let outcome = Outcome::of(&answer);
+    if let (Outcome::Failed, Err(e)) = (outcome, &answer) {
+        history
+            .refusals
+            .lock()
+            .push(format!("{write:?} via {master}: {e}"));
+    }
     history.ops.lock().push(Op {
         write,
         outcome,

@@ -559,6 +559,7 @@ mod tests {
             leader: None,
             began: Instant::now(),
             began_unix_ms: began,
+            ended: Instant::now(),
             ended_unix_ms: ended,
             description: String::new(),
         };

@@ -70,10 +70,24 @@ pub struct Injected {
     pub began: Instant,
     /// When it began, Unix milliseconds (to compare with the masters' records).
     pub began_unix_ms: u64,
+    /// When it was undone.
+    pub ended: Instant,
     /// When it was undone, Unix milliseconds.
     pub ended_unix_ms: u64,
     /// What happened, for the log.
     pub description: String,
+}
+
+impl Injected {
+    /// From when the cluster is expected to recover: the fault's start, or its end when the
+    /// fault itself keeps every master down (a crash of all: no leader can exist until the
+    /// restart).
+    pub fn recovery_from(&self) -> Instant {
+        match self.fault {
+            Fault::CrashAll => self.ended,
+            _ => self.began,
+        }
+    }
 }
 
 /// Now, in Unix milliseconds.
@@ -189,6 +203,7 @@ pub async fn inject(cluster: &mut Cluster, fault: Fault, pause: Duration) -> Inj
         leader: fault.hits_leader().then_some(l),
         began,
         began_unix_ms,
+        ended: Instant::now(),
         ended_unix_ms: unix_ms(),
         description,
     }
@@ -239,5 +254,24 @@ mod tests {
         assert!(!Fault::KillFollower.hits_leader());
         assert_eq!(Fault::CutWorker(3).worker(), Some(3));
         assert_eq!(Fault::CrashAll.worker(), None);
+    }
+
+    #[test]
+    fn recovery_counts_from_the_restart_only_after_a_crash_of_every_master() {
+        let began = Instant::now();
+        let ended = began + Duration::from_secs(9);
+        let injected = |fault| Injected {
+            fault,
+            leader: None,
+            began,
+            began_unix_ms: 0,
+            ended,
+            ended_unix_ms: 9_000,
+            description: String::new(),
+        };
+        assert_eq!(injected(Fault::CrashAll).recovery_from(), ended);
+        for fault in [Fault::KillLeader, Fault::PauseLeader, Fault::IsolateLeader] {
+            assert_eq!(injected(fault).recovery_from(), began, "{fault:?}");
+        }
     }
 }

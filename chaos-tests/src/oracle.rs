@@ -20,6 +20,8 @@ pub struct Verdict {
     pub ok: usize,
     /// Refused.
     pub failed: usize,
+    /// Why they were refused.
+    pub refusals: Vec<String>,
     /// Without an answer.
     pub unknown: usize,
     /// Linearizable read-backs that answered.
@@ -58,7 +60,11 @@ impl std::fmt::Display for Verdict {
             self.diverged,
             self.reads,
             self.stale_reads.len()
-        )
+        )?;
+        for refusal in self.refusals.iter().take(3) {
+            write!(f, "\n  refused: {refusal}")?;
+        }
+        Ok(())
     }
 }
 
@@ -147,6 +153,7 @@ pub async fn check(cluster: &Cluster, history: &History) -> Verdict {
         unknown: count(Outcome::Unknown),
         reads: history.reads.load(std::sync::atomic::Ordering::Relaxed),
         stale_reads: history.stale_reads.lock().clone(),
+        refusals: history.refusals.lock().clone(),
         ..Verdict::default()
     };
     let states = on_every_master(cluster, |addr| async move { state_of(&addr).await }).await;

@@ -94,7 +94,7 @@ impl std::fmt::Display for Figures {
         writeln!(f, "{}", self.writes)?;
         writeln!(
             f,
-            "leader recovery (writes acknowledged again): {}",
+            "leader recovery (writes acknowledged again, from the fault's start or a crash-all's restart): {}",
             spread(self.recovery.clone())
         )?;
         write!(
@@ -146,15 +146,15 @@ async fn term(masters: &[String]) -> Option<(u64, u64, String)> {
     newest
 }
 
-/// How long after `began` every live worker heartbeated a leader of a term after `before`
-/// (within two heartbeats); `None` after `limit`.
+/// When every live worker had heartbeated a leader of a term after `before` (within two
+/// heartbeats); `None` after `limit`.
 async fn reattach(
     masters: Vec<String>,
     before: u64,
     heartbeat: Duration,
-    began: Instant,
     limit: Duration,
-) -> Option<Duration> {
+) -> Option<Instant> {
+    let began = Instant::now();
     while began.elapsed() < limit {
         if let Some((_, _, leader)) = term(&masters).await.filter(|(t, ..)| *t > before) {
             let page: Option<Value> = Client::new([leader])
@@ -173,7 +173,7 @@ async fn reattach(
                     .is_some_and(|age| age <= 2 * heartbeat.as_millis() as u64)
             });
             if !live.is_empty() && attached {
-                return Some(began.elapsed());
+                return Some(Instant::now());
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -243,13 +243,13 @@ pub async fn run_under_load(
             if let Some((before, ..)) = term(&masters).await {
                 // A fault shorter than an election may change no leader: then nothing is
                 // measured (the next fault's election must not be counted for this one).
-                measures.push(tokio::spawn(reattach(
+                let measure = reattach(
                     masters.clone(),
                     before,
                     run.heartbeat,
-                    Instant::now(),
                     pause + Duration::from_secs(20),
-                )));
+                );
+                measures.push((injected.len(), tokio::spawn(measure)));
             }
         }
         let done = inject(cluster, fault, pause).await;
@@ -274,16 +274,18 @@ pub async fn run_under_load(
     }
     let mut reattached = Vec::new();
     let mut reattach_missed = 0;
-    for m in measures {
+    for (fault, m) in measures {
         match m.await {
-            Ok(Some(d)) => reattached.push(d),
+            Ok(Some(at)) => {
+                reattached.push(at.saturating_duration_since(injected[fault].recovery_from()))
+            }
             _ => reattach_missed += 1,
         }
     }
     let recovery = injected
         .iter()
         .filter(|i| i.fault.hits_leader())
-        .filter_map(|i| history.recovery_after(i.began))
+        .filter_map(|i| history.recovery_after(i.recovery_from()))
         .collect();
     let writes = check(cluster, &history).await;
     let jobs = match (target, run.job_clients > 0) {

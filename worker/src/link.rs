@@ -7,8 +7,10 @@
 //! that a fleet of workers re-finding a new leader never floods it. A call that misses its
 //! deadline also moves the link on (a paused or cut-off master keeps its connections open):
 //! another master either names the same leader again (it was only slow: one more chance) or
-//! the new one; a second miss in a row marks the master unresponsive, and the link does not go
-//! back to it, by hint or rotation, until some master answers for real. One tarpc client is
+//! the new one; a second miss in a row sets the master aside for two deadlines (while the
+//! others elect a new leader, their stale hints do not lead back to it, nor does the
+//! rotation); after that it is a candidate again — a leader that was only out of reach (a
+//! healed partition) is named by the others and found again. One tarpc client is
 //! kept and dropped on any transport error (tarpc has no reconnect of its own).
 
 use std::future::Future;
@@ -27,6 +29,10 @@ const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Deadline of a connection attempt.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many call deadlines a master that missed two in a row is set aside: long enough for
+/// the others to elect a new leader, short enough that a leader that was only out of reach
+/// is found again well within a lease.
+const QUARANTINE_DEADLINES: u32 = 2;
 
 /// Why a call through the link failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +65,8 @@ pub struct Link {
     timeouts: AtomicU32,
     /// The master left after timeouts: a stale "the leader is there" hint pointing back at it
     /// (from a follower that has not noticed yet) is not followed.
-    unresponsive: parking_lot::Mutex<Option<String>>,
+    /// Until when (it is set aside for [`QUARANTINE_DEADLINES`] deadlines).
+    unresponsive: parking_lot::Mutex<Option<(String, Instant)>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -91,15 +98,27 @@ impl Link {
         self.current.lock().await.addr.clone()
     }
 
+    /// The master set aside as unresponsive, while it is.
+    fn avoided(&self) -> Option<String> {
+        let mut unresponsive = self.unresponsive.lock();
+        if unresponsive
+            .as_ref()
+            .is_some_and(|(_, until)| Instant::now() >= *until)
+        {
+            *unresponsive = None;
+        }
+        unresponsive.as_ref().map(|(addr, _)| addr.clone())
+    }
+
     /// Moves to the next address in the list, passing over the current one and the one left
-    /// as unresponsive (a paused master still accepts connections: going back to it would
-    /// cost two more deadlines) unless no other is left.
+    /// aside as unresponsive (a paused master still accepts connections: going back to it
+    /// would cost two more deadlines) unless no other is left.
     fn rotate(&self, current: &mut Current) {
         let len = self.masters.len();
         if len == 0 {
             return;
         }
-        let avoid = self.unresponsive.lock().clone();
+        let avoid = self.avoided();
         let mut next = self.next.lock();
         let order: Vec<usize> = (0..len).map(|i| (*next + i) % len).collect();
         let usable = |i: &&usize| avoid.as_deref() != Some(self.masters[**i].as_str());
@@ -152,7 +171,8 @@ impl Link {
     /// Follows a follower's hint (true), or moves on to the next address when there is none,
     /// it names the master just asked or the one left as unresponsive (false).
     async fn redirect(&self, hint: Option<String>) -> bool {
-        let hint = hint.filter(|h| self.unresponsive.lock().as_deref() != Some(h.as_str()));
+        let avoid = self.avoided();
+        let hint = hint.filter(|h| avoid.as_deref() != Some(h.as_str()));
         let mut current = self.current.lock().await;
         match hint {
             Some(addr) if addr != current.addr => {
@@ -228,7 +248,8 @@ impl Link {
                     let missed = self.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
                     if missed >= 2 {
                         self.timeouts.store(0, Ordering::Relaxed);
-                        *self.unresponsive.lock() = Some(self.leader_addr().await);
+                        let until = Instant::now() + deadline * QUARANTINE_DEADLINES;
+                        *self.unresponsive.lock() = Some((self.leader_addr().await, until));
                     }
                     self.drop_client().await;
                 }
@@ -355,6 +376,39 @@ mod tests {
         assert_eq!(called.last(), Some(&2));
     }
 
+    #[tokio::test]
+    async fn a_leader_set_aside_is_found_again_when_the_others_keep_naming_it() {
+        let (_listeners, addrs) = masters().await;
+        let link = Link::new(addrs.clone());
+        // The worker is cut off from the leader (master 0) for two deadlines: set aside.
+        let cut = [Fake::Silent, Fake::Names(0), Fake::Names(0)];
+        for _ in 0..2 {
+            call_once(&link, &addrs, &cut).await;
+        }
+        assert_eq!(link.avoided().as_deref(), Some(addrs[0].as_str()));
+        // The cut heals and no election happened: the followers keep naming master 0, and the
+        // link must go back to it (before the fix it never did: the worker was declared dead).
+        let healed = [Fake::Leads, Fake::Names(0), Fake::Names(0)];
+        let give_up = Instant::now() + PATIENCE;
+        loop {
+            let (ok, called) = call_once(&link, &addrs, &healed).await;
+            if ok {
+                assert_eq!(called.last(), Some(&0));
+                break;
+            }
+            assert!(Instant::now() < give_up, "never went back to the leader");
+        }
+        assert_eq!(link.avoided(), None, "a real answer clears the mark");
+    }
+
+    impl Link {
+        fn set_aside(&self, addr: &str) {
+            *self.unresponsive.lock() = Some((addr.to_owned(), Instant::now() + PATIENCE));
+        }
+    }
+
+    const PATIENCE: Duration = Duration::from_secs(5);
+
     fn link(masters: &[&str]) -> Link {
         Link::new(masters.iter().map(|m| m.to_string()).collect())
     }
@@ -378,14 +432,14 @@ mod tests {
     async fn rotation_never_goes_back_to_the_unresponsive_master_while_another_is_left() {
         let link = link(&["a", "b", "c"]);
         link.redirect(Some("c".into())).await;
-        *link.unresponsive.lock() = Some("c".into());
+        link.set_aside("c");
         for _ in 0..6 {
             link.drop_client().await;
             assert_ne!(link.leader_addr().await, "c");
         }
         // A single master is retried even when it was unresponsive.
         let alone = self::link(&["a"]);
-        *alone.unresponsive.lock() = Some("a".into());
+        alone.set_aside("a");
         alone.drop_client().await;
         assert_eq!(alone.leader_addr().await, "a");
     }
