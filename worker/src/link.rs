@@ -63,9 +63,9 @@ pub struct Link {
     next: parking_lot::Mutex<usize>,
     /// Calls in a row that got no answer before their deadline.
     timeouts: AtomicU32,
-    /// The master left after timeouts: a stale "the leader is there" hint pointing back at it
-    /// (from a follower that has not noticed yet) is not followed.
-    /// Until when (it is set aside for [`QUARANTINE_DEADLINES`] deadlines).
+    /// The master set aside after two missed deadlines, and until when
+    /// ([`QUARANTINE_DEADLINES`] deadlines): meanwhile a stale "the leader is there" hint
+    /// pointing back at it (from a follower that has not noticed yet) is not followed.
     unresponsive: parking_lot::Mutex<Option<(String, Instant)>>,
 }
 
