@@ -413,7 +413,11 @@ async fn execute(
     state.push(delta_of(recorder.take_delta(), outcome.duration + from, 0));
     let report = build_report(&plan, &outcome, segment);
     let result = encode_report(&report).map_err(|e| e.to_string())?;
-    Ok((Outcome::Succeeded, result, outcome.interrupted))
+    // Halted before the run returned: cut short, even when the engine saw its schedule end
+    // first (once the lease gate closes, every remaining user exits at once, and a schedule
+    // already past its end — a worker silent through it — finishes before the stop is seen).
+    let cut_short = outcome.interrupted || state.halted().is_some();
+    Ok((Outcome::Succeeded, result, cut_short))
 }
 
 impl Shared {
