@@ -278,7 +278,10 @@ impl std::fmt::Display for JobVerdict {
 
 /// Every job of [`JOBS_PROJECT`] on master `addr`, read linearizably: id → (state,
 /// reassignments, simulation).
-async fn jobs_on(addr: &str) -> Result<BTreeMap<u64, (String, u64, String)>, ClientError> {
+/// Every job on master `addr`: `id → (state, reassignments, simulation, start_at_ms)`.
+type JobRow = (String, u64, String, Option<u64>);
+
+async fn jobs_on(addr: &str) -> Result<BTreeMap<u64, JobRow>, ClientError> {
     let client = Client::new([addr]).with_timeout(Duration::from_secs(10));
     let path = format!("/api/v1/projects/{JOBS_PROJECT}/jobs?limit=1000&consistent=true");
     let items = all_items(&client, &path).await?;
@@ -288,7 +291,11 @@ async fn jobs_on(addr: &str) -> Result<BTreeMap<u64, (String, u64, String)>, Cli
             let state = j["state"].as_str().unwrap_or_default().to_owned();
             let simulation = j["simulation"].as_str().unwrap_or_default().to_owned();
             let reassignments = j["reassignments"].as_u64().unwrap_or(0);
-            Some((j["id"].as_u64()?, (state, reassignments, simulation)))
+            let start_at = j["start_at_ms"].as_u64();
+            Some((
+                j["id"].as_u64()?,
+                (state, reassignments, simulation, start_at),
+            ))
         })
         .collect())
 }
@@ -428,23 +435,18 @@ pub async fn check_jobs(
     // The target's records against the tasks' attempts and the reports.
     let snapshot = target.stats().snapshot();
     let planned = history.planned.lock().clone();
-    for (id, (state, reassignments, simulation)) in &leader_view {
+    for (id, (state, reassignments, simulation, start_at)) in &leader_view {
         *v.states.entry(state.clone()).or_default() += 1;
         v.reassignments += reassignments;
         let tasks: Value = client
             .get_json(&format!("/api/v1/jobs/{id}/tasks?consistent=true"))
             .await
             .unwrap_or(Value::Null);
-        let start_at = client
-            .get_json::<Value>(&format!("/api/v1/jobs/{id}?consistent=true"))
-            .await
-            .ok()
-            .and_then(|job| job["start_at_ms"].as_u64());
         let mut joined_late = false;
         for task in tasks["items"].as_array().into_iter().flatten() {
             v.tasks += 1;
             let claimed = task["claimed_at_ms"].as_u64();
-            joined_late |= matches!((claimed, start_at), (Some(c), Some(s)) if c > s);
+            joined_late |= matches!((claimed, start_at), (Some(c), Some(s)) if c > *s);
             let index = task["index"].as_u64().unwrap_or(0);
             let attempts = task["attempt"].as_u64().unwrap_or(0);
             let windows: Vec<Window> = (1..=attempts)
