@@ -418,6 +418,13 @@ pub(crate) fn complete(
     };
     tx.put(CF_RESULTS, keys::task_result(id, index), &record)?;
 
+    // A task that failed before the coordinated start was scheduled: the start waits for every
+    // task to be ready, so it would never come. The job fails now and its other tasks stop.
+    if task.state == TaskState::Failed && job.start_at_ms.is_none() && !job.state.is_terminal() {
+        let reason = format!("task {index} failed before the start: {}", task.reason);
+        finish_job(tx, &mut job, JobState::Failed, &reason)?;
+        return Ok(Response::Ok);
+    }
     let tasks = tasks_of(tx, id)?;
     if !job.state.is_terminal() && tasks.iter().all(|t| t.state.is_terminal()) {
         match tasks.iter().find(|t| t.state == TaskState::Failed) {

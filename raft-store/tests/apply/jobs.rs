@@ -339,6 +339,68 @@ async fn reassignment_fences_the_stale_attempt() {
     assert!(job.reason.contains("target down"));
 }
 
+/// The coordinated start waits for every task to be ready: a task that fails before it is
+/// scheduled fails the job at once (its other tasks stop); one that fails after it lets the
+/// others run to their end.
+#[tokio::test]
+async fn a_task_failing_before_the_start_fails_the_job_at_once() {
+    let mut h = setup().await;
+    let fail = |job_id, task| Command::CompleteTask {
+        job_id,
+        task,
+        attempt: 1,
+        outcome: TaskOutcome::Failed {
+            reason: "no simulation file".into(),
+        },
+        result: vec![],
+    };
+    let early = submit(&mut h, 2).await;
+    ok(&claim(&mut h, early, 0, 1, "w1").await);
+    ok(&claim(&mut h, early, 1, 1, "w2").await);
+    ok(&h.run(fail(early, 1)).await);
+    let r = h.reader();
+    let job = r.job(early).unwrap().expect("job");
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(
+        job.reason,
+        "task 1 failed before the start: no simulation file"
+    );
+    let states: Vec<TaskState> = r
+        .list_tasks(early, &PageRequest::default())
+        .unwrap()
+        .items
+        .iter()
+        .map(|t| t.state)
+        .collect();
+    assert_eq!(states, vec![TaskState::Aborted, TaskState::Failed]);
+
+    let late = submit(&mut h, 2).await;
+    ok(&claim(&mut h, late, 0, 1, "w1").await);
+    ok(&claim(&mut h, late, 1, 1, "w2").await);
+    ok(&h
+        .run(Command::ScheduleStart {
+            job_id: late,
+            start_at_ms: h.now + 100,
+            partial: false,
+        })
+        .await);
+    ok(&h.run(fail(late, 1)).await);
+    let job = r.job(late).unwrap().expect("job");
+    assert_eq!(job.state, JobState::Starting, "{job:?}");
+    ok(&h
+        .run(Command::CompleteTask {
+            job_id: late,
+            task: 0,
+            attempt: 1,
+            outcome: TaskOutcome::Succeeded,
+            result: vec![],
+        })
+        .await);
+    let job = r.job(late).unwrap().expect("job");
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(job.reason, "task 1 failed: no simulation file");
+}
+
 #[tokio::test]
 async fn abort_and_manual_failure_end_unfinished_tasks() {
     let mut h = setup().await;
