@@ -457,6 +457,9 @@ impl WorkerRpc for WorkerServer {
         .map(drop)
     }
 
+    /// Any master serves chunks from its own replica. A blob missing here is not an error of
+    /// the caller: a task names only files its job pinned, so this replica has not applied
+    /// them yet (a lagging follower, a leader just elected): `Unavailable`, ask again.
     async fn fetch_chunk(self, _: Context, sha256: Digest, index: u32) -> Result<Chunk, CallError> {
         let reader = self.scheduler.node.reader();
         let sha = Sha256(sha256.0);
@@ -464,7 +467,9 @@ impl WorkerRpc for WorkerServer {
             .blob(&sha)
             .map_err(storage)?
             .filter(|b| b.complete)
-            .ok_or_else(|| CallError::BadRequest(format!("no blob {sha}")))?;
+            .ok_or_else(|| {
+                CallError::Unavailable(format!("blob {sha} is not (yet) complete on this master"))
+            })?;
         let data = reader
             .blob_chunk(&sha, index)
             .map_err(storage)?

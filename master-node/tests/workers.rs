@@ -452,6 +452,21 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
         .unwrap()
         .unwrap();
     assert_eq!(chunk.data.0, SIMULATION.as_bytes());
+    // A blob this replica does not hold (yet): ask again, not a failure of the task.
+    let unknown = c
+        .fetch_chunk(ctx(), broadside_rpc::worker::Digest([7; 32]), 0)
+        .await
+        .unwrap();
+    assert!(
+        matches!(unknown, Err(CallError::Unavailable(ref e)) if e.contains("0707")),
+        "{unknown:?}"
+    );
+    // A chunk past the blob's end is the caller's mistake.
+    let past = c
+        .fetch_chunk(ctx(), a1.simulation.sha256, 99)
+        .await
+        .unwrap();
+    assert!(matches!(past, Err(CallError::BadRequest(_))), "{past:?}");
     sandbox.shutdown().await;
 }
 
