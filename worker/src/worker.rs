@@ -322,6 +322,18 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
             }
             continue;
         }
+        if shared.lease_expired() {
+            // A task claimed now would be stopped and handed back at once (and claimed again,
+            // in a loop of reassignments): renew the lease first.
+            shared.beat().await;
+            if shared.lease_expired() {
+                tokio::select! {
+                    () = tokio::time::sleep(shared.heartbeat() / 2) => {}
+                    () = shutdown.cancelled() => break,
+                }
+            }
+            continue;
+        }
         let request = PullRequest {
             worker_id: shared.id.clone(),
             free_slots: shared.free_slots(),
