@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use broadside_engine::metrics::RunStats;
 use broadside_engine::report::RunReport;
-use broadside_harness::{signal, target};
+use broadside_harness::{fast_timings_with, signal, target, Cluster};
 use broadside_target::ATTRIBUTION_HEADER;
 use common::*;
 use serde_json::{json, Value};
@@ -244,6 +244,67 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
         );
     };
     assert!(new_last <= third_first + 200, "drained attempt overlapped");
+    target.shutdown().await.unwrap();
+}
+
+/// A worker silent past its lease *and* past its schedule's end, resumed before the master gives
+/// up on it: when it wakes, every remaining arrival meets the closed lease gate at once and the
+/// engine may see its schedule end before the stop. The attempt withheld load, so it must be
+/// handed back (and resumed where the job stands), never completed as if it had run in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_silent_past_its_lease_and_its_schedule_hands_the_task_back() {
+    let _serial = SERIAL.lock().await;
+    let target = target().await;
+    // Lease 2.5 s; the master reassigns after 2.5 + 0.3 + 3 s of silence: a 4 s pause loses
+    // the worker's lease but not yet its task.
+    let timings = fast_timings_with(&[("--reassign-margin", "3s"), ("--failover-grace", "6s")]);
+    let mut cluster = Cluster::start(binary(), 3, &timings);
+    cluster.leader().await;
+    cluster.add_worker("default", 1, &[]).await;
+    cluster.wait_for_workers(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 20 requests a second for 2 s: 40 planned, the end passes during the pause.
+    let sim = simulation(
+        dir.path(),
+        "silent",
+        &target.base_url(),
+        "      - constant_users_per_sec: { rate: 20, during: 2s }",
+        "",
+    );
+    let id = job_id(&submit(&cluster, &sim, &["--parallelism", "1"]));
+    let client = cluster.client();
+    cluster
+        .eventually("the task running", || async {
+            let t = tasks(&client, id).await.first()?.clone();
+            (t["state"] == "running").then_some(())
+        })
+        .await;
+    let pid = cluster.worker(1).pid().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(pid, "STOP");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    signal(pid, "CONT");
+    let done = finished(&cluster, &client, id).await;
+    let first = attribution_count(&target, &format!("{id}-0-1"));
+    let task = tasks(&client, id).await[0].clone();
+    assert!(first < 40, "the pause withheld nothing: {first} requests");
+    assert_eq!(
+        (done["state"].as_str(), task["attempt"].as_u64()),
+        (Some("completed"), Some(2)),
+        "an attempt that sent {first} of 40 requests was not handed back: {task}\n{}",
+        cluster.logs()
+    );
+    assert_eq!(done["reassignments"], 1, "{done}");
+    // The resumed attempt starts where the job stands (past its end): nothing is sent twice.
+    let received = target.stats().snapshot().total;
+    assert!(received <= 40, "more than planned: {received}");
+    let reported = result(&client, id).await["requests"]["all"]["count"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        reported <= received,
+        "{reported} reported > {received} received"
+    );
     target.shutdown().await.unwrap();
 }
 

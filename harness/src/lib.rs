@@ -67,13 +67,19 @@ pub fn fast_timings_with_lease(
     lease: &'static str,
     failover_grace: &'static str,
 ) -> [&'static str; 16] {
+    fast_timings_with(&[("--lease", lease), ("--failover-grace", failover_grace)])
+}
+
+/// [`FAST_TIMINGS`] with some flags' values replaced (`(flag, value)`; a flag not in
+/// [`FAST_TIMINGS`] is a mistake of the caller and panics).
+pub fn fast_timings_with(overrides: &[(&str, &'static str)]) -> [&'static str; 16] {
     let mut timings = FAST_TIMINGS;
-    for i in (0..timings.len()).step_by(2) {
-        match timings[i] {
-            "--lease" => timings[i + 1] = lease,
-            "--failover-grace" => timings[i + 1] = failover_grace,
-            _ => {}
-        }
+    for (flag, value) in overrides {
+        let i = (0..timings.len())
+            .step_by(2)
+            .find(|i| timings[*i] == *flag)
+            .unwrap_or_else(|| panic!("{flag} is not one of the fast timings"));
+        timings[i + 1] = value;
     }
     timings
 }
