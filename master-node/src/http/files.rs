@@ -233,6 +233,12 @@ async fn upload(
     checked(&project, &path)?;
     let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
     let kind = upload_kind(&query, &path)?;
+    // A write is checked against the latest committed state: a project missing from this
+    // replica may only not be applied here yet (a lagging follower), so ask again after a
+    // read barrier before refusing.
+    if node.reader().project(&project)?.is_none() {
+        node.read_barrier().await?;
+    }
     project_exists(&node, &project)?;
     let spool = Spool::receive(
         &node.config.data.join("uploads"),
