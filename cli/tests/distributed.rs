@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use broadside_engine::metrics::RunStats;
 use broadside_engine::report::RunReport;
-use broadside_harness::{fast_timings_with, signal, target, Cluster};
+use broadside_harness::{fast_timings_with, signal, target};
 use broadside_target::ATTRIBUTION_HEADER;
 use common::*;
 use serde_json::{json, Value};
@@ -258,10 +258,7 @@ async fn a_worker_silent_past_its_lease_and_its_schedule_hands_the_task_back() {
     // Lease 2.5 s; the master reassigns after 2.5 + 0.3 + 3 s of silence: a 4 s pause loses
     // the worker's lease but not yet its task.
     let timings = fast_timings_with(&[("--reassign-margin", "3s"), ("--failover-grace", "6s")]);
-    let mut cluster = Cluster::start(binary(), 3, &timings);
-    cluster.leader().await;
-    cluster.add_worker("default", 1, &[]).await;
-    cluster.wait_for_workers(1).await;
+    let cluster = cluster_with_timings(1, &timings).await;
     let dir = tempfile::tempdir().unwrap();
     // 20 requests a second for 2 s: 40 planned, the end passes during the pause.
     let sim = simulation(

@@ -104,7 +104,13 @@ pub async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Value {
 
 /// Cluster with `workers` workers, all registered.
 pub async fn cluster_with(workers: usize) -> Cluster {
-    let mut cluster = Cluster::start(binary(), 3, &FAST_TIMINGS);
+    cluster_with_timings(workers, &FAST_TIMINGS).await
+}
+
+/// Cluster of masters started with `timings` (their flags) and `workers` workers, all
+/// registered.
+pub async fn cluster_with_timings(workers: usize, timings: &[&str]) -> Cluster {
+    let mut cluster = Cluster::start(binary(), 3, timings);
     cluster.leader().await;
     for _ in 0..workers {
         cluster.add_worker("default", 1, &[]).await;
