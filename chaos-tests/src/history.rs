@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use broadside_client::api::NewProject;
 use broadside_client::{Client, ClientError};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// The project the clients upload files into.
@@ -121,13 +121,12 @@ async fn write(
     let one = Client::new([master]).with_timeout(Duration::from_secs(3));
     let sent = Instant::now();
     let (write, answer, read) = if n % 2 == 0 {
+        let project = NewProject {
+            name: name.clone(),
+            description: String::new(),
+        };
         let answer = one
-            .send_json::<Value>(
-                "POST",
-                "/api/v1/projects",
-                &json!({ "name": name }),
-                Some(&format!("chaos-{name}")),
-            )
+            .create_project(&project, Some(&format!("chaos-{name}")))
             .await
             .map(drop);
         let read = format!("/api/v1/projects/{name}?consistent=true");
@@ -136,12 +135,7 @@ async fn write(
         let content = format!("{name}\n").repeat(size);
         let path = format!("f/{name}.txt");
         let answer = one
-            .call(
-                "PUT",
-                &format!("/api/v1/projects/{FILES_PROJECT}/files/{path}"),
-                &[("content-type", "application/octet-stream")],
-                content.clone(),
-            )
+            .upload(FILES_PROJECT, &path, content.clone(), None, None)
             .await
             .map(drop);
         let read = format!("/api/v1/projects/{FILES_PROJECT}/file-versions/{path}?consistent=true");

@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broadside_client::{job_ended, Client, ClientError};
+use broadside_client::api::{Job, JobState, Submission, Worker, WorkerState};
+use broadside_client::{Client, ClientError};
 use broadside_harness::Cluster;
 use broadside_target::TargetHandle;
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
 
 use crate::history::Outcome;
 use crate::nemesis::Injected;
@@ -94,14 +94,8 @@ pub async fn job_client(masters: Vec<String>, target: String, history: Arc<JobHi
         let text = format!(
             "name: {name}\nhttp:\n  base_url: \"{target}\"\nscenarios:\n  - name: s\n    injection:\n      - constant_users_per_sec: {{ rate: {RATE}, during: {seconds}s }}\n    steps:\n      - request: {{ name: home, url: /json }}\n"
         );
-        let path = format!("/api/v1/projects/{JOBS_PROJECT}/files/{simulation}");
         let uploaded = persist(Duration::from_secs(30), || {
-            client.call(
-                "PUT",
-                &path,
-                &[("content-type", "application/octet-stream")],
-                text.clone(),
-            )
+            client.upload(JOBS_PROJECT, &simulation, text.clone(), None, None)
         })
         .await;
         if uploaded.is_err() {
@@ -111,15 +105,17 @@ pub async fn job_client(masters: Vec<String>, target: String, history: Arc<JobHi
             .planned
             .lock()
             .insert(simulation.clone(), RATE * seconds);
-        let body = json!({ "simulation": simulation, "parallelism": 2, "mode": "split" });
+        let submission = Submission {
+            parallelism: 2,
+            ..Submission::new(simulation.clone())
+        };
         let key = format!("chaos-{name}");
-        let jobs_path = format!("/api/v1/projects/{JOBS_PROJECT}/jobs");
         let submitted = persist(Duration::from_secs(30), || {
-            client.send_json::<Value>("POST", &jobs_path, &body, Some(&key))
+            client.submit(JOBS_PROJECT, &submission, Some(&key))
         })
         .await;
         let outcome = Outcome::of(&submitted);
-        let id = submitted.ok().and_then(|j| j["id"].as_u64());
+        let id = submitted.ok().map(|j| j.id);
         let mut op = JobOp {
             simulation,
             outcome,
@@ -130,10 +126,8 @@ pub async fn job_client(masters: Vec<String>, target: String, history: Arc<JobHi
             if rng.random_range(0..4) == 0 {
                 tokio::time::sleep(Duration::from_millis(rng.random_range(1000..4000))).await;
                 let key = format!("chaos-abort-{name}");
-                let abort_path = format!("/api/v1/jobs/{id}/abort");
-                let reason = json!({ "reason": "chaos" });
                 let aborted = persist(Duration::from_secs(30), || {
-                    client.send_json::<Value>("POST", &abort_path, &reason, Some(&key))
+                    client.abort(id, Some("chaos"), Some(&key))
                 })
                 .await;
                 op.abort = Some(Outcome::of(&aborted));
@@ -144,7 +138,11 @@ pub async fn job_client(masters: Vec<String>, target: String, history: Arc<JobHi
             // One job at a time per client; the liveness phase waits for the rest.
             let deadline = Instant::now() + Duration::from_secs(seconds + 60);
             while !history.stopped() && Instant::now() < deadline {
-                if job_ended(&client.job_state(id).await) {
+                let ended = client
+                    .job(id)
+                    .await
+                    .is_ok_and(|j| j.job.state.is_terminal());
+                if ended {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -167,23 +165,22 @@ impl WorkerWatch {
     pub async fn run(self: Arc<Self>, masters: Vec<String>, stop: Arc<AtomicBool>) {
         let client = Client::new(masters).with_timeout(Duration::from_secs(2));
         while !stop.load(Ordering::SeqCst) {
-            if let Ok(page) = client.get_json::<Value>("/api/v1/workers?limit=1000").await {
-                self.observe(&page);
+            if let Ok(workers) = client.workers().await {
+                self.observe(&workers);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
-    fn observe(&self, page: &Value) {
-        for w in page["items"].as_array().into_iter().flatten() {
-            let Some(id) = w["id"].as_str() else { continue };
-            if w["state"] == "dead" {
-                let since = w["state_since_ms"].as_u64().unwrap_or(0);
+    fn observe(&self, workers: &[Worker]) {
+        for w in workers {
+            let id = w.id.as_str();
+            if w.state == WorkerState::Dead {
                 self.events
                     .lock()
-                    .insert((id.to_owned(), "declared dead", since));
+                    .insert((id.to_owned(), "declared dead", w.state_since_ms));
             }
-            let at = w["registered_at_ms"].as_u64().unwrap_or(0);
+            let at = w.registered_at_ms;
             let mut registered = self.registered.lock();
             match registered.get(id) {
                 Some(before) if at > *before => {
@@ -276,26 +273,21 @@ impl std::fmt::Display for JobVerdict {
     }
 }
 
-/// Every job of [`JOBS_PROJECT`] on master `addr`, read linearizably: id → (state,
-/// reassignments, simulation).
-/// Every job on master `addr`: `id → (state, reassignments, simulation, start_at_ms)`.
-type JobRow = (String, u64, String, Option<u64>);
+/// A job as the oracle compares it: `(state, reassignments, simulation, start_at_ms)`.
+type JobRow = (JobState, u32, String, Option<u64>);
 
+/// Every job of [`JOBS_PROJECT`] on master `addr`, read linearizably, by id.
 async fn jobs_on(addr: &str) -> Result<BTreeMap<u64, JobRow>, ClientError> {
     let client = Client::new([addr]).with_timeout(Duration::from_secs(10));
     let path = format!("/api/v1/projects/{JOBS_PROJECT}/jobs?limit=1000&consistent=true");
-    let items = all_items(&client, &path).await?;
-    Ok(items
-        .iter()
-        .filter_map(|j| {
-            let state = j["state"].as_str().unwrap_or_default().to_owned();
-            let simulation = j["simulation"].as_str().unwrap_or_default().to_owned();
-            let reassignments = j["reassignments"].as_u64().unwrap_or(0);
-            let start_at = j["start_at_ms"].as_u64();
-            Some((
-                j["id"].as_u64()?,
-                (state, reassignments, simulation, start_at),
-            ))
+    let jobs: Vec<Job> = all_items(&client, &path).await?;
+    Ok(jobs
+        .into_iter()
+        .map(|j| {
+            (
+                j.id,
+                (j.state, j.reassignments, j.simulation, j.start_at_ms),
+            )
         })
         .collect())
 }
@@ -343,14 +335,14 @@ fn overlaps(mut windows: Vec<Window>, tolerance_ms: u64) -> (u64, Vec<(u64, u64,
 /// arrivals already due); any other job counts no more than that (requests in flight when an
 /// attempt stopped are not counted).
 fn miscounted(
-    state: &str,
-    reassignments: u64,
+    state: JobState,
+    reassignments: u32,
     planned: Option<u64>,
     joined_late: bool,
     received: u64,
     reported: u64,
 ) -> bool {
-    if state == "completed" && reassignments == 0 {
+    if state == JobState::Completed && reassignments == 0 {
         reported != received || (!joined_late && planned.is_some_and(|p| p != received))
     } else {
         reported > received
@@ -398,7 +390,7 @@ pub async fn check_jobs(
         if let Ok(jobs) = jobs_on(&addr).await {
             let open: Vec<u64> = jobs
                 .iter()
-                .filter(|(_, (state, ..))| !job_ended(state))
+                .filter(|(_, (state, ..))| !state.is_terminal())
                 .map(|(id, _)| *id)
                 .collect();
             if open.is_empty() || Instant::now() >= deadline {
@@ -424,7 +416,7 @@ pub async fn check_jobs(
         let Some(id) = op.id else { continue };
         match leader_view.get(&id) {
             None => v.lost.push(format!("job {id} ({})", op.simulation)),
-            Some((state, ..)) if op.abort == Some(Outcome::Ok) && state != "aborted" => {
+            Some((state, ..)) if op.abort == Some(Outcome::Ok) && *state != JobState::Aborted => {
                 v.lost.push(format!(
                     "job {id}: abort acknowledged, but it ended {state}"
                 ))
@@ -436,19 +428,16 @@ pub async fn check_jobs(
     let snapshot = target.stats().snapshot();
     let planned = history.planned.lock().clone();
     for (id, (state, reassignments, simulation, start_at)) in &leader_view {
-        *v.states.entry(state.clone()).or_default() += 1;
-        v.reassignments += reassignments;
-        let tasks: Value = client
-            .get_json(&format!("/api/v1/jobs/{id}/tasks?consistent=true"))
-            .await
-            .unwrap_or(Value::Null);
+        *v.states.entry(state.as_str().to_owned()).or_default() += 1;
+        v.reassignments += u64::from(*reassignments);
+        let tasks = client.tasks(*id).await.unwrap_or_default();
         let mut joined_late = false;
-        for task in tasks["items"].as_array().into_iter().flatten() {
+        for task in &tasks {
             v.tasks += 1;
-            let claimed = task["claimed_at_ms"].as_u64();
+            let claimed = task.claimed_at_ms;
             joined_late |= matches!((claimed, start_at), (Some(c), Some(s)) if c > *s);
-            let index = task["index"].as_u64().unwrap_or(0);
-            let attempts = task["attempt"].as_u64().unwrap_or(0);
+            let index = task.index;
+            let attempts = u64::from(task.attempt);
             let windows: Vec<Window> = (1..=attempts)
                 .filter_map(|a| {
                     let s = snapshot.attribution(&format!("{id}-{index}-{a}"))?;
@@ -468,16 +457,18 @@ pub async fn check_jobs(
             .filter(|(k, _)| k.starts_with(&prefix))
             .map(|(_, s)| s.count)
             .sum();
-        let reported = client
-            .get_json::<Value>(&format!("/api/v1/jobs/{id}/result?consistent=true"))
-            .await
-            .ok()
-            .and_then(|r| r["requests"]["all"]["count"].as_u64())
-            .unwrap_or(0);
+        let reported = client.result(*id).await.map_or(0, |r| r.requests());
         v.received += received;
         v.reported += reported;
         let plan = planned.get(simulation).copied();
-        if miscounted(state, *reassignments, plan, joined_late, received, reported) {
+        if miscounted(
+            *state,
+            *reassignments,
+            plan,
+            joined_late,
+            received,
+            reported,
+        ) {
             v.miscounted.push(format!(
                 "job {id} {state} ({reassignments} reassignments, a task joined late: {joined_late}): planned {plan:?}, received {received}, reported {reported}"
             ));
@@ -536,38 +527,79 @@ mod tests {
 
     #[test]
     fn counts_are_exact_only_for_jobs_completed_without_reassignment() {
-        assert!(!miscounted("completed", 0, Some(200), false, 200, 200));
-        assert!(miscounted("completed", 0, Some(200), false, 200, 199));
-        assert!(miscounted("completed", 0, Some(200), false, 199, 199));
-        assert!(!miscounted("completed", 0, None, false, 150, 150));
+        assert!(!miscounted(
+            JobState::Completed,
+            0,
+            Some(200),
+            false,
+            200,
+            200
+        ));
+        assert!(miscounted(
+            JobState::Completed,
+            0,
+            Some(200),
+            false,
+            200,
+            199
+        ));
+        assert!(miscounted(
+            JobState::Completed,
+            0,
+            Some(200),
+            false,
+            199,
+            199
+        ));
+        assert!(!miscounted(JobState::Completed, 0, None, false, 150, 150));
         // A task claimed after the job's start skipped the arrivals already due: counted
         // exactly, short of the plan.
-        assert!(!miscounted("completed", 0, Some(100), true, 91, 91));
-        assert!(miscounted("completed", 0, Some(100), true, 91, 90));
-        assert!(!miscounted("completed", 1, Some(200), false, 205, 190));
-        assert!(!miscounted("aborted", 0, Some(200), false, 80, 79));
-        assert!(miscounted("aborted", 0, Some(200), false, 80, 81));
+        assert!(!miscounted(JobState::Completed, 0, Some(100), true, 91, 91));
+        assert!(miscounted(JobState::Completed, 0, Some(100), true, 91, 90));
+        assert!(!miscounted(
+            JobState::Completed,
+            1,
+            Some(200),
+            false,
+            205,
+            190
+        ));
+        assert!(!miscounted(JobState::Aborted, 0, Some(200), false, 80, 79));
+        assert!(miscounted(JobState::Aborted, 0, Some(200), false, 80, 81));
     }
 
     #[test]
     fn the_watch_records_deaths_and_registrations_after_the_first_one() {
         let watch = WorkerWatch::default();
-        let page = |state: &str, since: u64, registered: u64| {
-            json!({ "items": [
-                { "id": "w1", "state": state, "state_since_ms": since, "registered_at_ms": registered },
-                { "id": "w2", "state": "alive", "state_since_ms": 5, "registered_at_ms": 5 },
-            ] })
+        let worker = |id: &str, state, since, registered| Worker {
+            id: id.to_owned(),
+            pool: "default".into(),
+            labels: Default::default(),
+            slots: 1,
+            version: String::new(),
+            address: String::new(),
+            state,
+            reason: String::new(),
+            registered_at_ms: registered,
+            state_since_ms: since,
+            last_heartbeat_age_ms: None,
         };
-        watch.observe(&page("alive", 1, 1));
+        let page = |state, since: u64, registered: u64| {
+            vec![
+                worker("w1", state, since, registered),
+                worker("w2", WorkerState::Alive, 5, 5),
+            ]
+        };
+        watch.observe(&page(WorkerState::Alive, 1, 1));
         assert!(
             watch.events.lock().is_empty(),
             "the first registration is no event"
         );
-        watch.observe(&page("dead", 7, 1));
-        watch.observe(&page("dead", 7, 1));
+        watch.observe(&page(WorkerState::Dead, 7, 1));
+        watch.observe(&page(WorkerState::Dead, 7, 1));
         // A lagging replica shows the older registration: no event.
-        watch.observe(&page("alive", 1, 1));
-        watch.observe(&page("alive", 9, 9));
+        watch.observe(&page(WorkerState::Alive, 1, 1));
+        watch.observe(&page(WorkerState::Alive, 9, 9));
         let events: Vec<_> = watch.events.lock().iter().cloned().collect();
         assert_eq!(
             events,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use broadside_chaos_tests::{run_under_load, schedule, Fault, JobTolerances, Run};
-use broadside_harness::Cluster;
+use broadside_harness::{Cluster, Timings};
 
 /// Workers (2 slots each).
 const WORKERS: usize = 3;
@@ -86,7 +86,7 @@ fn humantime_free(text: &str) -> Result<Duration, String> {
 async fn run(binary: PathBuf, duration: Duration, seed: u64) -> bool {
     let target = broadside_harness::target().await;
     // Default timings: what an operator runs.
-    let mut cluster = Cluster::start_with_links(&binary, 3, &[]).await;
+    let mut cluster = Cluster::start_with_links(&binary, 3, &Timings::default()).await;
     cluster.leader().await;
     for _ in 0..WORKERS {
         cluster.add_worker("default", 2, &[]).await;

@@ -5,9 +5,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use broadside_client::api::{FileVersion, Page, Project};
 use broadside_client::{Client, ClientError};
 use broadside_harness::Cluster;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use crate::history::{History, Op, Outcome, Write, FILES_PROJECT};
 
@@ -70,7 +71,10 @@ impl std::fmt::Display for Verdict {
 
 /// Every item of the paged listing at `path` (which has a query already), following the
 /// `next` cursors; a listing of a project that does not exist (404) is empty.
-pub(crate) async fn all_items(client: &Client, path: &str) -> Result<Vec<Value>, ClientError> {
+pub(crate) async fn all_items<T: DeserializeOwned>(
+    client: &Client,
+    path: &str,
+) -> Result<Vec<T>, ClientError> {
     let mut items = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -78,14 +82,14 @@ pub(crate) async fn all_items(client: &Client, path: &str) -> Result<Vec<Value>,
             Some(c) => format!("{path}&after={c}"),
             None => path.to_owned(),
         };
-        let page: Value = match client.get_json(&page_path).await {
+        let page: Page<T> = match client.get_json(&page_path).await {
             Ok(page) => page,
             Err(ClientError::Api { status: 404, .. }) => return Ok(items),
             Err(e) => return Err(e),
         };
-        items.extend(page["items"].as_array().into_iter().flatten().cloned());
-        match page["next"].as_str() {
-            Some(next) => after = Some(next.to_owned()),
+        items.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
             None => return Ok(items),
         }
     }
@@ -123,20 +127,17 @@ where
 /// Every project and file (latest versions) on master `addr`, read linearizably.
 async fn state_of(addr: &str) -> Result<BTreeSet<Write>, ClientError> {
     let client = Client::new([addr]).with_timeout(Duration::from_secs(10));
-    let projects = all_items(&client, "/api/v1/projects?limit=1000&consistent=true").await?;
-    let files = all_items(
+    let projects: Vec<Project> =
+        all_items(&client, "/api/v1/projects?limit=1000&consistent=true").await?;
+    let files: Vec<FileVersion> = all_items(
         &client,
         &format!("/api/v1/projects/{FILES_PROJECT}/files?limit=1000&consistent=true"),
     )
     .await?;
-    let projects = projects
-        .iter()
-        .filter_map(|p| Some(Write::Project(p["name"].as_str()?.to_owned())));
-    let files = files.iter().filter_map(|f| {
-        Some(Write::File {
-            path: f["path"].as_str()?.to_owned(),
-            sha256: f["sha256"].as_str()?.to_owned(),
-        })
+    let projects = projects.into_iter().map(|p| Write::Project(p.name));
+    let files = files.into_iter().map(|f| Write::File {
+        path: f.path,
+        sha256: f.sha256,
     });
     Ok(projects.chain(files).collect())
 }

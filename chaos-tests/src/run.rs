@@ -6,10 +6,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use broadside_client::api::{NewProject, Page, Worker, WorkerState};
 use broadside_client::Client;
 use broadside_harness::Cluster;
 use broadside_target::TargetHandle;
-use serde_json::Value;
 
 use crate::history::{client, prober, History, FILES_PROJECT};
 use crate::jobs::{check_jobs, job_client, JobHistory, JobTolerances, JobVerdict, WorkerWatch};
@@ -117,30 +117,18 @@ async fn term(masters: &[String]) -> Option<(u64, u64, String)> {
     let mut asks = tokio::task::JoinSet::new();
     for master in masters {
         let client = Client::new([master.clone()]).with_timeout(Duration::from_millis(800));
-        asks.spawn(async move {
-            client
-                .get_json::<Value>("/api/v1/cluster?probe=false")
-                .await
-                .ok()
-        });
+        asks.spawn(async move { client.cluster(false).await.ok() });
     }
     let mut newest: Option<(u64, u64, String)> = None;
     while let Some(view) = asks.join_next().await {
         let Some(view) = view.ok().flatten() else {
             continue;
         };
-        let Some(leader) = view["leader"].as_u64() else {
+        let (Some(leader), Some(http)) = (view.leader, view.leader_http_addr()) else {
             continue;
         };
-        let http = view["members"].as_array().and_then(|members| {
-            members.iter().find(|m| m["id"].as_u64() == Some(leader))?["http_addr"]
-                .as_str()
-                .map(str::to_owned)
-        });
-        if let (Some(term), Some(http)) = (view["term"].as_u64(), http) {
-            if newest.as_ref().is_none_or(|(t, ..)| term > *t) {
-                newest = Some((term, leader, http));
-            }
+        if newest.as_ref().is_none_or(|(t, ..)| view.term > *t) {
+            newest = Some((view.term, leader, http.to_owned()));
         }
     }
     newest
@@ -157,19 +145,18 @@ async fn reattach(
     let began = Instant::now();
     while began.elapsed() < limit {
         if let Some((_, _, leader)) = term(&masters).await.filter(|(t, ..)| *t > before) {
-            let page: Option<Value> = Client::new([leader])
+            let page: Option<Page<Worker>> = Client::new([leader])
                 .with_timeout(Duration::from_secs(1))
                 .get_json("/api/v1/workers?limit=1000")
                 .await
                 .ok();
-            let items = page
-                .as_ref()
-                .and_then(|p| p["items"].as_array().cloned())
-                .unwrap_or_default();
-            let live: Vec<&Value> = items.iter().filter(|w| w["state"] == "alive").collect();
+            let items = page.map(|p| p.items).unwrap_or_default();
+            let live: Vec<&Worker> = items
+                .iter()
+                .filter(|w| w.state == WorkerState::Alive)
+                .collect();
             let attached = live.iter().all(|w| {
-                w["last_heartbeat_age_ms"]
-                    .as_u64()
+                w.last_heartbeat_age_ms
                     .is_some_and(|age| age <= 2 * heartbeat.as_millis() as u64)
             });
             if !live.is_empty() && attached {
@@ -184,14 +171,14 @@ async fn reattach(
 /// Creates project `name` (one idempotency key, retried until acknowledged).
 async fn create_project(cluster: &Cluster, name: &str) {
     let client = cluster.client();
-    let body = serde_json::json!({ "name": name });
+    let project = NewProject {
+        name: name.to_owned(),
+        description: String::new(),
+    };
     let key = format!("chaos-project-{name}");
     cluster
         .eventually(&format!("project {name}"), || async {
-            client
-                .send_json::<Value>("POST", "/api/v1/projects", &body, Some(&key))
-                .await
-                .ok()
+            client.create_project(&project, Some(&key)).await.ok()
         })
         .await;
 }

@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use broadside_client::{job_ended, Client};
-use broadside_harness::{target, Cluster};
-use serde_json::{json, Value};
+use broadside_client::api::{JobState, NewProject, Submission};
+use broadside_client::Client;
+use broadside_harness::{target, Cluster, Timings};
 
 const WORKERS: usize = 10;
 
@@ -33,34 +33,28 @@ fn rounds() -> usize {
 
 async fn upload(client: &Client, path: &str, text: &str) {
     client
-        .call(
-            "PUT",
-            &format!("/api/v1/projects/bench/files/{path}"),
-            &[],
-            text.to_owned(),
-        )
+        .upload("bench", path, text.to_owned(), None, None)
         .await
         .expect("upload");
 }
 
 async fn submit(client: &Client, simulation: &str, parallelism: usize) -> u64 {
-    let job: Value = client
-        .send_json(
-            "POST",
-            "/api/v1/projects/bench/jobs",
-            &json!({ "simulation": simulation, "parallelism": parallelism }),
-            None,
-        )
+    let submission = Submission {
+        parallelism: parallelism as u32,
+        ..Submission::new(simulation)
+    };
+    client
+        .submit("bench", &submission, None)
         .await
-        .expect("submit");
-    job["id"].as_u64().expect("job id")
+        .expect("submit")
+        .id
 }
 
-async fn finished(cluster: &Cluster, client: &Client, id: u64) -> String {
+async fn finished(cluster: &Cluster, client: &Client, id: u64) -> JobState {
     cluster
         .eventually("the job to finish", || async {
-            let s = client.job_state(id).await;
-            job_ended(&s).then_some(s)
+            let state = client.job(id).await.ok()?.job.state;
+            state.is_terminal().then_some(state)
         })
         .await
 }
@@ -75,15 +69,23 @@ fn stats(values: &mut [f64]) -> (f64, f64, f64) {
 async fn main() {
     let rounds = rounds();
     let target = target().await;
-    let mut cluster = Cluster::start(Path::new(env!("CARGO_BIN_EXE_broadside")), 3, &[]);
+    let mut cluster = Cluster::start(
+        Path::new(env!("CARGO_BIN_EXE_broadside")),
+        3,
+        &Timings::default(),
+    );
     cluster.leader().await;
     for _ in 0..WORKERS {
         cluster.add_worker("default", 1, &[]).await;
     }
     cluster.wait_for_workers(WORKERS).await;
     let client = cluster.client();
+    let project = NewProject {
+        name: "bench".into(),
+        description: String::new(),
+    };
     client
-        .send_json::<Value>("POST", "/api/v1/projects", &json!({"name": "bench"}), None)
+        .create_project(&project, None)
         .await
         .expect("project");
     let base = target.base_url();
@@ -109,32 +111,21 @@ async fn main() {
         let (mut dispatch, mut start, mut skew) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             let id = submit(&client, "short.yaml", tasks).await;
-            assert_eq!(finished(&cluster, &client, id).await, "completed");
+            assert_eq!(finished(&cluster, &client, id).await, JobState::Completed);
             // On the leader's clock: submission, each claim, the start instant.
-            let job: Value = client
-                .get_json(&format!("/api/v1/jobs/{id}"))
-                .await
-                .expect("job");
-            let list: Value = client
-                .get_json(&format!("/api/v1/jobs/{id}/tasks"))
-                .await
-                .expect("tasks");
-            let submitted_ms = job["submitted_at_ms"].as_u64().unwrap_or(0);
-            let last_claim = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t["claimed_at_ms"].as_u64())
+            let job = client.job(id).await.expect("job").job;
+            let list = client.tasks(id).await.expect("tasks");
+            let submitted_ms = job.submitted_at_ms;
+            let last_claim = list
+                .iter()
+                .filter_map(|t| t.claimed_at_ms)
                 .max()
                 .unwrap_or(0);
             dispatch.push(last_claim.saturating_sub(submitted_ms) as f64);
-            let start_ms = job["start_at_ms"].as_u64().unwrap_or(0);
+            let start_ms = job.start_at_ms.unwrap_or(0);
             start.push(start_ms.saturating_sub(submitted_ms) as f64);
-            let result: Value = client
-                .get_json(&format!("/api/v1/jobs/{id}/result"))
-                .await
-                .expect("result");
-            skew.push(result["start_skew_ms"].as_f64().unwrap_or(f64::NAN));
+            let result = client.result(id).await.expect("result");
+            skew.push(result.start_skew_ms.map_or(f64::NAN, |s| s as f64));
         }
         let (d_min, d_p50, d_max) = stats(&mut dispatch);
         let (_, s_p50, s_max) = stats(&mut start);
@@ -149,7 +140,8 @@ async fn main() {
     let id = submit(&client, "steady.yaml", 3).await;
     cluster
         .eventually("the steady job running", || async {
-            (client.job_state(id).await == "running").then_some(())
+            let state = client.job(id).await.ok()?.job.state;
+            (state == JobState::Running).then_some(())
         })
         .await;
     tokio::time::sleep(Duration::from_secs(8)).await;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broadside_client::Client;
-use broadside_harness::{Cluster, PATIENCE};
+use broadside_harness::{Cluster, Timings, PATIENCE};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
@@ -105,7 +105,11 @@ async fn writer(load: Arc<Load>, index: usize) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = args();
-    let mut cluster = Cluster::start(Path::new(env!("CARGO_BIN_EXE_broadside")), MASTERS, &[]);
+    let mut cluster = Cluster::start(
+        Path::new(env!("CARGO_BIN_EXE_broadside")),
+        MASTERS,
+        &Timings::default(),
+    );
     let all = cluster.http_addrs();
     cluster.leader().await;
 

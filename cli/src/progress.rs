@@ -1,18 +1,65 @@
-//! Live progress while a run goes: a redrawn line on a terminal, plain periodic lines
-//! otherwise (CI logs).
+//! Live progress while a run goes: an `indicatif` bar redrawn on a terminal (a spinner when
+//! the planned duration is unknown), plain periodic lines otherwise (CI logs).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
-use broadside_engine::report::{render_plain_progress_line, render_progress_line, Progress};
+use broadside_engine::report::{render_plain_progress_line, render_progress_message, Progress};
 use broadside_engine::runtime::Run;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// How often a terminal's bar is redrawn.
+const TERMINAL_PERIOD: Duration = Duration::from_secs(1);
+/// How often a plain line is printed in logs.
+const LOG_PERIOD: Duration = Duration::from_secs(5);
 
 /// Prints progress until [`ProgressPrinter::finish`].
 pub struct ProgressPrinter {
     stop: CancellationToken,
     task: JoinHandle<()>,
+}
+
+/// Where progress goes: a bar on a terminal, lines in a log.
+enum Output {
+    Bar(ProgressBar),
+    Lines,
+}
+
+impl Output {
+    fn show(&self, p: &Progress) {
+        match self {
+            Output::Bar(bar) => {
+                if let Some(planned) = p.planned {
+                    if bar.length() != Some(planned.as_millis() as u64) {
+                        bar.set_length(planned.as_millis() as u64);
+                        bar.set_style(bar_style());
+                    }
+                }
+                bar.set_position(p.elapsed.as_millis() as u64);
+                bar.set_message(render_progress_message(p));
+            }
+            Output::Lines => eprintln!("{}", render_plain_progress_line(p)),
+        }
+    }
+
+    fn finish(self) {
+        if let Output::Bar(bar) = self {
+            bar.finish();
+        }
+    }
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("[{bar:30}] {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#>-")
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 impl ProgressPrinter {
@@ -40,11 +87,12 @@ impl ProgressPrinter {
     /// second on a terminal, redrawn in place, every five seconds as plain lines otherwise.
     pub fn with(mut source: impl FnMut() -> Option<Progress> + Send + 'static) -> Self {
         let stop = CancellationToken::new();
-        let tty = std::io::stderr().is_terminal();
-        let period = if tty {
-            Duration::from_secs(1)
+        let (output, period) = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(spinner_style());
+            (Output::Bar(bar), TERMINAL_PERIOD)
         } else {
-            Duration::from_secs(5)
+            (Output::Lines, LOG_PERIOD)
         };
         let task = {
             let stop = stop.clone();
@@ -56,19 +104,11 @@ impl ProgressPrinter {
                         _ = stop.cancelled() => break,
                         _ = tick.tick() => {}
                     }
-                    let Some(p) = source() else { continue };
-                    let mut err = std::io::stderr().lock();
-                    if tty {
-                        let width = terminal_width();
-                        let _ = write!(err, "\r{}\x1b[K", render_progress_line(&p, width));
-                    } else {
-                        let _ = writeln!(err, "{}", render_plain_progress_line(&p));
+                    if let Some(p) = source() {
+                        output.show(&p);
                     }
-                    let _ = err.flush();
                 }
-                if tty {
-                    let _ = writeln!(std::io::stderr());
-                }
+                output.finish();
             })
         };
         ProgressPrinter { stop, task }
@@ -79,11 +119,4 @@ impl ProgressPrinter {
         self.stop.cancel();
         let _ = self.task.await;
     }
-}
-
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100)
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 mod common;
 
 use broadside_chaos_tests::{run_under_load, schedule, Fault, Figures, JobTolerances, Run};
-use broadside_harness::{fast_timings_with_lease, target, Cluster, Peer, FAST_TIMINGS};
+use broadside_client::api::{JobState, TaskState};
+use broadside_harness::{target, Cluster, Peer, Timings};
 use common::{
     attempt_window, finished, job, job_id, result, simulation, submit, tasks, text, worker_index,
 };
@@ -49,7 +50,7 @@ fn assert_passed(figures: &Figures, cluster: &Cluster) {
 /// clients and checks the history.
 async fn scenario(name: &str, faults: &[Fault], count: usize, pause_ms: (u64, u64), seed: u64) {
     let _serial = SERIAL.lock().await;
-    let mut cluster = Cluster::start_with_links(common::binary(), 3, &FAST_TIMINGS).await;
+    let mut cluster = Cluster::start_with_links(common::binary(), 3, &Timings::fast()).await;
     cluster.leader().await;
     let plan = schedule(
         seed,
@@ -66,7 +67,7 @@ async fn scenario(name: &str, faults: &[Fault], count: usize, pause_ms: (u64, u6
 /// A cluster with links, `workers` workers of 2 slots and the target, for job scenarios.
 async fn with_workers(
     workers: usize,
-    timings: &[&str],
+    timings: &Timings,
 ) -> (Cluster, broadside_target::TargetHandle) {
     let target = target().await;
     let mut cluster = Cluster::start_with_links(common::binary(), 3, timings).await;
@@ -102,18 +103,22 @@ async fn crashing_every_master_at_once_loses_no_acknowledged_write() {
     scenario("crash every master", &[Fault::CrashAll], 2, (500, 2500), 7).await;
 }
 
-/// [`FAST_TIMINGS`] with the default ratio of lease to failover: a paused leader (whose
+/// [`Timings::fast`] with the default ratio of lease to failover: a paused leader (whose
 /// connections stay open, unlike a killed one's) costs the workers a couple of heartbeat
 /// deadlines before they move on, so they need the lease headroom a real cluster has.
-fn pause_timings() -> [&'static str; 16] {
-    fast_timings_with_lease("5s", "6s")
+fn pause_timings() -> Timings {
+    Timings {
+        lease: Duration::from_secs(5),
+        failover_grace: Duration::from_secs(6),
+        ..Timings::fast()
+    }
 }
 
 /// A job of one task on 2 linked workers at 20 requests/s for `seconds`; returns the cluster, the target,
 /// the job id and the worker running it.
 async fn running_job(
     seconds: u64,
-    timings: &[&str],
+    timings: &Timings,
 ) -> (Cluster, broadside_target::TargetHandle, u64, usize) {
     let (cluster, target) = with_workers(2, timings).await;
     let dir = tempfile::tempdir().unwrap();
@@ -131,7 +136,7 @@ async fn running_job(
     let worker = cluster
         .eventually("the task running", || async {
             let t = tasks(&client, id).await.first()?.clone();
-            (t["state"] == "running").then(|| t["worker_id"].as_str().map(str::to_owned))?
+            (t.state == TaskState::Running).then_some(t.worker_id)?
         })
         .await;
     let index = worker_index(&cluster, &worker);
@@ -168,7 +173,7 @@ async fn pausing_the_leader_3_s_then_15_s_stops_no_task_and_kills_no_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacing_the_leader_with_a_new_master_under_load_loses_nothing() {
     let _serial = SERIAL.lock().await;
-    let (mut cluster, target) = with_workers(3, &FAST_TIMINGS).await;
+    let (mut cluster, target) = with_workers(3, &Timings::fast()).await;
     let plan = vec![(Fault::ReplaceLeader, Duration::ZERO)];
     let mut run = short("replace the leader", 6, 2);
     run.between = Duration::from_secs(3);
@@ -176,20 +181,11 @@ async fn replacing_the_leader_with_a_new_master_under_load_loses_nothing() {
     println!("add master 4, remove the leader, while jobs run and clients write:\n{figures}");
     assert_passed(&figures, &cluster);
     let removed = figures.injected[0].leader.expect("the leader was known");
-    let view: serde_json::Value = cluster
-        .client()
-        .get_json("/api/v1/cluster")
-        .await
-        .expect("cluster view");
-    let mut members: Vec<u64> = view["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["id"].as_u64())
-        .collect();
+    let view = cluster.client().cluster(true).await.expect("cluster view");
+    let mut members: Vec<u64> = view.members.iter().map(|m| m.id).collect();
     members.sort();
     let expected: Vec<u64> = (1..=4).filter(|id| *id != removed).collect();
-    assert_eq!(members, expected, "{view}");
+    assert_eq!(members, expected, "{view:?}");
     target.shutdown().await.unwrap();
 }
 
@@ -205,7 +201,7 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
     cluster.heal();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        tasks(&client, id).await[0]["attempt"],
+        tasks(&client, id).await[0].attempt,
         1,
         "a short cut reassigned the task"
     );
@@ -215,13 +211,18 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
     let cut = std::time::Instant::now();
     cluster
         .eventually("the reassignment", || async {
-            (tasks(&client, id).await.first()?["attempt"] == 2).then_some(())
+            (tasks(&client, id).await.first()?.attempt == 2).then_some(())
         })
         .await;
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(cut.elapsed())).await;
     cluster.heal();
     let done = finished(&cluster, &client, id).await;
-    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:?}\n{}",
+        cluster.logs()
+    );
     let stats = target.stats().snapshot();
     let window = |a: u32| attempt_window(&target, id, a);
     let (_, old_last) = window(1).expect("attempt 1 ran");
@@ -230,9 +231,7 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
         old_last < new_first,
         "attempts overlapped: the cut-off worker loaded until {old_last}, its replacement from {new_first}"
     );
-    let reported = result(&client, id).await["requests"]["all"]["count"]
-        .as_u64()
-        .unwrap();
+    let reported = result(&client, id).await.requests();
     assert!(
         reported <= stats.total,
         "{reported} reported > {} received",

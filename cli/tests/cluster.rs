@@ -4,41 +4,43 @@
 
 use std::path::Path;
 
+use broadside_client::api::NewProject;
 use broadside_client::Client;
-use broadside_harness::{Cluster, FAST_TIMINGS};
-use serde_json::{json, Value};
+use broadside_harness::{Cluster, Timings};
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_broadside"))
 }
 
+fn new(name: &str) -> NewProject {
+    NewProject {
+        name: name.to_owned(),
+        description: String::new(),
+    }
+}
+
 async fn project(client: &Client, name: &str) {
-    let created: Value = client
-        .send_json(
-            "POST",
-            "/api/v1/projects",
-            &json!({ "name": name }),
-            Some(&format!("create-{name}")),
-        )
+    let created = client
+        .create_project(&new(name), Some(&format!("create-{name}")))
         .await
         .unwrap_or_else(|e| panic!("create {name}: {e}"));
-    assert_eq!(created["name"], name);
+    assert_eq!(created.name, name);
 }
 
 async fn exists_everywhere(cluster: &Cluster, name: &str) {
     for m in cluster.masters.iter().filter(|m| m.is_running()) {
         let one = Client::new([m.http.to_string()]);
-        let found: Value = one
-            .get_json(&format!("/api/v1/projects/{name}?consistent=true"))
+        let found = one
+            .project(name)
             .await
             .unwrap_or_else(|e| panic!("{name} on master {}: {e}\n{}", m.id, cluster.logs()));
-        assert_eq!(found["name"], name);
+        assert_eq!(found.name, name);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn master_processes_elect_replicate_and_survive_the_leader_being_killed() {
-    let mut cluster = Cluster::start(binary(), 3, &FAST_TIMINGS);
+    let mut cluster = Cluster::start(binary(), 3, &Timings::fast());
     let leader = cluster.leader().await;
     let follower = cluster
         .masters
@@ -56,17 +58,12 @@ async fn master_processes_elect_replicate_and_survive_the_leader_being_killed() 
     exists_everywhere(&cluster, "before").await;
 
     // The same idempotency key again: the first outcome, no second project.
-    let again: Value = cluster
+    let again = cluster
         .client()
-        .send_json(
-            "POST",
-            "/api/v1/projects",
-            &json!({ "name": "before" }),
-            Some("create-before"),
-        )
+        .create_project(&new("before"), Some("create-before"))
         .await
         .expect("a retried write returns its first outcome");
-    assert_eq!(again["name"], "before");
+    assert_eq!(again.name, "before");
 
     cluster.kill(leader);
     let new_leader = cluster.leader().await;
@@ -79,10 +76,6 @@ async fn master_processes_elect_replicate_and_survive_the_leader_being_killed() 
     exists_everywhere(&cluster, "before").await;
     exists_everywhere(&cluster, "after").await;
 
-    let view: Value = cluster
-        .client()
-        .get_json("/api/v1/cluster")
-        .await
-        .expect("cluster view");
-    assert_eq!(view["members"].as_array().map(Vec::len), Some(3), "{view}");
+    let view = cluster.client().cluster(true).await.expect("cluster view");
+    assert_eq!(view.members.len(), 3, "{view:?}");
 }

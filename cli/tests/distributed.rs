@@ -8,12 +8,11 @@ mod common;
 
 use std::time::Duration;
 
+use broadside_client::api::{JobState, TaskState};
 use broadside_engine::metrics::RunStats;
-use broadside_engine::report::RunReport;
-use broadside_harness::{fast_timings_with, signal, target};
+use broadside_harness::{signal, target, Timings};
 use broadside_target::ATTRIBUTION_HEADER;
 use common::*;
-use serde_json::{json, Value};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -42,7 +41,10 @@ async fn a_split_job_counts_every_request_once_through_a_leader_kill() {
     let client = cluster.client();
     cluster
         .eventually("the job to run", || async {
-            (job(&client, id).await["state"] == "running").then_some(())
+            job(&client, id)
+                .await
+                .filter(|j| j.state == JobState::Running)
+                .map(drop)
         })
         .await;
     // Mid-run: the leader dies; a new one takes over within the workers' lease.
@@ -50,37 +52,36 @@ async fn a_split_job_counts_every_request_once_through_a_leader_kill() {
     let leader = cluster.leader().await;
     cluster.kill(leader);
     let done = finished(&cluster, &client, id).await;
-    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
-    assert_eq!(done["reassignments"], 0, "a failover reassigned a task");
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:?}\n{}",
+        cluster.logs()
+    );
+    assert_eq!(done.reassignments, 0, "a failover reassigned a task");
     for t in tasks(&client, id).await {
-        assert_eq!(t["attempt"], 1, "{t}");
+        assert_eq!(t.attempt, 1, "{t:?}");
     }
     let summary = result(&client, id).await;
-    assert_eq!(summary["requests"]["all"]["count"], 90, "{summary}");
+    assert_eq!(summary.requests(), 90, "{}", summary.summary);
     assert_eq!(target.stats().snapshot().total, 90);
     for task in 0..3 {
         assert_eq!(attribution_count(&target, &format!("{id}-{task}-1")), 30);
     }
-    assert_eq!(summary["passed"], true);
-    assert!(summary["start_skew_ms"].as_u64().is_some(), "{summary}");
-    println!("start skew of 3 tasks: {} ms", summary["start_skew_ms"]);
+    assert!(summary.report.passed());
+    assert!(summary.start_skew_ms.is_some(), "{}", summary.summary);
+    println!(
+        "start skew of 3 tasks: {} ms",
+        summary.start_skew_ms.unwrap_or_default()
+    );
 
     // The merged percentiles are those of the three task reports merged.
     let mut merged = RunStats::default();
     for task in 0..3 {
-        let doc: Value = client
-            .get_json(&format!("/api/v1/jobs/{id}/tasks/{task}/result"))
-            .await
-            .expect("task result");
-        merged.merge(
-            &RunReport::from_summary_json(doc)
-                .expect("task report")
-                .stats,
-        );
+        let report = client.task_result(id, task).await.expect("task result");
+        merged.merge(&report.report.stats);
     }
-    let job_stats = RunReport::from_summary_json(summary)
-        .expect("job report")
-        .stats;
+    let job_stats = summary.report.stats;
     for p in [50.0, 75.0, 95.0, 99.0, 99.9, 100.0] {
         assert_eq!(
             job_stats.total().latency.percentile_micros(p),
@@ -131,19 +132,24 @@ async fn a_lost_worker_task_resumes_elsewhere_without_overlap() {
         .eventually("task 0 running", || async {
             let t = tasks(&client, id).await;
             let first = t.first()?.clone();
-            (first["state"] == "running").then_some(first)
+            (first.state == TaskState::Running).then_some(first)
         })
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Its worker process dies.
-    let victim = running["worker_id"].as_str().unwrap().to_owned();
+    let victim = running.worker_id.clone().unwrap();
     let index = worker_index(&cluster, &victim);
     cluster.kill_worker(index);
     let done = finished(&cluster, &client, id).await;
-    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:?}\n{}",
+        cluster.logs()
+    );
     let task0 = tasks(&client, id).await[0].clone();
-    assert_eq!(task0["attempt"], 2, "{task0}");
-    assert_ne!(task0["worker_id"], victim.as_str());
+    assert_eq!(task0.attempt, 2, "{task0:?}");
+    assert_ne!(task0.worker_id.as_deref(), Some(victim.as_str()));
     let stats = target.stats().snapshot();
     let old = stats
         .attribution(&format!("{id}-0-1"))
@@ -161,7 +167,7 @@ async fn a_lost_worker_task_resumes_elsewhere_without_overlap() {
     );
     // Resumed at the elapsed offset: the shape is kept, nothing is sent twice.
     let summary = result(&client, id).await;
-    let reported = summary["requests"]["all"]["count"].as_u64().unwrap();
+    let reported = summary.requests();
     assert!(stats.total <= 160, "more than planned: {}", stats.total);
     assert!(
         reported <= stats.total,
@@ -191,10 +197,10 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     let running = cluster
         .eventually("the task running", || async {
             let t = tasks(&client, id).await.first()?.clone();
-            (t["state"] == "running").then_some(t)
+            (t.state == TaskState::Running).then_some(t)
         })
         .await;
-    let victim = running["worker_id"].as_str().unwrap().to_owned();
+    let victim = running.worker_id.clone().unwrap();
     let index = worker_index(&cluster, &victim);
     tokio::time::sleep(Duration::from_secs(1)).await;
     // Paused past its lease and the reassignment delay, then resumed.
@@ -203,7 +209,7 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     cluster
         .eventually("the reassignment", || async {
             let t = tasks(&client, id).await.first()?.clone();
-            (t["attempt"] == 2).then_some(())
+            (t.attempt == 2).then_some(())
         })
         .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -213,7 +219,7 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     cluster
         .eventually("attempt 2 running", || async {
             let t = tasks(&client, id).await.first()?.clone();
-            (t["state"] == "running" && t["attempt"] == 2).then_some(())
+            (t.state == TaskState::Running && t.attempt == 2).then_some(())
         })
         .await;
     let other = 3 - index;
@@ -224,7 +230,12 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
         cluster.logs()
     );
     let done = finished(&cluster, &client, id).await;
-    assert_eq!(done["state"], "completed", "{done}\n{}", cluster.logs());
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:?}\n{}",
+        cluster.logs()
+    );
     let window = |a: u32| attempt_window(&target, id, a);
     let (_, old_last) = window(1).expect("attempt 1 ran");
     let (new_first, new_last) = window(2).expect("attempt 2 ran");
@@ -257,7 +268,11 @@ async fn a_worker_silent_past_its_lease_and_its_schedule_hands_the_task_back() {
     let target = target().await;
     // Lease 2.5 s; the master reassigns after 2.5 + 0.3 + 3 s of silence: a 4 s pause loses
     // the worker's lease but not yet its task.
-    let timings = fast_timings_with(&[("--reassign-margin", "3s"), ("--failover-grace", "6s")]);
+    let timings = Timings {
+        reassign_margin: Duration::from_secs(3),
+        failover_grace: Duration::from_secs(6),
+        ..Timings::fast()
+    };
     let cluster = cluster_with_timings(1, &timings).await;
     let dir = tempfile::tempdir().unwrap();
     // 20 requests a second for 2 s: 40 planned, the end passes during the pause.
@@ -273,7 +288,7 @@ async fn a_worker_silent_past_its_lease_and_its_schedule_hands_the_task_back() {
     cluster
         .eventually("the task running", || async {
             let t = tasks(&client, id).await.first()?.clone();
-            (t["state"] == "running").then_some(())
+            (t.state == TaskState::Running).then_some(())
         })
         .await;
     let pid = cluster.worker(1).pid().unwrap();
@@ -286,18 +301,16 @@ async fn a_worker_silent_past_its_lease_and_its_schedule_hands_the_task_back() {
     let task = tasks(&client, id).await[0].clone();
     assert!(first < 40, "the pause withheld nothing: {first} requests");
     assert_eq!(
-        (done["state"].as_str(), task["attempt"].as_u64()),
-        (Some("completed"), Some(2)),
-        "an attempt that sent {first} of 40 requests was not handed back: {task}\n{}",
+        (done.state, task.attempt),
+        (JobState::Completed, 2),
+        "an attempt that sent {first} of 40 requests was not handed back: {task:?}\n{}",
         cluster.logs()
     );
-    assert_eq!(done["reassignments"], 1, "{done}");
+    assert_eq!(done.reassignments, 1, "{done:?}");
     // The resumed attempt starts where the job stands (past its end): nothing is sent twice.
     let received = target.stats().snapshot().total;
     assert!(received <= 40, "more than planned: {received}");
-    let reported = result(&client, id).await["requests"]["all"]["count"]
-        .as_u64()
-        .unwrap();
+    let reported = result(&client, id).await.requests();
     assert!(
         reported <= received,
         "{reported} reported > {received} received"
@@ -360,7 +373,10 @@ async fn submit_exit_codes_abort_and_bad_input() {
     let client = cluster.client();
     cluster
         .eventually("the long job running", || async {
-            (job(&client, id).await["state"] == "running").then_some(())
+            job(&client, id)
+                .await
+                .filter(|j| j.state == JobState::Running)
+                .map(drop)
         })
         .await;
     let masters = cluster.http_addrs()[0].to_string();
@@ -370,7 +386,7 @@ async fn submit_exit_codes_abort_and_bad_input() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let done = finished(&cluster, &client, id).await;
-    assert_eq!(done["state"], "aborted");
+    assert_eq!(done.state, JobState::Aborted);
     // The load stops within a heartbeat or two.
     let value = format!("{id}-0-1");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -386,6 +402,5 @@ async fn submit_exit_codes_abort_and_bad_input() {
         .output()
         .unwrap();
     assert!(text(&out).contains("aborted"), "{}", text(&out));
-    let _ = json!({});
     target.shutdown().await.unwrap();
 }

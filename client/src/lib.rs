@@ -3,27 +3,32 @@
 //! Every master answers the API (writes are forwarded to the leader), so a [`Client`] holds
 //! the addresses of several masters and moves to the next one when a master cannot be reached,
 //! times out or answers 503 (no leader known yet); it remembers the last one that answered.
-//! Each request runs over a fresh HTTP/1.1 connection with a deadline — the API is not chatty
-//! enough for pooling to matter, and a fresh connection never talks to a dead peer.
+//! Requests go through `reqwest` (pooled connections, a deadline per request).
+//!
+//! The typed methods ([`Client::submit`], [`Client::job`], [`Client::live`], …) speak the
+//! resources of [`broadside_api`]; [`Client::send`] and [`Client::call`] are the raw form for
+//! whatever they do not cover.
 //!
 //! Errors: [`ClientError::Unreachable`] when no master answered, [`ClientError::Api`] for an
-//! error status (with the decoded `application/problem+json` detail when there is one).
+//! error status (with the decoded `application/problem+json` body when there is one).
+
+mod events;
+mod resources;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
-use tokio::net::TcpStream;
 
-/// Longest silence of an event stream before it counts as broken.
-pub const STREAM_SILENCE: Duration = Duration::from_secs(45);
+pub use broadside_api as api;
+pub use events::{Event, EventStream, LiveEvent, LiveStream, STREAM_SILENCE};
 
 /// Default deadline of one request to one master.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline of establishing a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A response.
 #[derive(Debug, Clone)]
@@ -42,6 +47,16 @@ impl Reply {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The body decoded as `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ClientError::Decode(format!(
+                "{e} in {}",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(200)])
+            ))
+        })
+    }
+
     /// The body as text (lossy).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -55,10 +70,15 @@ impl Reply {
             .unwrap_or("")
     }
 
+    /// The problem details of an error response, if it has them.
+    pub fn problem(&self) -> Option<api::Problem> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
     /// The `detail` of a problem+json body, or the body text.
     pub fn detail(&self) -> String {
-        match self.json()["detail"].as_str() {
-            Some(d) => d.to_owned(),
+        match self.problem() {
+            Some(p) => p.detail,
             None => self.text(),
         }
     }
@@ -90,32 +110,93 @@ pub enum ClientError {
     Decode(String),
 }
 
+impl ClientError {
+    /// The status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The problem details of an API error, if its body has them.
+    pub fn problem(&self) -> Option<api::Problem> {
+        match self {
+            ClientError::Api { reply, .. } => reply.problem(),
+            _ => None,
+        }
+    }
+
+    fn from_reply(reply: Reply) -> ClientError {
+        ClientError::Api {
+            status: reply.status,
+            detail: reply.detail(),
+            reply: Box::new(reply),
+        }
+    }
+}
+
+/// rustls (ring) with the web's root certificates, for `https://` masters; built once.
+fn tls() -> Option<rustls::ClientConfig> {
+    static TLS: OnceLock<Option<rustls::ClientConfig>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Some(config)
+    })
+    .clone()
+}
+
+/// An HTTP client with its own connection pool. A pool belongs to the tokio runtime that
+/// opened its connections, so each [`Client`] has its own rather than sharing one per process.
+fn http() -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(30));
+    let builder = match tls() {
+        Some(config) => builder.use_preconfigured_tls(config),
+        None => builder,
+    };
+    builder.build().unwrap_or_else(|_| reqwest::Client::new())
+}
+
 /// A client of one cluster.
 #[derive(Debug)]
 pub struct Client {
+    http: reqwest::Client,
+    /// Base URLs (`http://host:port`).
     masters: Vec<String>,
     timeout: Duration,
     /// Index of the master that answered last.
     current: AtomicUsize,
 }
 
-/// `host:port` from an address or an `http://host:port[/]` URL.
-fn authority(master: &str) -> String {
-    master
-        .trim()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned()
+/// The base URL of a master given as `host:port` or `http(s)://host:port[/]`.
+fn base_url(master: &str) -> String {
+    let master = master.trim().trim_end_matches('/');
+    if master.starts_with("http://") || master.starts_with("https://") {
+        master.to_owned()
+    } else {
+        format!("http://{master}")
+    }
 }
 
 impl Client {
-    /// A client of the masters at `masters` (`host:port` or `http://host:port`).
+    /// A client of the masters at `masters` (`host:port` or `http(s)://host:port`).
     pub fn new<S: AsRef<str>>(masters: impl IntoIterator<Item = S>) -> Client {
         Client {
+            http: http(),
             masters: masters
                 .into_iter()
-                .map(|m| authority(m.as_ref()))
-                .filter(|m| !m.is_empty())
+                .filter(|m| !m.as_ref().trim().is_empty())
+                .map(|m| base_url(m.as_ref()))
                 .collect(),
             timeout: DEFAULT_TIMEOUT,
             current: AtomicUsize::new(0),
@@ -128,9 +209,15 @@ impl Client {
         self
     }
 
-    /// The master addresses.
+    /// The masters' base URLs.
     pub fn masters(&self) -> &[String] {
         &self.masters
+    }
+
+    /// The base URL of the master that answered last (the first one before any answer).
+    pub fn current_master(&self) -> &str {
+        let i = self.current.load(Ordering::Relaxed);
+        self.masters.get(i).map_or("", String::as_str)
     }
 
     /// Every master once, with its index, starting with the one that answered last.
@@ -141,6 +228,13 @@ impl Client {
             let i = (start + k) % n;
             (i, &self.masters[i])
         })
+    }
+
+    fn unreachable(&self, last: String) -> ClientError {
+        ClientError::Unreachable {
+            tried: self.masters.join(", "),
+            last,
+        }
     }
 
     /// Sends a request to the masters in turn, starting with the last one that answered,
@@ -154,20 +248,26 @@ impl Client {
     ) -> Result<Reply, ClientError> {
         let body = body.into();
         let mut last = String::from("no master address given");
-        for (i, addr) in self.rotation() {
-            match request_one(addr, method, path, headers, body.clone(), self.timeout).await {
-                Ok(reply) if reply.status == 503 => last = format!("{addr}: {}", reply.detail()),
+        for (i, base) in self.rotation() {
+            let sent = exchange(
+                &self.http,
+                base,
+                method,
+                path,
+                headers,
+                body.clone(),
+                self.timeout,
+            );
+            match sent.await {
+                Ok(reply) if reply.status == 503 => last = format!("{base}: {}", reply.detail()),
                 Ok(reply) => {
                     self.current.store(i, Ordering::Relaxed);
                     return Ok(reply);
                 }
-                Err(e) => last = format!("{addr}: {e}"),
+                Err(e) => last = format!("{base}: {e}"),
             }
         }
-        Err(ClientError::Unreachable {
-            tried: self.masters.join(", "),
-            last,
-        })
+        Err(self.unreachable(last))
     }
 
     /// [`Client::send`], with an error for any status outside 2xx.
@@ -182,189 +282,76 @@ impl Client {
         if (200..300).contains(&reply.status) {
             Ok(reply)
         } else {
-            Err(ClientError::Api {
-                status: reply.status,
-                detail: reply.detail(),
-                reply: Box::new(reply),
-            })
+            Err(ClientError::from_reply(reply))
         }
     }
 
     /// `GET path`, decoded from JSON.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let reply = self.call("GET", path, &[], Bytes::new()).await?;
-        serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode(e.to_string()))
+        self.call("GET", path, &[], Bytes::new()).await?.decode()
     }
 
-    /// The state of job `id` (`completed`, `running`, …), or an empty string when it cannot
-    /// be read.
-    pub async fn job_state(&self, id: u64) -> String {
-        self.get_json::<serde_json::Value>(&format!("/api/v1/jobs/{id}"))
-            .await
-            .ok()
-            .and_then(|j| j["state"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-
-    /// `method path` with a JSON body (and an idempotency key when given), decoded from JSON.
+    /// `method path` with `body` as JSON (and an idempotency key when given), decoded from
+    /// JSON.
     pub async fn send_json<T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
-        body: &serde_json::Value,
+        body: &impl serde::Serialize,
         idempotency_key: Option<&str>,
     ) -> Result<T, ClientError> {
+        let body =
+            serde_json::to_vec(body).map_err(|e| ClientError::Decode(format!("request: {e}")))?;
         let mut headers = vec![("content-type", "application/json")];
         if let Some(key) = idempotency_key {
-            headers.push(("idempotency-key", key));
+            headers.push((api::IDEMPOTENCY_KEY, key));
         }
-        let reply = self
-            .call(method, path, &headers, Bytes::from(body.to_string()))
-            .await?;
-        serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode(e.to_string()))
+        self.call(method, path, &headers, body).await?.decode()
     }
 }
 
-/// Whether a job in `state` has ended (completed, failed or aborted).
-pub fn job_ended(state: &str) -> bool {
-    matches!(state, "completed" | "failed" | "aborted")
-}
-
-/// One Server-Sent Event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// `event:` (empty for unnamed events).
-    pub event: String,
-    /// `data:` lines joined with newlines.
-    pub data: String,
-}
-
-/// A stream of Server-Sent Events from one master.
-pub struct EventStream {
-    body: hyper::body::Incoming,
-    buffer: String,
-}
-
-impl std::fmt::Debug for EventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStream").finish_non_exhaustive()
-    }
-}
-
-impl EventStream {
-    /// The next event; `None` when the server ended the stream (or the connection broke).
-    pub async fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut event = Event {
-                    event: String::new(),
-                    data: String::new(),
-                };
-                let mut any = false;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event.event = v.trim_start().to_owned();
-                        any = true;
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        if !event.data.is_empty() {
-                            event.data.push('\n');
-                        }
-                        event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                        any = true;
-                    }
-                }
-                // Comments (keep-alives) carry nothing.
-                if any {
-                    return Some(event);
-                }
-                continue;
-            }
-            // Servers send a keep-alive comment every 15 s: a stream silent for much longer
-            // than that is broken (a paused or cut-off master), and ends here.
-            let frame = tokio::time::timeout(STREAM_SILENCE, self.body.frame())
-                .await
-                .ok()??
-                .ok()?;
-            if let Ok(data) = frame.into_data() {
-                self.buffer.push_str(&String::from_utf8_lossy(&data));
-            }
-        }
-    }
-}
-
-impl Client {
-    /// Opens an event stream (`GET path`, `text/event-stream`) on the first master that
-    /// answers 200.
-    pub async fn events(&self, path: &str) -> Result<EventStream, ClientError> {
-        let mut last = String::from("no master address given");
-        for (_, addr) in self.rotation() {
-            match open_stream(addr, path, self.timeout).await {
-                Ok(Ok(body)) => {
-                    return Ok(EventStream {
-                        body,
-                        buffer: String::new(),
-                    })
-                }
-                Ok(Err(reply)) if reply.status != 503 => {
-                    return Err(ClientError::Api {
-                        status: reply.status,
-                        detail: reply.detail(),
-                        reply: Box::new(reply),
-                    })
-                }
-                Ok(Err(reply)) => last = format!("{addr}: {}", reply.detail()),
-                Err(e) => last = format!("{addr}: {e}"),
-            }
-        }
-        Err(ClientError::Unreachable {
-            tried: self.masters.join(", "),
-            last,
-        })
-    }
-}
-
-/// Sends one request to `addr` over a fresh connection; the response with its body unread.
-async fn send_one(
-    addr: &str,
+/// Builds and sends one request to `base`; its response with the body unread.
+async fn start(
+    http: &reqwest::Client,
+    base: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Bytes,
-) -> Result<hyper::Response<hyper::body::Incoming>, String> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(conn);
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::HOST, addr);
+) -> Result<reqwest::Response, String> {
+    let method =
+        reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| format!("method: {e}"))?;
+    let mut request = http.request(method, format!("{base}{path}"));
     for (k, v) in headers {
-        builder = builder.header(*k, *v);
+        request = request.header(*k, *v);
     }
-    let request = builder
-        .body(Full::new(body))
-        .map_err(|e| format!("request: {e}"))?;
-    sender
-        .send_request(request)
+    request
+        .body(body)
+        .send()
         .await
-        .map_err(|e| format!("request: {e}"))
+        .map_err(|e| format!("request: {}", chain(&e)))
+}
+
+/// An error with its sources, one sentence.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Reads a whole response.
-async fn read_reply(response: hyper::Response<hyper::body::Incoming>) -> Result<Reply, String> {
+async fn read_reply(response: reqwest::Response) -> Result<Reply, String> {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response
-        .into_body()
-        .collect()
+        .bytes()
         .await
-        .map_err(|e| format!("body: {e}"))?
-        .to_bytes();
+        .map_err(|e| format!("body: {}", chain(&e)))?;
     Ok(Reply {
         status,
         headers,
@@ -372,36 +359,18 @@ async fn read_reply(response: hyper::Response<hyper::body::Incoming>) -> Result<
     })
 }
 
-/// Opens `GET path` and returns the body to read on, or the whole reply of an error status.
-async fn open_stream(
-    addr: &str,
-    path: &str,
-    timeout: Duration,
-) -> Result<Result<hyper::body::Incoming, Reply>, String> {
-    let headers = [("accept", "text/event-stream")];
-    let response =
-        tokio::time::timeout(timeout, send_one(addr, "GET", path, &headers, Bytes::new()))
-            .await
-            .map_err(|_| format!("no answer within {timeout:?}"))??;
-    if response.status().as_u16() == 200 {
-        return Ok(Ok(response.into_body()));
-    }
-    tokio::time::timeout(timeout, read_reply(response))
-        .await
-        .map_err(|_| "body timed out".to_owned())?
-        .map(Err)
-}
-
-/// One request to one master over a fresh connection, whatever the status (no failover).
-pub async fn request_one(
-    addr: &str,
+/// One whole exchange with `base`, within `timeout`.
+async fn exchange(
+    http: &reqwest::Client,
+    base: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Bytes,
     timeout: Duration,
 ) -> Result<Reply, String> {
-    let exchange = async { read_reply(send_one(addr, method, path, headers, body).await?).await };
+    let exchange =
+        async { read_reply(start(http, base, method, path, headers, body).await?).await };
     tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| format!("no answer within {timeout:?}"))?
@@ -414,7 +383,10 @@ mod tests {
     #[test]
     fn addresses_and_urls_are_accepted() {
         let c = Client::new(["http://127.0.0.1:8081/", "127.0.0.1:8082", " "]);
-        assert_eq!(c.masters(), ["127.0.0.1:8081", "127.0.0.1:8082"]);
+        assert_eq!(
+            c.masters(),
+            ["http://127.0.0.1:8081", "http://127.0.0.1:8082"]
+        );
     }
 
     #[tokio::test]

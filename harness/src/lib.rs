@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 
+use broadside_client::api::WorkerState;
 use broadside_client::Client;
 use broadside_rpc::transport::DIAL_MAP_ENV;
 
@@ -40,49 +41,7 @@ pub const KEEP_ENV: &str = "BROADSIDE_KEEP_CLUSTER";
 /// Upper bound of any single wait.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Master timings that keep elections quick on a loaded test machine (the flags of
-/// `broadside master`).
-pub const FAST_TIMINGS: [&str; 16] = [
-    "--raft-heartbeat",
-    "150ms",
-    "--election-min",
-    "600ms",
-    "--election-max",
-    "900ms",
-    "--worker-heartbeat",
-    "200ms",
-    "--lease",
-    "2500ms",
-    "--stop-budget",
-    "300ms",
-    "--reassign-margin",
-    "400ms",
-    "--failover-grace",
-    "3200ms",
-];
-
-/// [`FAST_TIMINGS`] with another lease and failover grace (the grace must stay at least
-/// lease + stop budget + margin).
-pub fn fast_timings_with_lease(
-    lease: &'static str,
-    failover_grace: &'static str,
-) -> [&'static str; 16] {
-    fast_timings_with(&[("--lease", lease), ("--failover-grace", failover_grace)])
-}
-
-/// [`FAST_TIMINGS`] with some flags' values replaced (`(flag, value)`; a flag not in
-/// [`FAST_TIMINGS`] is a mistake of the caller and panics).
-pub fn fast_timings_with(overrides: &[(&str, &'static str)]) -> [&'static str; 16] {
-    let mut timings = FAST_TIMINGS;
-    for (flag, value) in overrides {
-        let i = (0..timings.len())
-            .step_by(2)
-            .find(|i| timings[*i] == *flag)
-            .unwrap_or_else(|| panic!("{flag} is not one of the fast timings"));
-        timings[i + 1] = value;
-    }
-    timings
-}
+pub use broadside_master::Timings;
 
 /// `n` distinct free loopback addresses: all bound at once (so the system cannot hand the
 /// same port out twice), read, then released for the processes to bind.
@@ -178,7 +137,7 @@ pub struct Cluster {
     /// Proxies by `(dialling process, master id)`, when started with links.
     links: Option<BTreeMap<(Peer, u64), Proxy>>,
     /// Flags given to every master.
-    extra: Vec<String>,
+    master_flags: Vec<String>,
 }
 
 /// A process of the cluster, for links.
@@ -191,9 +150,9 @@ pub enum Peer {
 }
 
 impl Cluster {
-    /// Starts `n` masters (ids 1..=n) that initialise one cluster, with `extra` flags each.
-    pub fn start(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
-        let mut cluster = Self::prepare(binary, n, extra);
+    /// Starts `n` masters (ids 1..=n) that initialise one cluster, with these timings.
+    pub fn start(binary: &Path, n: u64, timings: &Timings) -> Cluster {
+        let mut cluster = Self::prepare(binary, n, timings);
         for i in 0..cluster.masters.len() {
             cluster.masters[i].spawn(&cluster.binary);
         }
@@ -202,7 +161,7 @@ impl Cluster {
 
     /// [`Cluster::start`], with a fault-injecting [`Proxy`] on every master→master link (and
     /// on every worker→master link of workers added later): see [`Cluster::isolate`].
-    pub async fn start_with_links(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
+    pub async fn start_with_links(binary: &Path, n: u64, timings: &Timings) -> Cluster {
         // The proxies' ports are bound before the masters' are chosen, so that no proxy can
         // take a port a master is about to listen on.
         let mut spare = Vec::new();
@@ -213,7 +172,7 @@ impl Cluster {
                     .expect("bind proxy"),
             );
         }
-        let mut cluster = Self::prepare(binary, n, extra);
+        let mut cluster = Self::prepare(binary, n, timings);
         cluster.links = Some(BTreeMap::new());
         for i in 1..=n {
             let map = cluster.dial_map(Peer::Master(i), &mut spare).await;
@@ -276,7 +235,7 @@ impl Cluster {
         }
     }
 
-    fn prepare(binary: &Path, n: u64, extra: &[&str]) -> Cluster {
+    fn prepare(binary: &Path, n: u64, timings: &Timings) -> Cluster {
         let mut dir = tempfile::tempdir().expect("temp dir");
         if std::env::var_os(KEEP_ENV).is_some() {
             dir.disable_cleanup(true);
@@ -292,11 +251,18 @@ impl Cluster {
             .map(|(i, a)| format!("{}={a}", i + 1))
             .collect::<Vec<_>>()
             .join(",");
-        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let master_flags = timings.to_flags();
         let masters = (1..=n)
             .map(|id| {
                 let i = id as usize - 1;
-                master(dir.path(), id, raft[i], http[i], Some(&peers), &extra)
+                master(
+                    dir.path(),
+                    id,
+                    raft[i],
+                    http[i],
+                    Some(&peers),
+                    &master_flags,
+                )
             })
             .collect();
         Cluster {
@@ -305,7 +271,7 @@ impl Cluster {
             masters,
             workers: Vec::new(),
             links: None,
-            extra,
+            master_flags,
         }
     }
 
@@ -315,17 +281,20 @@ impl Cluster {
     pub async fn add_master(&mut self) -> u64 {
         let id = self.masters.len() as u64 + 1;
         let addrs = free_addrs(2);
-        let mut new = master(self.dir.path(), id, addrs[0], addrs[1], None, &self.extra);
+        let mut new = master(
+            self.dir.path(),
+            id,
+            addrs[0],
+            addrs[1],
+            None,
+            &self.master_flags,
+        );
         new.spawn(&self.binary);
         self.masters.push(new);
         let raft = addrs[0].to_string();
         let client = self.client();
         self.eventually(&format!("master {id} to join"), || async {
-            let body = serde_json::json!({ "id": id, "raft_addr": raft });
-            match client
-                .send_json::<serde_json::Value>("POST", "/api/v1/cluster/members", &body, None)
-                .await
-            {
+            match client.add_member(id, &raft).await {
                 Ok(_) => Some(()),
                 // Already added by an earlier try whose answer was lost.
                 Err(broadside_client::ClientError::Api { status: 409, .. }) => Some(()),
@@ -340,10 +309,7 @@ impl Cluster {
     pub async fn remove_master(&mut self, id: u64) {
         let client = self.client();
         self.eventually(&format!("master {id} to be removed"), || async {
-            match client
-                .call("DELETE", &format!("/api/v1/cluster/members/{id}"), &[], "")
-                .await
-            {
+            match client.remove_member(id).await {
                 Ok(_) | Err(broadside_client::ClientError::Api { status: 404, .. }) => Some(()),
                 Err(_) => None,
             }
@@ -381,8 +347,7 @@ impl Cluster {
     pub async fn leader_seen_by(&self, id: u64) -> Option<u64> {
         let client =
             Client::new([self.master(id).http.to_string()]).with_timeout(Duration::from_secs(2));
-        let view: serde_json::Value = client.get_json("/api/v1/cluster").await.ok()?;
-        view["leader"].as_u64()
+        client.cluster(true).await.ok()?.leader
     }
 
     /// Waits until a running master names a leader that is running too; returns its id.
@@ -506,14 +471,12 @@ impl Cluster {
         let client = self.client();
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let alive = client
-                .get_json::<serde_json::Value>("/api/v1/workers?consistent=true")
-                .await
-                .ok()
-                .and_then(|page| {
-                    let items = page["items"].as_array()?.clone();
-                    Some(items.iter().filter(|w| w["state"] == "alive").count())
-                });
+            let alive = client.workers().await.ok().map(|workers| {
+                workers
+                    .iter()
+                    .filter(|w| w.state == WorkerState::Alive)
+                    .count()
+            });
             if alive == Some(n) {
                 return;
             }

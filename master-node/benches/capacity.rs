@@ -12,7 +12,7 @@
 //! The reference is the smallest N of the same run. A step passes when the heartbeat p99 is
 //! below 100 ms and the lag p99 at most 3 s.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use broadside_client::Client;
 use broadside_engine::metrics::{RequestStats, RunStats, SecondStats};
 use broadside_engine::wire::{LogLevel, LogLine, TaskDelta};
-use broadside_master::{MasterConfig, MasterHandle, Timings};
+use broadside_master::{LocalCluster, MasterHandle, Timings};
 use broadside_rpc::transport::{self, context_with_timeout};
 use broadside_rpc::worker::{
     Delta, Heartbeat, PullRequest, TaskPhase, TaskRef, TaskReport, WorkerInfo,
@@ -28,7 +28,6 @@ use broadside_rpc::worker::{
 use broadside_rpc::{Payload, ServiceKind, WorkerRpcClient};
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::net::TcpListener;
 
 const MASTERS: u64 = 3;
 const WARM_UP: Duration = Duration::from_secs(5);
@@ -88,53 +87,25 @@ async fn rest(addr: SocketAddr, method: &str, path: &str, body: impl Into<Bytes>
 
 struct Cluster {
     _dir: tempfile::TempDir,
-    nodes: Vec<MasterHandle>,
+    cluster: LocalCluster,
 }
 
 impl Cluster {
     async fn start() -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut listeners = Vec::new();
-        for _ in 0..MASTERS {
-            let raft = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let http = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            listeners.push((raft, http));
-        }
-        let peers: BTreeMap<u64, String> = listeners
-            .iter()
-            .enumerate()
-            .map(|(i, (raft, _))| (i as u64 + 1, raft.local_addr().unwrap().to_string()))
-            .collect();
-        let mut nodes = Vec::new();
-        for (i, (raft, http)) in listeners.into_iter().enumerate() {
-            let id = i as u64 + 1;
-            let config = MasterConfig {
-                id,
-                listen_raft: raft.local_addr().unwrap(),
-                listen_http: http.local_addr().unwrap(),
-                advertise_raft: raft.local_addr().unwrap().to_string(),
-                advertise_http: http.local_addr().unwrap().to_string(),
-                peers: peers.clone(),
-                data: dir.path().join(format!("m{id}")),
-                timings: Timings::default(),
-                max_upload_bytes: 1 << 20,
-            };
-            nodes.push(
-                broadside_master::start_on(config, raft, http)
-                    .await
-                    .expect("master starts"),
-            );
-        }
-        Cluster { _dir: dir, nodes }
+        let cluster = LocalCluster::start(MASTERS, dir.path(), Timings::default(), 1 << 20)
+            .await
+            .expect("masters start");
+        Cluster { _dir: dir, cluster }
     }
 
     async fn leader(&self) -> &MasterHandle {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(n) = self
-                .nodes
-                .iter()
-                .find(|n| n.node().status().role == "leader")
+            if let Some((_, n)) = self
+                .cluster
+                .handles()
+                .find(|(_, n)| n.node().status().role == "leader")
             {
                 return n;
             }
@@ -144,9 +115,7 @@ impl Cluster {
     }
 
     async fn shutdown(self) {
-        for n in self.nodes {
-            n.shutdown().await;
-        }
+        self.cluster.shutdown().await;
     }
 }
 

@@ -1,5 +1,5 @@
-//! A master's configuration: addresses, peers, data directory and the timings of DESIGN §4,
-//! validated as a whole before anything starts.
+//! A master's configuration: addresses, peers, data directory and the timings of
+//! `docs/design.md#timings`, validated as a whole before anything starts.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,7 +33,8 @@ pub struct MasterConfig {
     pub max_upload_bytes: u64,
 }
 
-/// Raft and worker-liveness timings (DESIGN §4). Every value is validated against the others.
+/// Raft and worker-liveness timings (`docs/design.md#timings`). Every value is validated
+/// against the others.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timings {
     /// Raft heartbeat interval (leader → followers).
@@ -72,6 +73,40 @@ impl Default for Timings {
 }
 
 impl Timings {
+    /// Timings that keep elections and worker verdicts quick on a loaded test machine:
+    /// elections within about a second, a silent worker's tasks reassigned 3.2 s after its
+    /// last heartbeat. For tests and local experiments.
+    pub fn fast() -> Timings {
+        Timings {
+            raft_heartbeat: Duration::from_millis(150),
+            election_min: Duration::from_millis(600),
+            election_max: Duration::from_millis(900),
+            worker_heartbeat: Duration::from_millis(200),
+            lease: Duration::from_millis(2500),
+            stop_budget: Duration::from_millis(300),
+            reassign_margin: Duration::from_millis(400),
+            failover_grace: Duration::from_millis(3200),
+        }
+    }
+
+    /// These timings as the flags of `broadside master` (`--lease 2500ms`, …).
+    pub fn to_flags(&self) -> Vec<String> {
+        let flags = [
+            ("--raft-heartbeat", self.raft_heartbeat),
+            ("--election-min", self.election_min),
+            ("--election-max", self.election_max),
+            ("--worker-heartbeat", self.worker_heartbeat),
+            ("--lease", self.lease),
+            ("--stop-budget", self.stop_budget),
+            ("--reassign-margin", self.reassign_margin),
+            ("--failover-grace", self.failover_grace),
+        ];
+        flags
+            .into_iter()
+            .flat_map(|(flag, d)| [flag.to_owned(), format!("{}ms", d.as_millis())])
+            .collect()
+    }
+
     /// How long after the last received heartbeat a worker's tasks may be reassigned:
     /// `L + K + margin`.
     pub fn reassign_after(&self) -> Duration {
@@ -314,6 +349,23 @@ mod tests {
     fn defaults_are_consistent() {
         assert_eq!(config().validate(), Ok(()));
         assert_eq!(Timings::default().reassign_after(), Duration::from_secs(8));
+        assert_eq!(Timings::fast().problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn timings_become_flags_that_read_back_the_same() {
+        let flags = Timings::fast().to_flags();
+        assert_eq!(flags.len(), 16);
+        assert_eq!(flags[8..10], ["--lease".to_owned(), "2500ms".to_owned()]);
+        let read: Vec<Duration> = flags
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|v| humantime::parse_duration(v).expect("a duration"))
+            .collect();
+        let t = Timings::fast();
+        assert_eq!(read[0], t.raft_heartbeat);
+        assert_eq!(read[7], t.failover_grace);
     }
 
     #[test]

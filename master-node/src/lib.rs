@@ -1,25 +1,38 @@
 //! A Broadside master: an openraft node on the RocksDB store ([`broadside_raft_store`]), the
-//! master↔master tarpc service, and the REST API served by every master.
+//! master↔master tarpc service, the worker service, the scheduler and the REST API served by
+//! every master. The concepts and protocols are `docs/design.md`.
 //!
-//! The leader also runs the [`scheduler`] and serves workers over tarpc (`worker_service`).
-//!
-//! Three or more masters form the control plane (DESIGN §3–5). [`start`] runs one; its
-//! [`MasterHandle`] stops it. Writes entering any master are committed through the leader
-//! ([`Node::write`]); reads come from the local replica, after a read barrier when they must be
-//! linearizable ([`Node::read_barrier`]).
+//! [`start`] runs one master; its [`MasterHandle`] stops it. Inside, everything hangs off one
+//! explicit application context (`app::App`) that the REST router and both tarpc services
+//! receive. Writes entering any master are committed through the leader ([`Node::write`]);
+//! reads come from the local replica, after a read barrier when they must be linearizable
+//! ([`Node::read_barrier`]). [`LocalCluster`] starts several masters on loopback (the demo,
+//! tests, benchmarks).
 
+mod app;
+mod blocking;
 mod bootstrap;
 pub mod config;
-pub mod http;
-pub mod jobs;
+mod error;
+mod files;
+mod http;
+mod idempotency;
+mod jobs;
+mod live;
+mod local;
 mod master;
 mod node;
+mod office;
 mod peers;
+mod progress;
 mod raft;
-pub mod results;
-pub mod scheduler;
+mod results;
+mod scheduler;
+mod views;
 mod worker_service;
 
 pub use config::{ConfigError, MasterConfig, MasterFile, Timings};
+pub use error::Error;
+pub use local::LocalCluster;
 pub use master::{start, start_on, MasterHandle, StartError};
 pub use node::{now_ms, Node, LEADER_WAIT, VERSION};

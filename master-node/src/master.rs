@@ -1,5 +1,5 @@
-//! Starting and stopping a master: the store, the Raft node, the tarpc listener, the REST API
-//! and the bootstrap task.
+//! Starting and stopping a master: the store, the Raft node, the application context, the
+//! tarpc listener, the REST API, the scheduler and the bootstrap task.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,13 +13,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::App;
 use crate::config::{ConfigError, MasterConfig};
 use crate::node::Node;
 use crate::peers::Peers;
 use crate::raft::network::NetworkFactory;
 use crate::raft::service::RaftServer;
 use crate::raft::{openraft_config, Raft};
-use crate::scheduler::driver::Scheduler;
 use crate::worker_service::WorkerServer;
 
 /// How long a stopping master waits for its tasks (requests in flight) to finish.
@@ -165,13 +165,13 @@ pub async fn start_on(
     });
 
     let stop = CancellationToken::new();
-    let scheduler = Scheduler::new(node.clone());
+    let app = App::new(node.clone(), stop.clone());
     let tasks = vec![
-        tokio::spawn(accept_loop(raft_listener, scheduler.clone(), stop.clone())),
-        tokio::spawn(scheduler.clone().run(stop.clone())),
+        tokio::spawn(accept_loop(raft_listener, app.clone(), stop.clone())),
+        tokio::spawn(crate::scheduler::driver::run(app.clone(), stop.clone())),
         tokio::spawn(crate::http::serve(
             http_listener,
-            scheduler.clone(),
+            crate::http::router(app),
             stop.clone(),
         )),
         tokio::spawn(crate::bootstrap::bootstrap(node.clone(), stop.clone())),
@@ -198,7 +198,7 @@ fn local_addr(
 
 /// Accepts connections on the tarpc port and serves each with the service its preamble asks
 /// for, until `stop`.
-async fn accept_loop(listener: TcpListener, scheduler: Arc<Scheduler>, stop: CancellationToken) {
+async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationToken) {
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -213,13 +213,13 @@ async fn accept_loop(listener: TcpListener, scheduler: Arc<Scheduler>, stop: Can
                 continue;
             }
         };
-        let scheduler = scheduler.clone();
+        let app = app.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             match transport::accept(&mut stream).await {
                 Ok(ServiceKind::Raft) => {
                     let requests = BaseChannel::with_defaults(transport::framed(stream))
-                        .execute(RaftServer { scheduler }.serve())
+                        .execute(RaftServer { app }.serve())
                         .for_each(|request| async {
                             tokio::spawn(request);
                         });
@@ -230,7 +230,7 @@ async fn accept_loop(listener: TcpListener, scheduler: Arc<Scheduler>, stop: Can
                 }
                 Ok(ServiceKind::Worker) => {
                     let requests = BaseChannel::with_defaults(transport::framed(stream))
-                        .execute(WorkerServer { scheduler }.serve())
+                        .execute(WorkerServer { app }.serve())
                         .for_each(|request| async {
                             tokio::spawn(request);
                         });

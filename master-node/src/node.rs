@@ -40,13 +40,14 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn role(state: ServerState) -> &'static str {
+fn role(state: ServerState) -> broadside_api::Role {
+    use broadside_api::Role;
     match state {
-        ServerState::Leader => "leader",
-        ServerState::Follower => "follower",
-        ServerState::Candidate => "candidate",
-        ServerState::Learner => "learner",
-        ServerState::Shutdown => "shutdown",
+        ServerState::Leader => Role::Leader,
+        ServerState::Follower => Role::Follower,
+        ServerState::Candidate => Role::Candidate,
+        ServerState::Learner => Role::Learner,
+        ServerState::Shutdown => Role::Shutdown,
     }
 }
 
@@ -124,7 +125,7 @@ impl Node {
             initialized: m.vote.leader_id().term > 0
                 || m.last_log_index.is_some()
                 || m.membership_config.membership().nodes().next().is_some(),
-            role: role(m.state).to_owned(),
+            role: role(m.state).as_str().to_owned(),
             term: m.current_term,
             leader: m.current_leader,
             last_log_index: m.last_log_index,

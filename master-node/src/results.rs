@@ -20,7 +20,7 @@ use broadside_raft_store::model::{Job, ProgressRecord};
 use broadside_raft_store::{all_pages, JobId, StoreReader};
 use parking_lot::Mutex;
 
-use crate::jobs::read_blob;
+use crate::error::Error;
 use crate::node::now_ms;
 
 /// Finished jobs' reports kept in memory per master.
@@ -40,6 +40,15 @@ pub enum ResultError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<ResultError> for Error {
+    fn from(e: ResultError) -> Self {
+        match e {
+            ResultError::Storage(e) => Error::from(e),
+            e @ ResultError::Simulation { .. } => Error::Conflict(e.to_string()),
+        }
+    }
 }
 
 /// The decoded deltas of a job, in store order (task, attempt, sequence).
@@ -92,8 +101,10 @@ pub fn job_report(reader: &StoreReader, job: &Job) -> Result<RunReport, ResultEr
         path: job.simulation.clone(),
         message,
     };
-    let text = String::from_utf8(read_blob(reader, &sim_file.sha256).map_err(bad)?)
-        .map_err(|_| bad("not UTF-8".into()))?;
+    let bytes = reader
+        .blob_content(&sim_file.sha256)?
+        .ok_or_else(|| bad("its content is missing".into()))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
     let sim = broadside_engine::simulation::parse_text(&text, &job.simulation)
         .map_err(|e| bad(e.to_string()))?;
 

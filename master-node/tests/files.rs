@@ -169,7 +169,7 @@ async fn bad_uploads_are_refused_with_problems() {
     // Nothing was stored, and no spool file is left behind.
     let list = get(addr, "/api/v1/projects/team/files").await.json();
     assert!(list["items"].as_array().unwrap().is_empty());
-    let spool = sandbox.configs[&1].data.join("uploads");
+    let spool = sandbox.config(1).data.join("uploads");
     let leftovers = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
     assert_eq!(leftovers, 0);
     sandbox.shutdown().await;

@@ -169,18 +169,18 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
     let job_id = job.json()["id"].as_u64().unwrap();
 
     // A follower points at the leader.
-    let f = client(sandbox.configs[&follower].listen_raft).await;
+    let f = client(sandbox.config(follower).listen_raft).await;
     match f.register(ctx(), info("w1")).await.expect("transport") {
         Err(CallError::NotLeader(hint)) => {
             assert_eq!(
                 hint.raft_addr.as_deref(),
-                Some(sandbox.configs[&leader].listen_raft.to_string().as_str())
+                Some(sandbox.config(leader).listen_raft.to_string().as_str())
             )
         }
         other => panic!("expected NotLeader, got {other:?}"),
     }
 
-    let c = client(sandbox.configs[&leader].listen_raft).await;
+    let c = client(sandbox.config(leader).listen_raft).await;
     for w in ["w1", "w2"] {
         let registered = register(&c, w).await;
         assert_eq!(registered.heartbeat_ms, 200);
@@ -230,7 +230,7 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
     assert_eq!(job_state(&sandbox, job_id).await["state"], "running");
 
     // w2 falls silent while w1 keeps beating; a third worker takes w2's task with attempt 2.
-    let w3 = client(sandbox.configs[&leader].listen_raft).await;
+    let w3 = client(sandbox.config(leader).listen_raft).await;
     register(&w3, "w3").await;
     let a3 = eventually("the reassigned task", || async {
         beat(&c, "w1", a1.task, TaskPhase::Running, vec![]).await;
@@ -476,7 +476,7 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
 async fn a_leader_without_quorum_stops_serving_workers() {
     let mut sandbox = Sandbox::start(3).await;
     let leader = sandbox.leader().await;
-    let c = client(sandbox.configs[&leader].listen_raft).await;
+    let c = client(sandbox.config(leader).listen_raft).await;
     register(&c, "w1").await;
     for id in sandbox.running() {
         if id != leader {

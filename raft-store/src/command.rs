@@ -163,7 +163,9 @@ pub enum Command {
         /// Relative path.
         path: String,
     },
-    /// Drops incomplete blobs whose first chunk is older than `created_before_ms`.
+    /// Drops blobs that no file version refers to — the chunks of an upload that never
+    /// committed its file — whose first chunk is older than `created_before_ms`. The leader
+    /// proposes it now and then.
     DropPartialBlobs {
         /// Cut-off.
         created_before_ms: UnixMillis,
@@ -286,14 +288,6 @@ pub enum Command {
         job_id: JobId,
         /// Why.
         reason: String,
-    },
-    /// Stores the merged result of a finished job.
-    PutJobResult {
-        /// Job.
-        job_id: JobId,
-        /// Result bytes.
-        #[serde(with = "serde_bytes")]
-        result: Vec<u8>,
     },
     /// Deletes a finished job with its tasks, progress and results, releasing its pins.
     DeleteJob {

@@ -15,7 +15,7 @@ use crate::db::{
     Db, CF_ACTIVE_JOBS, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS,
     CF_PROJECTS, CF_RESULTS, CF_SM_META, CF_TASKS, CF_WORKERS, SM_DATA_CFS,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{
     BlobMeta, FileVersion, Job, ProgressRecord, Project, ResultRecord, Task, Worker,
 };
@@ -251,6 +251,23 @@ impl StoreReader {
             .get_cf(self.db.cf(CF_BLOB_CHUNKS)?, keys::blob_chunk(sha, index))?)
     }
 
+    /// The whole content of a complete blob (`None` when it is missing or incomplete). A
+    /// chunk missing from a blob whose metadata says it is complete is corruption.
+    pub fn blob_content(&self, sha: &Sha256) -> Result<Option<Vec<u8>>> {
+        let Some(blob) = self.blob(sha)?.filter(|b| b.complete) else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(usize::try_from(blob.size).unwrap_or(0));
+        for index in 0..blob.chunk_count {
+            let chunk = self.blob_chunk(sha, index)?.ok_or_else(|| Error::Corrupt {
+                what: "blob",
+                detail: format!("chunk {index} of the complete blob {sha} is missing"),
+            })?;
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(out))
+    }
+
     /// A worker.
     pub fn worker(&self, id: &str) -> Result<Option<Worker>> {
         self.get(CF_WORKERS, &keys::worker(id))
@@ -334,11 +351,6 @@ impl StoreReader {
     /// The final result of a task.
     pub fn task_result(&self, job: JobId, index: u32) -> Result<Option<ResultRecord>> {
         self.get(CF_RESULTS, &keys::task_result(job, index))
-    }
-
-    /// The merged result of a job.
-    pub fn job_result(&self, job: JobId) -> Result<Option<ResultRecord>> {
-        self.get(CF_RESULTS, &keys::job_result(job))
     }
 
     /// A digest of the replicated state (every state-machine column family and the replicated

@@ -1,6 +1,6 @@
-//! The worker→master service (DESIGN §4): register, long-poll for a task, heartbeat with
-//! progress, numbered metrics deltas and log lines, complete, hand a task back, and fetch
-//! pinned files by content address. Only the leader serves it; a follower answers
+//! The worker→master service (`docs/design.md#pull-protocol`): register, long-poll for a task,
+//! heartbeat with progress, numbered metrics deltas and log lines, complete, hand a task back, and
+//! fetch pinned files by content address. Only the leader serves it; a follower answers
 //! [`CallError::NotLeader`] with the leader's address.
 
 use serde::{Deserialize, Serialize};

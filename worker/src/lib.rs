@@ -1,9 +1,9 @@
-//! A Broadside worker (DESIGN §4): it follows the leading master ([`link`]), pulls tasks,
-//! fetches their pinned files into a content-addressed cache ([`cache`]), starts each task at
-//! its job's coordinated instant (corrected by the measured clock offset to the leader), runs
-//! the segment with the engine ([`task`]), heartbeats progress and numbered metrics deltas
-//! until a commit acknowledges them, fences itself when its lease runs out, and drains on
-//! shutdown by handing its tasks back ([`worker`]).
+//! A Broadside worker (`docs/design.md#pull-protocol`): it follows the leading master ([`link`]),
+//! pulls tasks, fetches their pinned files into a content-addressed cache ([`cache`]), starts each
+//! task at its job's coordinated instant (corrected by the measured clock offset to the leader),
+//! runs the segment with the engine ([`task`]), heartbeats progress and numbered metrics deltas
+//! until a commit acknowledges them, fences itself when its lease runs out, and drains on shutdown
+//! by handing its tasks back ([`worker`]).
 
 pub mod cache;
 pub mod config;

@@ -1,5 +1,5 @@
 //! The worker process: registration, the pull loop, heartbeats, the lease watchdog and the
-//! drain (DESIGN §4).
+//! drain (`docs/design.md#pull-protocol`).
 //!
 //! * Pull: while a slot is free, long-poll the leader for a task; each assignment gets a
 //!   [`TaskState`] (listed in heartbeats from that moment) and a runner.

@@ -5,19 +5,17 @@
 //!
 //! `--local` runs the sample simulation in this process without a cluster instead.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use broadside_client::api::{Submission, WorkerState};
 use broadside_client::Client;
 use broadside_engine::runtime::NoFiles;
-use broadside_master::{MasterConfig, MasterHandle, Timings};
+use broadside_master::{LocalCluster, Timings};
 use broadside_target::{Target, TargetConfig, TargetHandle};
 use broadside_worker::WorkerConfig;
 use clap::Args;
-use serde_json::json;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::run::{run_plan, RunOptions};
@@ -124,58 +122,12 @@ fn report_target(target: &TargetHandle, args: &DemoArgs) {
     );
 }
 
-/// Three masters in this process, on ephemeral loopback ports.
-async fn start_masters(dir: &std::path::Path) -> Result<Vec<MasterHandle>, String> {
-    let mut listeners = Vec::new();
-    for _ in 0..MASTERS {
-        let raft = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let http = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        listeners.push((raft, http));
-    }
-    let mut peers = BTreeMap::new();
-    for (i, (raft, _)) in listeners.iter().enumerate() {
-        let addr = raft.local_addr().map_err(|e| e.to_string())?;
-        peers.insert(i as u64 + 1, addr.to_string());
-    }
-    let mut masters = Vec::new();
-    for (i, (raft, http)) in listeners.into_iter().enumerate() {
-        let id = i as u64 + 1;
-        let (raft_addr, http_addr) = (
-            raft.local_addr().map_err(|e| e.to_string())?,
-            http.local_addr().map_err(|e| e.to_string())?,
-        );
-        let config = MasterConfig {
-            id,
-            listen_raft: raft_addr,
-            listen_http: http_addr,
-            advertise_raft: raft_addr.to_string(),
-            advertise_http: http_addr.to_string(),
-            peers: peers.clone(),
-            data: dir.join(format!("master-{id}")),
-            timings: Timings::default(),
-            max_upload_bytes: 64 << 20,
-        };
-        let handle = broadside_master::start_on(config, raft, http)
-            .await
-            .map_err(|e| e.to_string())?;
-        masters.push(handle);
-    }
-    Ok(masters)
-}
-
 /// Waits until the masters elected a leader.
 async fn wait_for_leader(client: &Client) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(view) = client
-            .get_json::<serde_json::Value>("/api/v1/cluster")
-            .await
-        {
-            if view["leader"].as_u64().is_some() {
+        if let Ok(view) = client.cluster(false).await {
+            if view.leader.is_some() {
                 return Ok(());
             }
         }
@@ -190,15 +142,10 @@ async fn wait_for_leader(client: &Client) -> Result<(), String> {
 async fn wait_for_workers(client: &Client, n: usize) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(page) = client
-            .get_json::<serde_json::Value>("/api/v1/workers?consistent=true")
-            .await
-        {
-            let alive = page["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|w| w["state"] == "alive")
+        if let Ok(workers) = client.workers().await {
+            let alive = workers
+                .iter()
+                .filter(|w| w.state == WorkerState::Alive)
                 .count();
             if alive >= n {
                 return Ok(());
@@ -220,20 +167,29 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let masters = match start_masters(dir.path()).await {
+    let masters = match LocalCluster::start(MASTERS, dir.path(), Timings::default(), 64 << 20).await
+    {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: cannot start the masters: {e}");
             return EXIT_BAD_INPUT;
         }
     };
-    let rest: Vec<String> = masters.iter().map(|m| m.http_addr().to_string()).collect();
+    let rest: Vec<String> = masters
+        .http_addrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let client = Client::new(&rest);
     let stop_workers = CancellationToken::new();
     let mut workers = Vec::new();
     for w in 0..WORKERS {
         let config = WorkerConfig {
-            masters: masters.iter().map(|m| m.raft_addr().to_string()).collect(),
+            masters: masters
+                .raft_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             pool: "default".into(),
             slots: 1,
             data: dir.path().join(format!("worker-{}", w + 1)),
@@ -265,11 +221,10 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
     let job = JobRequest {
         project: "demo".into(),
         files: vec![("demo.yaml".into(), simulation.into_bytes())],
-        submission: json!({
-            "simulation": "demo.yaml",
-            "parallelism": WORKERS,
-            "mode": "split",
-        }),
+        submission: Submission {
+            parallelism: WORKERS as u32,
+            ..Submission::new("demo.yaml")
+        },
     };
     let code = run_job(
         &client,
@@ -292,8 +247,6 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
     for w in workers {
         let _ = w.await;
     }
-    for m in masters {
-        m.shutdown().await;
-    }
+    masters.shutdown().await;
     code
 }

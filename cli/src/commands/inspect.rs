@@ -1,9 +1,9 @@
 //! `broadside jobs`, `job`, `abort`, `workers`, `cluster`: the cluster's state over the REST
 //! API of any master, as tables (or the API's JSON with `--json`).
 
-use broadside_client::Client;
+use broadside_client::api::{JobListQuery, JobState, SplitMode};
+use broadside_client::{Client, ClientError};
 use clap::Args;
-use serde_json::{json, Value};
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 
@@ -33,11 +33,21 @@ pub struct JobsArgs {
     pub project: String,
     /// Only jobs in this state (queued, waiting_for_workers, starting, running, completed,
     /// failed, aborted).
-    #[arg(long)]
-    pub state: Option<String>,
+    #[arg(long, value_parser = parse_state)]
+    pub state: Option<JobState>,
     /// Most jobs listed.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+}
+
+fn parse_state(s: &str) -> Result<JobState, String> {
+    JobState::ALL
+        .into_iter()
+        .find(|state| state.as_str() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+            format!("one of {}", names.join(", "))
+        })
 }
 
 /// Arguments of `broadside job` and `broadside abort`.
@@ -56,13 +66,19 @@ pub struct ListArgs {
     pub api: ApiArgs,
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) if s.is_empty() => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// A cell: `-` for nothing.
+fn cell(v: impl std::fmt::Display) -> String {
+    let s = v.to_string();
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s
     }
+}
+
+/// An optional cell.
+fn opt(v: Option<impl std::fmt::Display>) -> String {
+    v.map_or_else(|| "-".into(), cell)
 }
 
 /// Prints rows as aligned columns under `headers`.
@@ -92,109 +108,101 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-async fn get(api: &ApiArgs, path: &str) -> Result<Value, u8> {
-    Client::new(&api.masters).get_json(path).await.map_err(|e| {
-        eprintln!("error: {e}");
-        EXIT_BAD_INPUT
-    })
+/// The error's message on stderr, and the exit code of a command that could not talk to the
+/// cluster.
+fn failed(e: ClientError) -> u8 {
+    eprintln!("error: {e}");
+    EXIT_BAD_INPUT
 }
 
-fn print_json(v: &Value) {
+fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-}
-
-/// Prints the page at `path`: its JSON, or a table of `items` with one row per item.
-async fn list(
-    api: &ApiArgs,
-    path: &str,
-    headers: &[&str],
-    row: impl Fn(&Value) -> Vec<String>,
-) -> u8 {
-    let page = match get(api, path).await {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if api.json {
-        print_json(&page);
-        return EXIT_OK;
-    }
-    let rows = page["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(row)
-        .collect();
-    table(headers, rows);
-    EXIT_OK
 }
 
 /// `broadside jobs`.
 pub async fn jobs(args: JobsArgs) -> u8 {
-    let mut path = format!(
-        "/api/v1/projects/{}/jobs?limit={}",
-        args.project, args.limit
-    );
-    if let Some(s) = &args.state {
-        path.push_str(&format!("&state={s}"));
+    let query = JobListQuery {
+        limit: Some(args.limit),
+        state: args.state,
+        ..JobListQuery::default()
+    };
+    let page = match Client::new(&args.api.masters)
+        .jobs(&args.project, &query)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
+    if args.api.json {
+        print_json(&page);
+        return EXIT_OK;
     }
-    list(
-        &args.api,
-        &path,
-        &["id", "name", "state", "tasks", "pool", "reason"],
-        |j| {
+    let rows = page
+        .items
+        .iter()
+        .map(|j| {
             vec![
-                text(&j["id"]),
-                text(&j["name"]),
-                text(&j["state"]),
-                format!("{}×{}", text(&j["parallelism"]), text(&j["mode"])),
-                text(&j["pool"]),
-                text(&j["reason"]),
+                cell(j.id),
+                cell(&j.name),
+                cell(j.state),
+                format!("{}×{}", j.parallelism, mode(j.mode)),
+                cell(&j.pool),
+                cell(&j.reason),
             ]
-        },
-    )
-    .await
+        })
+        .collect();
+    table(&["id", "name", "state", "tasks", "pool", "reason"], rows);
+    EXIT_OK
+}
+
+fn mode(mode: SplitMode) -> &'static str {
+    match mode {
+        SplitMode::Split => "split",
+        SplitMode::Replicate => "replicate",
+    }
 }
 
 /// `broadside job ID`.
 pub async fn job(args: JobArgs) -> u8 {
-    let job = match get(&args.api, &format!("/api/v1/jobs/{}", args.id)).await {
+    let client = Client::new(&args.api.masters);
+    let details = match client.job(args.id).await {
         Ok(j) => j,
-        Err(code) => return code,
+        Err(e) => return failed(e),
     };
-    let tasks = match get(&args.api, &format!("/api/v1/jobs/{}/tasks", args.id)).await {
+    let tasks = match client.tasks(args.id).await {
         Ok(t) => t,
-        Err(code) => return code,
+        Err(e) => return failed(e),
     };
     if args.api.json {
-        print_json(&json!({ "job": job, "tasks": tasks["items"] }));
+        print_json(&serde_json::json!({ "job": details, "tasks": tasks }));
         return EXIT_OK;
     }
+    let job = &details.job;
     println!(
         "job {} {} — {} ({}×{}, pool {})",
-        text(&job["id"]),
-        text(&job["name"]),
-        text(&job["state"]),
-        text(&job["parallelism"]),
-        text(&job["mode"]),
-        text(&job["pool"])
+        job.id,
+        job.name,
+        job.state,
+        job.parallelism,
+        mode(job.mode),
+        job.pool
     );
-    for key in ["reason", "reassignment_paused"] {
-        if job[key].as_str().is_some_and(|s| !s.is_empty()) {
-            println!("{key}: {}", text(&job[key]));
-        }
+    if !job.reason.is_empty() {
+        println!("reason: {}", job.reason);
     }
-    let rows = tasks["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    if let Some(paused) = &details.reassignment_paused {
+        println!("reassignment_paused: {paused}");
+    }
+    let rows = tasks
+        .iter()
         .map(|t| {
             vec![
-                text(&t["index"]),
-                text(&t["state"]),
-                text(&t["attempt"]),
-                text(&t["worker_id"]),
-                text(&t["deltas"]),
-                text(&t["reason"]),
+                cell(t.index),
+                cell(t.state),
+                cell(t.attempt),
+                opt(t.worker_id.as_ref()),
+                cell(t.deltas),
+                cell(&t.reason),
             ]
         })
         .collect();
@@ -210,68 +218,73 @@ pub async fn abort(args: JobArgs) -> u8 {
     let client = Client::new(&args.api.masters);
     let key = format!("abort-{}", args.id);
     match client
-        .send_json::<Value>(
-            "POST",
-            &format!("/api/v1/jobs/{}/abort", args.id),
-            &json!({ "reason": "aborted from the command line" }),
-            Some(&key),
-        )
+        .abort(args.id, Some("aborted from the command line"), Some(&key))
         .await
     {
         Ok(job) => {
-            println!("job {} {}", args.id, text(&job["state"]));
+            println!("job {} {}", args.id, job.state);
             EXIT_OK
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_BAD_INPUT
-        }
+        Err(e) => failed(e),
     }
 }
 
 /// `broadside workers`.
 pub async fn workers(args: ListArgs) -> u8 {
-    let headers = ["id", "state", "pool", "slots", "version", "heartbeat"];
-    list(&args.api, "/api/v1/workers?limit=1000", &headers, |w| {
-        vec![
-            text(&w["id"]),
-            text(&w["state"]),
-            text(&w["pool"]),
-            text(&w["slots"]),
-            text(&w["version"]),
-            w["last_heartbeat_age_ms"]
-                .as_u64()
-                .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
-        ]
-    })
-    .await
+    let workers = match Client::new(&args.api.masters).workers().await {
+        Ok(w) => w,
+        Err(e) => return failed(e),
+    };
+    if args.api.json {
+        print_json(&workers);
+        return EXIT_OK;
+    }
+    let rows = workers
+        .iter()
+        .map(|w| {
+            vec![
+                cell(&w.id),
+                cell(w.state),
+                cell(&w.pool),
+                cell(w.slots),
+                cell(&w.version),
+                w.last_heartbeat_age_ms
+                    .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+            ]
+        })
+        .collect();
+    table(
+        &["id", "state", "pool", "slots", "version", "heartbeat"],
+        rows,
+    );
+    EXIT_OK
 }
 
 /// `broadside cluster`.
 pub async fn cluster(args: ListArgs) -> u8 {
-    let view = match get(&args.api, "/api/v1/cluster").await {
+    let view = match Client::new(&args.api.masters).cluster(true).await {
         Ok(v) => v,
-        Err(code) => return code,
+        Err(e) => return failed(e),
     };
     if args.api.json {
         print_json(&view);
         return EXIT_OK;
     }
-    println!("leader: {}", text(&view["leader"]));
-    let rows = view["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    println!("leader: {}", opt(view.leader));
+    let rows = view
+        .members
+        .iter()
         .map(|m| {
+            let status = m.status.as_ref();
             vec![
-                text(&m["id"]),
-                text(&m["status"]["role"]),
-                text(&m["voter"]),
-                text(&m["http_addr"]),
-                text(&m["raft_addr"]),
-                text(&m["status"]["term"]),
-                text(&m["status"]["applied_index"]),
-                text(&m["reachable"]),
+                cell(m.id),
+                opt(status.map(|s| s.role)),
+                cell(m.voter),
+                cell(&m.http_addr),
+                cell(&m.raft_addr),
+                opt(status.map(|s| s.term)),
+                opt(status.and_then(|s| s.applied_index)),
+                opt(m.reachable),
             ]
         })
         .collect();

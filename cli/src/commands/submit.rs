@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use broadside_client::{Client, ClientError};
-use broadside_engine::report::{render_console_summary, Progress, RunReport};
+use broadside_client::api::{
+    JobResult, JobState, OnTimeout, ProgressEvent, SplitMode, StartPolicy, Submission,
+};
+use broadside_client::{Client, ClientError, LiveEvent};
+use broadside_engine::report::{render_console_summary, Progress};
 use clap::Args;
 use parking_lot::Mutex;
-use serde_json::{json, Value};
 
 use super::{EXIT_ASSERTION_FAILED, EXIT_BAD_INPUT, EXIT_OK};
 use crate::progress::ProgressPrinter;
@@ -61,8 +63,8 @@ pub struct SubmitArgs {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub start_timeout: Duration,
     /// What to do then: fail, wait or start (with the tasks claimed so far).
-    #[arg(long, default_value = "fail", value_parser = ["fail", "wait", "start"])]
-    pub on_timeout: String,
+    #[arg(long, default_value = "fail", value_parser = parse_on_timeout)]
+    pub on_timeout: OnTimeout,
     /// Follow the job to its end, print the summary and exit with its verdict.
     #[arg(long)]
     pub wait: bool,
@@ -72,6 +74,15 @@ pub struct SubmitArgs {
     /// No live progress line.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+fn parse_on_timeout(s: &str) -> Result<OnTimeout, String> {
+    match s {
+        "fail" => Ok(OnTimeout::Fail),
+        "wait" => Ok(OnTimeout::Wait),
+        "start" => Ok(OnTimeout::Start),
+        other => Err(format!("{other:?}: fail, wait or start")),
+    }
 }
 
 /// Where a data file goes in the project: its path relative to the simulation's directory
@@ -97,80 +108,33 @@ fn fail(e: impl std::fmt::Display) -> u8 {
 
 /// A 422's located problems as `file:line:col: path: message` lines.
 fn located(e: &ClientError) -> String {
-    let ClientError::Api { reply, detail, .. } = e else {
+    let Some(problem) = e.problem() else {
         return e.to_string();
     };
-    let problems = reply.json()["errors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if problems.is_empty() {
-        return format!("{} {detail}", reply.status);
+    if problem.errors.is_empty() {
+        return format!("{} {}", problem.status, problem.detail);
     }
-    problems
+    problem
+        .errors
         .iter()
-        .map(|p| {
-            format!(
-                "{}:{}:{}: {}: {}",
-                p["file"].as_str().unwrap_or("?"),
-                p["line"].as_u64().map_or("?".into(), |l| l.to_string()),
-                p["column"].as_u64().map_or("?".into(), |c| c.to_string()),
-                p["path"].as_str().unwrap_or(""),
-                p["message"].as_str().unwrap_or("")
-            )
-        })
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-async fn ensure_project(client: &Client, project: &str) -> Result<(), ClientError> {
-    match client
-        .call("GET", &format!("/api/v1/projects/{project}"), &[], "")
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(ClientError::Api { status: 404, .. }) => client
-            .send_json::<Value>(
-                "POST",
-                "/api/v1/projects",
-                &json!({ "name": project }),
-                Some(&format!("create-project-{project}")),
-            )
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    }
-}
-
-async fn upload(client: &Client, project: &str, path: &str, bytes: Vec<u8>) -> Result<(), String> {
-    client
-        .call(
-            "PUT",
-            &format!("/api/v1/projects/{project}/files/{path}"),
-            &[("content-type", "application/octet-stream")],
-            bytes,
-        )
-        .await
-        .map_err(|e| format!("upload of {path}: {e}"))?;
-    Ok(())
 }
 
 /// What the live stream told so far, for the progress line.
 #[derive(Default)]
 struct Live {
-    progress: Option<Value>,
+    progress: Option<ProgressEvent>,
     /// Requests and p95 per second.
     seconds: BTreeMap<u64, (u64, Option<f64>)>,
 }
 
 impl Live {
-    fn absorb(&mut self, event: Value) {
-        for point in event["series"].as_array().into_iter().flatten() {
-            if let Some(second) = point["second"].as_u64() {
-                let requests = point["requests"].as_u64().unwrap_or(0);
-                self.seconds
-                    .insert(second, (requests, point["p95_ms"].as_f64()));
-            }
+    fn absorb(&mut self, event: ProgressEvent) {
+        for point in &event.series {
+            self.seconds
+                .insert(point.second, (point.requests, point.p95_ms));
         }
         self.progress = Some(event);
     }
@@ -180,11 +144,11 @@ impl Live {
         // The newest second is still filling: show the one before it.
         let complete = self.seconds.iter().rev().nth(1).map(|(_, v)| *v);
         Some(Progress {
-            elapsed: Duration::from_millis(p["elapsed_ms"].as_u64().unwrap_or(0)),
+            elapsed: Duration::from_millis(p.elapsed_ms),
             planned: None,
-            active_users: p["users"].as_u64().unwrap_or(0),
-            requests: p["total"]["count"].as_u64().unwrap_or(0),
-            errors: p["total"]["ko"].as_u64().unwrap_or(0),
+            active_users: p.users,
+            requests: p.total.count,
+            errors: p.total.ko,
             req_per_sec: complete.map_or(0.0, |(r, _)| r as f64),
             p95: complete
                 .and_then(|(_, p95)| p95)
@@ -195,15 +159,14 @@ impl Live {
 
 /// Follows the job's live stream until its `end` event (reconnecting across failovers);
 /// returns the final job state.
-async fn follow(client: &Client, job: u64, quiet: bool) -> Result<String, ClientError> {
+async fn follow(client: &Client, job: u64, quiet: bool) -> Result<JobState, ClientError> {
     let live = Arc::new(Mutex::new(Live::default()));
     let printer = (!quiet).then(|| {
         let live = live.clone();
         ProgressPrinter::with(move || live.lock().line())
     });
-    let path = format!("/api/v1/jobs/{job}/live");
     let state = 'outer: loop {
-        let mut stream = match client.events(&path).await {
+        let mut stream = match client.live(job).await {
             Ok(s) => s,
             Err(ClientError::Unreachable { .. }) => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -212,11 +175,10 @@ async fn follow(client: &Client, job: u64, quiet: bool) -> Result<String, Client
             Err(e) => return Err(e),
         };
         while let Some(event) = stream.next().await {
-            let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-            match event.event.as_str() {
-                "progress" => live.lock().absorb(data),
-                "end" => break 'outer data["state"].as_str().unwrap_or("").to_owned(),
-                _ => {}
+            match event {
+                LiveEvent::Progress(p) => live.lock().absorb(*p),
+                LiveEvent::End(end) => break 'outer end.state,
+                LiveEvent::Log(_) | LiveEvent::Error(_) => {}
             }
         }
         // The stream broke (a master went away): open it again on another one.
@@ -231,24 +193,24 @@ async fn write_reports(
     client: &Client,
     job: u64,
     out: &Path,
-    summary: &Value,
+    result: &JobResult,
 ) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut text = serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string_pretty(&result.summary).map_err(|e| e.to_string())?;
     text.push('\n');
-    let mut files = vec![("summary.json", text.into_bytes())];
-    for (name, path) in [("index.html", "report.html"), ("junit.xml", "junit.xml")] {
-        let reply = client
-            .call(
-                "GET",
-                &format!("/api/v1/jobs/{job}/{path}?consistent=true"),
-                &[],
-                "",
-            )
-            .await
-            .map_err(|e| format!("{name}: {e}"))?;
-        files.push((name, reply.body.to_vec()));
-    }
+    let html = client
+        .report_html(job)
+        .await
+        .map_err(|e| format!("index.html: {e}"))?;
+    let junit = client
+        .junit_xml(job)
+        .await
+        .map_err(|e| format!("junit.xml: {e}"))?;
+    let files = [
+        ("summary.json", text.into_bytes()),
+        ("index.html", html.to_vec()),
+        ("junit.xml", junit.to_vec()),
+    ];
     for (name, bytes) in files {
         let path = out.join(name);
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -262,8 +224,8 @@ pub(super) struct JobRequest {
     pub project: String,
     /// `(project path, content)` of every file; the first is the simulation.
     pub files: Vec<(String, Vec<u8>)>,
-    /// The submission body (`POST /projects/{project}/jobs`).
-    pub submission: Value,
+    /// The submission (`POST /projects/{project}/jobs`).
+    pub submission: Submission,
 }
 
 /// How to follow a submitted job.
@@ -276,22 +238,17 @@ pub(super) struct Follow {
 
 /// Uploads, submits and, when asked, follows a job to its end; returns the exit code.
 pub(super) async fn run_job(client: &Client, job: JobRequest, follow_it: Option<Follow>) -> u8 {
-    if let Err(e) = ensure_project(client, &job.project).await {
+    if let Err(e) = client.ensure_project(&job.project).await {
         return fail(format!("project {}: {e}", job.project));
     }
     for (path, bytes) in job.files {
-        if let Err(e) = upload(client, &job.project, &path, bytes).await {
-            return fail(e);
+        if let Err(e) = client.upload(&job.project, &path, bytes, None, None).await {
+            return fail(format!("upload of {path}: {e}"));
         }
     }
     let key = format!("submit-{}", uuid::Uuid::new_v4());
-    let submitted: Value = match client
-        .send_json(
-            "POST",
-            &format!("/api/v1/projects/{}/jobs", job.project),
-            &job.submission,
-            Some(&key),
-        )
+    let submitted = match client
+        .submit(&job.project, &job.submission, Some(&key))
         .await
     {
         Ok(j) => j,
@@ -300,18 +257,18 @@ pub(super) async fn run_job(client: &Client, job: JobRequest, follow_it: Option<
             return EXIT_BAD_INPUT;
         }
     };
-    let Some(id) = submitted["id"].as_u64() else {
-        return fail(format!("unexpected answer to the submission: {submitted}"));
+    let id = submitted.id;
+    let master = client.current_master().to_owned();
+    let mode = match submitted.mode {
+        SplitMode::Split => "split",
+        SplitMode::Replicate => "replicate",
     };
-    let master = client.masters().first().cloned().unwrap_or_default();
     println!(
-        "job {id} submitted: {} task(s), {}, pool {}",
-        submitted["parallelism"],
-        submitted["mode"].as_str().unwrap_or("?"),
-        submitted["pool"].as_str().unwrap_or("?")
+        "job {id} submitted: {} task(s), {mode}, pool {}",
+        submitted.parallelism, submitted.pool
     );
-    println!("  live:   http://{master}/api/v1/jobs/{id}/live");
-    println!("  report: http://{master}/api/v1/jobs/{id}/report.html");
+    println!("  live:   {master}/api/v1/jobs/{id}/live");
+    println!("  report: {master}/api/v1/jobs/{id}/report.html");
     let Some(options) = follow_it else {
         return EXIT_OK;
     };
@@ -319,35 +276,27 @@ pub(super) async fn run_job(client: &Client, job: JobRequest, follow_it: Option<
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let summary: Value = match client
-        .get_json(&format!("/api/v1/jobs/{id}/result?consistent=true"))
-        .await
-    {
-        Ok(s) => s,
+    let result = match client.result(id).await {
+        Ok(r) => r,
         Err(e) => return fail(format!("result of job {id}: {e}")),
     };
-    match RunReport::from_summary_json(summary.clone()) {
-        Ok(report) => println!("{}", render_console_summary(&report)),
-        Err(e) => eprintln!("warning: the summary could not be read back: {e}"),
-    }
+    println!("{}", render_console_summary(&result.report));
     if let Some(out) = &options.out {
-        if let Err(e) = write_reports(client, id, out, &summary).await {
+        if let Err(e) = write_reports(client, id, out, &result).await {
             return fail(e);
         }
         println!("reports written to {}", out.display());
     }
-    match state.as_str() {
-        "completed" if summary["passed"].as_bool() == Some(true) => EXIT_OK,
-        "completed" => EXIT_ASSERTION_FAILED,
+    match state {
+        JobState::Completed if result.report.passed() => EXIT_OK,
+        JobState::Completed => EXIT_ASSERTION_FAILED,
         other => {
-            let job: Value = client
-                .get_json(&format!("/api/v1/jobs/{id}"))
+            let reason = client
+                .job(id)
                 .await
-                .unwrap_or(Value::Null);
-            eprintln!(
-                "error: job {id} {other}: {}",
-                job["reason"].as_str().unwrap_or("")
-            );
+                .map(|j| j.job.reason)
+                .unwrap_or_default();
+            eprintln!("error: job {id} {other}: {reason}");
             EXIT_BAD_INPUT
         }
     }
@@ -378,19 +327,19 @@ pub async fn execute(args: SubmitArgs) -> u8 {
     }
     // `--split` is the default; it only documents the intent.
     let mode = match (args.split, args.replicate) {
-        (_, true) => "replicate",
-        _ => "split",
+        (_, true) => SplitMode::Replicate,
+        _ => SplitMode::Split,
     };
-    let submission = json!({
-        "simulation": files[0].0,
-        "parallelism": args.parallelism,
-        "pool": args.pool,
-        "mode": mode,
-        "start": {
-            "timeout": humantime::format_duration(args.start_timeout).to_string(),
-            "on_timeout": args.on_timeout,
+    let submission = Submission {
+        parallelism: args.parallelism,
+        pool: args.pool,
+        mode,
+        start: StartPolicy {
+            timeout: args.start_timeout,
+            on_timeout: args.on_timeout,
         },
-    });
+        ..Submission::new(files[0].0.clone())
+    };
     let request = JobRequest {
         project: args.project,
         files,

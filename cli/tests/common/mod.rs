@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use broadside_client::{job_ended, Client};
-use broadside_harness::{Cluster, FAST_TIMINGS};
+use broadside_client::api::{Job, JobResult, Task};
+use broadside_client::Client;
+use broadside_harness::{Cluster, Timings};
 use broadside_target::TargetHandle;
-use serde_json::Value;
 
 pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_broadside"))
@@ -70,46 +70,35 @@ pub fn job_id(o: &Output) -> u64 {
         .unwrap_or_else(|| panic!("no job id in:\n{out}"))
 }
 
-pub async fn job(client: &Client, id: u64) -> Value {
-    client
-        .get_json(&format!("/api/v1/jobs/{id}?consistent=true"))
-        .await
-        .unwrap_or(Value::Null)
+/// Job `id` (read after a read barrier); `None` when no master could answer.
+pub async fn job(client: &Client, id: u64) -> Option<Job> {
+    client.job(id).await.ok().map(|d| d.job)
 }
 
-pub async fn tasks(client: &Client, id: u64) -> Vec<Value> {
-    client
-        .get_json::<Value>(&format!("/api/v1/jobs/{id}/tasks?consistent=true"))
-        .await
-        .ok()
-        .and_then(|t| t["items"].as_array().cloned())
-        .unwrap_or_default()
+/// The tasks of job `id` (empty when no master could answer).
+pub async fn tasks(client: &Client, id: u64) -> Vec<Task> {
+    client.tasks(id).await.unwrap_or_default()
 }
 
-pub async fn result(client: &Client, id: u64) -> Value {
-    client
-        .get_json(&format!("/api/v1/jobs/{id}/result?consistent=true"))
-        .await
-        .expect("job result")
+pub async fn result(client: &Client, id: u64) -> JobResult {
+    client.result(id).await.expect("job result")
 }
 
-pub async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Value {
+pub async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Job {
     cluster
         .eventually(&format!("job {id} to finish"), || async {
-            let j = job(client, id).await;
-            job_ended(j["state"].as_str().unwrap_or_default()).then_some(j)
+            job(client, id).await.filter(|j| j.state.is_terminal())
         })
         .await
 }
 
 /// Cluster with `workers` workers, all registered.
 pub async fn cluster_with(workers: usize) -> Cluster {
-    cluster_with_timings(workers, &FAST_TIMINGS).await
+    cluster_with_timings(workers, &Timings::fast()).await
 }
 
-/// Cluster of masters started with `timings` (their flags) and `workers` workers, all
-/// registered.
-pub async fn cluster_with_timings(workers: usize, timings: &[&str]) -> Cluster {
+/// Cluster of masters started with `timings` and `workers` workers, all registered.
+pub async fn cluster_with_timings(workers: usize, timings: &Timings) -> Cluster {
     let mut cluster = Cluster::start(binary(), 3, timings);
     cluster.leader().await;
     for _ in 0..workers {

@@ -2,14 +2,13 @@
 //!
 //! The same types are produced by the YAML/JSON loader ([`crate::load`]) and can be built from
 //! Rust code. They derive `JsonSchema`, which is what `broadside schema` prints. Unknown keys are
-//! rejected everywhere (`deny_unknown_fields`); semantic rules that serde cannot express live in
-//! [`validate`].
+//! rejected everywhere (`deny_unknown_fields`); semantic rules that serde cannot express are
+//! checked when the model is compiled into a plan (`crate::runtime::compile`).
 
 mod assertion;
 mod duration;
 mod injection;
 mod steps;
-pub mod validate;
 
 use std::collections::BTreeMap;
 

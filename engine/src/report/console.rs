@@ -40,43 +40,15 @@ pub struct Progress {
     pub p95: Option<Duration>,
 }
 
-/// The progress line for a terminal, at most `width` characters (counted as chars), e.g.
-/// `[#######-----]  12s/60s  users 40  req/s 1234  errors 0 (0.00%)  p95 12.3 ms`.
-///
-/// The bar takes the room left by the numbers (up to 40 columns) and is left out when the
-/// planned duration is unknown or the terminal is too narrow. The line has no carriage return
-/// nor newline and is not padded: a caller redrawing in place writes `"\r"`, the line, then an
-/// erase-to-end-of-line sequence (`"\x1b[K"`).
-pub fn render_progress_line(p: &Progress, width: usize) -> String {
-    let numbers = numbers(p);
+/// What a terminal's progress bar shows beside the bar: the time, then the numbers, e.g.
+/// `12s/1m00s  users 40  req/s 1234  errors 0 (0.00%)  p95 12.3 ms` (the planned duration
+/// only when known). No carriage return, no newline.
+pub fn render_progress_message(p: &Progress) -> String {
     let time = match p.planned {
         Some(planned) => format!("{}/{}", fmt_elapsed(p.elapsed), fmt_elapsed(planned)),
         None => fmt_elapsed(p.elapsed),
     };
-    let text = format!("{time}  {numbers}");
-    let line = match p.planned {
-        Some(planned) => {
-            let room = width.saturating_sub(text.chars().count() + 4);
-            let bar_width = room.min(40);
-            if bar_width >= 10 {
-                let fraction = if planned.is_zero() {
-                    1.0
-                } else {
-                    (p.elapsed.as_secs_f64() / planned.as_secs_f64()).clamp(0.0, 1.0)
-                };
-                let filled = ((fraction * bar_width as f64).round() as usize).min(bar_width);
-                format!(
-                    "[{}{}]  {text}",
-                    "#".repeat(filled),
-                    "-".repeat(bar_width - filled)
-                )
-            } else {
-                text
-            }
-        }
-        None => text,
-    };
-    line.chars().take(width).collect()
+    format!("{time}  {}", numbers(p))
 }
 
 /// The progress line for logs and other non-terminal output: no bar, no carriage return, no

@@ -7,7 +7,8 @@
 //!   charts, no script and no external resource, so it opens offline;
 //! * JUnit XML, `junit.xml` ([`render_junit`]): one test case per assertion, for CI;
 //! * the console summary printed at the end of a run ([`render_console_summary`]) and the live
-//!   progress line ([`render_progress_line`], [`render_plain_progress_line`]).
+//!   progress line ([`render_progress_message`] beside a terminal's bar,
+//!   [`render_plain_progress_line`] in logs).
 //!
 //! [`write_all`] writes the three files into an output directory. Every renderer accepts any
 //! report, empty ones included, and escapes all user text (request names, error messages,
@@ -30,7 +31,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use console::{
-    render_console_summary, render_plain_progress_line, render_progress_line, Progress,
+    render_console_summary, render_plain_progress_line, render_progress_message, Progress,
 };
 pub use html::render_html;
 pub use junit::render_junit;

@@ -55,7 +55,7 @@ pub struct ScenarioInfo {
 /// Derived statistics of one request name, one group, or all requests: one row of the
 /// `requests`/`groups` tables of the summary and of the HTML report. Latencies are in
 /// milliseconds and absent when nothing was recorded.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct StatsRow {
     /// Responses (ok + ko).
     pub count: u64,
@@ -118,7 +118,7 @@ impl StatsRow {
 
 /// One second of the run, flattened for people and plotting tools: the `series` array of the
 /// summary. Latencies are in milliseconds and absent when no response completed that second.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SeriesPoint {
     /// Seconds since the start of the run.
     pub second: u64,
@@ -169,7 +169,7 @@ impl SeriesPoint {
 }
 
 /// One distinct error message with its count: the `errors` array of the summary.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ErrorRow {
     /// The error message.
     pub message: String,

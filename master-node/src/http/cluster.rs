@@ -4,62 +4,37 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use broadside_rpc::{MembershipChange, NodeStatus};
+use axum::extract::State;
+use axum::Json;
+use broadside_api::{AddMember, ClusterQuery, ClusterView, Member, ReadQuery};
+use broadside_rpc::MembershipChange;
 use futures::future::join_all;
-use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::AppState;
-use super::{json_body, Consistent, Problem};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Consistent};
+use super::Problem;
+use crate::app::App;
+use crate::error::Error;
 use crate::node::Node;
+use crate::views;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/cluster", get(cluster))
-        .route("/cluster/members", axum::routing::post(add_member))
-        .route("/cluster/members/{id}", delete(remove_member))
+pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(cluster))
+        .routes(routes!(add_member))
+        .routes(routes!(remove_member))
 }
 
-/// One member as this node sees it.
-#[derive(Debug, Serialize)]
-struct MemberView {
-    id: u64,
-    raft_addr: String,
-    http_addr: String,
-    voter: bool,
-    /// Whether it answered a status call just now (absent with `probe=false`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reachable: Option<bool>,
-    /// Its own report, when reachable.
-    status: Option<NodeStatus>,
+/// Probes at the root of the server, outside `/api/v1`.
+pub(super) fn probes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-/// `?probe=false`: this node's view only, without asking each member for its status (which
-/// waits up to a second for an unresponsive one).
-#[derive(Debug, Deserialize)]
-struct ViewOptions {
-    #[serde(default = "yes")]
-    probe: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The cluster as this node sees it.
-#[derive(Debug, Serialize)]
-struct ClusterView {
-    /// The answering node.
-    node: NodeStatus,
-    leader: Option<u64>,
-    term: u64,
-    members: Vec<MemberView>,
-}
-
+/// The cluster as `node` sees it; with `probe`, every member is asked for its status (one
+/// second at most each, all at once).
 async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
     let me = node.status();
     let members = node.members();
@@ -77,13 +52,13 @@ async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
             } else {
                 None
             };
-            MemberView {
+            Member {
                 id: *id,
                 raft_addr: member.raft_addr.clone(),
                 http_addr: member.http_addr.clone(),
                 voter: *voter,
                 reachable: (probe || *id == node.id()).then_some(status.is_some()),
-                status,
+                status: status.map(views::node_status),
             }
         }
     });
@@ -91,49 +66,64 @@ async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
     ClusterView {
         leader: me.leader,
         term: me.term,
-        node: me,
+        node: views::node_status(me),
         members,
     }
 }
 
+/// Cluster view
+///
+/// The members with their reachability and status, as the answering master sees them (each
+/// peer is probed with a 1 s timeout; `probe=false` answers at once with this master's view
+/// only).
+#[utoipa::path(get, path = "/cluster", tag = "cluster",
+    params(ClusterQuery, ReadQuery),
+    responses(
+        (status = 200, body = ClusterView),
+        (status = 400, body = broadside_api::Problem),
+    ))]
 async fn cluster(
-    State(node): State<Arc<Node>>,
+    State(app): State<Arc<App>>,
     _: Consistent,
-    options: Result<Query<ViewOptions>, QueryRejection>,
-) -> Result<Json<ClusterView>, Problem> {
-    let Query(options) = options.map_err(|e| Problem::bad_request(e.body_text()))?;
-    Ok(Json(view(&node, options.probe).await))
+    ApiQuery(options): ApiQuery<ClusterQuery>,
+) -> Json<ClusterView> {
+    Json(view(&app.node, options.probe).await)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddMember {
-    id: u64,
-    raft_addr: String,
-}
-
-/// Adds a master: it joins as a learner, catches up, then becomes a voter.
+/// Add a master
+///
+/// Adds a running master to the cluster: it joins as a learner, catches up, then becomes a
+/// voter; answers with the new membership. Not idempotency-keyed: a repeat answers 409.
+#[utoipa::path(post, path = "/cluster/members", tag = "cluster",
+    request_body = AddMember,
+    responses(
+        (status = 200, body = ClusterView),
+        (status = 400, body = broadside_api::Problem),
+        (status = 409, body = broadside_api::Problem),
+        (status = 503, body = broadside_api::Problem),
+    ))]
 async fn add_member(
-    State(node): State<Arc<Node>>,
-    body: Result<Json<AddMember>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<ClusterView>), Problem> {
-    let AddMember { id, raft_addr } = json_body(body)?;
+    State(app): State<Arc<App>>,
+    ApiJson(AddMember { id, raft_addr }): ApiJson<AddMember>,
+) -> Result<Json<ClusterView>, Problem> {
+    let node = &app.node;
     if id == 0 || !crate::config::valid_host_port(&raft_addr) {
-        return Err(Problem::bad_request(
-            "id must be at least 1 and raft_addr host:port",
-        ));
+        return Err(
+            Error::BadRequest("id must be at least 1 and raft_addr host:port".into()).into(),
+        );
     }
     if node.members().contains_key(&id) {
-        return Err(Problem::conflict(format!("node {id} is already a member")));
+        return Err(Error::Conflict(format!("node {id} is already a member")).into());
     }
     let status = node.peer_status(&raft_addr).await.map_err(|e| {
-        Problem::bad_request(format!("the new master did not answer at {raft_addr}: {e}"))
+        Error::BadRequest(format!("the new master did not answer at {raft_addr}: {e}"))
     })?;
     if status.id != id {
-        return Err(Problem::bad_request(format!(
+        return Err(Error::BadRequest(format!(
             "the master at {raft_addr} has id {}, not {id}",
             status.id
-        )));
+        ))
+        .into());
     }
     node.change_membership(MembershipChange::AddVoter {
         id,
@@ -143,46 +133,67 @@ async fn add_member(
     .await?;
     // Show the new membership as this master's replica has it.
     node.read_barrier().await?;
-    Ok((StatusCode::OK, Json(view(&node, true).await)))
+    Ok(Json(view(node, true).await))
 }
 
-/// Removes a master from the cluster.
+/// Remove a master
+///
+/// Removes a master (voter or learner) from the cluster; answers with the new membership.
+#[utoipa::path(delete, path = "/cluster/members/{id}", tag = "cluster",
+    params(("id" = u64, Path, description = "Node id")),
+    responses(
+        (status = 200, body = ClusterView),
+        (status = 400, body = broadside_api::Problem),
+        (status = 404, body = broadside_api::Problem),
+        (status = 409, body = broadside_api::Problem),
+    ))]
 async fn remove_member(
-    State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    State(app): State<Arc<App>>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<Json<ClusterView>, Problem> {
-    let id: u64 = id
-        .parse()
-        .map_err(|_| Problem::bad_request(format!("{id:?} is not a node id")))?;
+    let node = &app.node;
     if !node.members().contains_key(&id) {
-        return Err(Problem::not_found(format!("node {id} is not a member")));
+        return Err(Error::NotFound(format!("node {id} is not a member")).into());
     }
     if node.members().values().filter(|(_, voter)| *voter).count() <= 1 {
-        return Err(Problem::conflict("the last voter cannot be removed"));
+        return Err(Error::Conflict("the last voter cannot be removed".into()).into());
     }
     node.change_membership(MembershipChange::Remove { id })
         .await?;
     // Show the new membership as this master's replica has it (a forwarded change is applied
     // here a moment later).
     node.read_barrier().await?;
-    Ok(Json(view(&node, true).await))
+    Ok(Json(view(node, true).await))
 }
 
-/// Liveness: the process serves requests and Raft runs.
-pub(super) async fn healthz(State(node): State<Arc<Node>>) -> Result<&'static str, Problem> {
-    if node.raft.metrics().borrow().running_state.is_ok() {
+/// Liveness probe
+///
+/// Answers while the process serves requests and Raft runs.
+#[utoipa::path(get, path = "/healthz", tag = "probes",
+    responses(
+        (status = 200, content_type = "text/plain", body = String),
+        (status = 503, body = broadside_api::Problem),
+    ))]
+async fn healthz(State(app): State<Arc<App>>) -> Result<&'static str, Problem> {
+    if app.node.raft.metrics().borrow().running_state.is_ok() {
         Ok("ok\n")
     } else {
-        Err(Problem::unavailable("raft stopped", None))
+        Err(Error::Unavailable("raft stopped".into()).into())
     }
 }
 
-/// Readiness: a leader is known, so reads are current within the replication lag and writes
-/// can be forwarded.
-pub(super) async fn readyz(State(node): State<Arc<Node>>) -> Result<&'static str, Problem> {
-    let status = node.status();
-    match status.leader {
+/// Readiness probe
+///
+/// Answers when a leader is known, so reads are current within the replication lag and
+/// writes can be forwarded.
+#[utoipa::path(get, path = "/readyz", tag = "probes",
+    responses(
+        (status = 200, content_type = "text/plain", body = String),
+        (status = 503, body = broadside_api::Problem),
+    ))]
+async fn readyz(State(app): State<Arc<App>>) -> Result<&'static str, Problem> {
+    match app.node.status().leader {
         Some(_) => Ok("ready\n"),
-        None => Err(Problem::unavailable("no leader is known", None)),
+        None => Err(Error::Unavailable("no leader is known".into()).into()),
     }
 }

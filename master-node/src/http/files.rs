@@ -1,348 +1,156 @@
-//! Files of a project: streaming upload (spooled to disk, hashed, then committed chunk by
-//! chunk through Raft), latest-version listing, versions, download and delete.
-//!
-//! Paths are validated before anything is stored (no absolute paths, no `.` or `..`
-//! segments, no backslashes or control characters): DESIGN invariant 7.
+//! Files of a project: streaming upload, latest-version listing, versions, download and
+//! delete (the work is `crate::files`).
 
-use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use broadside_raft_store::model::{FileKind, FileVersion};
-use broadside_raft_store::{
-    valid_name, valid_path, Command, Response as StoreResponse, Sha256, MAX_CHUNK_BYTES,
-};
-use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
-use sha2::Digest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use axum::Json;
+use broadside_api::{FileVersion, Page, PageQuery, ReadQuery, UploadQuery, VersionQuery};
+use broadside_raft_store::Command;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::AppState;
-use super::{commit, request_id, ApiQuery, Consistent, PageQuery, PageView, Problem};
-use crate::node::Node;
+use super::extract::{ApiPath, ApiQuery, Consistent, IdempotencyKey};
+use super::paging::{page, page_request};
+use super::Problem;
+use crate::app::App;
+use crate::error::Error;
+use crate::files::{checked, download, guess_kind, upload};
+use crate::views;
 
-/// Blob chunks committed concurrently during an upload.
-const CHUNKS_IN_FLIGHT: usize = 4;
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{project}/files", get(list))
-        .route(
-            "/projects/{project}/files/{*path}",
-            get(download).put(upload).delete(remove),
-        )
-        .route("/projects/{project}/file-versions/{*path}", get(versions))
+pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get_file, put_file, delete_file))
+        .routes(routes!(versions))
 }
 
-/// A file version as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct FileView {
-    project: String,
-    path: String,
-    version: u64,
-    sha256: String,
-    size: u64,
-    kind: &'static str,
-    created_at_ms: u64,
-    pinned_by_jobs: u32,
-    deleted: bool,
-}
-
-fn kind_name(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::Simulation => "simulation",
-        FileKind::Data => "data",
-        FileKind::Conf => "conf",
-        FileKind::Artifact => "artifact",
-    }
-}
-
-impl From<FileVersion> for FileView {
-    fn from(f: FileVersion) -> Self {
-        FileView {
-            project: f.project,
-            path: f.path,
-            version: f.version,
-            sha256: f.sha256.to_hex(),
-            size: f.size,
-            kind: kind_name(f.kind),
-            created_at_ms: f.created_at_ms,
-            pinned_by_jobs: f.pins,
-            deleted: f.deleted,
-        }
-    }
-}
-
-/// Checks a project name and a file path from a URL.
-fn checked(project: &str, path: &str) -> Result<(), Problem> {
-    if !valid_name(project) {
-        return Err(Problem::bad_request(format!(
-            "project {project:?}: 1 to 64 of [A-Za-z0-9_.-]"
-        )));
-    }
-    if !valid_path(path) {
-        return Err(Problem::bad_request(format!(
-            "path {path:?}: a relative path of at most 1024 bytes, without empty, `.` or `..` \
-             segments, backslashes or control characters"
-        )));
-    }
-    Ok(())
-}
-
-fn project_exists(node: &Node, project: &str) -> Result<(), Problem> {
-    match node.reader().project(project)? {
-        Some(_) => Ok(()),
-        None => Err(Problem::not_found(format!("no project {project:?}"))),
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UploadQuery {
-    #[serde(default)]
-    kind: Option<String>,
-}
-
-/// The kind of an upload: `?kind=`, or guessed from the extension.
-fn upload_kind(query: &UploadQuery, path: &str) -> Result<FileKind, Problem> {
-    match query.kind.as_deref() {
-        Some("simulation") => Ok(FileKind::Simulation),
-        Some("data") => Ok(FileKind::Data),
-        Some("conf") => Ok(FileKind::Conf),
-        Some("artifact") => Ok(FileKind::Artifact),
-        Some(other) => Err(Problem::bad_request(format!(
-            "kind {other:?}: one of simulation, data, conf, artifact"
-        ))),
-        None if path.ends_with(".yaml") || path.ends_with(".yml") => Ok(FileKind::Simulation),
-        None => Ok(FileKind::Data),
-    }
-}
-
-/// An upload spooled to a temporary file, with its digest and size.
-struct Spool {
-    path: PathBuf,
-    sha256: Sha256,
-    size: u64,
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-impl Spool {
-    /// Streams `body` into a temporary file under `dir`, refusing more than `limit` bytes.
-    async fn receive(dir: &FsPath, body: Body, limit: u64) -> Result<Spool, Problem> {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(Problem::internal)?;
-        let path = dir.join(format!("upload-{:032x}.tmp", rand::random::<u128>()));
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(Problem::internal)?;
-        let mut spool = Spool {
-            path,
-            sha256: Sha256([0; 32]),
-            size: 0,
-        };
-        let mut hasher = sha2::Sha256::new();
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk: Bytes =
-                chunk.map_err(|e| Problem::bad_request(format!("upload interrupted: {e}")))?;
-            spool.size += chunk.len() as u64;
-            if spool.size > limit {
-                return Err(Problem::too_large(format!(
-                    "upload exceeds the limit of {limit} bytes"
-                )));
-            }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(Problem::internal)?;
-        }
-        file.flush().await.map_err(Problem::internal)?;
-        spool.sha256 = Sha256(hasher.finalize().into());
-        Ok(spool)
-    }
-
-    fn chunk_count(&self) -> u32 {
-        (self.size.div_ceil(MAX_CHUNK_BYTES as u64)).max(1) as u32
-    }
-
-    /// Chunk `index` of the spooled content.
-    async fn chunk(&self, index: u32) -> Result<Vec<u8>, Problem> {
-        use tokio::io::AsyncSeekExt;
-        let mut file = tokio::fs::File::open(&self.path)
-            .await
-            .map_err(Problem::internal)?;
-        let offset = u64::from(index) * MAX_CHUNK_BYTES as u64;
-        file.seek(std::io::SeekFrom::Start(offset))
-            .await
-            .map_err(Problem::internal)?;
-        let mut data = Vec::with_capacity(MAX_CHUNK_BYTES);
-        file.take(MAX_CHUNK_BYTES as u64)
-            .read_to_end(&mut data)
-            .await
-            .map_err(Problem::internal)?;
-        Ok(data)
-    }
-}
-
-/// Stores the spooled content as a blob, unless a complete one already exists.
-async fn store_blob(node: &Node, spool: &Spool) -> Result<(), Problem> {
-    if node
-        .reader()
-        .blob(&spool.sha256)?
-        .is_some_and(|b| b.complete)
-    {
-        return Ok(());
-    }
-    let count = spool.chunk_count();
-    futures::stream::iter(0..count)
-        .map(|index| async move {
-            let data = spool.chunk(index).await?;
-            let command = Command::PutBlobChunk {
-                sha256: spool.sha256,
-                size: spool.size,
-                chunk_count: count,
-                index,
-                data,
-            };
-            commit(node, Node::new_request_id(), command)
-                .await
-                .map(drop)
-        })
-        .buffer_unordered(CHUNKS_IN_FLIGHT)
-        .try_collect::<Vec<()>>()
-        .await?;
-    Ok(())
-}
-
-async fn upload(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    Path((project, path)): Path<(String, String)>,
-    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+/// Upload a file
+///
+/// Uploads a new version of a file (streamed; the content is stored once per SHA-256).
+/// Uploading the content of the latest version again returns that version.
+#[utoipa::path(put, path = "/projects/{project}/files/{*path}", tag = "files",
+    params(
+        ("project" = String, Path, description = "Project"),
+        ("path" = String, Path, description = "Path of the file in the project"),
+        UploadQuery,
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, body = FileVersion),
+        (status = 400, body = broadside_api::Problem),
+        (status = 404, body = broadside_api::Problem),
+        (status = 413, body = broadside_api::Problem),
+        (status = 503, body = broadside_api::Problem),
+    ))]
+async fn put_file(
+    State(app): State<Arc<App>>,
+    key: IdempotencyKey,
+    ApiPath((project, path)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
     body: Body,
 ) -> Result<impl IntoResponse, Problem> {
     checked(&project, &path)?;
-    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
-    let kind = upload_kind(&query, &path)?;
-    // A write is checked against the latest committed state: a project missing from this
-    // replica may only not be applied here yet (a lagging follower), so ask again after a
-    // read barrier before refusing.
-    if node.reader().project(&project)?.is_none() {
-        node.read_barrier().await?;
-    }
-    project_exists(&node, &project)?;
-    let spool = Spool::receive(
-        &node.config.data.join("uploads"),
-        body,
-        node.config.max_upload_bytes,
-    )
-    .await?;
-    store_blob(&node, &spool).await?;
-    let scope = format!("PUT files {project}/{path} {}", spool.sha256);
-    let response = commit(
-        &node,
-        request_id(&headers, &scope)?,
-        Command::CommitFile {
-            project: project.clone(),
-            path: path.clone(),
-            kind,
-            sha256: spool.sha256,
-        },
-    )
-    .await?;
-    let StoreResponse::FileCommitted { version } = response else {
-        return Err(Problem::internal(format!(
-            "unexpected answer to a commit: {response:?}"
-        )));
-    };
-    let view = node
-        .reader()
-        .file(&project, &path, Some(version))?
-        .map(FileView::from)
-        .ok_or_else(|| Problem::conflict(format!("{project}/{path} was deleted meanwhile")))?;
+    let kind = query
+        .kind
+        .map_or_else(|| guess_kind(&path), views::model_file_kind);
+    let stream = body.into_data_stream();
+    let file = upload(&app, project, path, kind, stream, key.as_deref()).await?;
+    let location = format!(
+        "/api/v1/projects/{}/files/{}?version={}",
+        file.project, file.path, file.version
+    );
     Ok((
         StatusCode::CREATED,
-        [(
-            header::LOCATION,
-            format!("/api/v1/projects/{project}/files/{path}?version={version}"),
-        )],
-        Json(view),
+        [(header::LOCATION, location)],
+        Json(views::file(file)),
     ))
 }
 
+/// List files
+///
+/// One page of the project's files, the latest version of each path, by path.
+#[utoipa::path(get, path = "/projects/{project}/files", tag = "files",
+    params(("project" = String, Path, description = "Project"), PageQuery, ReadQuery),
+    responses(
+        (status = 200, body = Page<FileVersion>),
+        (status = 404, body = broadside_api::Problem),
+    ))]
 async fn list(
-    State(node): State<Arc<Node>>,
+    State(app): State<Arc<App>>,
     _: Consistent,
-    Path(project): Path<String>,
-    ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<PageView<FileView>>, Problem> {
-    project_exists(&node, &project)?;
-    let page = node.reader().list_files(&project, &page.request()?)?;
-    Ok(Json(PageView::from_page(page, FileView::from)))
-}
-
-async fn versions(
-    State(node): State<Arc<Node>>,
-    _: Consistent,
-    Path((project, path)): Path<(String, String)>,
-) -> Result<Json<Vec<FileView>>, Problem> {
-    checked(&project, &path)?;
-    let versions = node.reader().file_versions(&project, &path)?;
-    if versions.is_empty() {
-        return Err(Problem::not_found(format!("no file {project}/{path}")));
-    }
-    Ok(Json(versions.into_iter().map(FileView::from).collect()))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct DownloadQuery {
-    #[serde(default)]
-    version: Option<u64>,
-}
-
-async fn download(
-    State(node): State<Arc<Node>>,
-    _: Consistent,
-    Path((project, path)): Path<(String, String)>,
-    query: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, Problem> {
-    checked(&project, &path)?;
-    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
-    let file = node
-        .reader()
-        .file(&project, &path, query.version)?
-        .ok_or_else(|| Problem::not_found(format!("no file {project}/{path}")))?;
-    let blob = node
-        .reader()
-        .blob(&file.sha256)?
-        .filter(|b| b.complete)
-        .ok_or_else(|| {
-            Problem::internal(format!(
-                "blob {} of a committed file is missing",
-                file.sha256
-            ))
-        })?;
-    let reader = node.reader().clone();
-    let sha = file.sha256;
-    let chunks = futures::stream::iter(0..blob.chunk_count).then(move |index| {
-        let reader = reader.clone();
-        async move {
-            match reader.blob_chunk(&sha, index) {
-                Ok(Some(data)) => Ok(Bytes::from(data)),
-                Ok(None) => Err(std::io::Error::other(format!("chunk {index} missing"))),
-                Err(e) => Err(std::io::Error::other(e.to_string())),
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<FileVersion>>, Problem> {
+    let request = page_request(&query)?;
+    let listed = app
+        .read(move |r| {
+            if r.project(&project)?.is_none() {
+                return Err(Error::NotFound(format!("no project {project:?}")));
             }
-        }
-    });
+            Ok(r.list_files(&project, &request)?)
+        })
+        .await?;
+    Ok(Json(page(listed, views::file)))
+}
+
+/// List a file's versions
+///
+/// Every version of one file, oldest first, including deleted ones still pinned.
+#[utoipa::path(get, path = "/projects/{project}/file-versions/{*path}", tag = "files",
+    params(
+        ("project" = String, Path, description = "Project"),
+        ("path" = String, Path, description = "Path of the file in the project"),
+        ReadQuery,
+    ),
+    responses(
+        (status = 200, body = Vec<FileVersion>),
+        (status = 404, body = broadside_api::Problem),
+    ))]
+async fn versions(
+    State(app): State<Arc<App>>,
+    _: Consistent,
+    ApiPath((project, path)): ApiPath<(String, String)>,
+) -> Result<Json<Vec<FileVersion>>, Problem> {
+    checked(&project, &path)?;
+    let versions = app
+        .read(move |r| {
+            let versions = r.file_versions(&project, &path)?;
+            if versions.is_empty() {
+                return Err(Error::NotFound(format!("no file {project}/{path}")));
+            }
+            Ok(versions)
+        })
+        .await?;
+    Ok(Json(versions.into_iter().map(views::file).collect()))
+}
+
+/// Download a file
+///
+/// Streams the content of the latest version of a file, or of `version`.
+#[utoipa::path(get, path = "/projects/{project}/files/{*path}", tag = "files",
+    params(
+        ("project" = String, Path, description = "Project"),
+        ("path" = String, Path, description = "Path of the file in the project"),
+        VersionQuery,
+        ReadQuery,
+    ),
+    responses(
+        (status = 200, content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("etag" = String), ("x-broadside-version" = u64))),
+        (status = 404, body = broadside_api::Problem),
+    ))]
+async fn get_file(
+    State(app): State<Arc<App>>,
+    _: Consistent,
+    ApiPath((project, path)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<VersionQuery>,
+) -> Result<Response, Problem> {
+    let found = download(&app, project, path, query.version).await?;
+    let file = found.file;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -353,18 +161,32 @@ async fn download(
                 file.version.to_string(),
             ),
         ],
-        Body::from_stream(chunks),
+        Body::from_stream(found.chunks),
     )
         .into_response())
 }
 
-async fn remove(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    Path((project, path)): Path<(String, String)>,
+/// Delete a file
+///
+/// Deletes every version of a file; versions pinned by jobs are marked deleted and kept until
+/// released.
+#[utoipa::path(delete, path = "/projects/{project}/files/{*path}", tag = "files",
+    params(
+        ("project" = String, Path, description = "Project"),
+        ("path" = String, Path, description = "Path of the file in the project"),
+    ),
+    responses(
+        (status = 204),
+        (status = 400, body = broadside_api::Problem),
+        (status = 404, body = broadside_api::Problem),
+    ))]
+async fn delete_file(
+    State(app): State<Arc<App>>,
+    key: IdempotencyKey,
+    ApiPath((project, path)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     checked(&project, &path)?;
-    let id = request_id(&headers, &format!("DELETE files {project}/{path}"))?;
-    commit(&node, id, Command::DeleteFile { project, path }).await?;
+    let id = key.request_id(&format!("DELETE files {project}/{path}"));
+    app.write(id, Command::DeleteFile { project, path }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,47 +1,19 @@
-//! RFC 9457 problem details: the one error shape of the REST API.
+//! RFC 9457 problem details: the one error shape of the REST API, and the one place where a
+//! master's [`Error`] becomes an HTTP status.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use broadside_raft_store::RejectCode;
-use broadside_rpc::{CallError, LeaderHint};
-use serde::Serialize;
+use broadside_api::LeaderView;
 
-/// An API error (boxed: handlers return it by value on every error path).
+use crate::error::Error;
+
+/// An API error response (boxed: handlers return it by value on every error path).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem(Box<Details>);
-
-/// The body of a problem response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Details {
-    /// A URN naming the kind of problem.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short summary of the kind.
-    pub title: String,
-    /// HTTP status.
-    pub status: u16,
-    /// What exactly was wrong.
-    pub detail: String,
-    /// Located errors (e.g. of a simulation), when there are several.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<serde_json::Value>,
-    /// Where the leader is, on 503s caused by a missing or unreachable leader.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub leader: Option<LeaderView>,
-}
-
-/// The leader's addresses in a problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LeaderView {
-    /// Node id.
-    pub id: Option<u64>,
-    /// REST address.
-    pub http_addr: Option<String>,
-}
+pub struct Problem(Box<broadside_api::Problem>);
 
 impl Problem {
     fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
-        Problem(Box::new(Details {
+        Problem(Box::new(broadside_api::Problem {
             kind: format!("urn:broadside:problem:{kind}"),
             title: status.canonical_reason().unwrap_or("error").to_owned(),
             status: status.as_u16(),
@@ -51,92 +23,66 @@ impl Problem {
         }))
     }
 
-    /// The details.
-    pub fn details(&self) -> &Details {
+    /// The body.
+    pub fn details(&self) -> &broadside_api::Problem {
         &self.0
     }
 
-    /// 400.
-    pub fn bad_request(detail: impl Into<String>) -> Self {
-        Problem::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+    /// A 400 for a request the API cannot read (a bad path, query or body).
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
+        Problem::from(Error::BadRequest(detail.into()))
     }
+}
 
-    /// 404.
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
-    }
-
-    /// 409.
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Problem::new(StatusCode::CONFLICT, "conflict", detail)
-    }
-
-    /// 422 with every located problem.
-    pub fn unprocessable(detail: impl Into<String>, errors: Vec<serde_json::Value>) -> Self {
-        let mut p = Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-simulation",
-            detail,
-        );
-        p.0.errors = errors;
-        p
-    }
-
-    /// 413.
-    pub fn too_large(detail: impl Into<String>) -> Self {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail)
-    }
-
-    /// 503, with the leader when one is known.
-    pub fn unavailable(detail: impl Into<String>, leader: Option<&LeaderHint>) -> Self {
-        let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail);
-        p.0.leader = leader.filter(|h| h.id.is_some()).map(|h| LeaderView {
-            id: h.id,
-            http_addr: h.http_addr.clone(),
-        });
-        p
-    }
-
-    /// 500 for a local failure (storage); never used for bad input.
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error answering a request");
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("internal error: {detail}"),
-        )
-    }
-
-    /// The problem for a state-machine refusal.
-    pub fn rejected(code: RejectCode, message: String) -> Self {
-        match code {
-            RejectCode::BadRequest => Problem::bad_request(message),
-            RejectCode::NotFound => Problem::not_found(message),
-            RejectCode::Conflict => Problem::conflict(message),
-            RejectCode::StaleAttempt => {
-                Problem::new(StatusCode::CONFLICT, "stale-attempt", message)
+impl From<Error> for Problem {
+    fn from(e: Error) -> Self {
+        let detail = e.to_string();
+        match e {
+            Error::BadRequest(_) => Problem::new(StatusCode::BAD_REQUEST, "bad-request", detail),
+            Error::NotFound(_) => Problem::new(StatusCode::NOT_FOUND, "not-found", detail),
+            Error::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            Error::StaleAttempt(_) => Problem::new(StatusCode::CONFLICT, "stale-attempt", detail),
+            Error::TooLarge(_) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail),
+            Error::InvalidSimulation { problems, .. } => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-simulation",
+                    detail,
+                );
+                p.0.errors = problems;
+                p
+            }
+            Error::NotLeader(hint) => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the leader could not be reached; retry",
+                );
+                p.0.leader = hint.id.is_some().then_some(LeaderView {
+                    id: hint.id,
+                    http_addr: hint.http_addr,
+                });
+                p
+            }
+            Error::Unavailable(_) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+            }
+            Error::Internal(_) => {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
             }
         }
     }
 }
 
-impl From<CallError> for Problem {
-    fn from(e: CallError) -> Self {
-        match e {
-            CallError::NotLeader(hint) => {
-                Problem::unavailable("the leader could not be reached; retry", Some(&hint))
-            }
-            CallError::Unavailable(detail) => Problem::unavailable(detail, None),
-            CallError::BadRequest(detail) => Problem::bad_request(detail),
-            CallError::Conflict(detail) => Problem::conflict(detail),
-            CallError::Stale(detail) => Problem::new(StatusCode::CONFLICT, "stale-attempt", detail),
-        }
+impl From<broadside_rpc::CallError> for Problem {
+    fn from(e: broadside_rpc::CallError) -> Self {
+        Problem::from(Error::from(e))
     }
 }
 
 impl From<broadside_raft_store::Error> for Problem {
     fn from(e: broadside_raft_store::Error) -> Self {
-        Problem::internal(e)
+        Problem::from(Error::from(e))
     }
 }
 
@@ -155,5 +101,71 @@ impl IntoResponse for Problem {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use broadside_raft_store::RejectCode;
+    use broadside_rpc::LeaderHint;
+
+    use super::*;
+
+    #[test]
+    fn every_error_has_one_status() {
+        let cases = [
+            (Error::BadRequest("x".into()), 400),
+            (Error::NotFound("x".into()), 404),
+            (Error::Conflict("x".into()), 409),
+            (Error::StaleAttempt("x".into()), 409),
+            (Error::TooLarge("x".into()), 413),
+            (
+                Error::InvalidSimulation {
+                    detail: "x".into(),
+                    problems: Vec::new(),
+                },
+                422,
+            ),
+            (Error::NotLeader(LeaderHint::default()), 503),
+            (Error::Unavailable("x".into()), 503),
+            (Error::Internal("x".into()), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(
+                Problem::from(error.clone()).details().status,
+                status,
+                "{error:?}"
+            );
+        }
+        // A state-machine refusal reads the same as the error it names.
+        assert_eq!(
+            Problem::from(Error::rejected(RejectCode::NotFound, "gone".into()))
+                .details()
+                .status,
+            404
+        );
+    }
+
+    #[test]
+    fn a_missing_leader_names_where_it_is() {
+        let hint = LeaderHint {
+            id: Some(2),
+            raft_addr: Some("127.0.0.1:7002".into()),
+            http_addr: Some("127.0.0.1:8082".into()),
+        };
+        let p = Problem::from(Error::NotLeader(hint));
+        assert_eq!(
+            p.details().leader,
+            Some(LeaderView {
+                id: Some(2),
+                http_addr: Some("127.0.0.1:8082".into())
+            })
+        );
+        let response = p.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
 }

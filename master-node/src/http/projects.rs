@@ -2,105 +2,122 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use broadside_raft_store::model::Project;
+use axum::Json;
+use broadside_api::{NewProject, Page, PageQuery, Project, ReadQuery};
 use broadside_raft_store::Command;
-use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::AppState;
-use super::{commit, json_body, request_id, ApiQuery, Consistent, PageQuery, PageView, Problem};
-use crate::node::Node;
+use super::extract::{ApiJson, ApiPath, ApiQuery, Consistent, IdempotencyKey};
+use super::paging::{page, page_request};
+use super::Problem;
+use crate::app::App;
+use crate::error::Error;
+use crate::views;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/projects", get(list).post(create))
-        .route("/projects/{name}", get(show).delete(remove))
+pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, remove))
 }
 
-/// A project as the API shows it.
-#[derive(Debug, Serialize)]
-struct ProjectView {
-    name: String,
-    description: String,
-    created_at_ms: u64,
-}
-
-impl From<Project> for ProjectView {
-    fn from(p: Project) -> Self {
-        ProjectView {
-            name: p.name,
-            description: p.description,
-            created_at_ms: p.created_at_ms,
-        }
-    }
-}
-
+/// List projects
+///
+/// One page of the projects, by name.
+#[utoipa::path(get, path = "/projects", tag = "projects",
+    params(PageQuery, ReadQuery),
+    responses(
+        (status = 200, body = Page<Project>),
+        (status = 400, body = broadside_api::Problem),
+        (status = 503, body = broadside_api::Problem),
+    ))]
 async fn list(
-    State(node): State<Arc<Node>>,
+    State(app): State<Arc<App>>,
     _: Consistent,
-    ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<PageView<ProjectView>>, Problem> {
-    let page = node.reader().list_projects(&page.request()?)?;
-    Ok(Json(PageView::from_page(page, ProjectView::from)))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Project>>, Problem> {
+    let request = page_request(&query)?;
+    let listed = app.read(move |r| Ok(r.list_projects(&request)?)).await?;
+    Ok(Json(page(listed, views::project)))
 }
 
+/// Get a project
+#[utoipa::path(get, path = "/projects/{name}", tag = "projects",
+    params(("name" = String, Path, description = "Project name"), ReadQuery),
+    responses(
+        (status = 200, body = Project),
+        (status = 404, body = broadside_api::Problem),
+    ))]
 async fn show(
-    State(node): State<Arc<Node>>,
+    State(app): State<Arc<App>>,
     _: Consistent,
-    Path(name): Path<String>,
-) -> Result<Json<ProjectView>, Problem> {
-    node.reader()
-        .project(&name)?
-        .map(|p| Json(p.into()))
-        .ok_or_else(|| Problem::not_found(format!("no project {name:?}")))
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Project>, Problem> {
+    let project = app
+        .read(move |r| {
+            r.project(&name)?
+                .ok_or_else(|| Error::NotFound(format!("no project {name:?}")))
+        })
+        .await?;
+    Ok(Json(views::project(project)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewProject {
-    name: String,
-    #[serde(default)]
-    description: String,
-}
-
+/// Create a project
+///
+/// With an `Idempotency-Key`, a retry creates it once; the key is scoped to the name.
+#[utoipa::path(post, path = "/projects", tag = "projects",
+    request_body = NewProject,
+    responses(
+        (status = 201, body = Project),
+        (status = 400, body = broadside_api::Problem),
+        (status = 409, body = broadside_api::Problem),
+        (status = 503, body = broadside_api::Problem),
+    ))]
 async fn create(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    body: Result<Json<NewProject>, axum::extract::rejection::JsonRejection>,
+    State(app): State<Arc<App>>,
+    key: IdempotencyKey,
+    ApiJson(NewProject { name, description }): ApiJson<NewProject>,
 ) -> Result<impl IntoResponse, Problem> {
-    let NewProject { name, description } = json_body(body)?;
-    // The key is scoped to the name: reusing it for another project is a new request.
-    let id = request_id(&headers, &format!("POST /projects {name}"))?;
-    commit(
-        &node,
-        id,
-        Command::CreateProject {
-            name: name.clone(),
-            description,
-        },
-    )
-    .await?;
-    let project = node
-        .reader()
-        .project(&name)?
-        .ok_or_else(|| Problem::conflict(format!("project {name:?} was deleted meanwhile")))?;
+    let id = key.request_id(&format!("POST /projects {name}"));
+    let command = Command::CreateProject {
+        name: name.clone(),
+        description,
+    };
+    app.write(id, command).await?;
+    let project = {
+        let name = name.clone();
+        app.read(move |r| {
+            r.project(&name)?
+                .ok_or_else(|| Error::Conflict(format!("project {name:?} was deleted meanwhile")))
+        })
+        .await?
+    };
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/projects/{name}"))],
-        Json(ProjectView::from(project)),
+        Json(views::project(project)),
     ))
 }
 
+/// Delete a project
+///
+/// Deletes an empty project (one without files or jobs).
+#[utoipa::path(delete, path = "/projects/{name}", tag = "projects",
+    params(("name" = String, Path, description = "Project name")),
+    responses(
+        (status = 204),
+        (status = 404, body = broadside_api::Problem),
+        (status = 409, body = broadside_api::Problem),
+    ))]
 async fn remove(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
+    State(app): State<Arc<App>>,
+    key: IdempotencyKey,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    let id = request_id(&headers, &format!("DELETE /projects/{name}"))?;
-    commit(&node, id, Command::DeleteProject { name }).await?;
+    let id = key.request_id(&format!("DELETE /projects/{name}"));
+    app.write(id, Command::DeleteProject { name }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

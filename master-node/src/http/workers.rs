@@ -6,138 +6,129 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, post};
-use axum::{Json, Router};
-use broadside_raft_store::model::{Worker, WorkerState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use broadside_api::{Page, PageQuery, ReadQuery, Worker};
+use broadside_raft_store::model::{self, WorkerState};
 use broadside_raft_store::Command;
-use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{
-    commit, leader_state, request_id, ApiQuery, AppState, Consistent, PageQuery, PageView, Problem,
-};
-use crate::node::Node;
-use crate::scheduler::driver::Scheduler;
+use super::extract::{ApiPath, ApiQuery, Consistent, IdempotencyKey};
+use super::paging::{page, page_request};
+use super::Problem;
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::views;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/workers", axum::routing::get(list))
-        .route("/workers/{id}", delete(forget).get(show))
-        .route("/workers/{id}/drain", post(drain))
-}
-
-pub(crate) fn state_name(state: WorkerState) -> &'static str {
-    match state {
-        WorkerState::Alive => "alive",
-        WorkerState::Suspect => "suspect",
-        WorkerState::Dead => "dead",
-        WorkerState::Draining => "draining",
-    }
-}
-
-/// A worker as the API shows it.
-#[derive(Debug, Serialize)]
-struct WorkerView {
-    id: String,
-    pool: String,
-    labels: BTreeMap<String, String>,
-    slots: u32,
-    version: String,
-    address: String,
-    state: &'static str,
-    reason: String,
-    registered_at_ms: u64,
-    state_since_ms: u64,
-    /// Milliseconds since the leader last heard from it (`null`: unknown to this master).
-    last_heartbeat_age_ms: Option<u64>,
-}
-
-fn view(w: Worker, ages: &BTreeMap<String, u64>) -> WorkerView {
-    WorkerView {
-        last_heartbeat_age_ms: ages.get(&w.id).copied(),
-        id: w.id,
-        pool: w.pool,
-        labels: w.labels,
-        slots: w.slots,
-        version: w.version,
-        address: w.address,
-        state: state_name(w.state),
-        reason: w.reason,
-        registered_at_ms: w.registered_at_ms,
-        state_since_ms: w.state_since_ms,
-    }
+pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show, forget))
+        .routes(routes!(drain))
 }
 
 /// Heartbeat ages from the leader (this node's own when it leads).
-async fn ages(node: &Node, scheduler: &Scheduler) -> BTreeMap<String, u64> {
-    leader_state(node, scheduler)
+async fn ages(app: &App) -> BTreeMap<String, u64> {
+    app.leader_state()
         .await
         .heartbeat_ages
         .into_iter()
         .collect()
 }
 
+async fn load(app: &App, id: String) -> Result<model::Worker> {
+    app.read(move |r| {
+        r.worker(&id)?
+            .ok_or_else(|| Error::NotFound(format!("no worker {id:?}")))
+    })
+    .await
+}
+
+/// List workers
+///
+/// One page of the registered workers, by id, with their heartbeat age from the leader.
+#[utoipa::path(get, path = "/workers", tag = "workers",
+    params(PageQuery, ReadQuery),
+    responses(
+        (status = 200, body = Page<Worker>),
+        (status = 400, body = broadside_api::Problem),
+    ))]
 async fn list(
-    State(node): State<Arc<Node>>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(app): State<Arc<App>>,
     _: Consistent,
-    ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<PageView<WorkerView>>, Problem> {
-    let page = node.reader().list_workers(&page.request()?)?;
-    let ages = ages(&node, &scheduler).await;
-    Ok(Json(PageView::from_page(page, |w| view(w, &ages))))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> std::result::Result<Json<Page<Worker>>, Problem> {
+    let request = page_request(&query)?;
+    let listed = app.read(move |r| Ok(r.list_workers(&request)?)).await?;
+    let ages = ages(&app).await;
+    Ok(Json(page(listed, |w| views::worker(w, &ages))))
 }
 
-fn load(node: &Node, id: &str) -> Result<Worker, Problem> {
-    node.reader()
-        .worker(id)?
-        .ok_or_else(|| Problem::not_found(format!("no worker {id:?}")))
-}
-
+/// Get a worker
+///
+/// One worker, with its heartbeat age from the leader.
+#[utoipa::path(get, path = "/workers/{id}", tag = "workers",
+    params(("id" = String, Path, description = "Worker id"), ReadQuery),
+    responses(
+        (status = 200, body = Worker),
+        (status = 404, body = broadside_api::Problem),
+    ))]
 async fn show(
-    State(node): State<Arc<Node>>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(app): State<Arc<App>>,
     _: Consistent,
-    Path(id): Path<String>,
-) -> Result<Json<WorkerView>, Problem> {
-    let worker = load(&node, &id)?;
-    Ok(Json(view(worker, &ages(&node, &scheduler).await)))
+    ApiPath(id): ApiPath<String>,
+) -> std::result::Result<Json<Worker>, Problem> {
+    let worker = load(&app, id).await?;
+    Ok(Json(views::worker(worker, &ages(&app).await)))
 }
 
-/// Stops giving the worker new tasks; its running tasks finish.
+/// Drain a worker
+///
+/// Stops giving the worker new tasks; its running tasks finish. No request body.
+#[utoipa::path(post, path = "/workers/{id}/drain", tag = "workers",
+    params(("id" = String, Path, description = "Worker id")),
+    responses(
+        (status = 200, body = Worker),
+        (status = 404, body = broadside_api::Problem),
+        (status = 409, body = broadside_api::Problem),
+    ))]
 async fn drain(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<WorkerView>, Problem> {
-    load(&node, &id)?;
-    commit(
-        &node,
-        request_id(&headers, &format!("POST workers/{id}/drain"))?,
-        Command::SetWorkerState {
-            worker_id: id.clone(),
-            state: WorkerState::Draining,
-            reason: "drained by an operator".into(),
-            expected: None,
-        },
-    )
-    .await?;
-    Ok(Json(view(load(&node, &id)?, &BTreeMap::new())))
+    State(app): State<Arc<App>>,
+    key: IdempotencyKey,
+    ApiPath(id): ApiPath<String>,
+) -> std::result::Result<Json<Worker>, Problem> {
+    load(&app, id.clone()).await?;
+    let command = Command::SetWorkerState {
+        worker_id: id.clone(),
+        state: WorkerState::Draining,
+        reason: "drained by an operator".into(),
+        expected: None,
+    };
+    app.write(key.request_id(&format!("POST workers/{id}/drain")), command)
+        .await?;
+    Ok(Json(views::worker(load(&app, id).await?, &BTreeMap::new())))
 }
 
-/// Forgets a dead or draining worker that holds no task.
+/// Forget a worker
+///
+/// Removes a dead or draining worker that holds no task from the registry.
+#[utoipa::path(delete, path = "/workers/{id}", tag = "workers",
+    params(("id" = String, Path, description = "Worker id")),
+    responses(
+        (status = 204),
+        (status = 404, body = broadside_api::Problem),
+        (status = 409, body = broadside_api::Problem),
+    ))]
 async fn forget(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<StatusCode, Problem> {
-    load(&node, &id)?;
-    commit(
-        &node,
-        request_id(&headers, &format!("DELETE workers/{id}"))?,
-        Command::RemoveWorker { worker_id: id },
-    )
-    .await?;
+    State(app): State<Arc<App>>,
+    key: IdempotencyKey,
+    ApiPath(id): ApiPath<String>,
+) -> std::result::Result<StatusCode, Problem> {
+    load(&app, id.clone()).await?;
+    let request_id = key.request_id(&format!("DELETE workers/{id}"));
+    app.write(request_id, Command::RemoveWorker { worker_id: id })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

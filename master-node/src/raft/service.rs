@@ -1,5 +1,5 @@
 //! The master↔master tarpc service: hands Raft messages to the local openraft node and serves
-//! forwarded writes, read barriers, membership changes and status.
+//! forwarded writes, read barriers, membership changes, status and the leader's in-memory view.
 
 use std::sync::Arc;
 
@@ -12,18 +12,18 @@ use serde::Serialize;
 use tarpc::context::Context;
 
 use super::{decode, encode};
+use crate::app::App;
 use crate::node::Node;
-use crate::scheduler::driver::Scheduler;
 
 /// The service object; cloned per request.
 #[derive(Clone)]
 pub(crate) struct RaftServer {
-    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) app: Arc<App>,
 }
 
 impl RaftServer {
     fn node(&self) -> &Node {
-        &self.scheduler.node
+        &self.app.node
     }
 }
 
@@ -72,8 +72,8 @@ impl RaftRpc for RaftServer {
     }
 
     async fn leader_view(self, _: Context) -> Result<LeaderState, CallError> {
-        self.scheduler.ensure_leader()?;
-        Ok(self.scheduler.leader_state())
+        self.app.ensure_leader()?;
+        Ok(self.app.office.leader_state())
     }
 
     async fn status(self, _: Context) -> NodeStatus {

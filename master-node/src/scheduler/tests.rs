@@ -5,8 +5,12 @@ use std::time::Duration;
 use broadside_raft_store::model::{JobState, TaskState, WorkerState};
 use proptest::prelude::*;
 
-use super::core::{decide, pick, Claim, CoreTimings, Decision, JobInfo, TaskInfo, WorkerInfo};
-use crate::jobs::{OnTimeout, StartPolicy};
+use broadside_api::{OnTimeout, StartPolicy};
+
+use super::core::pick::Claim;
+use super::core::{
+    decide, pick, AttemptRef, Clock, CoreTimings, Decision, JobInfo, Snapshot, TaskInfo, WorkerInfo,
+};
 
 const T: CoreTimings = CoreTimings {
     suspect_after: 3_000,
@@ -16,6 +20,35 @@ const T: CoreTimings = CoreTimings {
     reassign_spacing: 1_000,
     orphan_after: 3_000,
 };
+
+/// [`decide`] on these workers and jobs at these instants.
+fn decide_at(
+    workers: &[WorkerInfo],
+    jobs: &[JobInfo],
+    mono: u64,
+    wall: u64,
+    office_since: u64,
+) -> Vec<Decision> {
+    let snapshot = Snapshot {
+        workers: workers.to_vec(),
+        jobs: jobs.to_vec(),
+    };
+    let clock = Clock {
+        mono,
+        wall,
+        office_since,
+    };
+    decide(&snapshot, clock, &T)
+}
+
+/// [`pick`] for `worker`, with no other claim in progress.
+fn pick_for(workers: &[WorkerInfo], jobs: &[JobInfo], worker: &str) -> Option<Claim> {
+    let snapshot = Snapshot {
+        workers: workers.to_vec(),
+        jobs: jobs.to_vec(),
+    };
+    pick(&snapshot, worker, &Default::default())
+}
 
 fn worker(id: usize, pool: &str, slots: u32) -> WorkerInfo {
     WorkerInfo {
@@ -88,7 +121,7 @@ proptest! {
             .map(|(i, (n, p))| job(i as u64 + 1, pools[*p], *n)).collect();
         for k in order {
             let w = &workers[k % workers.len()];
-            if let Some(c) = pick(&workers, &jobs, &w.id, &Default::default()) {
+            if let Some(c) = pick_for(&workers, &jobs, &w.id) {
                 let job_pool = jobs.iter().find(|j| j.id == c.job).unwrap().pool.clone();
                 prop_assert_eq!(&job_pool, &w.pool);
                 claim(&mut jobs, c, &w.id);
@@ -105,7 +138,7 @@ proptest! {
         // Work is handed out while possible: a worker with a free slot gets nothing only when
         // no job of its pool has a pending task it may take.
         for w in &workers {
-            if pick(&workers, &jobs, &w.id, &Default::default()).is_none() {
+            if pick_for(&workers, &jobs, &w.id).is_none() {
                 let held: usize = jobs.iter().flat_map(|j| &j.tasks)
                     .filter(|t| t.is_live() && t.worker.as_deref() == Some(w.id.as_str())).count();
                 if held < w.slots as usize {
@@ -137,8 +170,8 @@ proptest! {
         j.state = JobState::Running;
         j.tasks[0].state = TaskState::Running;
         j.tasks[0].worker = Some("w1".into());
-        let decisions = decide(&workers, &[j], now, 1_700_000_000_000, office_since, &T);
-        let reassigned = decisions.iter().any(|d| matches!(d, Decision::Reassign { task: 0, attempt: 1, .. }));
+        let decisions = decide_at(&workers, &[j], now, 1_700_000_000_000, office_since);
+        let reassigned = decisions.iter().any(|d| matches!(d, Decision::Reassign { attempt: AttemptRef { task: 0, attempt: 1, .. }, .. }));
         let heard = w.last_seen.unwrap_or(office_since).max(office_since);
         let expected = now >= office_since + T.failover_grace && now - heard > T.reassign_after;
         prop_assert_eq!(reassigned, expected);
@@ -160,7 +193,7 @@ proptest! {
             j.tasks[i].worker = Some(format!("w{i}"));
         }
         let now_wall = 1_700_000_000_000;
-        let decisions = decide(&workers, &[j], 100, now_wall, 0, &T);
+        let decisions = decide_at(&workers, &[j], 100, now_wall, 0);
         let start = decisions.iter().find_map(|d| match d {
             Decision::ScheduleStart { start_at, .. } => Some(*start_at),
             _ => None,
@@ -179,7 +212,7 @@ fn a_job_short_of_workers_fails_after_its_start_timeout_unless_told_to_wait() {
     j.tasks[0].state = TaskState::Assigned;
     j.tasks[0].worker = Some("w0".into());
     j.waiting_since = 1_000;
-    let at = |now: u64, j: &JobInfo| decide(&workers, std::slice::from_ref(j), now, 0, 0, &T);
+    let at = |now: u64, j: &JobInfo| decide_at(&workers, std::slice::from_ref(j), now, 0, 0);
     assert!(at(60_999, &j)
         .iter()
         .all(|d| !matches!(d, Decision::Fail { .. })));
@@ -227,15 +260,19 @@ fn losing_a_third_of_a_pool_at_once_pauses_reassignment() {
     }
     // One lost: reassigned.
     workers[0].last_seen = Some(0);
-    let one = decide(&workers, std::slice::from_ref(&j), now, 0, 0, &T);
-    assert!(one
-        .iter()
-        .any(|d| matches!(d, Decision::Reassign { task: 0, .. })));
+    let one = decide_at(&workers, std::slice::from_ref(&j), now, 0, 0);
+    assert!(one.iter().any(|d| matches!(
+        d,
+        Decision::Reassign {
+            attempt: AttemptRef { task: 0, .. },
+            ..
+        }
+    )));
     assert!(one.iter().all(|d| !matches!(d, Decision::Pause { .. })));
     // Three of six lost at once: paused, nothing reassigned.
     workers[1].last_seen = Some(0);
     workers[2].last_seen = Some(0);
-    let three = decide(&workers, std::slice::from_ref(&j), now, 0, 0, &T);
+    let three = decide_at(&workers, std::slice::from_ref(&j), now, 0, 0);
     assert!(three
         .iter()
         .any(|d| matches!(d, Decision::Pause { pool, .. } if pool == "a")));
@@ -257,7 +294,7 @@ fn reassignments_of_one_job_are_spaced() {
     for w in workers.iter_mut().skip(2) {
         w.last_seen = Some(now);
     }
-    let first = decide(&workers, std::slice::from_ref(&j), now, 0, 0, &T);
+    let first = decide_at(&workers, std::slice::from_ref(&j), now, 0, 0);
     let count = |d: &[Decision]| {
         d.iter()
             .filter(|d| matches!(d, Decision::Reassign { .. }))
@@ -267,24 +304,22 @@ fn reassignments_of_one_job_are_spaced() {
     j.tasks[0].state = TaskState::Pending;
     j.last_reassignment = Some(now);
     assert_eq!(
-        count(&decide(
+        count(&decide_at(
             &workers,
             std::slice::from_ref(&j),
             now + 500,
             0,
-            0,
-            &T
+            0
         )),
         0
     );
     assert_eq!(
-        count(&decide(
+        count(&decide_at(
             &workers,
             std::slice::from_ref(&j),
             now + 1_000,
             0,
-            0,
-            &T
+            0
         )),
         1
     );
@@ -303,42 +338,44 @@ fn a_claim_its_worker_never_received_is_reassigned() {
         matches!(
             d,
             Decision::Reassign {
-                task: 0,
-                attempt: 1,
+                attempt: AttemptRef {
+                    task: 0,
+                    attempt: 1,
+                    ..
+                },
                 worker_lost: false,
                 ..
             }
         )
     };
-    let decide_at = |w: &WorkerInfo, j: &JobInfo| {
-        decide(
-            std::slice::from_ref(w),
-            std::slice::from_ref(j),
-            0,
-            0,
-            0,
-            &T,
-        )
+    let at = |w: &WorkerInfo, j: &JobInfo| {
+        decide_at(std::slice::from_ref(w), std::slice::from_ref(j), 0, 0, 0)
     };
     // No heartbeat yet: nothing to conclude.
-    assert!(!decide_at(&w, &j).iter().any(orphan));
+    assert!(!at(&w, &j).iter().any(orphan));
     // A heartbeat soon after the claim that does not list it yet: the reply may be in flight.
     w.reported = Some(Reported {
         at: 10_000 + T.orphan_after,
         tasks: Default::default(),
     });
-    assert!(!decide_at(&w, &j).iter().any(orphan));
+    assert!(!at(&w, &j).iter().any(orphan));
     // Long after the claim, still not listed: orphaned, reassigned even inside the failover
     // grace (the worker itself says it does not run it).
     w.reported = Some(Reported {
         at: 10_001 + T.orphan_after,
         tasks: Default::default(),
     });
-    assert!(decide_at(&w, &j).iter().any(orphan));
+    assert!(at(&w, &j).iter().any(orphan));
     // Listed: it runs.
     w.reported = Some(Reported {
         at: 10_001 + T.orphan_after,
-        tasks: [(1, 0, 1)].into_iter().collect(),
+        tasks: [AttemptRef {
+            job: 1,
+            task: 0,
+            attempt: 1,
+        }]
+        .into_iter()
+        .collect(),
     });
-    assert!(!decide_at(&w, &j).iter().any(orphan));
+    assert!(!at(&w, &j).iter().any(orphan));
 }

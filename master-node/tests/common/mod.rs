@@ -1,16 +1,16 @@
 //! The in-process cluster sandbox: N masters on loopback ephemeral ports, each with its own data
-//! directory and shutdown handle, and requests to one master through `broadside-client`. Every wait polls with a deadline.
+//! directory and shutdown handle, and raw requests to one master — sent byte for byte as
+//! written, over a fresh HTTP/1.1 connection, so that tests can send what a well-behaved client
+//! never would (`%2e%2e` segments, bad bodies). Every wait polls with a deadline.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use broadside_master::{MasterConfig, MasterHandle, Timings};
+use broadside_master::{LocalCluster, MasterConfig, Timings};
 use bytes::Bytes;
-use tokio::net::TcpListener;
 
 /// Upper bound of any single wait in these tests.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -36,6 +36,49 @@ where
 
 pub use broadside_client::Reply;
 
+/// One request over a fresh connection, the path sent as it is; the whole response.
+async fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Reply, String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(connection);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, addr.to_string());
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| format!("request: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
 /// Sends one request to the master at `addr` (no failover), failing the test when it does not
 /// answer within [`DEADLINE`].
 pub async fn request(
@@ -45,16 +88,10 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Reply {
-    broadside_client::request_one(
-        &addr.to_string(),
-        method,
-        path,
-        headers,
-        body.into(),
-        DEADLINE,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
+    tokio::time::timeout(DEADLINE, exchange(addr, method, path, headers, body.into()))
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path} on {addr}: no answer within {DEADLINE:?}"))
+        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Reply {
@@ -78,150 +115,79 @@ pub const UPLOAD_LIMIT: u64 = 4 << 20;
 /// Timings that keep elections and worker verdicts quick on a loaded test machine
 /// (a silent worker's tasks are reassigned 3.2 s after its last heartbeat).
 pub fn test_timings() -> Timings {
-    Timings {
-        raft_heartbeat: Duration::from_millis(150),
-        election_min: Duration::from_millis(600),
-        election_max: Duration::from_millis(900),
-        worker_heartbeat: Duration::from_millis(200),
-        lease: Duration::from_millis(2500),
-        stop_budget: Duration::from_millis(300),
-        reassign_margin: Duration::from_millis(400),
-        failover_grace: Duration::from_millis(3200),
-    }
+    Timings::fast()
 }
 
-/// A cluster of masters in this process.
+/// A cluster of masters in this process ([`LocalCluster`] in a temporary directory).
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
-    pub configs: BTreeMap<u64, MasterConfig>,
-    pub nodes: BTreeMap<u64, MasterHandle>,
-}
-
-async fn bind() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.expect("bind")
+    pub cluster: LocalCluster,
 }
 
 impl Sandbox {
     /// Starts `n` masters (ids 1..=n) that initialise one cluster.
     pub async fn start(n: u64) -> Sandbox {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut listeners = BTreeMap::new();
-        for id in 1..=n {
-            listeners.insert(id, (bind().await, bind().await));
-        }
-        let peers: BTreeMap<u64, String> = listeners
-            .iter()
-            .map(|(id, (raft, _))| (*id, raft.local_addr().unwrap().to_string()))
-            .collect();
-        let mut sandbox = Sandbox {
-            dir,
-            configs: BTreeMap::new(),
-            nodes: BTreeMap::new(),
-        };
-        for (id, (raft, http)) in listeners {
-            let config = sandbox.config(id, &raft, &http, peers.clone());
-            sandbox.launch(config, raft, http).await;
-        }
-        sandbox
-    }
-
-    fn config(
-        &self,
-        id: u64,
-        raft: &TcpListener,
-        http: &TcpListener,
-        peers: BTreeMap<u64, String>,
-    ) -> MasterConfig {
-        let raft_addr = raft.local_addr().unwrap();
-        let http_addr = http.local_addr().unwrap();
-        MasterConfig {
-            id,
-            listen_raft: raft_addr,
-            listen_http: http_addr,
-            advertise_raft: raft_addr.to_string(),
-            advertise_http: http_addr.to_string(),
-            peers,
-            data: self.dir.path().join(format!("m{id}")),
-            timings: test_timings(),
-            max_upload_bytes: UPLOAD_LIMIT,
-        }
-    }
-
-    async fn launch(&mut self, config: MasterConfig, raft: TcpListener, http: TcpListener) {
-        let id = config.id;
-        self.configs.insert(id, config.clone());
-        let handle = broadside_master::start_on(config, raft, http)
+        let cluster = LocalCluster::start(n, dir.path(), test_timings(), UPLOAD_LIMIT)
             .await
-            .expect("master starts");
-        self.nodes.insert(id, handle);
+            .expect("masters start");
+        Sandbox { dir, cluster }
     }
 
-    /// Starts a new master that joins nobody by itself (empty peers).
+    /// Starts a new master that joins nobody by itself (empty peers); its Raft address.
     pub async fn start_joiner(&mut self, id: u64) -> SocketAddr {
-        let (raft, http) = (bind().await, bind().await);
-        let config = self.config(id, &raft, &http, BTreeMap::new());
-        let addr = raft.local_addr().unwrap();
-        self.launch(config, raft, http).await;
-        addr
+        self.cluster.start_joiner(id).await.expect("master starts")
+    }
+
+    /// The configuration of master `id`.
+    pub fn config(&self, id: u64) -> &MasterConfig {
+        self.cluster.config(id)
     }
 
     /// REST address of master `id`.
     pub fn http(&self, id: u64) -> SocketAddr {
-        self.configs[&id].listen_http
+        self.config(id).listen_http
     }
 
     /// Ids of the running masters.
     pub fn running(&self) -> Vec<u64> {
-        self.nodes.keys().copied().collect()
+        self.cluster.running()
     }
 
     /// Waits until every running master agrees on one leader, and returns it.
     pub async fn leader(&self) -> u64 {
         eventually("an agreed leader", || async {
             let leaders: Vec<Option<u64>> = self
-                .nodes
-                .values()
-                .map(|h| h.node().status().leader)
+                .cluster
+                .handles()
+                .map(|(_, h)| h.node().status().leader)
                 .collect();
             let first = leaders.first().copied().flatten()?;
             let agreed = leaders.iter().all(|l| *l == Some(first));
-            (agreed && self.nodes.contains_key(&first)).then_some(first)
+            (agreed && self.running().contains(&first)).then_some(first)
         })
         .await
     }
 
     /// A running master other than `id`.
     pub fn other_than(&self, id: u64) -> u64 {
-        *self
-            .nodes
-            .keys()
-            .find(|k| **k != id)
+        self.running()
+            .into_iter()
+            .find(|k| *k != id)
             .expect("another master")
     }
 
     /// Stops master `id` (its data stays).
     pub async fn stop(&mut self, id: u64) {
-        let handle = self.nodes.remove(&id).expect("running master");
-        handle.shutdown().await;
+        self.cluster.stop(id).await;
     }
 
     /// Restarts a stopped master on its old addresses and data.
     pub async fn restart(&mut self, id: u64) {
-        let config = self.configs[&id].clone();
-        let raft = eventually("the raft port to be free", || async {
-            TcpListener::bind(config.listen_raft).await.ok()
-        })
-        .await;
-        let http = eventually("the http port to be free", || async {
-            TcpListener::bind(config.listen_http).await.ok()
-        })
-        .await;
-        self.launch(config, raft, http).await;
+        self.cluster.restart(id).await.expect("master restarts");
     }
 
-    pub async fn shutdown(mut self) {
-        for id in self.running() {
-            self.stop(id).await;
-        }
+    pub async fn shutdown(self) {
+        self.cluster.shutdown().await;
     }
 }

@@ -189,7 +189,6 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
             only_if_worker_lost,
         } => jobs::reassign(tx, *job_id, *task, *attempt, reason, *only_if_worker_lost),
         Command::AbortJob { job_id, reason } => jobs::abort(tx, *job_id, reason),
-        Command::PutJobResult { job_id, result } => jobs::put_result(tx, *job_id, result),
         Command::DeleteJob { job_id } => jobs::delete(tx, *job_id),
     }
 }

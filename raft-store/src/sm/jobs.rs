@@ -497,22 +497,6 @@ pub(crate) fn abort(tx: &mut Tx<'_>, id: JobId, reason: &str) -> Result<Response
     Ok(Response::Ok)
 }
 
-pub(crate) fn put_result(tx: &mut Tx<'_>, id: JobId, result: &[u8]) -> Result<Response> {
-    let Some(job) = load_job(tx, id)? else {
-        return not_found(format!("no job {id}"));
-    };
-    if !job.state.is_terminal() {
-        return conflict(format!("job {id} is {:?}", job.state));
-    }
-    let record = ResultRecord {
-        attempt: 0,
-        committed_at_ms: tx.now,
-        data: result.to_vec(),
-    };
-    tx.put(CF_RESULTS, keys::job_result(id), &record)?;
-    Ok(Response::Ok)
-}
-
 pub(crate) fn delete(tx: &mut Tx<'_>, id: JobId) -> Result<Response> {
     let Some(job) = load_job(tx, id)? else {
         return not_found(format!("no job {id}"));

@@ -86,13 +86,6 @@ pub(crate) fn task_result(job: JobId, index: u32) -> Vec<u8> {
     k
 }
 
-/// Merged result of `job`.
-pub(crate) fn job_result(job: JobId) -> Vec<u8> {
-    let mut k = job.to_be_bytes().to_vec();
-    k.push(b'j');
-    k
-}
-
 pub(crate) fn dedup(id: RequestId) -> Vec<u8> {
     id.0.to_be_bytes().to_vec()
 }

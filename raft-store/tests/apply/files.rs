@@ -85,6 +85,7 @@ async fn blob_chunks_are_idempotent_and_commit_waits_for_the_last_one() {
         code(&h.run(commit.clone()).await),
         Some(RejectCode::Conflict)
     );
+    assert_eq!(h.reader().blob_content(&sha).unwrap(), None, "incomplete");
     assert_eq!(
         h.run(put(1)).await,
         Response::BlobChunk {
@@ -111,6 +112,7 @@ async fn blob_chunks_are_idempotent_and_commit_waits_for_the_last_one() {
         r.blob_chunk(&sha, 1).unwrap().as_deref(),
         Some(&b"56789"[..])
     );
+    assert_eq!(r.blob_content(&sha).unwrap().as_deref(), Some(&data[..]));
     assert_eq!(
         r.file("p", "d/x.csv", None).unwrap().map(|f| f.version),
         Some(2)

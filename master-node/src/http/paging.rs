@@ -1,0 +1,59 @@
+//! Paged listings: the API's cursors are the store's page keys, hex-encoded.
+
+use broadside_api::{Page, PageQuery};
+use broadside_raft_store::{PageRequest, MAX_PAGE};
+
+use crate::error::{Error, Result};
+
+/// The store's page request of a query: a limit of at most [`MAX_PAGE`], a cursor this API
+/// returned.
+pub(crate) fn page_request(query: &PageQuery) -> Result<PageRequest> {
+    let limit = query.limit.unwrap_or(0);
+    if limit > MAX_PAGE {
+        return Err(Error::BadRequest(format!(
+            "limit {limit} exceeds the maximum page of {MAX_PAGE}"
+        )));
+    }
+    let after = match &query.after {
+        None => None,
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            Error::BadRequest(format!("cursor {c:?} is not one this API returned"))
+        })?),
+    };
+    Ok(PageRequest { after, limit })
+}
+
+/// The API page of a store page, its items mapped by `f`.
+pub(crate) fn page<U, T>(page: broadside_raft_store::Page<U>, f: impl FnMut(U) -> T) -> Page<T> {
+    Page {
+        items: page.items.into_iter().map(f).collect(),
+        next: page.next.map(|k| encode_cursor(&k)),
+    }
+}
+
+fn encode_cursor(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || s.len() > 4096 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let key = vec![0u8, 1, 0xfe, 0xff];
+        assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
+        assert_eq!(decode_cursor("abc"), None);
+        assert_eq!(decode_cursor("zz"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! Several masters in this process, on loopback ports the system chooses, each with its own
+//! data directory under one base directory: the demo's cluster, the in-process test sandbox
+//! and the capacity benchmark. A stopped master restarts on its old ports and data.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+
+use crate::config::{MasterConfig, Timings};
+use crate::master::{start_on, MasterHandle, StartError};
+
+/// How long a restart waits for its old ports to be free.
+const PORT_WAIT: Duration = Duration::from_secs(30);
+
+/// Masters on loopback in this process.
+pub struct LocalCluster {
+    dir: PathBuf,
+    timings: Timings,
+    max_upload_bytes: u64,
+    configs: BTreeMap<u64, MasterConfig>,
+    handles: BTreeMap<u64, MasterHandle>,
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { what, addr, source })
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+impl LocalCluster {
+    /// Starts `n` masters (ids `1..=n`) that initialise one cluster, with their data under
+    /// `dir/master-ID`.
+    pub async fn start(
+        n: u64,
+        dir: &Path,
+        timings: Timings,
+        max_upload_bytes: u64,
+    ) -> Result<LocalCluster, StartError> {
+        let mut listeners = BTreeMap::new();
+        for id in 1..=n {
+            let raft = bind(loopback(), "raft").await?;
+            let http = bind(loopback(), "http").await?;
+            listeners.insert(id, (raft, http));
+        }
+        let mut peers = BTreeMap::new();
+        for (id, (raft, _)) in &listeners {
+            let addr = raft.local_addr().map_err(|source| StartError::Bind {
+                what: "raft",
+                addr: loopback(),
+                source,
+            })?;
+            peers.insert(*id, addr.to_string());
+        }
+        let mut cluster = LocalCluster {
+            dir: dir.to_path_buf(),
+            timings,
+            max_upload_bytes,
+            configs: BTreeMap::new(),
+            handles: BTreeMap::new(),
+        };
+        for (id, (raft, http)) in listeners {
+            cluster.launch(id, raft, http, peers.clone()).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts master `id` on bound listeners.
+    async fn launch(
+        &mut self,
+        id: u64,
+        raft: TcpListener,
+        http: TcpListener,
+        peers: BTreeMap<u64, String>,
+    ) -> Result<(), StartError> {
+        let local = |l: &TcpListener, what| {
+            l.local_addr().map_err(|source| StartError::Bind {
+                what,
+                addr: loopback(),
+                source,
+            })
+        };
+        let (raft_addr, http_addr) = (local(&raft, "raft")?, local(&http, "http")?);
+        let config = MasterConfig {
+            id,
+            listen_raft: raft_addr,
+            listen_http: http_addr,
+            advertise_raft: raft_addr.to_string(),
+            advertise_http: http_addr.to_string(),
+            peers,
+            data: self.dir.join(format!("master-{id}")),
+            timings: self.timings.clone(),
+            max_upload_bytes: self.max_upload_bytes,
+        };
+        let handle = start_on(config.clone(), raft, http).await?;
+        self.configs.insert(id, config);
+        self.handles.insert(id, handle);
+        Ok(())
+    }
+
+    /// Starts a new master `id` that joins nobody by itself (it waits to be added); returns
+    /// its Raft address.
+    pub async fn start_joiner(&mut self, id: u64) -> Result<SocketAddr, StartError> {
+        let raft = bind(loopback(), "raft").await?;
+        let http = bind(loopback(), "http").await?;
+        self.launch(id, raft, http, BTreeMap::new()).await?;
+        Ok(self.configs[&id].listen_raft)
+    }
+
+    /// The configuration of master `id` (started at least once).
+    pub fn config(&self, id: u64) -> &MasterConfig {
+        &self.configs[&id]
+    }
+
+    /// The running master `id`.
+    pub fn handle(&self, id: u64) -> Option<&MasterHandle> {
+        self.handles.get(&id)
+    }
+
+    /// Every running master.
+    pub fn handles(&self) -> impl Iterator<Item = (&u64, &MasterHandle)> {
+        self.handles.iter()
+    }
+
+    /// Ids of the running masters.
+    pub fn running(&self) -> Vec<u64> {
+        self.handles.keys().copied().collect()
+    }
+
+    /// REST addresses of the running masters.
+    pub fn http_addrs(&self) -> Vec<SocketAddr> {
+        self.handles.values().map(MasterHandle::http_addr).collect()
+    }
+
+    /// tarpc addresses of the running masters.
+    pub fn raft_addrs(&self) -> Vec<SocketAddr> {
+        self.handles.values().map(MasterHandle::raft_addr).collect()
+    }
+
+    /// Stops master `id` (its data stays).
+    pub async fn stop(&mut self, id: u64) {
+        if let Some(handle) = self.handles.remove(&id) {
+            handle.shutdown().await;
+        }
+    }
+
+    /// Restarts a stopped master on its old addresses and data, once its ports are free.
+    pub async fn restart(&mut self, id: u64) -> Result<(), StartError> {
+        let config = self.configs[&id].clone();
+        let deadline = Instant::now() + PORT_WAIT;
+        let (raft, http) = loop {
+            match (
+                TcpListener::bind(config.listen_raft).await,
+                TcpListener::bind(config.listen_http).await,
+            ) {
+                (Ok(raft), Ok(http)) => break (raft, http),
+                (Err(source), _) | (_, Err(source)) if Instant::now() >= deadline => {
+                    return Err(StartError::Bind {
+                        what: "restart",
+                        addr: config.listen_raft,
+                        source,
+                    });
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        self.launch(id, raft, http, config.peers.clone()).await
+    }
+
+    /// Stops every master.
+    pub async fn shutdown(mut self) {
+        for id in self.running() {
+            self.stop(id).await;
+        }
+    }
+}
