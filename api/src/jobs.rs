@@ -208,7 +208,7 @@ pub struct Submission {
     /// Worker pool.
     #[serde(default = "default_pool")]
     pub pool: String,
-    /// Number of tasks (1 to 1000), each on a distinct worker.
+    /// Number of tasks (1 to 10 000), each on a distinct worker.
     #[serde(default = "one")]
     pub parallelism: u32,
     /// How the tasks share the simulation.

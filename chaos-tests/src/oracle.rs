@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use broadside_client::api::{FileVersion, Page, Project};
+use broadside_client::api::{FileVersion, Project};
 use broadside_client::{Client, ClientError};
 use broadside_harness::Cluster;
 use serde::de::DeserializeOwned;
@@ -69,29 +69,15 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// Every item of the paged listing at `path` (which has a query already), following the
-/// `next` cursors; a listing of a project that does not exist (404) is empty.
+/// Every item of the paged listing at `path` (which has a query already); a listing of a
+/// project that does not exist (404) is empty.
 pub(crate) async fn all_items<T: DeserializeOwned>(
     client: &Client,
     path: &str,
 ) -> Result<Vec<T>, ClientError> {
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page_path = match &after {
-            Some(c) => format!("{path}&after={c}"),
-            None => path.to_owned(),
-        };
-        let page: Page<T> = match client.get_json(&page_path).await {
-            Ok(page) => page,
-            Err(ClientError::Api { status: 404, .. }) => return Ok(items),
-            Err(e) => return Err(e),
-        };
-        items.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(items),
-        }
+    match client.all(path).await {
+        Err(ClientError::Api { status: 404, .. }) => Ok(Vec::new()),
+        other => other,
     }
 }
 

@@ -38,13 +38,10 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl EventStream {
-    /// The next event; `None` when the server ended the stream, the connection broke or it
-    /// stayed silent for [`STREAM_SILENCE`].
+    /// The next event; `None` when the server ended the stream, the connection broke or no
+    /// byte (not even a keep-alive comment) arrived for [`STREAM_SILENCE`].
     pub async fn next(&mut self) -> Option<Event> {
-        tokio::time::timeout(STREAM_SILENCE, self.events.next())
-            .await
-            .ok()
-            .flatten()
+        self.events.next().await
     }
 }
 
@@ -111,8 +108,16 @@ impl Client {
                 }
             };
             if response.status().as_u16() == 200 {
-                // A parse or transport error ends the stream.
-                let events = response.bytes_stream().eventsource().scan((), |_, e| {
+                // Silence (no byte, not even the server's keep-alive comments), a transport
+                // error or a parse error ends the stream.
+                let bytes = futures::stream::unfold(response.bytes_stream(), |mut body| async {
+                    let chunk = tokio::time::timeout(STREAM_SILENCE, body.next())
+                        .await
+                        .ok()??
+                        .ok()?;
+                    Some((Ok::<_, std::convert::Infallible>(chunk), body))
+                });
+                let events = Box::pin(bytes).eventsource().scan((), |_, e| {
                     std::future::ready(e.ok().map(|e| Event {
                         event: e.event,
                         data: e.data,

@@ -159,7 +159,9 @@ fn tls() -> Option<rustls::ClientConfig> {
 fn http() -> reqwest::Client {
     let builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .pool_idle_timeout(Duration::from_secs(30));
+        // Below the masters' 15 s idle deadline, so that no pooled connection is one the
+        // server is closing.
+        .pool_idle_timeout(Duration::from_secs(5));
     let builder = match tls() {
         Some(config) => builder.use_preconfigured_tls(config),
         None => builder,

@@ -7,6 +7,7 @@ use broadside_api::{
 };
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
 
 use crate::{Client, ClientError};
 
@@ -181,12 +182,29 @@ impl Client {
             .await
     }
 
-    /// Every task of job `id` (up to 1000), read after a read barrier.
+    /// Every item of a paged listing at `path` (which has a query already), following the
+    /// `next` cursors.
+    pub async fn all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ClientError> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page_path = match &after {
+                Some(cursor) => format!("{path}&after={cursor}"),
+                None => path.to_owned(),
+            };
+            let page: Page<T> = self.get_json(&page_path).await?;
+            items.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Every task of job `id`, read after a read barrier.
     pub async fn tasks(&self, id: u64) -> Result<Vec<Task>, ClientError> {
-        let page: Page<Task> = self
-            .get_json(&format!("/api/v1/jobs/{id}/tasks{CONSISTENT}&limit=1000"))
-            .await?;
-        Ok(page.items)
+        self.all(&format!("/api/v1/jobs/{id}/tasks{CONSISTENT}&limit=1000"))
+            .await
     }
 
     /// Aborts job `id`.
@@ -239,12 +257,10 @@ impl Client {
         Ok(self.call("GET", &url, &[], Bytes::new()).await?.body)
     }
 
-    /// Every registered worker (up to 1000), read after a read barrier.
+    /// Every registered worker, read after a read barrier.
     pub async fn workers(&self) -> Result<Vec<Worker>, ClientError> {
-        let page: Page<Worker> = self
-            .get_json(&format!("/api/v1/workers{CONSISTENT}&limit=1000"))
-            .await?;
-        Ok(page.items)
+        self.all(&format!("/api/v1/workers{CONSISTENT}&limit=1000"))
+            .await
     }
 
     /// Worker `id`.

@@ -22,10 +22,15 @@ use crate::scheduler::snapshot::Snapshots;
 
 /// Blocking REST reads at once.
 const REST_READS: usize = 16;
-/// Blocking reads of the worker service at once (apart from REST's, so that a burst of API
-/// reads never delays a heartbeat's answer).
+/// Blocking reads of the worker service's control calls at once (register, heartbeats,
+/// completions, assignments): a lane of their own, so that neither a burst of API reads nor a
+/// fleet fetching files delays a heartbeat's answer.
 const WORKER_READS: usize = 16;
-/// CPU-heavy work at once: simulation validation, report building.
+/// File chunks served to workers at once (1 MiB reads).
+const CHUNK_READS: usize = 8;
+/// Scheduler snapshots built at once (rebuilds are serialised anyway; cached reads are cheap).
+const SNAPSHOTS: usize = 4;
+/// CPU-heavy work at once: simulation validation, report building and rendering.
 const HEAVY: usize = 2;
 
 /// A master's shared state and operations.
@@ -44,8 +49,12 @@ pub(crate) struct App {
     pub(crate) timings: CoreTimings,
     /// REST reads of the store.
     pub(crate) rest_reads: Blocking,
-    /// The worker service's reads of the store.
+    /// The worker service's control reads of the store.
     pub(crate) worker_reads: Blocking,
+    /// File chunks served to workers.
+    pub(crate) chunk_reads: Blocking,
+    /// Scheduler snapshots.
+    pub(crate) snapshots_lane: Blocking,
     /// Validation and report building.
     pub(crate) heavy: Blocking,
     /// Cancelled when the master stops: long-lived responses (live streams) end.
@@ -65,6 +74,8 @@ impl App {
             timings,
             rest_reads: Blocking::new("rest reads", REST_READS),
             worker_reads: Blocking::new("worker reads", WORKER_READS),
+            chunk_reads: Blocking::new("file chunks", CHUNK_READS),
+            snapshots_lane: Blocking::new("scheduler snapshots", SNAPSHOTS),
             heavy: Blocking::new("validation and reports", HEAVY),
             stop,
         })
@@ -151,6 +162,16 @@ impl App {
         self.worker_reads.run(move || f(&reader)).await
     }
 
+    /// Runs `f` on the local replica off the async threads (the file chunks' lane).
+    pub(crate) async fn chunk_read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&StoreReader) -> Result<T> + Send + 'static,
+    {
+        let reader = self.reader().clone();
+        self.chunk_reads.run(move || f(&reader)).await
+    }
+
     /// Runs CPU-heavy `f` on the local replica (the heavy lane).
     pub(crate) async fn compute<T, F>(&self, f: F) -> Result<T>
     where
@@ -164,7 +185,7 @@ impl App {
     /// Workers and active jobs as the scheduler core sees them.
     pub(crate) async fn snapshot(self: &Arc<Self>) -> Result<Snapshot> {
         let app = Arc::clone(self);
-        self.worker_reads
+        self.snapshots_lane
             .run(move || app.snapshots.take(app.reader(), &app.office))
             .await
     }

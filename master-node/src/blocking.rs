@@ -3,13 +3,17 @@
 //! permit instead of taking every blocking thread, and never stalls heartbeats or Raft, which
 //! run on the async threads.
 
+use std::sync::Arc;
+
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
 
-/// A bounded lane of blocking work.
+/// A bounded lane of blocking work. A permit is held by the closure itself, not by the caller:
+/// a caller that gives up (a client gone, a deadline) does not free its slot while the closure
+/// still runs.
 pub(crate) struct Blocking {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     what: &'static str,
 }
 
@@ -17,7 +21,7 @@ impl Blocking {
     /// A lane running at most `permits` closures at once.
     pub(crate) fn new(what: &'static str, permits: usize) -> Blocking {
         Blocking {
-            permits: Semaphore::new(permits),
+            permits: Arc::new(Semaphore::new(permits)),
             what,
         }
     }
@@ -28,14 +32,16 @@ impl Blocking {
         T: Send + 'static,
         F: FnOnce() -> Result<T> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| Error::Unavailable(format!("{} lane closed", self.what)))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::internal(format_args!("{}: {e}", self.what)))?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| Error::internal(format_args!("{}: {e}", self.what)))?
     }
 }
 

@@ -93,6 +93,18 @@ async fn bad_input_gets_problem_details_never_a_500() {
         assert_eq!(problem["status"], status);
         assert!(!problem["detail"].as_str().unwrap().is_empty());
     }
+    // A JSON body beyond the limit: a 413 problem, not a 400.
+    let huge = format!(r#"{{"name":"x","description":"{}"}}"#, "x".repeat(3 << 20));
+    let reply = request(
+        addr,
+        "POST",
+        "/api/v1/projects",
+        &[("content-type", "application/json")],
+        huge,
+    )
+    .await;
+    assert_eq!(reply.status, 413, "{:?}", reply.text());
+    assert_eq!(reply.content_type(), "application/problem+json");
     let dup = post_json(addr, "/api/v1/projects", json!({"name": "dup"})).await;
     assert_eq!(dup.status, 201);
     let again = post_json(addr, "/api/v1/projects", json!({"name": "dup"})).await;

@@ -163,9 +163,10 @@ pub enum Command {
         /// Relative path.
         path: String,
     },
-    /// Drops blobs that no file version refers to — the chunks of an upload that never
-    /// committed its file — whose first chunk is older than `created_before_ms`. The leader
-    /// proposes it now and then.
+    /// Drops blobs no file version refers to — the chunks of an upload that never committed
+    /// its file (a blob is complete only once a commit verified it; a complete blob whose last
+    /// reference goes is dropped at once) — whose first chunk is older than
+    /// `created_before_ms`. The leader proposes it now and then.
     DropPartialBlobs {
         /// Cut-off.
         created_before_ms: UnixMillis,
@@ -289,6 +290,17 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Retired (a merged job result was never stored: results are built from the deltas). It
+    /// keeps its place so that the commands after it keep their encoding; applying it is
+    /// refused.
+    #[doc(hidden)]
+    RetiredPutJobResult {
+        /// Job.
+        job_id: JobId,
+        /// Result bytes.
+        #[serde(with = "serde_bytes")]
+        result: Vec<u8>,
+    },
     /// Deletes a finished job with its tasks, progress and results, releasing its pins.
     DeleteJob {
         /// Job.
@@ -367,5 +379,38 @@ impl Response {
             code,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Log entries on disk name their command by its position: a command is never removed or
+    /// moved, only retired in place, or an old log would decode as other commands.
+    #[test]
+    fn commands_keep_their_position_in_the_log_format() {
+        let position = |command: &Command| crate::codec::encode(command).expect("encodes")[1];
+        assert_eq!(
+            position(&Command::CreateProject {
+                name: "p".into(),
+                description: String::new()
+            }),
+            0
+        );
+        assert_eq!(
+            position(&Command::DropPartialBlobs {
+                created_before_ms: 0
+            }),
+            5
+        );
+        assert_eq!(
+            position(&Command::AbortJob {
+                job_id: 1,
+                reason: String::new()
+            }),
+            17
+        );
+        assert_eq!(position(&Command::DeleteJob { job_id: 1 }), 19);
     }
 }

@@ -157,6 +157,9 @@ impl Live {
     }
 }
 
+/// Pause before a broken live stream is opened again.
+const REOPEN_PAUSE: Duration = Duration::from_millis(500);
+
 /// Follows the job's live stream until its `end` event (reconnecting across failovers);
 /// returns the final job state.
 async fn follow(client: &Client, job: u64, quiet: bool) -> Result<JobState, ClientError> {
@@ -181,7 +184,9 @@ async fn follow(client: &Client, job: u64, quiet: bool) -> Result<JobState, Clie
                 LiveEvent::Log(_) | LiveEvent::Error(_) => {}
             }
         }
-        // The stream broke (a master went away): open it again on another one.
+        // The stream broke (a master went away): open it again, on another one if need be,
+        // after a pause (a stream that keeps breaking must not hammer the masters).
+        tokio::time::sleep(REOPEN_PAUSE).await;
     };
     if let Some(p) = printer {
         p.finish().await;

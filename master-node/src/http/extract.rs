@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::Problem;
 use crate::app::App;
+use crate::error::Error;
 use crate::idempotency::{valid_key, MAX_KEY_LEN};
 
 /// `Path<T>`.
@@ -49,7 +50,17 @@ where
     }
 }
 
-/// `Json<T>`: a body that is not `application/json` or not the expected document is a 400.
+/// The problem of a body axum could not read: too large (413) or not what was expected (400).
+fn body_problem(status: axum::http::StatusCode, text: String) -> Problem {
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::from(Error::TooLarge(format!("request body: {text}")))
+    } else {
+        Problem::bad_request(format!("request body: {text}"))
+    }
+}
+
+/// `Json<T>`: a body that is not `application/json` or not the expected document is a 400, one
+/// larger than the limit a 413.
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -63,7 +74,7 @@ where
         Json::<T>::from_request(request, state)
             .await
             .map(|Json(value)| ApiJson(value))
-            .map_err(|e| Problem::bad_request(format!("request body: {}", e.body_text())))
+            .map_err(|e| body_problem(e.status(), e.body_text()))
     }
 }
 
@@ -80,7 +91,7 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
         let body = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|e| Problem::bad_request(format!("request body: {}", e.body_text())))?;
+            .map_err(|e| body_problem(e.status(), e.body_text()))?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }

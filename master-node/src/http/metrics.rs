@@ -57,37 +57,10 @@ fn family(
     registry.register(name, help, f);
 }
 
-/// Prometheus metrics
-///
-/// The master's state in the Prometheus text exposition format (0.0.4): Raft term, leader and
-/// lags, active jobs and workers by state, heartbeats, forwarded writes and pools whose
-/// reassignment the storm guard paused.
-#[utoipa::path(get, path = "/metrics", tag = "probes",
-    responses(
-        (status = 200, content_type = "text/plain", body = String),
-        (status = 500, body = broadside_api::Problem),
-    ))]
-async fn metrics(State(app): State<Arc<App>>) -> Result<impl IntoResponse, Problem> {
-    let (jobs, workers) = app
-        .read(|r| {
-            let mut jobs: BTreeMap<JobState, u64> = BTreeMap::new();
-            for j in all_pages(|p| r.active_jobs(p))? {
-                *jobs.entry(views::job_state(j.state)).or_default() += 1;
-            }
-            let mut workers: BTreeMap<WorkerState, u64> =
-                WorkerState::ALL.into_iter().map(|s| (s, 0)).collect();
-            for w in all_pages(|p| r.list_workers(p))? {
-                *workers.entry(views::worker_state(w.state)).or_default() += 1;
-            }
-            Ok((jobs, workers))
-        })
-        .await?;
-    let m = app.node.raft.metrics().borrow().clone();
+/// Raft: term, leader, log and apply positions, each follower's lag.
+fn raft(r: &mut Registry, m: &openraft::RaftMetrics<u64, broadside_raft_store::MasterNode>) {
     let last_log = m.last_log_index.unwrap_or(0);
     let applied = m.last_applied.map_or(0, |l| l.index);
-
-    let mut registry = Registry::with_prefix("broadside");
-    let r = &mut registry;
     gauge(r, "raft_term", "Current Raft term", m.current_term);
     gauge(
         r,
@@ -132,6 +105,10 @@ async fn metrics(State(app): State<Arc<App>>) -> Result<impl IntoResponse, Probl
         "Entries each follower still lacks (leader only)",
         lag,
     );
+}
+
+/// The replicated state: active jobs and workers by state.
+fn state(r: &mut Registry, jobs: BTreeMap<JobState, u64>, workers: BTreeMap<WorkerState, u64>) {
     family(
         r,
         "active_jobs",
@@ -147,6 +124,10 @@ async fn metrics(State(app): State<Arc<App>>) -> Result<impl IntoResponse, Probl
             .into_iter()
             .map(|(s, n)| (vec![("state", s.as_str().to_owned())], n)),
     );
+}
+
+/// What this process counted and what it knows as the leader.
+fn leader(r: &mut Registry, app: &App) {
     counter(
         r,
         "worker_heartbeats",
@@ -169,6 +150,37 @@ async fn metrics(State(app): State<Arc<App>>) -> Result<impl IntoResponse, Probl
             .into_iter()
             .map(|(pool, _)| (vec![("pool", pool)], 1)),
     );
+}
+
+/// Prometheus metrics
+///
+/// The master's state in the Prometheus text exposition format (0.0.4): Raft term, leader and
+/// lags, active jobs and workers by state, heartbeats, forwarded writes and pools whose
+/// reassignment the storm guard paused.
+#[utoipa::path(get, path = "/metrics", tag = "probes",
+    responses(
+        (status = 200, content_type = "text/plain", body = String),
+        (status = 500, body = broadside_api::Problem),
+    ))]
+async fn metrics(State(app): State<Arc<App>>) -> Result<impl IntoResponse, Problem> {
+    let (jobs, workers) = app
+        .read(|r| {
+            let mut jobs: BTreeMap<JobState, u64> = BTreeMap::new();
+            for j in all_pages(|p| r.active_jobs(p))? {
+                *jobs.entry(views::job_state(j.state)).or_default() += 1;
+            }
+            let mut workers: BTreeMap<WorkerState, u64> =
+                WorkerState::ALL.into_iter().map(|s| (s, 0)).collect();
+            for w in all_pages(|p| r.list_workers(p))? {
+                *workers.entry(views::worker_state(w.state)).or_default() += 1;
+            }
+            Ok((jobs, workers))
+        })
+        .await?;
+    let mut registry = Registry::with_prefix("broadside");
+    raft(&mut registry, &app.node.raft.metrics().borrow());
+    state(&mut registry, jobs, workers);
+    leader(&mut registry, &app);
     let mut out = String::with_capacity(4096);
     encode(&mut out, &registry).map_err(|e| Error::internal(format_args!("metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], out))

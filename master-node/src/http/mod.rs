@@ -4,9 +4,10 @@
 //!
 //! Each resource module registers its routes through `utoipa-axum`, so the router and the
 //! OpenAPI document (`openapi`) come from the same annotated handlers. The stack around them
-//! (outermost first): request ids (`x-request-id`, set when absent and echoed), tracing, a
-//! bound on requests in flight, then per group of routes a deadline (uploads: a deadline
-//! between body frames instead) and gzip for reports.
+//! (outermost first): request ids (`x-request-id`, set when absent and echoed), tracing, on
+//! `/api/v1` a bound on requests in flight (beyond it a 503 at once), then per group of routes a
+//! deadline — none for the live stream and the task logs, which last as long as the job, and
+//! for uploads a deadline between body frames instead — and gzip for reports.
 
 mod cluster;
 mod extract;
@@ -40,7 +41,8 @@ pub(crate) use serve::serve;
 use crate::app::App;
 use crate::error::Error;
 
-/// Requests handled at once; more wait for a slot.
+/// API requests handled at once; more are refused at once with a 503 (`Retry-After: 1`)
+/// rather than queued. Probes and metrics are not counted.
 const MAX_IN_FLIGHT: usize = 512;
 /// The deadline of a request, up to its response's headers. The longest legitimate one is a
 /// membership change (a learner catching up, bounded at 120 s).
@@ -48,7 +50,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
 /// Longest pause between two frames of an upload's body.
 const BODY_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest JSON body (uploads stream their bodies and have their own limit).
-const JSON_BODY_LIMIT: usize = 1 << 20;
+const JSON_BODY_LIMIT: usize = 2 << 20;
 /// The request-id header.
 const REQUEST_ID: &str = "x-request-id";
 
@@ -71,6 +73,25 @@ where
     )
 }
 
+/// A bound on requests in flight: beyond it, a problem+json 503 at once (load shedding).
+fn bounded<S>(router: OpenApiRouter<S>) -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                Problem::from(Error::Unavailable(format!(
+                    "this master is handling {MAX_IN_FLIGHT} requests already; retry"
+                )))
+            }))
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                MAX_IN_FLIGHT,
+            )),
+    )
+}
+
 /// Every route with its documentation: `(router, OpenAPI document)`.
 fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
     let reports = results::report_routes().layer(CompressionLayer::new());
@@ -86,7 +107,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
     let (router, document) = OpenApiRouter::with_openapi(openapi::document_info())
         .merge(deadline(cluster::probes(), REQUEST_TIMEOUT))
         .merge(deadline(metrics::routes(), REQUEST_TIMEOUT))
-        .nest(broadside_api::PREFIX, v1)
+        .nest(broadside_api::PREFIX, bounded(v1))
         .split_for_parts();
     (router, openapi::finish(document))
 }

@@ -101,10 +101,13 @@ async fn result(
 ) -> std::result::Result<Json<serde_json::Value>, Problem> {
     let report = report(&app, id).await?;
     let job = load(&app, id).await?;
-    let skew = app
-        .compute(move |reader| Ok(start_skew_ms(&task_reports(reader, &job)?)))
+    let document = app
+        .compute(move |reader| {
+            let skew = start_skew_ms(&task_reports(reader, &job)?);
+            Ok(JobResult::document(&report, skew))
+        })
         .await?;
-    Ok(Json(JobResult::document(&report, skew)))
+    Ok(Json(document))
 }
 
 /// A task's final report
@@ -128,15 +131,18 @@ async fn task_result(
 ) -> std::result::Result<Json<serde_json::Value>, Problem> {
     let job = load(&app, id).await?;
     let index = task_index(&job, index)?;
-    let reports = app
-        .compute(move |reader| Ok(task_reports(reader, &job)?))
+    let found = app
+        .compute(move |reader| {
+            let report = task_reports(reader, &job)?
+                .into_iter()
+                .find(|(i, _)| *i == index)
+                .map(|(_, r)| r.to_summary_json());
+            report.ok_or_else(|| {
+                Error::NotFound(format!("task {index} of job {id} has no result yet"))
+            })
+        })
         .await?;
-    let found = reports
-        .into_iter()
-        .find(|(i, _)| *i == index)
-        .map(|(_, r)| Json(r.to_summary_json()))
-        .ok_or_else(|| Error::NotFound(format!("task {index} of job {id} has no result yet")))?;
-    Ok(found)
+    Ok(Json(found))
 }
 
 /// The merged report of job `id` rendered by `render`, served as `content_type`.
@@ -147,7 +153,8 @@ async fn rendered(
     render: fn(&RunReport) -> String,
 ) -> std::result::Result<Response, Problem> {
     let report = report(app, id).await?;
-    Ok(([(header::CONTENT_TYPE, content_type)], render(&report)).into_response())
+    let rendered = app.compute(move |_| Ok(render(&report))).await?;
+    Ok(([(header::CONTENT_TYPE, content_type)], rendered).into_response())
 }
 
 /// HTML report

@@ -2,8 +2,8 @@
 //! node became leader in a new term (after a read barrier), builds a [`Snapshot`](super::core::Snapshot)
 //! from the replica and the leader's memory, runs the decision core and commits its decisions
 //! through Raft. It also flushes batched progress deltas (`crate::progress`) and, now and then,
-//! collects blobs no file version refers to (the chunks of an upload interrupted before it
-//! committed its file) once they are a day old.
+//! collects uncommitted blobs (the chunks of an upload interrupted before its commit) once
+//! they are a day old.
 //!
 //! Everything in memory is rebuilt by a new leader: it takes office with every timer re-armed
 //! (the failover grace of the core) and reads committed progress back from the store.
@@ -27,11 +27,11 @@ use crate::office::mono_ms;
 const TICK: Duration = Duration::from_millis(250);
 /// How often buffered progress deltas are committed.
 const FLUSH: Duration = Duration::from_millis(500);
-/// How often unreferenced blobs are collected.
+/// How often uncommitted blobs are collected.
 const COLLECT_EVERY: Duration = Duration::from_secs(600);
-/// How old an unreferenced blob must be to be collected: far longer than any upload takes
+/// How old an uncommitted blob must be to be collected: far longer than any upload takes
 /// between its first chunk and its commit.
-const UNREFERENCED_BLOB_AGE: Duration = Duration::from_secs(24 * 3600);
+const UNCOMMITTED_BLOB_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs the driver and the progress flusher until `stop`.
 pub(crate) async fn run(app: Arc<App>, stop: CancellationToken) {
@@ -57,18 +57,18 @@ pub(crate) async fn run(app: Arc<App>, stop: CancellationToken) {
     }
 }
 
-/// Drops blobs that no file version refers to and that are older than a day.
+/// Drops uncommitted blobs older than a day.
 async fn collect_blobs(app: &App) {
     if app.ensure_leader().is_err() {
         return;
     }
-    let created_before_ms = now_ms().saturating_sub(UNREFERENCED_BLOB_AGE.as_millis() as u64);
+    let created_before_ms = now_ms().saturating_sub(UNCOMMITTED_BLOB_AGE.as_millis() as u64);
     match app
         .propose(Command::DropPartialBlobs { created_before_ms })
         .await
     {
         Ok(Response::BlobsDropped { count }) if count > 0 => {
-            tracing::info!(count, "unreferenced blobs collected")
+            tracing::info!(count, "uncommitted blobs collected")
         }
         Ok(_) => {}
         Err(e) => tracing::debug!(error = %e, "blob collection not committed"),

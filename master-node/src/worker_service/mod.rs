@@ -395,7 +395,7 @@ impl WorkerServer {
     async fn fetch_chunk(self, sha256: Digest, index: u32) -> Result<Chunk> {
         let sha = Sha256(sha256.0);
         self.app
-            .worker_read(move |reader| {
+            .chunk_read(move |reader| {
                 let blob = reader.blob(&sha)?.filter(|b| b.complete).ok_or_else(|| {
                     Error::Unavailable(format!("blob {sha} is not (yet) complete on this master"))
                 })?;

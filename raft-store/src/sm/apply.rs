@@ -189,6 +189,10 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
             only_if_worker_lost,
         } => jobs::reassign(tx, *job_id, *task, *attempt, reason, *only_if_worker_lost),
         Command::AbortJob { job_id, reason } => jobs::abort(tx, *job_id, reason),
+        Command::RetiredPutJobResult { .. } => Ok(Response::Rejected {
+            code: RejectCode::BadRequest,
+            message: "this command is retired".into(),
+        }),
         Command::DeleteJob { job_id } => jobs::delete(tx, *job_id),
     }
 }

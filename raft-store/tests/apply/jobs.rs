@@ -161,6 +161,17 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         result: vec![9],
     };
     ok(&h.run(done(0, TaskOutcome::Succeeded)).await);
+    assert_eq!(
+        code(
+            &h.run(Command::RetiredPutJobResult {
+                job_id,
+                result: vec![]
+            })
+            .await
+        ),
+        Some(RejectCode::BadRequest),
+        "a retired command is refused"
+    );
     ok(&h.run(done(1, TaskOutcome::Succeeded)).await);
     assert_eq!(
         r.job(job_id).unwrap().map(|j| j.state),
