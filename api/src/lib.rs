@@ -8,6 +8,7 @@
 //! The merged result of a job is the engine's `summary.json` document ([`JobResult`]); its
 //! schema is `docs/summary-schema.md`.
 
+mod access;
 mod cluster;
 mod duration;
 mod files;
@@ -18,6 +19,10 @@ mod problem;
 mod projects;
 mod workers;
 
+pub use access::{
+    AuditActor, AuditEntry, CreatedToken, NewToken, ProjectRole, ProjectSettings, SecretValue,
+    TokenInfo, Whoami,
+};
 pub use cluster::{AddMember, ClusterQuery, ClusterView, Member, NodeStatus, Role};
 pub use files::{FileKind, FileVersion, UploadQuery, VersionQuery};
 pub use jobs::{

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broadside_client::api::NewProject;
-use broadside_client::{Client, ClientError};
+use broadside_client::ClientError;
+
+use crate::masters::Masters;
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -111,6 +113,7 @@ impl History {
 /// recorded in the history; returns its outcome and the path that reads it back.
 async fn write(
     history: &History,
+    masters: &Masters,
     master: &str,
     n: u64,
     prefix: &str,
@@ -118,7 +121,7 @@ async fn write(
 ) -> (Outcome, String) {
     let name = format!("{prefix}-{n}");
     // One master per operation, with a deadline: what it does not answer is unknown.
-    let one = Client::new([master]).with_timeout(Duration::from_secs(3));
+    let one = masters.one(master, Duration::from_secs(3));
     let sent = Instant::now();
     let (write, answer, read) = if n % 2 == 0 {
         let project = NewProject {
@@ -161,19 +164,23 @@ async fn write(
 /// Runs one client until the history is stopped: alternately creates a project and uploads a
 /// file, through a random master each time (each write with its own idempotency key); reads
 /// every acknowledged write back through another random master with `consistent=true`.
-pub async fn client(masters: Vec<String>, history: Arc<History>, seed: u64) {
+pub async fn client(masters: Masters, history: Arc<History>, seed: u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
+    let addrs = masters.addrs();
     while !history.stopped() {
         let n = history.counter.fetch_add(1, Ordering::SeqCst);
-        let master = &masters[rng.random_range(0..masters.len())];
+        let master = &addrs[rng.random_range(0..addrs.len())];
         let size = rng.random_range(1..200);
-        let (outcome, read_path) = write(&history, master, n, &format!("c{seed}"), size).await;
+        let (outcome, read_path) =
+            write(&history, &masters, master, n, &format!("c{seed}"), size).await;
         if outcome != Outcome::Ok {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         }
-        let reader = Client::new([masters[rng.random_range(0..masters.len())].clone()])
-            .with_timeout(Duration::from_secs(3));
+        let reader = masters.one(
+            &addrs[rng.random_range(0..addrs.len())],
+            Duration::from_secs(3),
+        );
         match reader.call("GET", &read_path, &[], "").await {
             Ok(_) => {
                 history.reads.fetch_add(1, Ordering::Relaxed);
@@ -192,17 +199,19 @@ pub async fn client(masters: Vec<String>, history: Arc<History>, seed: u64) {
 /// (at most 30 in flight), until the history is stopped: the clients wait for their answers,
 /// so after a fault they may all be stuck on a master that stopped answering; the prober
 /// measures when writes are acknowledged again.
-pub async fn prober(masters: Vec<String>, history: Arc<History>, seed: u64) {
+pub async fn prober(masters: Masters, history: Arc<History>, seed: u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut in_flight = tokio::task::JoinSet::new();
     while !history.stopped() {
         while in_flight.try_join_next().is_some() {}
         if in_flight.len() < 30 {
             let n = history.counter.fetch_add(1, Ordering::SeqCst);
-            let master = masters[rng.random_range(0..masters.len())].clone();
-            let history = history.clone();
-            in_flight
-                .spawn(async move { write(&history, &master, n, &format!("p{seed}"), 1).await });
+            let addrs = masters.addrs();
+            let master = addrs[rng.random_range(0..addrs.len())].clone();
+            let (history, masters) = (history.clone(), masters.clone());
+            in_flight.spawn(async move {
+                write(&history, &masters, &master, n, &format!("p{seed}"), 1).await
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

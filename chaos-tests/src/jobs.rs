@@ -20,6 +20,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::history::Outcome;
+use crate::masters::Masters;
 use crate::nemesis::Injected;
 use crate::oracle::{all_items, on_every_master};
 
@@ -82,9 +83,9 @@ where
 /// Runs one job client until stopped: uploads a simulation of `seconds` at [`RATE`] against
 /// `target`, submits it split in two (retrying with one idempotency key), aborts one job in
 /// four a moment after submitting it, and waits for each job to end before the next.
-pub async fn job_client(masters: Vec<String>, target: String, history: Arc<JobHistory>, seed: u64) {
+pub async fn job_client(masters: Masters, target: String, history: Arc<JobHistory>, seed: u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let client = Client::new(masters).with_timeout(Duration::from_secs(5));
+    let client = masters.all(Duration::from_secs(5));
     let mut n = 0;
     while !history.stopped() {
         n += 1;
@@ -162,8 +163,8 @@ pub struct WorkerWatch {
 
 impl WorkerWatch {
     /// Polls the workers through any master every 250 ms until `stop` is set.
-    pub async fn run(self: Arc<Self>, masters: Vec<String>, stop: Arc<AtomicBool>) {
-        let client = Client::new(masters).with_timeout(Duration::from_secs(2));
+    pub async fn run(self: Arc<Self>, masters: Masters, stop: Arc<AtomicBool>) {
+        let client = masters.all(Duration::from_secs(2));
         while !stop.load(Ordering::SeqCst) {
             if let Ok(workers) = client.workers().await {
                 self.observe(&workers);
@@ -277,8 +278,7 @@ impl std::fmt::Display for JobVerdict {
 type JobRow = (JobState, u32, String, Option<u64>);
 
 /// Every job of [`JOBS_PROJECT`] on master `addr`, read linearizably, by id.
-async fn jobs_on(addr: &str) -> Result<BTreeMap<u64, JobRow>, ClientError> {
-    let client = Client::new([addr]).with_timeout(Duration::from_secs(10));
+async fn jobs_on(client: Client) -> Result<BTreeMap<u64, JobRow>, ClientError> {
     let path = format!("/api/v1/projects/{JOBS_PROJECT}/jobs?limit=1000&consistent=true");
     let jobs: Vec<Job> = all_items(&client, &path).await?;
     Ok(jobs
@@ -387,7 +387,7 @@ pub async fn check_jobs(
     let deadline = Instant::now() + Duration::from_secs(180);
     let leader_view = loop {
         let addr = cluster.master(cluster.leader().await).http.to_string();
-        if let Ok(jobs) = jobs_on(&addr).await {
+        if let Ok(jobs) = jobs_on(Masters::of(cluster).one(&addr, Duration::from_secs(10))).await {
             let open: Vec<u64> = jobs
                 .iter()
                 .filter(|(_, (state, ..))| !state.is_terminal())
@@ -406,7 +406,7 @@ pub async fn check_jobs(
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     // Every master has the same jobs, every acknowledged job and abort included.
-    let every = on_every_master(cluster, |addr| async move { jobs_on(&addr).await }).await;
+    let every = on_every_master(cluster, jobs_on).await;
     v.diverged = every
         .into_iter()
         .filter(|(_, jobs)| *jobs != leader_view)

@@ -19,12 +19,14 @@
 
 pub mod history;
 pub mod jobs;
+pub mod masters;
 pub mod nemesis;
 pub mod oracle;
 pub mod run;
 
 pub use history::{History, Outcome, Write};
 pub use jobs::{JobTolerances, JobVerdict};
+pub use masters::Masters;
 pub use nemesis::{inject, schedule, Fault, Injected};
 pub use oracle::{check, Verdict};
 pub use run::{run_under_load, Figures, Run};

@@ -11,6 +11,7 @@ use broadside_harness::Cluster;
 use serde::de::DeserializeOwned;
 
 use crate::history::{History, Op, Outcome, Write, FILES_PROJECT};
+use crate::masters::Masters;
 
 /// What the oracle found.
 #[derive(Debug, Default)]
@@ -81,18 +82,19 @@ pub(crate) async fn all_items<T: DeserializeOwned>(
     }
 }
 
-/// What `read` (given a REST address) finds on every running master, by id; each master is
-/// retried for up to a minute (one that just restarted may still be catching up).
+/// What `read` (given a client of one master) finds on every running master, by id; each
+/// master is retried for up to a minute (one that just restarted may still be catching up).
 pub(crate) async fn on_every_master<T, F, Fut>(cluster: &Cluster, read: F) -> Vec<(u64, T)>
 where
-    F: Fn(String) -> Fut,
+    F: Fn(Client) -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,
 {
     let mut found = Vec::new();
     for m in cluster.masters.iter().filter(|m| m.is_running()) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let value = loop {
-            match read(m.http.to_string()).await {
+            let client = Masters::of(cluster).one(&m.http.to_string(), Duration::from_secs(10));
+            match read(client).await {
                 Ok(v) => break v,
                 Err(e) => {
                     assert!(
@@ -111,8 +113,7 @@ where
 }
 
 /// Every project and file (latest versions) on master `addr`, read linearizably.
-async fn state_of(addr: &str) -> Result<BTreeSet<Write>, ClientError> {
-    let client = Client::new([addr]).with_timeout(Duration::from_secs(10));
+async fn state_of(client: Client) -> Result<BTreeSet<Write>, ClientError> {
     let projects: Vec<Project> =
         all_items(&client, "/api/v1/projects?limit=1000&consistent=true").await?;
     let files: Vec<FileVersion> = all_items(
@@ -143,7 +144,7 @@ pub async fn check(cluster: &Cluster, history: &History) -> Verdict {
         refusals: history.refusals.lock().clone(),
         ..Verdict::default()
     };
-    let states = on_every_master(cluster, |addr| async move { state_of(&addr).await }).await;
+    let states = on_every_master(cluster, state_of).await;
     judge(&mut verdict, &ops, &states);
     verdict
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::masters::Masters;
 use broadside_client::api::{NewProject, Page, Worker, WorkerState};
-use broadside_client::Client;
 use broadside_harness::Cluster;
 use broadside_target::TargetHandle;
 
@@ -113,10 +113,10 @@ impl std::fmt::Display for Figures {
 /// The newest Raft term any master knows, its leader and the leader's REST address: every
 /// master is asked at once for its own view (`probe=false`: no wait for unresponsive peers),
 /// so that one paused master costs nothing and the figures keep a resolution of ~0.1 s.
-async fn term(masters: &[String]) -> Option<(u64, u64, String)> {
+async fn term(masters: &Masters) -> Option<(u64, u64, String)> {
     let mut asks = tokio::task::JoinSet::new();
-    for master in masters {
-        let client = Client::new([master.clone()]).with_timeout(Duration::from_millis(800));
+    for master in masters.addrs() {
+        let client = masters.one(master, Duration::from_millis(800));
         asks.spawn(async move { client.cluster(false).await.ok() });
     }
     let mut newest: Option<(u64, u64, String)> = None;
@@ -137,7 +137,7 @@ async fn term(masters: &[String]) -> Option<(u64, u64, String)> {
 /// When every live worker had heartbeated a leader of a term after `before` (within two
 /// heartbeats); `None` after `limit`.
 async fn reattach(
-    masters: Vec<String>,
+    masters: Masters,
     before: u64,
     heartbeat: Duration,
     limit: Duration,
@@ -145,8 +145,8 @@ async fn reattach(
     let began = Instant::now();
     while began.elapsed() < limit {
         if let Some((_, _, leader)) = term(&masters).await.filter(|(t, ..)| *t > before) {
-            let page: Option<Page<Worker>> = Client::new([leader])
-                .with_timeout(Duration::from_secs(1))
+            let page: Option<Page<Worker>> = masters
+                .one(&leader, Duration::from_secs(1))
                 .get_json("/api/v1/workers?limit=1000")
                 .await
                 .ok();
@@ -192,7 +192,7 @@ pub async fn run_under_load(
     run: &Run,
     target: Option<&TargetHandle>,
 ) -> Figures {
-    let masters: Vec<String> = cluster.http_addrs().iter().map(|a| a.to_string()).collect();
+    let masters = Masters::of(cluster);
     create_project(cluster, FILES_PROJECT).await;
     let history = Arc::new(History::default());
     let mut tasks: Vec<_> = (0..run.clients)

@@ -29,7 +29,7 @@ async fn project(client: &Client, name: &str) {
 
 async fn exists_everywhere(cluster: &Cluster, name: &str) {
     for m in cluster.masters.iter().filter(|m| m.is_running()) {
-        let one = Client::new([m.http.to_string()]);
+        let one = cluster.client_of(m.id);
         let found = one
             .project(name)
             .await
@@ -50,11 +50,7 @@ async fn master_processes_elect_replicate_and_survive_the_leader_being_killed() 
         .expect("a follower");
 
     // A write through a follower, read back through every master.
-    project(
-        &Client::new([cluster.master(follower).http.to_string()]),
-        "before",
-    )
-    .await;
+    project(&cluster.client_of(follower), "before").await;
     exists_everywhere(&cluster, "before").await;
 
     // The same idempotency key again: the first outcome, no second project.

@@ -382,6 +382,7 @@ async fn submit_exit_codes_abort_and_bad_input() {
     let masters = cluster.http_addrs()[0].to_string();
     let out = std::process::Command::new(binary())
         .args(["abort", &id.to_string(), "--master", &masters])
+        .env("BROADSIDE_TOKEN", cluster.admin_token())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -399,6 +400,7 @@ async fn submit_exit_codes_abort_and_bad_input() {
     );
     let out = std::process::Command::new(binary())
         .args(["jobs", "--master", &masters])
+        .env("BROADSIDE_TOKEN", cluster.admin_token())
         .output()
         .unwrap();
     assert!(text(&out).contains("aborted"), "{}", text(&out));

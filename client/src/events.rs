@@ -91,7 +91,7 @@ impl Client {
     /// answers 200.
     pub async fn events(&self, path: &str) -> Result<EventStream, ClientError> {
         let mut last = String::from("no master address given");
-        let headers = [("accept", "text/event-stream")];
+        let headers = self.with_authorization(&[("accept", "text/event-stream")]);
         for (_, base) in self.rotation() {
             let opened = tokio::time::timeout(
                 self.timeout,

@@ -176,6 +176,8 @@ pub struct Client {
     /// Base URLs (`http://host:port`).
     masters: Vec<String>,
     timeout: Duration,
+    /// `Bearer …` sent with every request, when the client has a token.
+    authorization: Option<String>,
     /// Index of the master that answered last.
     current: AtomicUsize,
 }
@@ -201,8 +203,16 @@ impl Client {
                 .map(|m| base_url(m.as_ref()))
                 .collect(),
             timeout: DEFAULT_TIMEOUT,
+            authorization: None,
             current: AtomicUsize::new(0),
         }
+    }
+
+    /// The same client sending `token` (`bst_…`) with every request.
+    pub fn with_token(mut self, token: impl AsRef<str>) -> Client {
+        let token = token.as_ref().trim();
+        self.authorization = (!token.is_empty()).then(|| format!("Bearer {token}"));
+        self
     }
 
     /// The same client with another per-request deadline.
@@ -249,6 +259,7 @@ impl Client {
         body: impl Into<Bytes>,
     ) -> Result<Reply, ClientError> {
         let body = body.into();
+        let headers = self.with_authorization(headers);
         let mut last = String::from("no master address given");
         for (i, base) in self.rotation() {
             let sent = exchange(
@@ -256,7 +267,7 @@ impl Client {
                 base,
                 method,
                 path,
-                headers,
+                &headers,
                 body.clone(),
                 self.timeout,
             );
@@ -270,6 +281,18 @@ impl Client {
             }
         }
         Err(self.unreachable(last))
+    }
+
+    /// `headers` and the client's `Authorization`, unless they carry their own.
+    fn with_authorization<'a>(&'a self, headers: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut all = headers.to_vec();
+        let own = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+        if let (Some(value), false) = (&self.authorization, own) {
+            all.push(("authorization", value.as_str()));
+        }
+        all
     }
 
     /// [`Client::send`], with an error for any status outside 2xx.

@@ -2,8 +2,9 @@
 //! [`broadside_api`].
 
 use broadside_api::{
-    AbortRequest, AddMember, ClusterView, FileKind, FileVersion, Job, JobDetails, JobListQuery,
-    JobResult, NewProject, Page, PageQuery, Project, Submission, Task, Worker,
+    AbortRequest, AddMember, AuditEntry, ClusterView, CreatedToken, FileKind, FileVersion, Job,
+    JobDetails, JobListQuery, JobResult, NewProject, NewToken, Page, PageQuery, Project,
+    ProjectSettings, SecretValue, Submission, Task, TokenInfo, Whoami, Worker,
 };
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -272,7 +273,104 @@ impl Client {
     /// Drains worker `id`: no new task; its running ones finish.
     pub async fn drain(&self, id: &str) -> Result<Worker, ClientError> {
         let url = format!("/api/v1/workers/{}/drain", encode(id));
-        self.call("POST", &url, &[], Bytes::new()).await?.decode()
+        let json = [("content-type", "application/json")];
+        self.call("POST", &url, &json, Bytes::new()).await?.decode()
+    }
+
+    /// The caller, as its token says.
+    pub async fn whoami(&self) -> Result<Whoami, ClientError> {
+        self.get_json("/api/v1/whoami").await
+    }
+
+    /// Every token (the cluster admin's view).
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
+        self.all(&format!("/api/v1/tokens{CONSISTENT}&limit=1000"))
+            .await
+    }
+
+    /// The tokens holding a role on `project`.
+    pub async fn project_tokens(&self, project: &str) -> Result<Vec<TokenInfo>, ClientError> {
+        let url = format!(
+            "/api/v1/projects/{}/tokens{CONSISTENT}&limit=1000",
+            encode(project)
+        );
+        self.all(&url).await
+    }
+
+    /// Creates a token; the answer holds its secret, shown this once.
+    pub async fn create_token(&self, token: &NewToken) -> Result<CreatedToken, ClientError> {
+        self.send_json("POST", "/api/v1/tokens", token, None).await
+    }
+
+    /// Revokes token `id`.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
+        let url = format!("/api/v1/tokens/{}", encode(id));
+        self.call("DELETE", &url, &[], Bytes::new()).await.map(drop)
+    }
+
+    /// The names of `project`'s secrets.
+    pub async fn secrets(&self, project: &str) -> Result<Vec<String>, ClientError> {
+        let url = format!("/api/v1/projects/{}/secrets{CONSISTENT}", encode(project));
+        self.get_json(&url).await
+    }
+
+    /// Sets `project`'s secret `name`.
+    pub async fn put_secret(
+        &self,
+        project: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), ClientError> {
+        let url = format!(
+            "/api/v1/projects/{}/secrets/{}",
+            encode(project),
+            encode(name)
+        );
+        let body = serde_json::to_vec(&SecretValue {
+            value: value.to_owned(),
+        })
+        .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let json = [("content-type", "application/json")];
+        self.call("PUT", &url, &json, body).await.map(drop)
+    }
+
+    /// Deletes `project`'s secret `name`.
+    pub async fn delete_secret(&self, project: &str, name: &str) -> Result<(), ClientError> {
+        let url = format!(
+            "/api/v1/projects/{}/secrets/{}",
+            encode(project),
+            encode(name)
+        );
+        self.call("DELETE", &url, &[], Bytes::new()).await.map(drop)
+    }
+
+    /// `project`'s settings.
+    pub async fn settings(&self, project: &str) -> Result<ProjectSettings, ClientError> {
+        let url = format!("/api/v1/projects/{}/settings{CONSISTENT}", encode(project));
+        self.get_json(&url).await
+    }
+
+    /// Replaces `project`'s settings.
+    pub async fn set_settings(
+        &self,
+        project: &str,
+        settings: &ProjectSettings,
+    ) -> Result<ProjectSettings, ClientError> {
+        let url = format!("/api/v1/projects/{}/settings", encode(project));
+        self.send_json("PUT", &url, settings, None).await
+    }
+
+    /// One page of the audit log (of `project`, or of the whole cluster).
+    pub async fn audit(
+        &self,
+        project: Option<&str>,
+        page: &PageQuery,
+    ) -> Result<Page<AuditEntry>, ClientError> {
+        let url = match project {
+            Some(p) => format!("/api/v1/projects/{}/audit{}", encode(p), query(page)),
+            None => format!("/api/v1/audit{}", query(page)),
+        };
+        self.get_json(&url).await
     }
 
     /// Forgets dead or draining worker `id`.

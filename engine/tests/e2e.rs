@@ -849,3 +849,84 @@ scenarios:
     assert_eq!(count(&outcome, "home"), (5, 0));
     assert_eq!(t.stats().snapshot().total, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_samples_keep_no_credentials() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: redaction
+http:
+  base_url: "{base}"
+  headers: { x-api-key: "k-123456", authorization: "Bearer tok-abcdef" }
+  sensitive_headers: [ X-Api-Key ]
+scenarios:
+  - name: s
+    injection: [ { at_once: 2 } ]
+    steps:
+      - request:
+          name: fails
+          url: /echo
+          headers: { cookie: "sid=cookie-value" }
+          checks: [ { status: 201 } ]
+"##,
+        &t.base_url(),
+    );
+    let outcome = run_whole(p).await;
+    assert_eq!(count(&outcome, "fails"), (0, 2));
+    let sample = outcome.stats.error_samples.first().expect("a sample");
+    let text = format!("{}\n{}", sample.request_text, sample.response_text);
+    for secret in ["k-123456", "tok-abcdef", "cookie-value"] {
+        assert!(!text.contains(secret), "{secret} in the sample:\n{text}");
+    }
+    assert!(text.contains("authorization: [redacted]"), "{text}");
+    assert!(text.contains("x-api-key: [redacted]"), "{text}");
+    t.shutdown().await.expect("target stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_origin_drops_credentials() {
+    let first = target().await;
+    let second = target().await;
+    let echo = format!("{}/echo", second.base_url())
+        .replace(':', "%3A")
+        .replace('/', "%2F");
+    let p = plan(
+        &r##"
+name: redirects
+http: { base_url: "{base}" }
+scenarios:
+  - name: s
+    injection: [ { at_once: 1 } ]
+    steps:
+      - request:
+          name: same-origin
+          url: /redirect/1
+          headers: { authorization: "Bearer t", cookie: "c=1" }
+      - request:
+          name: cross-origin
+          url: /redirect/0?to=ECHO
+          headers: { authorization: "Bearer t", cookie: "c=1" }
+          checks:
+            - { json_path: $.headers.authorization, exists: false }
+            - { json_path: $.headers.cookie, exists: false }
+            - { json_path: $.path, is: /echo }
+"##
+        .replace("ECHO", &echo),
+        &first.base_url(),
+    );
+    let outcome = run_whole(p).await;
+    assert_eq!(count(&outcome, "same-origin"), (1, 0));
+    assert_eq!(
+        count(&outcome, "cross-origin"),
+        (1, 0),
+        "{:?}",
+        outcome.stats.errors
+    );
+    assert_eq!(
+        second.stats().snapshot().by_path.get("/echo").copied(),
+        Some(1)
+    );
+    first.shutdown().await.expect("target stops");
+    second.shutdown().await.expect("target stops");
+}

@@ -138,6 +138,10 @@ pub struct Cluster {
     links: Option<BTreeMap<(Peer, u64), Proxy>>,
     /// Flags given to every master.
     master_flags: Vec<String>,
+    /// The cluster's admin token (every master is given it in `--admin-token-file`).
+    admin_token: String,
+    /// Every master accepted the admin token once (see [`Cluster::leader`]).
+    token_seen: std::sync::atomic::AtomicBool,
 }
 
 /// A process of the cluster, for links.
@@ -152,7 +156,12 @@ pub enum Peer {
 impl Cluster {
     /// Starts `n` masters (ids 1..=n) that initialise one cluster, with these timings.
     pub fn start(binary: &Path, n: u64, timings: &Timings) -> Cluster {
-        let mut cluster = Self::prepare(binary, n, timings);
+        Self::start_with_flags(binary, n, timings, &[])
+    }
+
+    /// [`Cluster::start`], every master also given `flags` (e.g. `-v` for debug logs).
+    pub fn start_with_flags(binary: &Path, n: u64, timings: &Timings, flags: &[&str]) -> Cluster {
+        let mut cluster = Self::prepare(binary, n, timings, flags);
         for i in 0..cluster.masters.len() {
             cluster.masters[i].spawn(&cluster.binary);
         }
@@ -172,7 +181,7 @@ impl Cluster {
                     .expect("bind proxy"),
             );
         }
-        let mut cluster = Self::prepare(binary, n, timings);
+        let mut cluster = Self::prepare(binary, n, timings, &[]);
         cluster.links = Some(BTreeMap::new());
         for i in 1..=n {
             let map = cluster.dial_map(Peer::Master(i), &mut spare).await;
@@ -235,7 +244,7 @@ impl Cluster {
         }
     }
 
-    fn prepare(binary: &Path, n: u64, timings: &Timings) -> Cluster {
+    fn prepare(binary: &Path, n: u64, timings: &Timings, flags: &[&str]) -> Cluster {
         let mut dir = tempfile::tempdir().expect("temp dir");
         if std::env::var_os(KEEP_ENV).is_some() {
             dir.disable_cleanup(true);
@@ -251,7 +260,15 @@ impl Cluster {
             .map(|(i, a)| format!("{}={a}", i + 1))
             .collect::<Vec<_>>()
             .join(",");
-        let master_flags = timings.to_flags();
+        let admin_token = broadside_master::generate_token();
+        let token_file = dir.path().join("admin-token");
+        std::fs::write(&token_file, format!("{admin_token}\n")).expect("admin token file");
+        let mut master_flags = timings.to_flags();
+        master_flags.extend([
+            "--admin-token-file".to_owned(),
+            token_file.display().to_string(),
+        ]);
+        master_flags.extend(flags.iter().map(|f| (*f).to_owned()));
         let masters = (1..=n)
             .map(|id| {
                 let i = id as usize - 1;
@@ -272,6 +289,8 @@ impl Cluster {
             workers: Vec::new(),
             links: None,
             master_flags,
+            admin_token,
+            token_seen: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -340,18 +359,45 @@ impl Cluster {
 
     /// A client of every master.
     pub fn client(&self) -> Client {
-        Client::new(self.http_addrs().iter().map(|a| a.to_string()))
+        Client::new(self.http_addrs().iter().map(|a| a.to_string())).with_token(&self.admin_token)
+    }
+
+    /// A client of master `id` alone, with the admin token.
+    pub fn client_of(&self, id: u64) -> Client {
+        Client::new([self.master(id).http.to_string()]).with_token(&self.admin_token)
+    }
+
+    /// The cluster's admin token (`bst_…`).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
     }
 
     /// The leader as master `id` sees it, if it answers and knows one.
     pub async fn leader_seen_by(&self, id: u64) -> Option<u64> {
-        let client =
-            Client::new([self.master(id).http.to_string()]).with_timeout(Duration::from_secs(2));
+        let client = Client::new([self.master(id).http.to_string()])
+            .with_token(&self.admin_token)
+            .with_timeout(Duration::from_secs(2));
         client.cluster(true).await.ok()?.leader
     }
 
-    /// Waits until a running master names a leader that is running too; returns its id.
+    /// Waits until a running master names a leader that is running too; returns its id. The
+    /// first call also waits until every running master accepts the admin token (a fresh
+    /// cluster commits it a moment after electing its leader).
     pub async fn leader(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        if !self.token_seen.load(Ordering::Relaxed) {
+            for m in self.masters.iter().filter(|m| m.is_running()) {
+                let one = Client::new([m.http.to_string()])
+                    .with_token(&self.admin_token)
+                    .with_timeout(Duration::from_secs(2));
+                self.eventually(
+                    &format!("master {} to accept the admin token", m.id),
+                    || async { one.whoami().await.ok().map(drop) },
+                )
+                .await;
+            }
+            self.token_seen.store(true, Ordering::Relaxed);
+        }
         let deadline = Instant::now() + PATIENCE;
         loop {
             for m in self.masters.iter().filter(|m| m.is_running()) {

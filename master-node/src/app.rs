@@ -6,13 +6,15 @@
 
 use std::sync::Arc;
 
-use broadside_raft_store::{Command, Request, RequestId, Response, StoreReader};
+use broadside_raft_store::model::Actor;
+use broadside_raft_store::{Command, Request, RequestId, Response, Sha256, StoreReader};
 use broadside_rpc::raft::LeaderState;
 use openraft::ServerState;
 use tokio_util::sync::CancellationToken;
 
 use crate::blocking::Blocking;
 use crate::error::{Error, Result};
+use crate::idempotency::Writer;
 use crate::node::{now_ms, Node};
 use crate::office::Office;
 use crate::progress::ProgressBatcher;
@@ -131,10 +133,33 @@ impl App {
     }
 
     /// Commits `command` through the leader wherever it is, with `request_id` (a retry with
-    /// the same id is applied once); a refusal is an error.
-    pub(crate) async fn write(&self, request_id: RequestId, command: Command) -> Result<Response> {
-        let request = Request::new(request_id, now_ms(), command);
+    /// the same id is applied once), for `actor` (named in the audit log); a refusal is an
+    /// error.
+    pub(crate) async fn write(
+        &self,
+        request_id: RequestId,
+        command: Command,
+        actor: Option<Actor>,
+        body_sha256: Option<Sha256>,
+    ) -> Result<Response> {
+        let request = if actor.is_none() && body_sha256.is_none() {
+            Request::new(request_id, now_ms(), command)
+        } else {
+            Request::by(request_id, now_ms(), command, actor, body_sha256)
+        };
         accepted(self.node.write(request).await?)
+    }
+
+    /// [`App::write`] for `writer`: the request id of its write named `scope`, its actor.
+    pub(crate) async fn write_as(
+        &self,
+        writer: &Writer,
+        scope: &str,
+        command: Command,
+    ) -> Result<Response> {
+        let (request_id, body) = (writer.request_id(scope), writer.body_sha256());
+        self.write(request_id, command, writer.actor.clone(), body)
+            .await
     }
 
     /// Waits until this replica reflects every write committed before the call.

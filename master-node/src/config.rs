@@ -31,6 +31,43 @@ pub struct MasterConfig {
     pub timings: Timings,
     /// Largest file upload accepted, in bytes.
     pub max_upload_bytes: u64,
+    /// Who may call the API.
+    pub auth: AuthConfig,
+}
+
+/// Who may call a master's API (`docs/design.md#security`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Tokens are required (the default). Without them every caller may do everything: allowed
+    /// only when every listener is on loopback.
+    pub required: bool,
+    /// A file holding the first admin token of a fresh cluster (`bst_…`). Without it, the
+    /// master that initialises the cluster generates one into `DATA/admin-token` (mode 0600)
+    /// and prints it once.
+    pub admin_token_file: Option<PathBuf>,
+    /// The names clients reach this master by (`Host`); empty: `localhost` when every
+    /// listener is on loopback, any name otherwise. Address literals are always accepted.
+    pub allowed_hosts: Vec<String>,
+    /// Origins whose pages may call the API (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            required: true,
+            admin_token_file: None,
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Whether requests need tokens.
+    pub fn tokens(&self) -> bool {
+        self.required
+    }
 }
 
 /// Raft and worker-liveness timings (`docs/design.md#timings`). Every value is validated
@@ -227,6 +264,33 @@ impl MasterConfig {
         if self.max_upload_bytes == 0 {
             problems.push("max upload size must be positive".to_owned());
         }
+        let exposed: Vec<&str> = [
+            ("listen-raft", self.listen_raft),
+            ("listen-http", self.listen_http),
+        ]
+        .into_iter()
+        .filter(|(_, addr)| !addr.ip().is_loopback())
+        .map(|(what, _)| what)
+        .collect();
+        for origin in &self.auth.cors_origins {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let ok = rest.is_some_and(|r| {
+                !r.is_empty() && !r.contains(['/', '?', '#', ' ', '*'].as_slice())
+            });
+            if !ok {
+                problems.push(format!(
+                    "cors-origin {origin:?} is not an origin (scheme://host[:port], no path)"
+                ));
+            }
+        }
+        if !self.auth.required && !exposed.is_empty() {
+            problems.push(format!(
+                "--insecure-no-auth needs every listener on loopback; {} is not",
+                exposed.join(" and ")
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -309,6 +373,14 @@ pub struct MasterFile {
     pub failover_grace: Option<Duration>,
     /// Largest upload in bytes.
     pub max_upload_bytes: Option<u64>,
+    /// See [`AuthConfig::admin_token_file`].
+    pub admin_token_file: Option<PathBuf>,
+    /// No authentication (every listener must be on loopback).
+    pub insecure_no_auth: Option<bool>,
+    /// See [`AuthConfig::allowed_hosts`].
+    pub allowed_hosts: Option<Vec<String>>,
+    /// See [`AuthConfig::cors_origins`].
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// Optional durations written the human way (`250ms`, `5s`).
@@ -342,6 +414,7 @@ mod tests {
             data: "/tmp/x".into(),
             timings: Timings::default(),
             max_upload_bytes: 1 << 30,
+            auth: AuthConfig::default(),
         }
     }
 
@@ -381,6 +454,19 @@ mod tests {
         assert!(text.contains("lease (2000 ms) must cover"), "{text}");
         assert!(text.contains("failover grace"), "{text}");
         assert!(text.contains("advertise-http"), "{text}");
+    }
+
+    #[test]
+    fn no_authentication_only_on_loopback() {
+        let mut c = config();
+        c.auth.required = false;
+        assert_eq!(c.validate(), Ok(()), "the test config listens on loopback");
+        c.listen_http = "0.0.0.0:8080".parse().unwrap();
+        let text = c.validate().unwrap_err().to_string();
+        assert!(
+            text.contains("--insecure-no-auth needs every listener on loopback; listen-http"),
+            "{text}"
+        );
     }
 
     #[test]

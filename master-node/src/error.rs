@@ -12,9 +12,18 @@ pub enum Error {
     /// The request itself is wrong (a bad name, a bad value).
     #[error("{0}")]
     BadRequest(String),
-    /// What it names does not exist.
+    /// What it names does not exist — or the caller may not see it (no existence leak).
     #[error("{0}")]
     NotFound(String),
+    /// The caller presented no valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but lacks the role the operation needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The same idempotency key came with another request.
+    #[error("{0}")]
+    KeyReused(String),
     /// It conflicts with the current state (a duplicate, a wrong state).
     #[error("{0}")]
     Conflict(String),
@@ -54,6 +63,7 @@ impl Error {
             RejectCode::NotFound => Error::NotFound(message),
             RejectCode::Conflict => Error::Conflict(message),
             RejectCode::StaleAttempt => Error::StaleAttempt(message),
+            RejectCode::KeyReused => Error::KeyReused(message),
         }
     }
 
@@ -93,6 +103,9 @@ impl From<Error> for CallError {
             Error::Conflict(detail) => CallError::Conflict(detail),
             e @ (Error::BadRequest(_)
             | Error::NotFound(_)
+            | Error::Unauthenticated(_)
+            | Error::Forbidden(_)
+            | Error::KeyReused(_)
             | Error::TooLarge(_)
             | Error::InvalidSimulation { .. }) => CallError::BadRequest(e.to_string()),
         }

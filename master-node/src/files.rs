@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::idempotency;
+use crate::idempotency::Writer;
 use crate::node::Node;
 
 /// Blob chunks committed concurrently during an upload.
@@ -141,7 +141,9 @@ async fn store_blob(app: &App, spool: &Spool) -> Result<()> {
                 index,
                 data,
             };
-            app.write(Node::new_request_id(), command).await.map(drop)
+            app.write(Node::new_request_id(), command, None, None)
+                .await
+                .map(drop)
         })
         .buffer_unordered(CHUNKS_IN_FLIGHT)
         .try_collect::<Vec<()>>()
@@ -163,7 +165,7 @@ pub(crate) async fn upload<E: std::fmt::Display>(
     path: String,
     kind: FileKind,
     body: impl Stream<Item = std::result::Result<Bytes, E>>,
-    idempotency_key: Option<&str>,
+    writer: &Writer,
 ) -> Result<FileVersion> {
     checked(&project, &path)?;
     // A write is checked against the latest committed state: a project missing from this
@@ -185,9 +187,7 @@ pub(crate) async fn upload<E: std::fmt::Display>(
         kind,
         sha256: spool.sha256,
     };
-    let response = app
-        .write(idempotency::request_id(idempotency_key, &scope), command)
-        .await?;
+    let response = app.write_as(writer, &scope, command).await?;
     let Response::FileCommitted { version } = response else {
         return Err(Error::internal(format_args!(
             "unexpected answer to a commit: {response:?}"

@@ -1,8 +1,12 @@
 //! Idempotency keys → request ids. A write carries a request id that the state machine applies
 //! once; a client's `Idempotency-Key` names it, scoped to what the write does, so that a retry
 //! through another master is recognised and a key reused for another write is a new request.
+//! A key's request also carries the digest of the client's request (method, path, JSON body):
+//! the same key again with another body is refused (422) rather than answered with the first
+//! request's response.
 
-use broadside_raft_store::RequestId;
+use broadside_raft_store::model::Actor;
+use broadside_raft_store::{RequestId, Sha256};
 use sha2::Digest;
 
 use crate::node::Node;
@@ -31,6 +35,61 @@ pub(crate) fn request_id(key: Option<&str>, scope: &str) -> RequestId {
     RequestId(u128::from_be_bytes(id))
 }
 
+/// Who writes and with what idempotency key: the request id of each write it makes (scoped to
+/// the caller, so that two callers' keys never name the same write) and the actor the audit
+/// log names.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Writer {
+    /// Who the audit log names.
+    pub(crate) actor: Option<Actor>,
+    /// What scopes the caller's keys (its token id).
+    caller: String,
+    /// The client's idempotency key.
+    key: Option<String>,
+    /// Digest of the client's request, when it has a key (see [`request_digest`]).
+    body: Option<Sha256>,
+}
+
+impl Writer {
+    /// A writer: `caller` scopes its `key`.
+    pub(crate) fn new(caller: &str, actor: Option<Actor>, key: Option<String>) -> Writer {
+        Writer {
+            actor,
+            caller: caller.to_owned(),
+            key,
+            body: None,
+        }
+    }
+
+    /// The same writer, for a request whose digest is `body`.
+    pub(crate) fn with_body(mut self, body: Option<Sha256>) -> Writer {
+        self.body = body;
+        self
+    }
+
+    /// The digest the write carries: only with a key (it is compared only between requests
+    /// that share one).
+    pub(crate) fn body_sha256(&self) -> Option<Sha256> {
+        self.key.as_ref().and(self.body)
+    }
+
+    /// The request id of this writer's write named `scope`.
+    pub(crate) fn request_id(&self, scope: &str) -> RequestId {
+        request_id(self.key.as_deref(), &format!("{} {scope}", self.caller))
+    }
+}
+
+/// The digest of a client request: method, path with query, body.
+pub(crate) fn request_digest(method: &str, path: &str, body: &[u8]) -> Sha256 {
+    let mut hasher = sha2::Sha256::new();
+    for part in [method.as_bytes(), path.as_bytes()] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.update(body);
+    Sha256(hasher.finalize().into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +104,19 @@ mod tests {
         assert!(!valid_key(""));
         assert!(!valid_key(&"k".repeat(256)));
         assert!(valid_key("submit-0f3a"));
+    }
+
+    #[test]
+    fn two_callers_keys_never_name_the_same_write() {
+        let a = Writer::new("token-a", None, Some("k".into()));
+        let b = Writer::new("token-b", None, Some("k".into()));
+        assert_eq!(
+            a.request_id("POST /projects x"),
+            a.request_id("POST /projects x")
+        );
+        assert_ne!(
+            a.request_id("POST /projects x"),
+            b.request_id("POST /projects x")
+        );
     }
 }

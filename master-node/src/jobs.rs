@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::idempotency;
+use crate::idempotency::Writer;
 
 /// Largest simulation file accepted (feeder and body files are bounded by the upload limit).
 pub const MAX_SIMULATION_BYTES: u64 = 4 << 20;
@@ -153,13 +153,13 @@ fn check(project: &str, s: &Submission) -> Result<()> {
 
 /// Submits a job: checks it, validates its simulation against the latest committed files
 /// (after a read barrier), pins them and commits the job. Returns the job as committed. An
-/// idempotency key names the submission of this simulation with these files, pool and
-/// parallelism in this project.
+/// idempotency key names one submission to this project: a retry with the same body answers
+/// the job first submitted; another body with the same key is refused.
 pub(crate) async fn submit(
     app: &Arc<App>,
     project: String,
     s: Submission,
-    idempotency_key: Option<&str>,
+    writer: &Writer,
 ) -> Result<Job> {
     check(&project, &s)?;
     app.read_barrier().await?;
@@ -196,14 +196,10 @@ pub(crate) async fn submit(
         },
         params: serde_json::to_vec(&params).map_err(Error::internal)?,
     };
-    let scope = format!(
-        "POST jobs {} {}",
-        spec.project,
-        serde_json::to_string(&(&spec.simulation, &spec.files, &spec.pool, spec.parallelism))
-            .map_err(Error::internal)?
-    );
-    let request_id = idempotency::request_id(idempotency_key, &scope);
-    let response = app.write(request_id, Command::SubmitJob(spec)).await?;
+    let scope = format!("POST jobs {}", spec.project);
+    let response = app
+        .write_as(writer, &scope, Command::SubmitJob(spec))
+        .await?;
     let Response::JobSubmitted { job_id } = response else {
         return Err(Error::internal(format_args!(
             "unexpected answer to a submission: {response:?}"

@@ -10,6 +10,7 @@
 //! tests, benchmarks).
 
 mod app;
+mod auth;
 mod blocking;
 mod bootstrap;
 pub mod config;
@@ -31,8 +32,14 @@ mod scheduler;
 mod views;
 mod worker_service;
 
-pub use config::{ConfigError, MasterConfig, MasterFile, Timings};
+pub use bootstrap::ADMIN_TOKEN_FILE;
+pub use config::{AuthConfig, ConfigError, MasterConfig, MasterFile, Timings};
 pub use error::Error;
 pub use local::LocalCluster;
 pub use master::{start, start_on, MasterHandle, StartError};
 pub use node::{now_ms, Node, LEADER_WAIT, VERSION};
+
+/// A new random API token (`bst_…`): for an admin token file given to `--admin-token-file`.
+pub fn generate_token() -> String {
+    auth::token::Bearer::generate().1
+}

@@ -9,15 +9,18 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
-use crate::config::{MasterConfig, Timings};
+use crate::config::{AuthConfig, MasterConfig, Timings};
 use crate::master::{start_on, MasterHandle, StartError};
 
 /// How long a restart waits for its old ports to be free.
 const PORT_WAIT: Duration = Duration::from_secs(30);
+/// How long a new cluster may take to elect a leader and commit its admin token.
+const READY_WAIT: Duration = Duration::from_secs(30);
 
 /// Masters on loopback in this process.
 pub struct LocalCluster {
     dir: PathBuf,
+    admin_token: String,
     timings: Timings,
     max_upload_bytes: u64,
     configs: BTreeMap<u64, MasterConfig>,
@@ -36,12 +39,24 @@ fn loopback() -> SocketAddr {
 
 impl LocalCluster {
     /// Starts `n` masters (ids `1..=n`) that initialise one cluster, with their data under
-    /// `dir/master-ID`.
+    /// `dir/master-ID` and a new admin token ([`LocalCluster::admin_token`]).
     pub async fn start(
         n: u64,
         dir: &Path,
         timings: Timings,
         max_upload_bytes: u64,
+    ) -> Result<LocalCluster, StartError> {
+        let (_, token) = crate::auth::token::Bearer::generate();
+        Self::start_with_token(n, dir, timings, max_upload_bytes, token).await
+    }
+
+    /// [`LocalCluster::start`] with this admin token (`bst_…`, e.g. one a test suite shares).
+    pub async fn start_with_token(
+        n: u64,
+        dir: &Path,
+        timings: Timings,
+        max_upload_bytes: u64,
+        admin_token: String,
     ) -> Result<LocalCluster, StartError> {
         let mut listeners = BTreeMap::new();
         for id in 1..=n {
@@ -58,8 +73,16 @@ impl LocalCluster {
             })?;
             peers.insert(*id, addr.to_string());
         }
+        // The first admin token, known here so that its user can call the API.
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(dir.join("admin-token"), format!("{admin_token}\n")))
+            .map_err(|source| StartError::File {
+                path: dir.join("admin-token").display().to_string(),
+                source,
+            })?;
         let mut cluster = LocalCluster {
             dir: dir.to_path_buf(),
+            admin_token,
             timings,
             max_upload_bytes,
             configs: BTreeMap::new(),
@@ -68,7 +91,32 @@ impl LocalCluster {
         for (id, (raft, http)) in listeners {
             cluster.launch(id, raft, http, peers.clone()).await?;
         }
+        cluster.wait_for_admin_token().await?;
         Ok(cluster)
+    }
+
+    /// Waits until every master's replica holds the admin token (the cluster elected a leader
+    /// and committed it), so that the token works on whichever master is asked.
+    async fn wait_for_admin_token(&self) -> Result<(), StartError> {
+        let id = crate::auth::token::Bearer::parse(&self.admin_token)
+            .map(|b| b.id)
+            .unwrap_or_default();
+        let deadline = Instant::now() + READY_WAIT;
+        loop {
+            let everywhere = self
+                .handles
+                .values()
+                .all(|h| h.node().reader().token(&id).is_ok_and(|t| t.is_some()));
+            if everywhere {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(StartError::Raft(format!(
+                    "the cluster did not commit its admin token within {READY_WAIT:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Starts master `id` on bound listeners.
@@ -97,6 +145,11 @@ impl LocalCluster {
             data: self.dir.join(format!("master-{id}")),
             timings: self.timings.clone(),
             max_upload_bytes: self.max_upload_bytes,
+            auth: AuthConfig {
+                required: true,
+                admin_token_file: Some(self.dir.join("admin-token")),
+                ..AuthConfig::default()
+            },
         };
         let handle = start_on(config.clone(), raft, http).await?;
         self.configs.insert(id, config);
@@ -111,6 +164,11 @@ impl LocalCluster {
         let http = bind(loopback(), "http").await?;
         self.launch(id, raft, http, BTreeMap::new()).await?;
         Ok(self.configs[&id].listen_raft)
+    }
+
+    /// The cluster's admin token (`bst_…`).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
     }
 
     /// The configuration of master `id` (started at least once).

@@ -41,6 +41,14 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file of the master could not be written.
+    #[error("cannot write {path}: {source}")]
+    File {
+        /// Which file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The store could not be opened.
     #[error("cannot open the store in {dir}: {source}")]
     Store {
@@ -175,8 +183,16 @@ pub async fn start_on(
             stop.clone(),
         )),
         tokio::spawn(crate::bootstrap::bootstrap(node.clone(), stop.clone())),
+        tokio::spawn(crate::bootstrap::admin_token(node.clone(), stop.clone())),
     ];
-    tracing::info!(id = node.id, %raft_addr, %http_addr, "master started");
+    if node.config.auth.tokens() {
+        tracing::info!(id = node.id, %raft_addr, %http_addr, "master started");
+    } else {
+        tracing::warn!(
+            id = node.id, %raft_addr, %http_addr,
+            "master started WITHOUT AUTHENTICATION: every caller may do everything (loopback only)"
+        );
+    }
     Ok(MasterHandle {
         node,
         stop,

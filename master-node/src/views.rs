@@ -182,6 +182,58 @@ pub(crate) fn node_status(s: NodeStatus) -> api::NodeStatus {
     }
 }
 
+/// A project role as the API names it.
+pub(crate) fn role(role: model::ProjectRole) -> api::ProjectRole {
+    match role {
+        model::ProjectRole::Viewer => api::ProjectRole::Viewer,
+        model::ProjectRole::Runner => api::ProjectRole::Runner,
+        model::ProjectRole::Maintainer => api::ProjectRole::Maintainer,
+    }
+}
+
+/// The store's project role of an API role.
+pub(crate) fn model_role(role: api::ProjectRole) -> model::ProjectRole {
+    match role {
+        api::ProjectRole::Viewer => model::ProjectRole::Viewer,
+        api::ProjectRole::Runner => model::ProjectRole::Runner,
+        api::ProjectRole::Maintainer => model::ProjectRole::Maintainer,
+    }
+}
+
+/// A token, without its secret's hash.
+pub(crate) fn token(t: &model::Token) -> api::TokenInfo {
+    api::TokenInfo {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        admin: t.admin,
+        projects: t
+            .projects
+            .iter()
+            .map(|(p, r)| (p.clone(), role(*r)))
+            .collect(),
+        created_by: t.created_by.clone(),
+        created_at_ms: t.created_at_ms,
+        expires_at_ms: t.expires_at_ms,
+        revoked_at_ms: t.revoked_at_ms,
+    }
+}
+
+/// An audit record.
+pub(crate) fn audit(a: model::AuditRecord) -> api::AuditEntry {
+    api::AuditEntry {
+        seq: a.seq,
+        at_ms: a.at_ms,
+        actor: api::AuditActor {
+            token_id: a.actor.token_id,
+            name: a.actor.name,
+            request: a.actor.request,
+        },
+        action: a.action,
+        project: a.project,
+        target: a.target,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,18 @@ async fn a_retried_write_through_another_master_is_applied_once() {
     let retry = request(sandbox.http(2), "POST", "/api/v1/projects", &key, body).await;
     assert_eq!(retry.status, 201, "{:?}", retry.body);
     assert_eq!(retry.json()["created_at_ms"], first.json()["created_at_ms"]);
+    // The same key with another body is refused, through any master, and changes nothing.
+    let other = json!({"name": "other"}).to_string();
+    let reused = request(sandbox.http(3), "POST", "/api/v1/projects", &key, other).await;
+    assert_eq!(reused.status, 422, "{:?}", reused.body);
+    assert_eq!(reused.content_type(), "application/problem+json");
+    assert!(
+        reused.text().contains("Idempotency-Key"),
+        "{}",
+        reused.text()
+    );
+    let missing = get(sandbox.http(1), "/api/v1/projects/other?consistent=true").await;
+    assert_eq!(missing.status, 404);
     // Without the key, the same write is a new request and conflicts.
     let fresh = post_json(sandbox.http(3), "/api/v1/projects", json!({"name": "once"})).await;
     assert_eq!(fresh.status, 409);

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{FileKind, JobState, SplitMode, TaskOutcome, WorkerState};
+use crate::model::{
+    Actor, FileKind, JobState, ProjectSettings, SplitMode, TaskOutcome, Token, WorkerState,
+};
 use crate::types::{Attempt, JobId, RequestId, Sha256, UnixMillis, WorkerId};
 
 /// Largest encoded [`Request`] a leader may propose: a blob chunk of
@@ -27,6 +29,25 @@ pub const MAX_ENTRY_BYTES: usize = (1 << 20) + (64 << 10);
 pub enum Request {
     /// Format 1.
     V1(RequestV1),
+    /// Format 2: format 1 with who made the write (for the audit log).
+    V2(RequestV2),
+}
+
+/// Format 2 of a replicated write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestV2 {
+    /// The client request id: a retried write with the same id is applied once.
+    pub request_id: RequestId,
+    /// The proposing leader's wall clock; the only "now" apply ever uses.
+    pub at_ms: UnixMillis,
+    /// What to do.
+    pub command: Command,
+    /// Who asked for it: an accepted write with an actor is recorded in the audit log.
+    pub actor: Option<Actor>,
+    /// Digest of the client's request (method, path, body) when it came with an idempotency
+    /// key: a later request with the same request id and another digest is refused
+    /// ([`RejectCode::KeyReused`]) instead of answered with the first one's response.
+    pub body_sha256: Option<Sha256>,
 }
 
 /// Format 1 of a replicated write.
@@ -56,10 +77,29 @@ impl Request {
         crate::codec::encoded_len(self)
     }
 
+    /// A write made for `actor` (recorded in the audit log once accepted), from a client
+    /// request whose digest is `body_sha256` (see [`RequestV2::body_sha256`]).
+    pub fn by(
+        request_id: RequestId,
+        at_ms: UnixMillis,
+        command: Command,
+        actor: Option<Actor>,
+        body_sha256: Option<Sha256>,
+    ) -> Self {
+        Request::V2(RequestV2 {
+            request_id,
+            at_ms,
+            command,
+            actor,
+            body_sha256,
+        })
+    }
+
     /// The client request id.
     pub fn request_id(&self) -> RequestId {
         match self {
             Request::V1(r) => r.request_id,
+            Request::V2(r) => r.request_id,
         }
     }
 
@@ -67,6 +107,7 @@ impl Request {
     pub fn at_ms(&self) -> UnixMillis {
         match self {
             Request::V1(r) => r.at_ms,
+            Request::V2(r) => r.at_ms,
         }
     }
 
@@ -74,6 +115,23 @@ impl Request {
     pub fn command(&self) -> &Command {
         match self {
             Request::V1(r) => &r.command,
+            Request::V2(r) => &r.command,
+        }
+    }
+
+    /// The digest of the client request it came from, if it says.
+    pub fn body_sha256(&self) -> Option<Sha256> {
+        match self {
+            Request::V1(_) => None,
+            Request::V2(r) => r.body_sha256,
+        }
+    }
+
+    /// Who made the write, if it says.
+    pub fn actor(&self) -> Option<&Actor> {
+        match self {
+            Request::V1(_) => None,
+            Request::V2(r) => r.actor.as_ref(),
         }
     }
 }
@@ -306,6 +364,96 @@ pub enum Command {
         /// Job.
         job_id: JobId,
     },
+    /// Creates a token (refused when its id exists, or a project it names does not).
+    CreateToken(Token),
+    /// Revokes a token: every master refuses it once it applied this.
+    RevokeToken {
+        /// Token id.
+        id: String,
+    },
+    /// Creates the first admin token of a cluster; refused once any token exists.
+    BootstrapToken(Token),
+    /// Sets a project's secret.
+    PutSecret {
+        /// Project.
+        project: String,
+        /// Name.
+        name: String,
+        /// Value.
+        value: crate::model::SecretBytes,
+    },
+    /// Deletes a project's secret.
+    DeleteSecret {
+        /// Project.
+        project: String,
+        /// Name.
+        name: String,
+    },
+    /// Replaces a project's settings.
+    SetProjectSettings {
+        /// Project.
+        project: String,
+        /// Settings.
+        settings: ProjectSettings,
+    },
+}
+
+impl Command {
+    /// What the audit log says about this command: its kind, its project, what it concerned
+    /// (never a secret's value nor a token's secret).
+    pub fn audit_summary(&self) -> (&'static str, Option<&str>, String) {
+        match self {
+            Command::CreateProject { name, .. } => ("create_project", Some(name), String::new()),
+            Command::DeleteProject { name } => ("delete_project", Some(name), String::new()),
+            Command::PutBlobChunk { sha256, index, .. } => {
+                ("put_blob_chunk", None, format!("{sha256}#{index}"))
+            }
+            Command::CommitFile { project, path, .. } => {
+                ("commit_file", Some(project), path.clone())
+            }
+            Command::DeleteFile { project, path } => ("delete_file", Some(project), path.clone()),
+            Command::DropPartialBlobs { .. } => ("drop_partial_blobs", None, String::new()),
+            Command::RegisterWorker { worker_id, .. } => {
+                ("register_worker", None, worker_id.clone())
+            }
+            Command::SetWorkerState {
+                worker_id, state, ..
+            } => ("set_worker_state", None, format!("{worker_id} {state:?}")),
+            Command::RemoveWorker { worker_id } => ("remove_worker", None, worker_id.clone()),
+            Command::SubmitJob(spec) => {
+                ("submit_job", Some(&spec.project), spec.simulation.clone())
+            }
+            Command::SetJobState { job_id, .. } => ("set_job_state", None, job_id.to_string()),
+            Command::ScheduleStart { job_id, .. } => ("schedule_start", None, job_id.to_string()),
+            Command::ClaimTask { job_id, task, .. } => {
+                ("claim_task", None, format!("{job_id}/{task}"))
+            }
+            Command::StartTask { job_id, task, .. } => {
+                ("start_task", None, format!("{job_id}/{task}"))
+            }
+            Command::RecordProgress { .. } => ("record_progress", None, String::new()),
+            Command::CompleteTask { job_id, task, .. } => {
+                ("complete_task", None, format!("{job_id}/{task}"))
+            }
+            Command::ReassignTask { job_id, task, .. } => {
+                ("reassign_task", None, format!("{job_id}/{task}"))
+            }
+            Command::AbortJob { job_id, .. } => ("abort_job", None, job_id.to_string()),
+            Command::RetiredPutJobResult { job_id, .. } => ("retired", None, job_id.to_string()),
+            Command::DeleteJob { job_id } => ("delete_job", None, job_id.to_string()),
+            Command::CreateToken(t) | Command::BootstrapToken(t) => {
+                ("create_token", None, format!("{} ({})", t.id, t.name))
+            }
+            Command::RevokeToken { id } => ("revoke_token", None, id.clone()),
+            Command::PutSecret { project, name, .. } => ("put_secret", Some(project), name.clone()),
+            Command::DeleteSecret { project, name } => {
+                ("delete_secret", Some(project), name.clone())
+            }
+            Command::SetProjectSettings { project, .. } => {
+                ("set_project_settings", Some(project), String::new())
+            }
+        }
+    }
 }
 
 /// Why the state machine refused a command.
@@ -319,6 +467,8 @@ pub enum RejectCode {
     Conflict,
     /// It carries an attempt that is no longer current: the worker must stop.
     StaleAttempt,
+    /// Its request id (an idempotency key) was first used with another request body.
+    KeyReused,
 }
 
 /// The state machine's answer to one log entry.

@@ -34,10 +34,20 @@ pub(crate) const CF_PROGRESS: &str = "progress";
 pub(crate) const CF_RESULTS: &str = "results";
 pub(crate) const CF_DEDUP: &str = "dedup";
 pub(crate) const CF_DEDUP_TIME: &str = "dedup_time";
+/// API tokens by id.
+pub(crate) const CF_TOKENS: &str = "tokens";
+/// Project secrets by `project\0name`.
+pub(crate) const CF_SECRETS: &str = "secrets";
+/// Project settings by project.
+pub(crate) const CF_SETTINGS: &str = "settings";
+/// The audit log by sequence number.
+pub(crate) const CF_AUDIT: &str = "audit";
+/// The audit log's sequence numbers by `project\0seq`.
+pub(crate) const CF_AUDIT_INDEX: &str = "audit_index";
 
 /// Column families that hold the state machine's data; a snapshot is exactly these plus the
 /// replicated keys of [`CF_SM_META`].
-pub(crate) const SM_DATA_CFS: [&str; 13] = [
+pub(crate) const SM_DATA_CFS: [&str; 18] = [
     CF_PROJECTS,
     CF_FILES,
     CF_BLOBS,
@@ -51,6 +61,11 @@ pub(crate) const SM_DATA_CFS: [&str; 13] = [
     CF_RESULTS,
     CF_DEDUP,
     CF_DEDUP_TIME,
+    CF_TOKENS,
+    CF_SECRETS,
+    CF_SETTINGS,
+    CF_AUDIT,
+    CF_AUDIT_INDEX,
 ];
 
 /// Version of the on-disk layout (column families and key shapes).

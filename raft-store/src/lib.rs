@@ -31,7 +31,8 @@ use std::sync::Arc;
 
 pub use codec::RECORD_VERSION;
 pub use command::{
-    Command, JobSpec, ProgressDelta, RejectCode, Request, RequestV1, Response, MAX_ENTRY_BYTES,
+    Command, JobSpec, ProgressDelta, RejectCode, Request, RequestV1, RequestV2, Response,
+    MAX_ENTRY_BYTES,
 };
 pub use db::STORE_FORMAT;
 pub use error::{Error, Result};
@@ -39,7 +40,8 @@ pub use log_store::LogStore;
 pub use query::{all_pages, Page, PageRequest, StoreReader, DEFAULT_PAGE, MAX_PAGE};
 pub use sm::{
     valid_name, valid_path, valid_worker_id, StateMachineStore, DEDUP_WINDOW_MS, MAX_BATCH_DELTAS,
-    MAX_BLOB_BYTES, MAX_CHUNK_BYTES, MAX_PARALLELISM, MAX_PINNED_FILES,
+    MAX_BLOB_BYTES, MAX_CHUNK_BYTES, MAX_PARALLELISM, MAX_PINNED_FILES, MAX_SECRET_BYTES,
+    MAX_TARGETS, MIN_SECRET_BYTES,
 };
 pub use types::{
     Attempt, Entry, JobId, LogId, MasterNode, NodeId, RequestId, Sha256, SnapshotMeta,

@@ -291,3 +291,107 @@ pub struct ResultRecord {
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
+
+/// A role on one project, each including the ones before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ProjectRole {
+    /// Reads files, jobs, results, live data and logs.
+    Viewer,
+    /// Also submits and aborts jobs.
+    Runner,
+    /// Also changes files, secrets, the project's settings and its tokens.
+    Maintainer,
+}
+
+/// An API token. Only the SHA-256 of its secret is kept; the secret itself is shown once, when
+/// the token is created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// Public id (part of the bearer string, shown in listings and the audit log).
+    pub id: String,
+    /// A name for people.
+    pub name: String,
+    /// SHA-256 of the secret part of the bearer string.
+    pub secret_sha256: Sha256,
+    /// Name of the token that created it (`bootstrap` for the first admin token).
+    pub created_by: String,
+    /// When it was created.
+    pub created_at_ms: UnixMillis,
+    /// After this instant it is refused.
+    pub expires_at_ms: Option<UnixMillis>,
+    /// When it was revoked, if it was.
+    pub revoked_at_ms: Option<UnixMillis>,
+    /// Cluster administrator: every project, members, workers, tokens.
+    pub admin: bool,
+    /// Roles on projects.
+    pub projects: BTreeMap<String, ProjectRole>,
+}
+
+impl Token {
+    /// Whether the token may be used at `now`.
+    pub fn is_valid_at(&self, now: UnixMillis) -> bool {
+        self.revoked_at_ms.is_none() && self.expires_at_ms.is_none_or(|e| now < e)
+    }
+}
+
+/// A project's secret: its value is delivered to the workers that run the project's tasks and
+/// never returned by a read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    /// Project.
+    pub project: String,
+    /// Name (`[A-Za-z0-9_.-]`, up to 64).
+    pub name: String,
+    /// Value.
+    pub value: SecretBytes,
+    /// When it was last set.
+    pub updated_at_ms: UnixMillis,
+}
+
+/// A secret's value. Its `Debug` form shows only its length, so that no log line that prints
+/// a command or a record carries it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretBytes(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[secret, {} bytes]", self.0.len())
+    }
+}
+
+/// A project's settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSettings {
+    /// Where its jobs may send load: host names, `host:port`, CIDRs (`10.0.0.0/8`), each
+    /// optionally with a port; empty: wherever the workers allow.
+    pub targets: Vec<String>,
+}
+
+/// Who made an accepted write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Token id (empty for a master's own writes or a cluster without tokens).
+    pub token_id: String,
+    /// Token name, or what stands for the caller (`local` without authentication).
+    pub name: String,
+    /// The HTTP request id the write came with.
+    pub request: String,
+}
+
+/// One accepted write, replicated with the write itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the audit log (increasing).
+    pub seq: u64,
+    /// When it was applied (the replicated clock).
+    pub at_ms: UnixMillis,
+    /// Who.
+    pub actor: Actor,
+    /// What: the command's kind (`submit_job`, `put_secret`, …).
+    pub action: String,
+    /// The project it concerns, if any.
+    pub project: Option<String>,
+    /// What it concerned: a path, a job id, a token id, a secret's name (never a value).
+    pub target: String,
+}

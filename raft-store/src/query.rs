@@ -12,12 +12,14 @@ use sha2::Digest;
 
 use crate::codec::{decode, read_u64};
 use crate::db::{
-    Db, CF_ACTIVE_JOBS, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS,
-    CF_PROJECTS, CF_RESULTS, CF_SM_META, CF_TASKS, CF_WORKERS, SM_DATA_CFS,
+    Db, CF_ACTIVE_JOBS, CF_AUDIT, CF_AUDIT_INDEX, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES, CF_JOBS,
+    CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SECRETS, CF_SETTINGS, CF_SM_META,
+    CF_TASKS, CF_TOKENS, CF_WORKERS, SM_DATA_CFS,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    BlobMeta, FileVersion, Job, ProgressRecord, Project, ResultRecord, Task, Worker,
+    AuditRecord, BlobMeta, FileVersion, Job, ProgressRecord, Project, ProjectSettings,
+    ResultRecord, Secret, Task, Token, Worker,
 };
 use crate::sm::keys;
 use crate::types::{Attempt, JobId, LogId, Sha256};
@@ -278,6 +280,74 @@ impl StoreReader {
         self.page(CF_WORKERS, &[], req, |_, v| {
             Ok(Some(decode(CF_WORKERS, v)?))
         })
+    }
+
+    /// A token.
+    pub fn token(&self, id: &str) -> Result<Option<Token>> {
+        self.get(CF_TOKENS, &keys::token(id))
+    }
+
+    /// Tokens by id.
+    pub fn list_tokens(&self, req: &PageRequest) -> Result<Page<Token>> {
+        self.page(CF_TOKENS, &[], req, |_, v| Ok(Some(decode(CF_TOKENS, v)?)))
+    }
+
+    /// The names of a project's secrets (never their values: see [`StoreReader::secrets`]).
+    pub fn secret_names(&self, project: &str) -> Result<Vec<String>> {
+        let prefix = keys::of_project(project);
+        let mut names = Vec::new();
+        for item in self.db.db.iterator_cf(
+            self.db.cf(CF_SECRETS)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (key, _) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let name = key[prefix.len()..]
+                .strip_suffix(&[0])
+                .unwrap_or(&key[prefix.len()..]);
+            names.push(String::from_utf8_lossy(name).into_owned());
+        }
+        Ok(names)
+    }
+
+    /// A project's secrets with their values, for the workers that run its tasks.
+    pub fn secrets(&self, project: &str) -> Result<Vec<Secret>> {
+        let prefix = keys::of_project(project);
+        let mut secrets = Vec::new();
+        for item in self.db.db.iterator_cf(
+            self.db.cf(CF_SECRETS)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            secrets.push(decode(CF_SECRETS, &value)?);
+        }
+        Ok(secrets)
+    }
+
+    /// A project's settings (the defaults when none were set).
+    pub fn project_settings(&self, project: &str) -> Result<ProjectSettings> {
+        Ok(self
+            .get(CF_SETTINGS, &keys::project(project))?
+            .unwrap_or_default())
+    }
+
+    /// The audit log, oldest first; with `project`, only the records that concern it.
+    pub fn audit(&self, project: Option<&str>, req: &PageRequest) -> Result<Page<AuditRecord>> {
+        match project {
+            None => self.page(CF_AUDIT, &[], req, |_, v| Ok(Some(decode(CF_AUDIT, v)?))),
+            Some(project) => {
+                let prefix = keys::of_project(project);
+                let at = prefix.len();
+                self.page(CF_AUDIT_INDEX, &prefix, req, |k, _| {
+                    self.get(CF_AUDIT, &keys::audit(read_u64("audit index key", k, at)?))
+                })
+            }
+        }
     }
 
     /// A job.

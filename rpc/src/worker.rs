@@ -107,6 +107,24 @@ pub struct Assignment {
     pub start_at_ms: Option<u64>,
     /// For a reassignment: how far into the schedule the new attempt resumes.
     pub resume_from_ms: Option<u64>,
+    /// The project's secrets, which the simulation reads with `secret('name')`.
+    pub secrets: TaskSecrets,
+    /// Where the project's jobs may send load (host names, addresses, CIDRs, each with an
+    /// optional port), within the worker's own ceiling; empty: the ceiling alone.
+    pub targets: Vec<String>,
+}
+
+/// `(name, value)` of a project's secrets. Its `Debug` form names them and never shows a
+/// value, so that logging an assignment cannot leak one.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSecrets(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for TaskSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 /// Where a task is on its worker.

@@ -104,17 +104,29 @@ pub(crate) fn status(path: &str) -> Response<Body> {
     json_value(code, &json!({ "status": code.as_u16() }))
 }
 
-/// `/redirect/{n}`: 302 to `/redirect/{n-1}`, or to `/` for 0.
-pub(crate) fn redirect(path: &str) -> Response<Body> {
+/// `/redirect/{n}`: 302 to `/redirect/{n-1}`, or for 0 to `/` — or to the URL in `?to=`
+/// (percent-encoded), so that tests can send a client to another origin.
+pub(crate) fn redirect(path: &str, query: Option<&str>) -> Response<Body> {
     let Some(n) = param(path, "/redirect/").and_then(number::<u64>) else {
         return error(
             StatusCode::BAD_REQUEST,
             "redirect count must be a whole number",
         );
     };
-    let location = match n.checked_sub(1) {
-        Some(next) => format!("/redirect/{next}"),
-        None => "/".to_owned(),
+    let to = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("to="))
+        .map(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+    let location = match (n.checked_sub(1), to) {
+        (Some(next), Some(_)) => format!("/redirect/{next}?{}", query.unwrap_or_default()),
+        (Some(next), None) => format!("/redirect/{next}"),
+        (None, Some(to)) => to,
+        (None, None) => "/".to_owned(),
     };
     let mut response = json_value(StatusCode::FOUND, &json!({ "location": location }));
     if let Ok(value) = HeaderValue::try_from(location) {

@@ -213,7 +213,7 @@ async fn dispatch(state: &AppState, route: Route, req: Request<Incoming>) -> Res
         Route::Login => method_not_allowed("POST"),
         Route::Delay => delay(req.uri().path()).await,
         Route::Status => status(req.uri().path()),
-        Route::Redirect => redirect(req.uri().path()),
+        Route::Redirect => redirect(req.uri().path(), req.uri().query()),
         Route::Echo => echo(req).await,
         Route::Unmatched => error(StatusCode::NOT_FOUND, "not found"),
     }

@@ -19,6 +19,8 @@ pub struct WorkerConfig {
     pub labels: Vec<(String, String)>,
     /// Where its load may go.
     pub policy: AddressPolicy,
+    /// Whether a simulation's `http.tls_insecure` is honoured (`--allow-insecure-tls`).
+    pub allow_insecure_tls: bool,
     /// Where it runs, for operators (host name and process id by default).
     pub address: String,
 }
@@ -69,6 +71,7 @@ mod tests {
             data: PathBuf::from("/tmp/w"),
             labels: vec![],
             policy: AddressPolicy::LoopbackOnly,
+            allow_insecure_tls: false,
             address: "test".into(),
         }
     }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broadside_engine::metrics::RunStats;
+use broadside_engine::protocol::{AllowedTargets, TargetPolicy};
 use broadside_engine::runtime::{build_report, Gate, Run, RunConfig};
+use broadside_engine::secrets::Secrets;
 use broadside_engine::wire::{encode_report, LogLevel, LogLine, TaskDelta, MAX_LOG_LINES};
 use broadside_engine::Segment;
 use broadside_rpc::worker::{
@@ -24,6 +26,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::WorkerConfig;
 use crate::link::LinkError;
 use crate::worker::{unix_ms, Shared};
 
@@ -388,7 +391,8 @@ async fn execute(
         RunConfig {
             segment,
             from,
-            policy: shared.config.policy,
+            policy: task_policy(&shared.config, &a.targets)?,
+            secrets: Secrets::new(a.secrets.0.clone()),
             stop: state.stop.child_token(),
             gate: lease_gate(shared.clone(), state.clone()),
         },
@@ -476,4 +480,19 @@ impl Shared {
             }
         }
     }
+}
+
+/// Where this task's load may go: the worker's ceiling, narrowed by the project's targets.
+fn task_policy(config: &WorkerConfig, targets: &[String]) -> Result<TargetPolicy, String> {
+    let allowed = if targets.is_empty() {
+        None
+    } else {
+        let list = AllowedTargets::parse(targets).map_err(|e| format!("project targets: {e}"))?;
+        Some(Arc::new(list))
+    };
+    Ok(TargetPolicy {
+        ceiling: config.policy,
+        allowed,
+        insecure_tls: config.allow_insecure_tls,
+    })
 }

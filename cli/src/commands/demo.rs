@@ -180,7 +180,7 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
         .iter()
         .map(ToString::to_string)
         .collect();
-    let client = Client::new(&rest);
+    let client = Client::new(&rest).with_token(masters.admin_token());
     let stop_workers = CancellationToken::new();
     let mut workers = Vec::new();
     for w in 0..WORKERS {
@@ -195,6 +195,7 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
             data: dir.path().join(format!("worker-{}", w + 1)),
             labels: vec![("demo".into(), "true".into())],
             policy: Default::default(),
+            allow_insecure_tls: false,
             address: format!("demo worker {}", w + 1),
         };
         workers.push(tokio::spawn(broadside_worker::run(
@@ -217,6 +218,11 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
         println!("  master {}: http://{addr}/api/v1/cluster", i + 1);
     }
     println!("  target:   {}", target.base_url());
+    println!(
+        "  admin token: {}\n  (for the CLI: export BROADSIDE_TOKEN=<that token> BROADSIDE_MASTER={})",
+        masters.admin_token(),
+        rest[0]
+    );
     let simulation = DEMO_SIMULATION.replace(DEMO_BASE_URL, &target.base_url());
     let job = JobRequest {
         project: "demo".into(),
@@ -238,7 +244,8 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
     report_target(target, args);
     if !args.exit_after_job {
         println!(
-            "the cluster keeps running: try `broadside cluster --master {}` (Ctrl-C stops it)",
+            "the cluster keeps running: try `BROADSIDE_TOKEN=… broadside cluster --master {}` \
+             (Ctrl-C stops it)",
             rest[0]
         );
         super::shutdown_signal().await;

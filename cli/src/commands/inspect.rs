@@ -5,19 +5,14 @@ use broadside_client::api::{JobListQuery, JobState, SplitMode};
 use broadside_client::{Client, ClientError};
 use clap::Args;
 
+use super::connect::Connection;
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 
 /// Where the masters are, and the output form.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
-    /// Masters' REST URLs (any of them; repeat or separate with commas).
-    #[arg(
-        long = "master",
-        env = "BROADSIDE_MASTER",
-        value_delimiter = ',',
-        required = true
-    )]
-    pub masters: Vec<String>,
+    #[command(flatten)]
+    pub connection: Connection,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -67,7 +62,7 @@ pub struct ListArgs {
 }
 
 /// A cell: `-` for nothing.
-fn cell(v: impl std::fmt::Display) -> String {
+pub(super) fn cell(v: impl std::fmt::Display) -> String {
     let s = v.to_string();
     if s.is_empty() {
         "-".into()
@@ -77,12 +72,12 @@ fn cell(v: impl std::fmt::Display) -> String {
 }
 
 /// An optional cell.
-fn opt(v: Option<impl std::fmt::Display>) -> String {
+pub(super) fn opt(v: Option<impl std::fmt::Display>) -> String {
     v.map_or_else(|| "-".into(), cell)
 }
 
 /// Prints rows as aligned columns under `headers`.
-fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+pub(super) fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -110,12 +105,22 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
 
 /// The error's message on stderr, and the exit code of a command that could not talk to the
 /// cluster.
-fn failed(e: ClientError) -> u8 {
+pub(super) fn failed(e: ClientError) -> u8 {
     eprintln!("error: {e}");
     EXIT_BAD_INPUT
 }
 
-fn print_json(v: &impl serde::Serialize) {
+impl ApiArgs {
+    /// A client of the masters, or the exit code of a command that could not make one.
+    fn client(&self) -> Result<Client, u8> {
+        self.connection.client().map_err(|e| {
+            eprintln!("error: {e}");
+            EXIT_BAD_INPUT
+        })
+    }
+}
+
+pub(super) fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
@@ -126,10 +131,11 @@ pub async fn jobs(args: JobsArgs) -> u8 {
         state: args.state,
         ..JobListQuery::default()
     };
-    let page = match Client::new(&args.api.masters)
-        .jobs(&args.project, &query)
-        .await
-    {
+    let client = match args.api.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let page = match client.jobs(&args.project, &query).await {
         Ok(p) => p,
         Err(e) => return failed(e),
     };
@@ -164,7 +170,10 @@ fn mode(mode: SplitMode) -> &'static str {
 
 /// `broadside job ID`.
 pub async fn job(args: JobArgs) -> u8 {
-    let client = Client::new(&args.api.masters);
+    let client = match args.api.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let details = match client.job(args.id).await {
         Ok(j) => j,
         Err(e) => return failed(e),
@@ -215,7 +224,10 @@ pub async fn job(args: JobArgs) -> u8 {
 
 /// `broadside abort ID`.
 pub async fn abort(args: JobArgs) -> u8 {
-    let client = Client::new(&args.api.masters);
+    let client = match args.api.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let key = format!("abort-{}", args.id);
     match client
         .abort(args.id, Some("aborted from the command line"), Some(&key))
@@ -231,7 +243,11 @@ pub async fn abort(args: JobArgs) -> u8 {
 
 /// `broadside workers`.
 pub async fn workers(args: ListArgs) -> u8 {
-    let workers = match Client::new(&args.api.masters).workers().await {
+    let client = match args.api.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let workers = match client.workers().await {
         Ok(w) => w,
         Err(e) => return failed(e),
     };
@@ -262,7 +278,11 @@ pub async fn workers(args: ListArgs) -> u8 {
 
 /// `broadside cluster`.
 pub async fn cluster(args: ListArgs) -> u8 {
-    let view = match Client::new(&args.api.masters).cluster(true).await {
+    let client = match args.api.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let view = match client.cluster(true).await {
         Ok(v) => v,
         Err(e) => return failed(e),
     };

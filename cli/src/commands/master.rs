@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use broadside_engine::load::Document;
 use broadside_master::config::parse_peers;
-use broadside_master::{MasterConfig, MasterFile, Timings};
+use broadside_master::{AuthConfig, MasterConfig, MasterFile, Timings};
 use clap::Args;
 
 /// Arguments of `broadside master`.
@@ -72,6 +72,33 @@ pub struct MasterArgs {
     /// Largest file upload in bytes [default: 1073741824].
     #[arg(long, env = "BROADSIDE_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
+    /// File holding the first admin token of a fresh cluster (`bst_…`, e.g. from
+    /// `broadside tokens generate`). Without it the master that initialises the cluster
+    /// generates one into DATA/admin-token and prints it once.
+    #[arg(long, env = "BROADSIDE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// No authentication: every caller may do everything. Refused unless every listener is on
+    /// loopback.
+    #[arg(long, env = "BROADSIDE_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// A name clients reach this master by (the `Host` header; repeat or separate with
+    /// commas; `*.domain` for names under a domain). Requests naming another host are refused,
+    /// which stops DNS-rebinding pages. Without any: `localhost` when every listener is on
+    /// loopback, any name otherwise. Address literals are always accepted.
+    #[arg(
+        long = "allowed-host",
+        env = "BROADSIDE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// An origin (`https://ui.example.com`) whose pages may call the API from a browser
+    /// (CORS; repeat or separate with commas). Without any, no CORS header is sent.
+    #[arg(
+        long = "cors-origin",
+        env = "BROADSIDE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 /// Reads the configuration file, if any, with located errors.
@@ -155,6 +182,20 @@ pub fn resolve(args: MasterArgs) -> Result<MasterConfig, String> {
             .max_upload_bytes
             .or(file.max_upload_bytes)
             .unwrap_or(1 << 30),
+        auth: AuthConfig {
+            required: !(args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false)),
+            admin_token_file: args.admin_token_file.or(file.admin_token_file),
+            allowed_hosts: if args.allowed_hosts.is_empty() {
+                file.allowed_hosts.unwrap_or_default()
+            } else {
+                args.allowed_hosts
+            },
+            cors_origins: if args.cors_origins.is_empty() {
+                file.cors_origins.unwrap_or_default()
+            } else {
+                args.cors_origins
+            },
+        },
     };
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)

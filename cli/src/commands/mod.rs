@@ -1,5 +1,7 @@
 //! Command-line interface: one module per subcommand.
 
+mod access;
+mod connect;
 mod demo;
 mod inspect;
 mod master;
@@ -67,6 +69,14 @@ enum Command {
     Workers(inspect::ListArgs),
     /// Show the masters: leader, roles, terms, applied indexes.
     Cluster(inspect::ListArgs),
+    /// Create, list and revoke API tokens.
+    Tokens(access::TokensArgs),
+    /// Set, list and delete project secrets.
+    Secrets(access::SecretsArgs),
+    /// Read the audit log of accepted writes.
+    Audit(access::AuditArgs),
+    /// Show the caller's token and roles.
+    Whoami(access::WhoamiArgs),
 }
 
 impl Cli {
@@ -112,6 +122,10 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Abort(args) => inspect::abort(args).await,
         Command::Workers(args) => inspect::workers(args).await,
         Command::Cluster(args) => inspect::cluster(args).await,
+        Command::Tokens(args) => access::tokens(args).await,
+        Command::Secrets(args) => access::secrets(args).await,
+        Command::Audit(args) => access::audit(args).await,
+        Command::Whoami(args) => access::whoami(args).await,
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use broadside_engine::protocol::AddressPolicy;
 use broadside_engine::report;
 use broadside_engine::runtime::{build_report, Plan, Run, RunConfig};
+use broadside_engine::secrets::Secrets;
 use broadside_engine::Segment;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_remote_targets: bool,
     /// No live progress line.
+    ///
+    /// Secrets: every `BROADSIDE_SECRET_<name>` environment variable is what `secret('<name>')`
+    /// reads in the simulation; their values are redacted from every report.
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -100,6 +104,19 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
+/// The secrets of a local run: every `BROADSIDE_SECRET_<name>` environment variable is the
+/// secret `<name>` (what `secret('<name>')` reads in the simulation).
+fn secrets_from_env() -> Secrets {
+    Secrets::new(std::env::vars().filter_map(|(key, value)| {
+        key.strip_prefix(SECRET_ENV_PREFIX)
+            .filter(|name| !name.is_empty())
+            .map(|name| (name.to_owned(), value))
+    }))
+}
+
+/// Environment variables naming a local run's secrets start with this.
+pub const SECRET_ENV_PREFIX: &str = "BROADSIDE_SECRET_";
+
 /// Runs `plan` with live progress, prints the summary, writes the reports, and returns the
 /// exit code. The first Ctrl-C stops the run early; results so far are still reported.
 pub async fn run_plan(plan: Arc<Plan>, options: RunOptions) -> u8 {
@@ -107,7 +124,8 @@ pub async fn run_plan(plan: Arc<Plan>, options: RunOptions) -> u8 {
     let config = RunConfig {
         segment: options.segment,
         from: options.from,
-        policy: options.policy,
+        policy: options.policy.into(),
+        secrets: secrets_from_env(),
         stop: stop.clone(),
         gate: Default::default(),
     };

@@ -19,6 +19,7 @@ use broadside_engine::report::{render_console_summary, Progress};
 use clap::Args;
 use parking_lot::Mutex;
 
+use super::connect::Connection;
 use super::{EXIT_ASSERTION_FAILED, EXIT_BAD_INPUT, EXIT_OK};
 use crate::progress::ProgressPrinter;
 
@@ -36,14 +37,8 @@ pub struct SubmitArgs {
     /// Data files the simulation reads (feeders, bodies); repeat or separate with commas.
     #[arg(long, value_delimiter = ',')]
     pub data: Vec<PathBuf>,
-    /// Masters' REST URLs (any of them; repeat or separate with commas).
-    #[arg(
-        long = "master",
-        env = "BROADSIDE_MASTER",
-        value_delimiter = ',',
-        required = true
-    )]
-    pub masters: Vec<String>,
+    #[command(flatten)]
+    pub connection: Connection,
     /// Project the files and the job go to.
     #[arg(long, default_value = "default")]
     pub project: String,
@@ -309,7 +304,10 @@ pub(super) async fn run_job(client: &Client, job: JobRequest, follow_it: Option<
 
 /// Reads the files, then [`run_job`].
 pub async fn execute(args: SubmitArgs) -> u8 {
-    let client = Client::new(&args.masters);
+    let client = match args.connection.client() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let sim = &args.simulation;
     let base = sim.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut files = Vec::new();

@@ -42,6 +42,9 @@ pub struct WorkerArgs {
     /// Let tasks send load to non-loopback addresses.
     #[arg(long, env = "BROADSIDE_ALLOW_REMOTE_TARGETS")]
     pub allow_remote_targets: bool,
+    /// Honour `http.tls_insecure` in simulations (certificate checks off); refused otherwise.
+    #[arg(long, env = "BROADSIDE_ALLOW_INSECURE_TLS")]
+    pub allow_insecure_tls: bool,
 }
 
 /// The configuration file's keys.
@@ -60,6 +63,8 @@ struct WorkerFile {
     labels: Option<String>,
     #[serde(default)]
     allow_remote_targets: Option<bool>,
+    #[serde(default)]
+    allow_insecure_tls: Option<bool>,
 }
 
 fn read_file(path: &std::path::Path) -> Result<WorkerFile, String> {
@@ -110,6 +115,7 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
         } else {
             AddressPolicy::LoopbackOnly
         },
+        allow_insecure_tls: args.allow_insecure_tls || file.allow_insecure_tls == Some(true),
         address: format!(
             "{} (pid {})",
             std::fs::read_to_string("/etc/hostname")

@@ -43,6 +43,7 @@ pub fn submit(cluster: &Cluster, sim: &Path, extra: &[&str]) -> Output {
         .arg("submit")
         .arg(sim)
         .args(["--master", &masters, "-q"])
+        .env("BROADSIDE_TOKEN", cluster.admin_token())
         .args(extra)
         .output()
         .expect("submit runs")

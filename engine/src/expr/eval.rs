@@ -25,6 +25,12 @@ pub(crate) fn eval<'a, R: Rng + ?Sized>(
         Expr::Lit(v) => Ok(Cow::Borrowed(v)),
         Expr::Path(path) => resolve(path, session, rng),
         Expr::Exists(path) => Ok(Cow::Owned(Value::Bool(resolve(path, session, rng).is_ok()))),
+        Expr::Secret(name) => match session.secret(name) {
+            Some(value) => Ok(Cow::Owned(Value::String(value.to_owned()))),
+            None => Err(EvalError::invalid(format!(
+                "secret `{name}` is not set (a project's secrets are set with `broadside secrets set`)"
+            ))),
+        },
         Expr::Not(x) => {
             let v = eval(x, session, rng)?;
             let b = value::truth(&v).ok_or_else(|| {

@@ -32,10 +32,11 @@ pub(crate) enum Func {
     Lower,
     Upper,
     UserId,
+    Secret,
 }
 
 impl Func {
-    const ALL: [Func; 15] = [
+    const ALL: [Func; 16] = [
         Func::RandomInt,
         Func::RandomString,
         Func::Uuid,
@@ -51,6 +52,7 @@ impl Func {
         Func::Lower,
         Func::Upper,
         Func::UserId,
+        Func::Secret,
     ];
 
     /// The function called `name`.
@@ -76,6 +78,7 @@ impl Func {
             Func::Lower => "lower",
             Func::Upper => "upper",
             Func::UserId => "userId",
+            Func::Secret => "secret",
         }
     }
 
@@ -145,6 +148,7 @@ pub(crate) fn call<R: Rng + ?Sized>(
             Value::String(humantime::format_rfc3339_millis(SystemTime::now()).to_string())
         }
         Func::Exists => return Err(EvalError::invalid("`exists` takes a variable path")),
+        Func::Secret => return Err(EvalError::invalid("`secret` takes a literal name")),
         Func::Size => {
             let x = arg(0)?;
             let size = match x {

@@ -39,7 +39,9 @@
 //! (whether a variable path resolves), `size(x)` (length of an array, object or string, in
 //! characters), `int(x)`, `str(x)`, `jsonEncode(x)`, `urlEncode(x)` (RFC 3986 unreserved
 //! characters kept), `base64(x)` (standard alphabet, padded), `lower(x)`, `upper(x)`,
-//! `userId()`. Unknown functions and wrong argument counts are compile-time errors.
+//! `userId()`, `secret('name')` (the run's secret `name`: a project secret in a cluster; the name
+//! must be a quoted literal, and the value never appears in a report). Unknown functions and
+//! wrong argument counts are compile-time errors.
 //!
 //! Everything is compiled once; rendering a template walks a small tree, borrows session
 //! values instead of cloning them, and writes straight into the output string. A template

@@ -15,6 +15,8 @@ pub(crate) enum Expr {
     Path(Path),
     /// Whether a variable path resolves.
     Exists(Path),
+    /// `secret('name')`: the run's secret `name`.
+    Secret(std::sync::Arc<str>),
     /// `!x`.
     Not(Box<Expr>),
     /// `-x`.
@@ -358,6 +360,18 @@ impl<'p, 't> Parser<'p, 't> {
                     "`exists` takes a variable path, e.g. `exists(user.id)`",
                 )),
                 None => Err(self.error(pos, "`exists` takes 1 argument, found 0")),
+            };
+        }
+        if func == Func::Secret {
+            return match args.pop() {
+                Some((Expr::Lit(Value::String(name)), _)) if !name.is_empty() => {
+                    Ok((Expr::Secret(name.into()), depth))
+                }
+                Some((_, arg_pos)) => Err(self.error(
+                    arg_pos,
+                    "`secret` takes a quoted name, e.g. `secret('api_key')`",
+                )),
+                None => Err(self.error(pos, "`secret` takes 1 argument, found 0")),
             };
         }
         let args: Vec<Expr> = args.into_iter().map(|(arg, _)| arg).collect();

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::secrets::Secrets;
+
 /// Above this many variables, lookups go through a hash index instead of a linear scan.
 const INDEX_THRESHOLD: usize = 24;
 
@@ -19,6 +21,7 @@ pub struct Session {
     vars: Vec<(Arc<str>, Value)>,
     index: Option<HashMap<Arc<str>, usize>>,
     user_id: u64,
+    secrets: Secrets,
 }
 
 impl Session {
@@ -28,7 +31,19 @@ impl Session {
             vars: Vec::new(),
             index: None,
             user_id,
+            secrets: Secrets::default(),
         }
+    }
+
+    /// The session, reading `secrets` with `secret('name')`.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// The value of the run's secret `name`.
+    pub fn secret(&self, name: &str) -> Option<&str> {
+        self.secrets.get(name)
     }
 
     /// The user number (what `userId()` returns).

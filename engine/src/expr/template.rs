@@ -172,7 +172,7 @@ impl Template {
 
 fn collect_variables(expr: &Expr, names: &mut Vec<String>) {
     match expr {
-        Expr::Lit(_) => {}
+        Expr::Lit(_) | Expr::Secret(_) => {}
         Expr::Path(path) => collect_path(path, names),
         Expr::Exists(path) => {
             for seg in &*path.segs {

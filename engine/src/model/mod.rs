@@ -83,6 +83,11 @@ pub struct HttpProtocol {
     pub connections: ConnectionMode,
     /// Accept any TLS certificate (for self-signed test servers).
     pub tls_insecure: bool,
+    /// Headers whose values never appear in error samples or logs, besides the credential
+    /// headers (`Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`), which never
+    /// do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_headers: Vec<String>,
 }
 
 impl Default for HttpProtocol {
@@ -98,6 +103,7 @@ impl Default for HttpProtocol {
             max_redirects: 10,
             connections: ConnectionMode::PerUser,
             tls_insecure: false,
+            sensitive_headers: Vec::new(),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use policy::AddressPolicy;
+pub use policy::{AddressPolicy, AllowedTargets, TargetPolicy};
 
 /// A request with every template rendered, ready to send.
 #[derive(Debug, Clone)]

@@ -32,7 +32,7 @@ pub use plan::{Action, Body, Count, FeederPlan, PathProblem, Plan, RequestAction
 use crate::feeder::Feeder;
 use crate::metrics::{evaluate, Recorder, RunStats};
 use crate::protocol::http::HttpProtocol;
-use crate::protocol::AddressPolicy;
+use crate::protocol::TargetPolicy;
 use crate::report::{RunReport, ScenarioInfo, SUMMARY_SCHEMA_VERSION};
 use crate::schedule::{ScenarioSchedule, Throttle};
 use crate::Segment;
@@ -47,7 +47,9 @@ pub struct RunConfig {
     /// Start the schedule at this elapsed offset (a resumed task).
     pub from: Duration,
     /// Where load may go.
-    pub policy: AddressPolicy,
+    pub policy: TargetPolicy,
+    /// What `secret('name')` reads; their values are redacted from everything the run reports.
+    pub secrets: crate::secrets::Secrets,
     /// Cancelling this token stops the run (users are interrupted, results are kept).
     pub stop: CancellationToken,
     /// Asked before every request; a request it refuses is not sent and its user ends.
@@ -121,7 +123,8 @@ impl Run {
         let start = now
             .checked_sub(config.from)
             .ok_or_else(|| crate::Error::Setup("resume offset too large".into()))?;
-        let protocol = HttpProtocol::new(&plan.http, config.policy).map_err(crate::Error::Setup)?;
+        let protocol =
+            HttpProtocol::new(&plan.http, config.policy.clone()).map_err(crate::Error::Setup)?;
         let recorder = Recorder::new(
             plan.request_names.clone(),
             plan.group_names.clone(),
@@ -147,8 +150,15 @@ impl Run {
             .clone()
             .map(|p| Throttle::new(p, config.segment, start));
         let planned = planned_duration(&plan);
-        let mut shared = RunShared::new(plan, protocol, recorder, feeders, throttle)
-            .map_err(crate::Error::Setup)?;
+        let mut shared = RunShared::new(
+            plan,
+            protocol,
+            recorder,
+            feeders,
+            throttle,
+            config.secrets.clone(),
+        )
+        .map_err(crate::Error::Setup)?;
         shared.gate = config.gate.clone();
         let shared = Arc::new(shared);
         let task = tokio::spawn(drive(shared.clone(), config.clone(), start));
@@ -506,9 +516,9 @@ mod tests {
             let yaml = "name: x\nscenarios:\n  - name: s\n    injection: [ { at_once: 1 } ]\n    steps:\n      - request: { url: 'http://127.0.0.1:1/' }\n      - pause: 1s\n";
             let (_, plan) = crate::simulation::load_text(yaml, "x.yaml", &NoFiles).unwrap();
             let plan = Arc::new(plan);
-            let protocol = HttpProtocol::new(&plan.http, AddressPolicy::LoopbackOnly).unwrap();
+            let protocol = HttpProtocol::new(&plan.http, TargetPolicy::default()).unwrap();
             let recorder = Recorder::new(plan.request_names.clone(), vec![], std::time::Instant::now());
-            let shared = Arc::new(RunShared::new(plan, protocol, recorder, vec![], None).unwrap());
+            let shared = Arc::new(RunShared::new(plan, protocol, recorder, vec![], None, Default::default()).unwrap());
             let cancel = CancellationToken::new();
             let task = run_user(&shared, 0, 0, Instant::now(), &cancel);
             let size = std::mem::size_of_val(&task);

@@ -9,7 +9,9 @@ use super::plan::Plan;
 use crate::feeder::Feeder;
 use crate::metrics::Recorder;
 use crate::protocol::http::HttpProtocol;
+use crate::redact::Redactor;
 use crate::schedule::Throttle;
+use crate::secrets::Secrets;
 
 /// What users of one run share: the plan, the protocol (and its shared pool, if any), the
 /// recorder, feeders, the throttle.
@@ -23,6 +25,10 @@ pub(crate) struct RunShared {
     pub default_headers: Vec<(HeaderName, HeaderValue)>,
     /// Asked before every request (see [`super::Gate`]).
     pub gate: super::Gate,
+    /// What error samples and messages must not show.
+    pub redactor: Redactor,
+    /// What `secret('name')` reads.
+    pub secrets: Secrets,
     feeder_exhausted: Vec<AtomicBool>,
 }
 
@@ -33,6 +39,7 @@ impl RunShared {
         recorder: Recorder,
         feeders: Vec<Feeder>,
         throttle: Option<Throttle>,
+        secrets: Secrets,
     ) -> Result<Self, String> {
         let mut default_headers = Vec::new();
         for (name, value) in &plan.http.headers {
@@ -48,6 +55,10 @@ impl RunShared {
             .map(|u| Arc::from(u.as_str()))
             .collect();
         let feeder_exhausted = feeders.iter().map(|_| AtomicBool::new(false)).collect();
+        let redactor = Redactor::new(
+            plan.http.sensitive_headers.iter().map(String::as_str),
+            secrets.iter().map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
         Ok(RunShared {
             plan,
             protocol,
@@ -57,6 +68,8 @@ impl RunShared {
             base_urls,
             default_headers,
             gate: super::Gate::default(),
+            redactor,
+            secrets,
             feeder_exhausted,
         })
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -25,6 +25,7 @@ use crate::metrics::ErrorSample;
 use crate::model::PauseSpec;
 use crate::protocol::http::{join_url, HttpUser};
 use crate::protocol::{PreparedRequest, Protocol, Response};
+use crate::redact::Redactor;
 
 /// What a block of actions tells its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +72,7 @@ impl VirtualUser {
         };
         let http = run.protocol.new_user();
         VirtualUser {
-            session: Session::new(user_id),
+            session: Session::new(user_id).with_secrets(run.secrets.clone()),
             http,
             rng,
             failed: false,
@@ -392,6 +393,8 @@ impl VirtualUser {
                 Flow::Next
             }
             Err(error) => {
+                // A check's message may quote what the target sent back, a secret included.
+                let error = self.run.redactor.text_owned(error);
                 recorder.record_request(r.id, end.into_std(), latency, false, Some(&error));
                 if let Some((request_text, response_text)) = sample {
                     recorder.record_error_sample(ErrorSample {
@@ -487,8 +490,24 @@ impl VirtualUser {
         response: Option<&Response>,
     ) -> Option<(String, String)> {
         self.run.recorder.wants_sample(error).then(|| {
-            let response = response.map_or_else(|| "(no response)".to_string(), describe_response);
-            (describe_request(request), response)
+            let redactor = &self.run.redactor;
+            let response = response.map_or_else(
+                || "(no response)".to_string(),
+                |r| describe_response(r, redactor),
+            );
+            // What the request sent in hidden headers stays hidden where the response echoes it.
+            let sent = request
+                .headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)));
+            let echoed = redactor.hidden_values(sent);
+            let hide = |mut text: String| {
+                for value in &echoed {
+                    text = text.replace(value.as_str(), crate::redact::REDACTED);
+                }
+                text
+            };
+            (hide(describe_request(request, redactor)), hide(response))
         })
     }
 
@@ -584,7 +603,9 @@ impl VirtualUser {
     }
 
     fn user_error(&mut self, message: &str) {
-        self.run.recorder.record_user_error(message);
+        self.run
+            .recorder
+            .record_user_error(&self.run.redactor.text(message));
         self.failed = true;
     }
 }
@@ -624,37 +645,43 @@ fn type_name(v: &Value) -> &'static str {
 
 const SAMPLE_BODY: usize = 2048;
 
-fn describe_request(r: &PreparedRequest) -> String {
-    let mut text = format!("{} {}\n", r.method, r.url);
-    for (name, value) in &r.headers {
-        text.push_str(&format!(
-            "{name}: {}\n",
-            String::from_utf8_lossy(value.as_bytes())
-        ));
-    }
-    append_body(&mut text, &r.body);
+/// A request as an error sample shows it: credentials redacted.
+fn describe_request(r: &PreparedRequest, redactor: &Redactor) -> String {
+    let mut text = format!("{} {}\n", r.method, redactor.text(&r.url));
+    append_headers(&mut text, r.headers.iter().map(|(n, v)| (n, v)), redactor);
+    append_body(&mut text, &r.body, redactor);
     text
 }
 
-fn describe_response(r: &Response) -> String {
+/// A response as an error sample shows it: credentials redacted.
+fn describe_response(r: &Response, redactor: &Redactor) -> String {
     let mut text = format!("{}\n", r.status);
-    for (name, value) in &r.headers {
-        text.push_str(&format!(
-            "{name}: {}\n",
-            String::from_utf8_lossy(value.as_bytes())
-        ));
-    }
-    append_body(&mut text, &r.body);
+    append_headers(&mut text, &r.headers, redactor);
+    append_body(&mut text, &r.body, redactor);
     text
 }
 
-fn append_body(text: &mut String, body: &[u8]) {
+fn append_headers<'a>(
+    text: &mut String,
+    headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    redactor: &Redactor,
+) {
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        text.push_str(&format!(
+            "{name}: {}\n",
+            redactor.header_value(name.as_str(), &value)
+        ));
+    }
+}
+
+fn append_body(text: &mut String, body: &[u8], redactor: &Redactor) {
     if body.is_empty() {
         return;
     }
     text.push('\n');
     let shown = &body[..body.len().min(SAMPLE_BODY)];
-    text.push_str(&String::from_utf8_lossy(shown));
+    text.push_str(&redactor.text(&String::from_utf8_lossy(shown)));
     if body.len() > SAMPLE_BODY {
         text.push_str(&format!("\n… ({} bytes in all)", body.len()));
     }

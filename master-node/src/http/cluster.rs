@@ -77,6 +77,8 @@ async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
 /// peer is probed with a 1 s timeout; `probe=false` answers at once with this master's view
 /// only).
 #[utoipa::path(get, path = "/cluster", tag = "cluster",
+    extensions(("x-broadside-access" = json!("authenticated"))),
+    security(("bearer" = [])),
     params(ClusterQuery, ReadQuery),
     responses(
         (status = 200, body = ClusterView),
@@ -95,6 +97,8 @@ async fn cluster(
 /// Adds a running master to the cluster: it joins as a learner, catches up, then becomes a
 /// voter; answers with the new membership. Not idempotency-keyed: a repeat answers 409.
 #[utoipa::path(post, path = "/cluster/members", tag = "cluster",
+    extensions(("x-broadside-access" = json!("admin"))),
+    security(("bearer" = [])),
     request_body = AddMember,
     responses(
         (status = 200, body = ClusterView),
@@ -140,6 +144,8 @@ async fn add_member(
 ///
 /// Removes a master (voter or learner) from the cluster; answers with the new membership.
 #[utoipa::path(delete, path = "/cluster/members/{id}", tag = "cluster",
+    extensions(("x-broadside-access" = json!("admin"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Node id")),
     responses(
         (status = 200, body = ClusterView),
@@ -170,6 +176,7 @@ async fn remove_member(
 ///
 /// Answers while the process serves requests and Raft runs.
 #[utoipa::path(get, path = "/healthz", tag = "probes",
+    extensions(("x-broadside-access" = json!("public"))),
     responses(
         (status = 200, content_type = "text/plain", body = String),
         (status = 503, body = broadside_api::Problem),
@@ -187,6 +194,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Result<&'static str, Problem> {
 /// Answers when a leader is known, so reads are current within the replication lag and
 /// writes can be forwarded.
 #[utoipa::path(get, path = "/readyz", tag = "probes",
+    extensions(("x-broadside-access" = json!("public"))),
     responses(
         (status = 200, content_type = "text/plain", body = String),
         (status = 503, body = broadside_api::Problem),

@@ -4,15 +4,21 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use broadside_api::{ReadQuery, IDEMPOTENCY_KEY};
+use broadside_raft_store::Sha256;
 use serde::de::DeserializeOwned;
 
+use super::authorize::Caller;
 use super::Problem;
 use crate::app::App;
 use crate::error::Error;
-use crate::idempotency::{valid_key, MAX_KEY_LEN};
+use crate::idempotency::{request_digest, valid_key, Writer, MAX_KEY_LEN};
 
 /// `Path<T>`.
 pub(crate) struct ApiPath<T>(pub(crate) T);
@@ -101,39 +107,66 @@ where
     }
 }
 
-/// The client's `Idempotency-Key`, checked: 1 to 255 visible ASCII characters.
-pub(crate) struct IdempotencyKey(pub(crate) Option<String>);
+/// Who writes: the caller (from the authorization) and its `Idempotency-Key`, checked: 1 to
+/// 255 visible ASCII characters.
+impl<S: Send + Sync> FromRequestParts<S> for Writer {
+    type Rejection = Problem;
 
-impl IdempotencyKey {
-    /// The key, if the request has one.
-    pub(crate) fn as_deref(&self) -> Option<&str> {
-        self.0.as_deref()
-    }
-
-    /// The request id of a write whose key names `scope`.
-    pub(crate) fn request_id(&self, scope: &str) -> broadside_raft_store::RequestId {
-        crate::idempotency::request_id(self.as_deref(), scope)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let key = match parts.headers.get(IDEMPOTENCY_KEY) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .filter(|k| valid_key(k))
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        Problem::bad_request(format!(
+                            "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+                        ))
+                    })?,
+            ),
+        };
+        let body = parts.extensions.get::<RequestDigest>().map(|d| d.0);
+        Ok(Writer::new(caller.principal.scope(), caller.actor(), key).with_body(body))
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
-    type Rejection = Problem;
+/// The digest of a request that carries an `Idempotency-Key` (see [`digest_keyed_request`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestDigest(pub(crate) Sha256);
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY) else {
-            return Ok(IdempotencyKey(None));
-        };
-        value
-            .to_str()
-            .ok()
-            .filter(|k| valid_key(k))
-            .map(|k| IdempotencyKey(Some(k.to_owned())))
-            .ok_or_else(|| {
-                Problem::bad_request(format!(
-                    "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
-                ))
-            })
+/// Middleware: a write with an `Idempotency-Key` and a JSON (or empty) body is read whole
+/// (within the JSON limit) and its digest rides with it, so that the same key with another body
+/// is refused (`crate::idempotency`). Uploads stream; their scope names their content instead.
+pub(crate) async fn digest_keyed_request(request: Request, next: Next) -> Response {
+    let keyed = request.headers().contains_key(IDEMPOTENCY_KEY);
+    let json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("application/json"));
+    if !keyed || !json || request.method() == Method::GET || request.method() == Method::HEAD {
+        return next.run(request).await;
     }
+    let (mut parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, super::JSON_BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return Problem::from(Error::TooLarge(format!("request body: {e}"))).into_response()
+        }
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("", |p| p.as_str())
+        .to_owned();
+    let digest = request_digest(parts.method.as_str(), &path, &bytes);
+    parts.extensions.insert(RequestDigest(digest));
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// `?consistent=true`: waits for a linearizable read barrier before the handler reads.

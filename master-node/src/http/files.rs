@@ -13,12 +13,13 @@ use broadside_raft_store::Command;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiPath, ApiQuery, Consistent, IdempotencyKey};
+use super::extract::{ApiPath, ApiQuery, Consistent};
 use super::paging::{page, page_request};
 use super::Problem;
 use crate::app::App;
 use crate::error::Error;
 use crate::files::{checked, download, guess_kind, upload};
+use crate::idempotency::Writer;
 use crate::views;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
@@ -33,6 +34,8 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
 /// Uploads a new version of a file (streamed; the content is stored once per SHA-256).
 /// Uploading the content of the latest version again returns that version.
 #[utoipa::path(put, path = "/projects/{project}/files/{*path}", tag = "files",
+    extensions(("x-broadside-access" = json!("project:maintainer"))),
+    security(("bearer" = [])),
     params(
         ("project" = String, Path, description = "Project"),
         ("path" = String, Path, description = "Path of the file in the project"),
@@ -48,7 +51,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
     ))]
 async fn put_file(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath((project, path)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<UploadQuery>,
     body: Body,
@@ -58,7 +61,7 @@ async fn put_file(
         .kind
         .map_or_else(|| guess_kind(&path), views::model_file_kind);
     let stream = body.into_data_stream();
-    let file = upload(&app, project, path, kind, stream, key.as_deref()).await?;
+    let file = upload(&app, project, path, kind, stream, &writer).await?;
     let location = format!(
         "/api/v1/projects/{}/files/{}?version={}",
         file.project, file.path, file.version
@@ -74,6 +77,8 @@ async fn put_file(
 ///
 /// One page of the project's files, the latest version of each path, by path.
 #[utoipa::path(get, path = "/projects/{project}/files", tag = "files",
+    extensions(("x-broadside-access" = json!("project:viewer"))),
+    security(("bearer" = [])),
     params(("project" = String, Path, description = "Project"), PageQuery, ReadQuery),
     responses(
         (status = 200, body = Page<FileVersion>),
@@ -101,6 +106,8 @@ async fn list(
 ///
 /// Every version of one file, oldest first, including deleted ones still pinned.
 #[utoipa::path(get, path = "/projects/{project}/file-versions/{*path}", tag = "files",
+    extensions(("x-broadside-access" = json!("project:viewer"))),
+    security(("bearer" = [])),
     params(
         ("project" = String, Path, description = "Project"),
         ("path" = String, Path, description = "Path of the file in the project"),
@@ -132,6 +139,8 @@ async fn versions(
 ///
 /// Streams the content of the latest version of a file, or of `version`.
 #[utoipa::path(get, path = "/projects/{project}/files/{*path}", tag = "files",
+    extensions(("x-broadside-access" = json!("project:viewer"))),
+    security(("bearer" = [])),
     params(
         ("project" = String, Path, description = "Project"),
         ("path" = String, Path, description = "Path of the file in the project"),
@@ -171,6 +180,8 @@ async fn get_file(
 /// Deletes every version of a file; versions pinned by jobs are marked deleted and kept until
 /// released.
 #[utoipa::path(delete, path = "/projects/{project}/files/{*path}", tag = "files",
+    extensions(("x-broadside-access" = json!("project:maintainer"))),
+    security(("bearer" = [])),
     params(
         ("project" = String, Path, description = "Project"),
         ("path" = String, Path, description = "Path of the file in the project"),
@@ -182,11 +193,12 @@ async fn get_file(
     ))]
 async fn delete_file(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath((project, path)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     checked(&project, &path)?;
-    let id = key.request_id(&format!("DELETE files {project}/{path}"));
-    app.write(id, Command::DeleteFile { project, path }).await?;
+    let scope = format!("DELETE files {project}/{path}");
+    app.write_as(&writer, &scope, Command::DeleteFile { project, path })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

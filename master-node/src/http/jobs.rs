@@ -11,15 +11,16 @@ use broadside_api::{
     AbortRequest, Job, JobDetails, JobListQuery, Page, PageQuery, ReadQuery, Submission, Task,
 };
 use broadside_raft_store::model;
-use broadside_raft_store::{Command, Page as StorePage};
+use broadside_raft_store::Command;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Consistent, IdempotencyKey, OptionalJson};
-use super::paging::{page, page_request};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Consistent, OptionalJson};
+use super::paging::{filtered, page, page_request};
 use super::Problem;
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::idempotency::Writer;
 use crate::jobs::submit;
 use crate::views;
 
@@ -46,6 +47,8 @@ pub(super) async fn load(app: &App, id: u64) -> Result<model::Job> {
 /// names and the extra `files`, and queues the job. A simulation that does not compile is a
 /// 422 listing every problem with its line and column.
 #[utoipa::path(post, path = "/projects/{project}/jobs", tag = "jobs",
+    extensions(("x-broadside-access" = json!("project:runner"))),
+    security(("bearer" = [])),
     params(("project" = String, Path, description = "Project")),
     request_body = Submission,
     responses(
@@ -57,11 +60,11 @@ pub(super) async fn load(app: &App, id: u64) -> Result<model::Job> {
     ))]
 async fn post_job(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath(project): ApiPath<String>,
     ApiJson(submission): ApiJson<Submission>,
 ) -> std::result::Result<impl IntoResponse, Problem> {
-    let job = submit(&app, project, submission, key.as_deref()).await?;
+    let job = submit(&app, project, submission, &writer).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/jobs/{}", job.id))],
@@ -74,6 +77,8 @@ async fn post_job(
 /// One page of the project's jobs by id, optionally only those in one state. Unknown query
 /// parameters are refused.
 #[utoipa::path(get, path = "/projects/{project}/jobs", tag = "jobs",
+    extensions(("x-broadside-access" = json!("project:viewer"))),
+    security(("bearer" = [])),
     params(("project" = String, Path, description = "Project"), JobListQuery),
     responses(
         (status = 200, body = Page<Job>),
@@ -88,32 +93,17 @@ async fn list(
         app.read_barrier().await?;
     }
     let wanted = query.state.map(views::model_job_state);
-    let mut request = page_request(&PageQuery {
+    let request = page_request(&PageQuery {
         limit: query.limit,
         after: query.after,
     })?;
     let found = app
         .read(move |r| {
-            let limit = request.limit();
-            // A state filter keeps reading pages until this one is full.
-            let mut items = Vec::new();
-            let next = loop {
-                let page = r.list_jobs(Some(&project), &request)?;
-                items.extend(
-                    page.items
-                        .into_iter()
-                        .filter(|j| wanted.is_none_or(|s| j.state == s)),
-                );
-                match page.next {
-                    Some(next) if items.len() < limit => {
-                        // Never read more than still fits, so `next` never skips a match.
-                        request.after = Some(next);
-                        request.limit = limit - items.len();
-                    }
-                    next => break next,
-                }
-            };
-            Ok(StorePage { items, next })
+            filtered(
+                request,
+                |req| r.list_jobs(Some(&project), req),
+                |j| wanted.is_none_or(|s| j.state == s),
+            )
         })
         .await?;
     Ok(Json(page(found, views::job)))
@@ -124,6 +114,8 @@ async fn list(
 /// One job, with whether the storm guard paused automatic reassignment in its pool (asked
 /// from the leader).
 #[utoipa::path(get, path = "/jobs/{id}", tag = "jobs",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id"), ReadQuery),
     responses(
         (status = 200, body = JobDetails),
@@ -155,6 +147,8 @@ async fn show(
 ///
 /// One page of the job's tasks, by index.
 #[utoipa::path(get, path = "/jobs/{id}/tasks", tag = "jobs",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id"), PageQuery, ReadQuery),
     responses(
         (status = 200, body = Page<Task>),
@@ -183,6 +177,8 @@ async fn tasks(
 /// Aborts a job that is not finished; its running tasks are told to stop. The body is
 /// optional.
 #[utoipa::path(post, path = "/jobs/{id}/abort", tag = "jobs",
+    extensions(("x-broadside-access" = json!("job:runner"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id")),
     request_body(content = Option<AbortRequest>, content_type = "application/json"),
     responses(
@@ -192,15 +188,15 @@ async fn tasks(
     ))]
 async fn abort(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath(id): ApiPath<u64>,
     OptionalJson(body): OptionalJson<AbortRequest>,
 ) -> std::result::Result<Json<Job>, Problem> {
     let reason = body
         .reason
         .unwrap_or_else(|| "aborted by a user".to_owned());
-    let request_id = key.request_id(&format!("POST jobs/{id}/abort"));
-    app.write(request_id, Command::AbortJob { job_id: id, reason })
+    let command = Command::AbortJob { job_id: id, reason };
+    app.write_as(&writer, &format!("POST jobs/{id}/abort"), command)
         .await?;
     Ok(Json(views::job(load(&app, id).await?)))
 }
@@ -210,6 +206,8 @@ async fn abort(
 /// Deletes a finished job with its tasks, live data and results; its pinned file versions
 /// are released.
 #[utoipa::path(delete, path = "/jobs/{id}", tag = "jobs",
+    extensions(("x-broadside-access" = json!("job:maintainer"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id")),
     responses(
         (status = 204),
@@ -218,11 +216,11 @@ async fn abort(
     ))]
 async fn delete_job(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath(id): ApiPath<u64>,
 ) -> std::result::Result<StatusCode, Problem> {
-    let request_id = key.request_id(&format!("DELETE jobs/{id}"));
-    app.write(request_id, Command::DeleteJob { job_id: id })
+    let command = Command::DeleteJob { job_id: id };
+    app.write_as(&writer, &format!("DELETE jobs/{id}"), command)
         .await?;
     app.reports.forget(id);
     Ok(StatusCode::NO_CONTENT)

@@ -158,6 +158,8 @@ fn leader(r: &mut Registry, app: &App) {
 /// lags, active jobs and workers by state, heartbeats, forwarded writes and pools whose
 /// reassignment the storm guard paused.
 #[utoipa::path(get, path = "/metrics", tag = "probes",
+    extensions(("x-broadside-access" = json!("authenticated"))),
+    security(("bearer" = [])),
     responses(
         (status = 200, content_type = "text/plain", body = String),
         (status = 500, body = broadside_api::Problem),

@@ -9,6 +9,9 @@
 //! deadline — none for the live stream and the task logs, which last as long as the job, and
 //! for uploads a deadline between body frames instead — and gzip for reports.
 
+mod access;
+mod authorize;
+mod browser;
 mod cluster;
 mod extract;
 mod files;
@@ -50,7 +53,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
 /// Longest pause between two frames of an upload's body.
 const BODY_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest JSON body (uploads stream their bodies and have their own limit).
-const JSON_BODY_LIMIT: usize = 2 << 20;
+pub(crate) const JSON_BODY_LIMIT: usize = 2 << 20;
 /// The request-id header.
 const REQUEST_ID: &str = "x-request-id";
 
@@ -92,7 +95,8 @@ where
     )
 }
 
-/// Every route with its documentation: `(router, OpenAPI document)`.
+/// Every route with its documentation: `(router, OpenAPI document)`, the document's paths as
+/// axum matches them (`{*path}`): see `openapi::finish`.
 fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
     let reports = results::report_routes().layer(CompressionLayer::new());
     let v1 = OpenApiRouter::new()
@@ -103,23 +107,48 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(deadline(reports, REQUEST_TIMEOUT))
         .merge(results::live_routes())
         .merge(deadline(workers::routes(), REQUEST_TIMEOUT))
+        .merge(deadline(access::routes(), REQUEST_TIMEOUT))
         .merge(openapi::routes());
     let (router, document) = OpenApiRouter::with_openapi(openapi::document_info())
         .merge(deadline(cluster::probes(), REQUEST_TIMEOUT))
         .merge(deadline(metrics::routes(), REQUEST_TIMEOUT))
         .nest(broadside_api::PREFIX, bounded(v1))
         .split_for_parts();
-    (router, openapi::finish(document))
+    (router, document)
 }
 
 /// The router of the whole API over `app`.
 pub(crate) fn router(app: Arc<App>) -> Router {
     let (router, document) = api();
-    let document = Arc::new(document);
-    router
+    let rules = authorize::Rules::from_document(&document).unwrap_or_else(|(rules, missing)| {
+        tracing::error!(?missing, "operations without an access rule are refused");
+        rules
+    });
+    let document = Arc::new(openapi::finish(document));
+    let config = &app.node.config;
+    let loopback_only =
+        config.listen_http.ip().is_loopback() && config.listen_raft.ip().is_loopback();
+    let hosts = Arc::new(browser::HostNames::of(&config.auth, loopback_only));
+    let cors = browser::cors(&config.auth);
+    let router = router
+        .layer(axum::middleware::from_fn(extract::digest_keyed_request))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            authorize::authorize,
+        ))
+        .layer(axum::Extension(Arc::new(rules)))
         .layer(axum::Extension(document))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .fallback(|| async { Problem::from(Error::NotFound("no such endpoint".into())) })
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            browser::check_host,
+        ));
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(

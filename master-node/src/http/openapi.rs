@@ -26,6 +26,7 @@ use crate::app::App;
             metrics are served at the root, everything else under `/api/v1`."
     ),
     components(schemas(broadside_api::Problem, broadside_api::LocatedProblem)),
+    modifiers(&BearerScheme),
     tags(
         (name = "probes", description = "Liveness, readiness and metrics"),
         (name = "meta", description = "This document"),
@@ -35,9 +36,33 @@ use crate::app::App;
         (name = "jobs", description = "Submission, state, abort"),
         (name = "results", description = "Merged results, reports, live data, logs"),
         (name = "workers", description = "The worker registry"),
+        (name = "access", description = "Tokens, secrets, project settings, the audit log"),
     )
 )]
 struct Document;
+
+/// The `bearer` security scheme: `Authorization: Bearer bst_…`.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, document: &mut OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("bst_…")
+                    .description(Some(
+                        "An API token (`broadside tokens create`); which operations it may \
+                         call is each operation's `x-broadside-access`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document before the routes are added.
 pub(super) fn document_info() -> OpenApi {
@@ -62,6 +87,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
 ///
 /// Returns this OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    extensions(("x-broadside-access" = json!("public"))),
     responses((status = 200, content_type = "application/json", body = Object)))]
 async fn document(Extension(document): Extension<Arc<OpenApi>>) -> Json<Arc<OpenApi>> {
     Json(document)
@@ -100,8 +126,20 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_says_who_may_call_it() {
+        let (_, document) = api();
+        let rules = super::super::authorize::Rules::from_document(&document);
+        assert!(
+            rules.is_ok(),
+            "operations without x-broadside-access: {:?}",
+            rules.err().map(|(_, missing)| missing)
+        );
+    }
+
+    #[test]
     fn the_document_is_openapi_3_1_and_lists_every_operation() {
         let (_, document) = api();
+        let document = super::finish(document);
         let json = serde_json::to_value(&document).expect("serializable");
         assert!(json["openapi"]
             .as_str()

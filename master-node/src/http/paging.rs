@@ -23,6 +23,29 @@ pub(crate) fn page_request(query: &PageQuery) -> Result<PageRequest> {
     Ok(PageRequest { after, limit })
 }
 
+/// One page of `list` holding only the items `keep` accepts: pages are read on until this one
+/// is full, never past what still fits, so that `next` never skips an accepted item.
+pub(crate) fn filtered<T>(
+    mut request: PageRequest,
+    mut list: impl FnMut(&PageRequest) -> broadside_raft_store::Result<broadside_raft_store::Page<T>>,
+    keep: impl Fn(&T) -> bool,
+) -> Result<broadside_raft_store::Page<T>> {
+    let limit = request.limit();
+    let mut items = Vec::new();
+    let next = loop {
+        let page = list(&request)?;
+        items.extend(page.items.into_iter().filter(|item| keep(item)));
+        match page.next {
+            Some(next) if items.len() < limit => {
+                request.after = Some(next);
+                request.limit = limit - items.len();
+            }
+            next => break next,
+        }
+    };
+    Ok(broadside_raft_store::Page { items, next })
+}
+
 /// The API page of a store page, its items mapped by `f`.
 pub(crate) fn page<U, T>(page: broadside_raft_store::Page<U>, f: impl FnMut(U) -> T) -> Page<T> {
     Page {

@@ -40,6 +40,15 @@ impl From<Error> for Problem {
         match e {
             Error::BadRequest(_) => Problem::new(StatusCode::BAD_REQUEST, "bad-request", detail),
             Error::NotFound(_) => Problem::new(StatusCode::NOT_FOUND, "not-found", detail),
+            Error::Unauthenticated(_) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+            }
+            Error::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            Error::KeyReused(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                detail,
+            ),
             Error::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
             Error::StaleAttempt(_) => Problem::new(StatusCode::CONFLICT, "stale-attempt", detail),
             Error::TooLarge(_) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail),
@@ -67,8 +76,16 @@ impl From<Error> for Problem {
             Error::Unavailable(_) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
             }
-            Error::Internal(_) => {
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+            Error::Internal(detail) => {
+                // The caller gets an opaque id; the detail (paths, storage errors) stays in the
+                // master's log under that id.
+                let id = format!("{:016x}", rand::random::<u64>());
+                tracing::error!(error_id = %id, error = %detail, "internal error answered");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("internal error {id}; the master's log has the details"),
+                )
             }
         }
     }
@@ -91,6 +108,7 @@ impl IntoResponse for Problem {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry = status == StatusCode::SERVICE_UNAVAILABLE;
+        let challenge = status == StatusCode::UNAUTHORIZED;
         let mut response = (status, axum::Json(self.0)).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -99,6 +117,12 @@ impl IntoResponse for Problem {
         );
         if retry {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"broadside\""),
+            );
         }
         response
     }
@@ -116,6 +140,9 @@ mod tests {
         let cases = [
             (Error::BadRequest("x".into()), 400),
             (Error::NotFound("x".into()), 404),
+            (Error::Unauthenticated("x".into()), 401),
+            (Error::Forbidden("x".into()), 403),
+            (Error::KeyReused("x".into()), 422),
             (Error::Conflict("x".into()), 409),
             (Error::StaleAttempt("x".into()), 409),
             (Error::TooLarge("x".into()), 413),

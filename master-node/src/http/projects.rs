@@ -11,11 +11,13 @@ use broadside_raft_store::Command;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Consistent, IdempotencyKey};
-use super::paging::{page, page_request};
+use super::authorize::Caller;
+use super::extract::{ApiJson, ApiPath, ApiQuery, Consistent};
+use super::paging::{filtered, page, page_request};
 use super::Problem;
 use crate::app::App;
 use crate::error::Error;
+use crate::idempotency::Writer;
 use crate::views;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
@@ -26,8 +28,10 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
 
 /// List projects
 ///
-/// One page of the projects, by name.
+/// One page of the projects the caller may see, by name.
 #[utoipa::path(get, path = "/projects", tag = "projects",
+    extensions(("x-broadside-access" = json!("authenticated"))),
+    security(("bearer" = [])),
     params(PageQuery, ReadQuery),
     responses(
         (status = 200, body = Page<Project>),
@@ -36,16 +40,28 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
     ))]
 async fn list(
     State(app): State<Arc<App>>,
+    caller: Caller,
     _: Consistent,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Project>>, Problem> {
     let request = page_request(&query)?;
-    let listed = app.read(move |r| Ok(r.list_projects(&request)?)).await?;
+    let principal = caller.principal;
+    let listed = app
+        .read(move |r| {
+            filtered(
+                request,
+                |req| r.list_projects(req),
+                |p| principal.sees(&p.name),
+            )
+        })
+        .await?;
     Ok(Json(page(listed, views::project)))
 }
 
 /// Get a project
 #[utoipa::path(get, path = "/projects/{name}", tag = "projects",
+    extensions(("x-broadside-access" = json!("project:viewer"))),
+    security(("bearer" = [])),
     params(("name" = String, Path, description = "Project name"), ReadQuery),
     responses(
         (status = 200, body = Project),
@@ -67,8 +83,10 @@ async fn show(
 
 /// Create a project
 ///
-/// With an `Idempotency-Key`, a retry creates it once; the key is scoped to the name.
+/// With an `Idempotency-Key`, a retry creates it once; the same key with another body is a 422.
 #[utoipa::path(post, path = "/projects", tag = "projects",
+    extensions(("x-broadside-access" = json!("admin"))),
+    security(("bearer" = [])),
     request_body = NewProject,
     responses(
         (status = 201, body = Project),
@@ -78,15 +96,14 @@ async fn show(
     ))]
 async fn create(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiJson(NewProject { name, description }): ApiJson<NewProject>,
 ) -> Result<impl IntoResponse, Problem> {
-    let id = key.request_id(&format!("POST /projects {name}"));
     let command = Command::CreateProject {
         name: name.clone(),
         description,
     };
-    app.write(id, command).await?;
+    app.write_as(&writer, "POST /projects", command).await?;
     let project = {
         let name = name.clone();
         app.read(move |r| {
@@ -106,6 +123,8 @@ async fn create(
 ///
 /// Deletes an empty project (one without files or jobs).
 #[utoipa::path(delete, path = "/projects/{name}", tag = "projects",
+    extensions(("x-broadside-access" = json!("admin"))),
+    security(("bearer" = [])),
     params(("name" = String, Path, description = "Project name")),
     responses(
         (status = 204),
@@ -114,10 +133,11 @@ async fn create(
     ))]
 async fn remove(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    let id = key.request_id(&format!("DELETE /projects/{name}"));
-    app.write(id, Command::DeleteProject { name }).await?;
+    let scope = format!("DELETE /projects/{name}");
+    app.write_as(&writer, &scope, Command::DeleteProject { name })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

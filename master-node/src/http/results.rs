@@ -88,6 +88,8 @@ fn task_index(job: &Job, index: u32) -> Result<u32> {
 /// `start_skew_ms`: how far apart the tasks' loads started (null with fewer than two task
 /// reports).
 #[utoipa::path(get, path = "/jobs/{id}/result", tag = "results",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id"), ReadQuery),
     responses(
         (status = 200, body = JobResult),
@@ -115,6 +117,8 @@ async fn result(
 /// The final report of one task's last attempt, as its worker made it (the summary document
 /// of the engine). 404 until the task finished.
 #[utoipa::path(get, path = "/jobs/{id}/tasks/{index}/result", tag = "results",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(
         ("id" = u64, Path, description = "Job id"),
         ("index" = u32, Path, description = "Task index"),
@@ -161,6 +165,8 @@ async fn rendered(
 ///
 /// The job's report as a self-contained HTML page, rendered from the merged report.
 #[utoipa::path(get, path = "/jobs/{id}/report.html", tag = "results",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id"), ReadQuery),
     responses(
         (status = 200, content_type = "text/html", body = String),
@@ -178,6 +184,8 @@ async fn html(
 ///
 /// The job's assertions as a JUnit XML report, rendered from the merged report.
 #[utoipa::path(get, path = "/jobs/{id}/junit.xml", tag = "results",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id"), ReadQuery),
     responses(
         (status = 200, content_type = "application/xml", body = String),
@@ -211,6 +219,8 @@ fn sse(event: LiveEvent) -> Option<Event> {
 /// (LogEvent, one per task log line), then a final `end` (EndEvent) when the job is finished,
 /// or `error` (Problem) if the job disappears.
 #[utoipa::path(get, path = "/jobs/{id}/live", tag = "results",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id")),
     responses(
         (status = 200, content_type = "text/event-stream", body = String),
@@ -264,6 +274,8 @@ fn ndjson(lines: &[LogEvent]) -> Bytes {
 /// them; with `follow=true` the response keeps streaming new lines until the job is finished
 /// (or the master stops). Unknown query parameters are refused.
 #[utoipa::path(get, path = "/jobs/{id}/tasks/{index}/logs", tag = "results",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = [])),
     params(
         ("id" = u64, Path, description = "Job id"),
         ("index" = u32, Path, description = "Task index"),

@@ -15,11 +15,12 @@ use broadside_raft_store::Command;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiPath, ApiQuery, Consistent, IdempotencyKey};
+use super::extract::{ApiPath, ApiQuery, Consistent};
 use super::paging::{page, page_request};
 use super::Problem;
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::idempotency::Writer;
 use crate::views;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
@@ -50,6 +51,8 @@ async fn load(app: &App, id: String) -> Result<model::Worker> {
 ///
 /// One page of the registered workers, by id, with their heartbeat age from the leader.
 #[utoipa::path(get, path = "/workers", tag = "workers",
+    extensions(("x-broadside-access" = json!("authenticated"))),
+    security(("bearer" = [])),
     params(PageQuery, ReadQuery),
     responses(
         (status = 200, body = Page<Worker>),
@@ -70,6 +73,8 @@ async fn list(
 ///
 /// One worker, with its heartbeat age from the leader.
 #[utoipa::path(get, path = "/workers/{id}", tag = "workers",
+    extensions(("x-broadside-access" = json!("authenticated"))),
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Worker id"), ReadQuery),
     responses(
         (status = 200, body = Worker),
@@ -88,6 +93,8 @@ async fn show(
 ///
 /// Stops giving the worker new tasks; its running tasks finish. No request body.
 #[utoipa::path(post, path = "/workers/{id}/drain", tag = "workers",
+    extensions(("x-broadside-access" = json!("admin"))),
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Worker id")),
     responses(
         (status = 200, body = Worker),
@@ -96,7 +103,7 @@ async fn show(
     ))]
 async fn drain(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath(id): ApiPath<String>,
 ) -> std::result::Result<Json<Worker>, Problem> {
     load(&app, id.clone()).await?;
@@ -106,7 +113,7 @@ async fn drain(
         reason: "drained by an operator".into(),
         expected: None,
     };
-    app.write(key.request_id(&format!("POST workers/{id}/drain")), command)
+    app.write_as(&writer, &format!("POST workers/{id}/drain"), command)
         .await?;
     Ok(Json(views::worker(load(&app, id).await?, &BTreeMap::new())))
 }
@@ -115,6 +122,8 @@ async fn drain(
 ///
 /// Removes a dead or draining worker that holds no task from the registry.
 #[utoipa::path(delete, path = "/workers/{id}", tag = "workers",
+    extensions(("x-broadside-access" = json!("admin"))),
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Worker id")),
     responses(
         (status = 204),
@@ -123,12 +132,12 @@ async fn drain(
     ))]
 async fn forget(
     State(app): State<Arc<App>>,
-    key: IdempotencyKey,
+    writer: Writer,
     ApiPath(id): ApiPath<String>,
 ) -> std::result::Result<StatusCode, Problem> {
     load(&app, id.clone()).await?;
-    let request_id = key.request_id(&format!("DELETE workers/{id}"));
-    app.write(request_id, Command::RemoveWorker { worker_id: id })
+    let scope = format!("DELETE workers/{id}");
+    app.write_as(&writer, &scope, Command::RemoveWorker { worker_id: id })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,7 @@ use broadside_raft_store::model::{Job, SplitMode, Task, TaskOutcome, WorkerState
 use broadside_raft_store::{Command, ProgressDelta, Response, Sha256, StoreReader};
 use broadside_rpc::worker::{
     Ack, Assignment, Chunk, Completion, Delta, Digest, FileRef, Heartbeat, HeartbeatReply, Outcome,
-    PullRequest, Registered, Split, TaskRef, WorkerInfo, MAX_DELTA_BYTES,
+    PullRequest, Registered, Split, TaskRef, TaskSecrets, WorkerInfo, MAX_DELTA_BYTES,
 };
 use broadside_rpc::{CallError, Payload, WorkerRpc};
 use tarpc::context::Context;
@@ -102,6 +102,12 @@ fn assignment(reader: &StoreReader, task: TaskRef) -> Result<Assignment> {
     }
     let simulation = simulation
         .ok_or_else(|| Error::Unavailable(format!("job {} has no simulation", job.id)))?;
+    let secrets = reader
+        .secrets(&job.project)?
+        .into_iter()
+        .map(|s| (s.name, String::from_utf8_lossy(&s.value.0).into_owned()))
+        .collect();
+    let targets = reader.project_settings(&job.project)?.targets;
     let now = now_ms();
     Ok(Assignment {
         task,
@@ -115,6 +121,8 @@ fn assignment(reader: &StoreReader, task: TaskRef) -> Result<Assignment> {
         params: Payload(job.params),
         start_at_ms: job.start_at_ms,
         resume_from_ms: job.start_at_ms.filter(|s| now > *s).map(|s| now - s),
+        secrets: TaskSecrets(secrets),
+        targets,
     })
 }
 

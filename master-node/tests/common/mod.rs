@@ -36,13 +36,24 @@ where
 
 pub use broadside_client::Reply;
 
-/// One request over a fresh connection, the path sent as it is; the whole response.
+/// Whether [`exchange`] reads the body of an event stream (which lasts as long as its job).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Streams {
+    /// Read every response whole.
+    Whole,
+    /// Of an event stream, only the status and headers.
+    HeadOnly,
+}
+
+/// One request over a fresh connection, the path sent as it is; the whole response (see
+/// [`Streams`]).
 async fn exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Bytes,
+    streams: Streams,
 ) -> Result<Reply, String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
@@ -68,6 +79,17 @@ async fn exchange(
         .map_err(|e| format!("request: {e}"))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
+    if streams == Streams::HeadOnly
+        && headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"))
+    {
+        return Ok(Reply {
+            status,
+            headers,
+            body: Bytes::new(),
+        });
+    }
     let body = http_body_util::BodyExt::collect(response.into_body())
         .await
         .map_err(|e| format!("body: {e}"))?
@@ -79,8 +101,15 @@ async fn exchange(
     })
 }
 
-/// Sends one request to the master at `addr` (no failover), failing the test when it does not
-/// answer within [`DEADLINE`].
+/// The admin token of every sandbox (see [`Sandbox::start`]).
+pub fn admin_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(broadside_master::generate_token)
+}
+
+/// Sends one request to the master at `addr` (no failover) as the sandbox's admin — unless
+/// `headers` carry their own `authorization` (an empty one sends none) — failing the test when
+/// it does not answer within [`DEADLINE`].
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -88,10 +117,37 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Reply {
-    tokio::time::timeout(DEADLINE, exchange(addr, method, path, headers, body.into()))
-        .await
-        .unwrap_or_else(|_| panic!("{method} {path} on {addr}: no answer within {DEADLINE:?}"))
-        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
+    request_reading(addr, method, path, headers, body, Streams::Whole).await
+}
+
+/// [`request`], reading event streams as `streams` says.
+pub async fn request_reading(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+    streams: Streams,
+) -> Reply {
+    let bearer = format!("Bearer {}", admin_token());
+    let mut headers: Vec<(&str, &str)> = headers.to_vec();
+    match headers
+        .iter()
+        .position(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+    {
+        None => headers.push(("authorization", &bearer)),
+        Some(i) if headers[i].1.is_empty() => {
+            headers.remove(i);
+        }
+        Some(_) => {}
+    }
+    tokio::time::timeout(
+        DEADLINE,
+        exchange(addr, method, path, &headers, body.into(), streams),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{method} {path} on {addr}: no answer within {DEADLINE:?}"))
+    .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Reply {
@@ -128,9 +184,15 @@ impl Sandbox {
     /// Starts `n` masters (ids 1..=n) that initialise one cluster.
     pub async fn start(n: u64) -> Sandbox {
         let dir = tempfile::tempdir().expect("temp dir");
-        let cluster = LocalCluster::start(n, dir.path(), test_timings(), UPLOAD_LIMIT)
-            .await
-            .expect("masters start");
+        let cluster = LocalCluster::start_with_token(
+            n,
+            dir.path(),
+            test_timings(),
+            UPLOAD_LIMIT,
+            admin_token().to_owned(),
+        )
+        .await
+        .expect("masters start");
         Sandbox { dir, cluster }
     }
 

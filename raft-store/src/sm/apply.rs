@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::tx::Tx;
-use super::{files, jobs};
+use super::{access, files, jobs};
 use crate::command::{Command, RejectCode, Request, Response};
 use crate::db::{
     CF_DEDUP, CF_DEDUP_TIME, CF_FILES, CF_JOB_INDEX, CF_PROJECTS, CF_SM_META, CF_WORKERS,
 };
 use crate::error::Result;
 use crate::model::{Project, Worker, WorkerState};
-use crate::types::{RequestId, UnixMillis};
+use crate::types::{RequestId, Sha256, UnixMillis};
 
 /// How long a request id is remembered: a retry later than this is applied again.
 pub const DEDUP_WINDOW_MS: u64 = 15 * 60 * 1000;
@@ -41,11 +41,22 @@ pub(crate) fn apply_request(tx: &mut Tx<'_>, request: &Request) -> Result<Respon
 
     let id = request.request_id();
     if let Some(seen) = tx.get::<DedupRecord>(CF_DEDUP, &keys::dedup(id))? {
+        let first: Option<Sha256> = tx.get(CF_DEDUP, &keys::dedup_body(id))?;
+        prune_dedup(tx, now)?;
+        if let (Some(first), Some(this)) = (first, request.body_sha256()) {
+            if first != this {
+                return Ok(Response::Rejected {
+                    code: RejectCode::KeyReused,
+                    message: "this Idempotency-Key was first used with another request; \
+                              use a new key for a new request"
+                        .to_owned(),
+                });
+            }
+        }
         tracing::debug!(
             request_id = id.0,
             "retried request, answering the first response"
         );
-        prune_dedup(tx, now)?;
         return Ok(seen.response);
     }
 
@@ -58,8 +69,13 @@ pub(crate) fn apply_request(tx: &mut Tx<'_>, request: &Request) -> Result<Respon
     }
     if let Response::Rejected { code, message } = &response {
         tracing::debug!(request_id = id.0, ?code, %message, "command refused");
+    } else if let Some(actor) = request.actor() {
+        access::audit(tx, actor, request.command())?;
     }
     remember(tx, id, now, &mut response)?;
+    if let Some(body) = request.body_sha256() {
+        tx.put(CF_DEDUP, keys::dedup_body(id), &body)?;
+    }
     prune_dedup(tx, now)?;
     Ok(response)
 }
@@ -95,7 +111,11 @@ fn prune_dedup(tx: &mut Tx<'_>, now: UnixMillis) -> Result<()> {
         let id = key
             .get(8..24)
             .ok_or_else(|| crate::error::Error::corrupt("dedup_time key", "short key"))?;
-        tx.delete(CF_DEDUP, id.to_vec());
+        let id = RequestId(u128::from_be_bytes(id.try_into().map_err(|_| {
+            crate::error::Error::corrupt("dedup_time key", "short key")
+        })?));
+        tx.delete(CF_DEDUP, keys::dedup(id));
+        tx.delete(CF_DEDUP, keys::dedup_body(id));
         tx.delete(CF_DEDUP_TIME, key);
     }
     Ok(())
@@ -194,6 +214,18 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
             message: "this command is retired".into(),
         }),
         Command::DeleteJob { job_id } => jobs::delete(tx, *job_id),
+        Command::CreateToken(token) => access::create_token(tx, token),
+        Command::BootstrapToken(token) => access::bootstrap_token(tx, token),
+        Command::RevokeToken { id } => access::revoke_token(tx, id),
+        Command::PutSecret {
+            project,
+            name,
+            value,
+        } => access::put_secret(tx, project, name, &value.0),
+        Command::DeleteSecret { project, name } => access::delete_secret(tx, project, name),
+        Command::SetProjectSettings { project, settings } => {
+            access::set_project_settings(tx, project, settings)
+        }
     }
 }
 
@@ -267,6 +299,7 @@ fn delete_project(tx: &mut Tx<'_>, name: &str) -> Result<Response> {
         return conflict(format!("project {name} still has files or jobs"));
     }
     tx.delete(CF_PROJECTS, keys::project(name));
+    access::forget_project(tx, name)?;
     Ok(Response::Ok)
 }
 

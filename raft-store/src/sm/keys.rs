@@ -7,6 +7,8 @@ use crate::types::{Attempt, JobId, RequestId, Sha256, UnixMillis};
 pub(crate) const META_CLOCK: &[u8] = b"clock";
 /// Next job id to allocate.
 pub(crate) const META_NEXT_JOB: &[u8] = b"next_job_id";
+/// Next audit sequence number.
+pub(crate) const META_NEXT_AUDIT: &[u8] = b"next_audit_seq";
 /// `sm_meta` keys local to a node (not in snapshots).
 pub(crate) const META_LAST_APPLIED: &[u8] = b"last_applied";
 /// Last applied membership.
@@ -15,7 +17,7 @@ pub(crate) const META_MEMBERSHIP: &[u8] = b"membership";
 pub(crate) const META_INSTALLING: &[u8] = b"installing";
 
 /// Replicated `sm_meta` keys.
-pub(crate) const REPLICATED_META: [&[u8]; 2] = [META_CLOCK, META_NEXT_JOB];
+pub(crate) const REPLICATED_META: [&[u8]; 3] = [META_CLOCK, META_NEXT_JOB, META_NEXT_AUDIT];
 
 pub(crate) fn project(name: &str) -> Vec<u8> {
     name.as_bytes().to_vec()
@@ -90,8 +92,40 @@ pub(crate) fn dedup(id: RequestId) -> Vec<u8> {
     id.0.to_be_bytes().to_vec()
 }
 
+/// The digest of the request body a request id was first applied with (beside its record).
+pub(crate) fn dedup_body(id: RequestId) -> Vec<u8> {
+    let mut k = dedup(id);
+    k.push(b'b');
+    k
+}
+
 pub(crate) fn dedup_time(at: UnixMillis, id: RequestId) -> Vec<u8> {
     let mut k = at.to_be_bytes().to_vec();
     k.extend_from_slice(&id.0.to_be_bytes());
+    k
+}
+
+pub(crate) fn token(id: &str) -> Vec<u8> {
+    id.as_bytes().to_vec()
+}
+
+/// Prefix of a project's secrets (and of its audit index entries).
+pub(crate) fn of_project(project: &str) -> Vec<u8> {
+    files_of_project(project)
+}
+
+pub(crate) fn secret(project: &str, name: &str) -> Vec<u8> {
+    let mut k = of_project(project);
+    put_str(&mut k, name);
+    k
+}
+
+pub(crate) fn audit(seq: u64) -> Vec<u8> {
+    seq.to_be_bytes().to_vec()
+}
+
+pub(crate) fn audit_index(project: &str, seq: u64) -> Vec<u8> {
+    let mut k = of_project(project);
+    put_u64(&mut k, seq);
     k
 }

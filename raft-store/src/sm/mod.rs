@@ -5,6 +5,7 @@
 //! not fsynced one by one: they share the write-ahead log with the Raft log, whose synced
 //! appends make them durable, and an entry lost in a crash is re-applied from the log.
 
+mod access;
 mod apply;
 mod files;
 mod jobs;
@@ -18,6 +19,7 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+pub use access::{MAX_SECRET_BYTES, MAX_TARGETS, MIN_SECRET_BYTES};
 pub use apply::{valid_name, valid_path, valid_worker_id, DEDUP_WINDOW_MS};
 pub use files::{MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
 pub use jobs::{MAX_BATCH_DELTAS, MAX_PARALLELISM, MAX_PINNED_FILES};

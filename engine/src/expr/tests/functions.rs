@@ -144,3 +144,23 @@ fn encodings() {
     assert_eq!(ev("userId()"), json!(42));
     assert_eq!(ev("'u' + userId()"), json!("u42"));
 }
+
+#[test]
+fn secrets_are_read_by_literal_name_and_never_listed_as_variables() {
+    use super::compile_err;
+    use crate::secrets::Secrets;
+    let secrets = Secrets::new([("api_key".to_owned(), "k-123456".to_owned())]);
+    let with = session().with_secrets(secrets);
+    let t = Template::compile("Bearer #{secret('api_key')}").unwrap();
+    assert_eq!(t.render(&with, &mut rng()).unwrap(), "Bearer k-123456");
+    assert!(t.variables().is_empty(), "{:?}", t.variables());
+    let missing = t.render(&session(), &mut rng()).unwrap_err().to_string();
+    assert!(missing.contains("secret `api_key` is not set"), "{missing}");
+    for bad in ["#{secret(name)}", "#{secret('')}", "#{secret('a' + 'b')}"] {
+        let e = compile_err(bad).to_string();
+        assert!(e.contains("`secret` takes a quoted name"), "{bad}: {e}");
+    }
+    assert!(compile_err("#{secret()}")
+        .to_string()
+        .contains("takes 1 argument"));
+}

@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use super::super::{AddressPolicy, RequestError};
+use super::super::{RequestError, TargetPolicy};
 use crate::model::HttpVersion;
 
 /// Scheme, host and port: what a connection is bound to.
@@ -144,8 +144,8 @@ pub struct ConnectSettings {
     pub version: HttpVersion,
     /// TCP + TLS + handshake time limit.
     pub timeout: Duration,
-    /// Address policy checked on every resolved address.
-    pub policy: AddressPolicy,
+    /// Where connections may go, checked on every resolved address.
+    pub policy: TargetPolicy,
     /// TLS configuration for `https` origins.
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -162,7 +162,7 @@ pub async fn connect(origin: &Origin, settings: &ConnectSettings) -> Result<Conn
 }
 
 async fn connect_inner(origin: &Origin, settings: &ConnectSettings) -> Result<Conn, RequestError> {
-    let addr = resolve(origin, settings.policy).await?;
+    let addr = resolve(origin, &settings.policy).await?;
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| RequestError::Connect(io_kind(&e)))?;
@@ -191,7 +191,7 @@ async fn connect_inner(origin: &Origin, settings: &ConnectSettings) -> Result<Co
     })
 }
 
-async fn resolve(origin: &Origin, policy: AddressPolicy) -> Result<SocketAddr, RequestError> {
+async fn resolve(origin: &Origin, policy: &TargetPolicy) -> Result<SocketAddr, RequestError> {
     let addrs: Vec<SocketAddr> = match origin.host.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, origin.port)],
         Err(_) => tokio::net::lookup_host((origin.host.as_str(), origin.port))
@@ -199,21 +199,19 @@ async fn resolve(origin: &Origin, policy: AddressPolicy) -> Result<SocketAddr, R
             .map_err(|e| RequestError::Dns(format!("{}: {}", origin.host, io_kind(&e))))?
             .collect(),
     };
-    let first = addrs.first().copied();
-    addrs
-        .into_iter()
-        .find(|a| policy.allows(a.ip()))
-        .ok_or_else(|| match first {
-            Some(a) if a.ip().to_string() == origin.host => {
-                RequestError::NotAllowed(format!("{} is not a loopback address", origin.host))
+    let mut refusal = None;
+    for addr in addrs {
+        match policy.refusal(&origin.host, addr.ip(), origin.port) {
+            None => return Ok(addr),
+            Some(why) => {
+                refusal.get_or_insert(why);
             }
-            Some(a) => RequestError::NotAllowed(format!(
-                "{} resolves to {}, not a loopback address",
-                origin.host,
-                a.ip()
-            )),
-            None => RequestError::Dns(format!("{}: no address", origin.host)),
-        })
+        }
+    }
+    Err(match refusal {
+        Some(why) => RequestError::NotAllowed(why),
+        None => RequestError::Dns(format!("{}: no address", origin.host)),
+    })
 }
 
 async fn handshake<I>(io: I, version: HttpVersion) -> Result<Sender, RequestError>

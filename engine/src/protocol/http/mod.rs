@@ -19,7 +19,7 @@ use conn::{ConnSet, ConnectSettings, Sender};
 pub use cookies::CookieJar;
 pub use url::{join_url, ParsedUrl};
 
-use super::{AddressPolicy, PreparedRequest, Protocol, RequestError, Response};
+use super::{PreparedRequest, Protocol, RequestError, Response, TargetPolicy};
 use crate::model::{ConnectionMode, HttpProtocol as HttpSettings};
 
 /// Bodies longer than this are read to the end but only this much is kept for checks.
@@ -63,7 +63,14 @@ impl HttpUser {
 
 impl HttpProtocol {
     /// Builds the protocol from the simulation's settings.
-    pub fn new(settings: &HttpSettings, policy: AddressPolicy) -> Result<Self, String> {
+    pub fn new(settings: &HttpSettings, policy: TargetPolicy) -> Result<Self, String> {
+        if settings.tls_insecure && !policy.insecure_tls {
+            return Err(
+                "the simulation sets `http.tls_insecure`, which this worker does not allow \
+                        (its operator starts it with --allow-insecure-tls to allow it)"
+                    .to_owned(),
+            );
+        }
         Ok(HttpProtocol {
             connect: ConnectSettings {
                 version: settings.version,
@@ -102,6 +109,12 @@ impl HttpProtocol {
             redirects += 1;
             let next = req.to_mut();
             next.url = url.resolve(location)?;
+            if user.parse_url(&next.url)?.origin != url.origin {
+                // Credentials meant for one origin are not handed to another, as browsers and
+                // curl do (the user's cookie jar still answers for the new origin).
+                next.headers
+                    .retain(|(name, _)| name != http::header::AUTHORIZATION && name != COOKIE);
+            }
             if (301..=303).contains(&response.status) && next.method != Method::HEAD {
                 next.method = Method::GET;
                 next.body = Bytes::new();

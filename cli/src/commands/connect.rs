@@ -1,0 +1,46 @@
+//! How the API commands reach a cluster: the masters' addresses and the caller's token.
+
+use std::path::PathBuf;
+
+use broadside_client::Client;
+use clap::Args;
+
+/// Where the masters are and who calls.
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// Masters' REST URLs (any of them; repeat or separate with commas).
+    #[arg(
+        long = "master",
+        env = "BROADSIDE_MASTER",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub masters: Vec<String>,
+    /// API token (`bst_…`); prefer BROADSIDE_TOKEN or --token-file, which stay out of the
+    /// process list.
+    #[arg(long, env = "BROADSIDE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// File holding the API token (its first line).
+    #[arg(long, env = "BROADSIDE_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl Connection {
+    /// A client of the masters with the token, if one is given.
+    pub fn client(&self) -> Result<Client, String> {
+        let client = Client::new(&self.masters);
+        let token = match (&self.token, &self.token_file) {
+            (Some(token), _) => Some(token.trim().to_owned()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+                Some(text.lines().next().unwrap_or_default().trim().to_owned())
+            }
+            (None, None) => None,
+        };
+        Ok(match token {
+            Some(token) => client.with_token(token),
+            None => client,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! The bearer strings of API tokens: `bst_` + a 16-hex-digit public id + `_` + a secret of 256
+//! random bits (base64url). The store keeps the id and the SHA-256 of the secret; the whole
+//! string is shown once, when the token is created.
+
+use base64::Engine;
+use broadside_raft_store::Sha256;
+use sha2::Digest;
+
+/// The prefix of every bearer string.
+pub(crate) const PREFIX: &str = "bst_";
+/// Length of the public id.
+const ID_LEN: usize = 16;
+/// Bytes of randomness in a secret.
+const SECRET_BYTES: usize = 32;
+
+/// A bearer string split into its parts.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Bearer {
+    /// The token's public id.
+    pub(crate) id: String,
+    /// The secret part.
+    secret: String,
+}
+
+impl std::fmt::Debug for Bearer {
+    /// Never shows the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bearer({}…)", self.id)
+    }
+}
+
+impl Bearer {
+    /// A new random token: its id, secret and the string to hand out.
+    pub(crate) fn generate() -> (Bearer, String) {
+        let id: String = (0..ID_LEN / 2)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        let secret_bytes: [u8; SECRET_BYTES] = rand::random();
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes);
+        let text = format!("{PREFIX}{id}_{secret}");
+        (Bearer { id, secret }, text)
+    }
+
+    /// Parses a bearer string; `None` when it is not one this cluster could have made.
+    pub(crate) fn parse(text: &str) -> Option<Bearer> {
+        let rest = text.trim().strip_prefix(PREFIX)?;
+        let (id, secret) = rest.split_at_checked(ID_LEN)?;
+        let secret = secret.strip_prefix('_')?;
+        let valid_id = id.bytes().all(|b| b.is_ascii_hexdigit());
+        let valid_secret = (32..=128).contains(&secret.len())
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        (valid_id && valid_secret).then(|| Bearer {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+
+    /// The SHA-256 of the secret, as the store keeps it.
+    pub(crate) fn secret_sha256(&self) -> Sha256 {
+        Sha256(sha2::Sha256::digest(self.secret.as_bytes()).into())
+    }
+
+    /// Whether `stored` is this secret's hash (compared in constant time).
+    pub(crate) fn matches(&self, stored: &Sha256) -> bool {
+        let mine = self.secret_sha256();
+        mine.0
+            .iter()
+            .zip(stored.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_parse_back_and_match_only_their_hash() {
+        let (bearer, text) = Bearer::generate();
+        assert!(text.starts_with(PREFIX));
+        assert!(text.len() >= 4 + 16 + 1 + 43, "{text}");
+        let parsed = Bearer::parse(&text).expect("parses");
+        assert_eq!(parsed, bearer);
+        assert!(parsed.matches(&bearer.secret_sha256()));
+        let (other, _) = Bearer::generate();
+        assert!(!parsed.matches(&other.secret_sha256()));
+        assert!(
+            !format!("{parsed:?}").contains(&text[21..]),
+            "Debug shows the secret"
+        );
+    }
+
+    #[test]
+    fn anything_else_is_not_a_token() {
+        for text in [
+            "",
+            "bst_",
+            "Bearer bst_0123456789abcdef_x",
+            "bst_0123456789abcdeX_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "bst_0123456789abcdef-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "bst_0123456789abcdef_short",
+            "bst_0123456789abcdef_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!a",
+        ] {
+            assert!(Bearer::parse(text).is_none(), "{text:?}");
+        }
+    }
+}
