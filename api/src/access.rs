@@ -63,13 +63,22 @@ pub struct NewToken {
     pub expires_in: Option<Duration>,
 }
 
-/// A token just created: the only time its secret is shown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// A token just created: the only time its secret is shown (its `Debug` form does not).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CreatedToken {
     /// The token.
     pub token: TokenInfo,
     /// The bearer string (`bst_…`): keep it, it is not shown again.
     pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("token", &self.token)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
 }
 
 /// The caller, as its token says.

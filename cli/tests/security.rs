@@ -137,8 +137,8 @@ async fn a_secret_reaches_the_target_and_nothing_else() {
     );
     let logs = cluster.logs();
     assert!(
-        logs.len() > 10_000,
-        "debug logs are too short to mean anything"
+        logs.contains("DEBUG"),
+        "the processes did not log at debug level"
     );
     assert!(!logs.contains(SECRET), "a log shows the secret");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));

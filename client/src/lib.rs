@@ -169,8 +169,7 @@ fn http() -> reqwest::Client {
     builder.build().unwrap_or_else(|_| reqwest::Client::new())
 }
 
-/// A client of one cluster.
-#[derive(Debug)]
+/// A client of one cluster. Its `Debug` form never shows its token.
 pub struct Client {
     http: reqwest::Client,
     /// Base URLs (`http://host:port`).
@@ -180,6 +179,16 @@ pub struct Client {
     authorization: Option<String>,
     /// Index of the master that answered last.
     current: AtomicUsize,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("masters", &self.masters)
+            .field("timeout", &self.timeout)
+            .field("token", &self.authorization.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The base URL of a master given as `host:port` or `http(s)://host:port[/]`.

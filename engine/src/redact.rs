@@ -15,12 +15,15 @@ pub const CREDENTIAL_HEADERS: [&str; 4] = [
     "set-cookie",
 ];
 
+/// What follows a value a message cut short.
+pub const CUT: char = '…';
+
 /// What stands for a redacted header value.
 pub const REDACTED: &str = "[redacted]";
 
 /// Shortest secret value that is replaced in text: shorter ones would blank out ordinary words
 /// (a one-letter secret is no secret worth hiding, and is refused where secrets are set).
-const MIN_SECRET_LEN: usize = 4;
+pub const MIN_SECRET_LEN: usize = 4;
 
 /// The redaction rules of one run.
 #[derive(Debug, Clone, Default)]
@@ -44,10 +47,23 @@ impl Redactor {
             .map(str::to_owned)
             .chain(sensitive.into_iter().map(str::to_ascii_lowercase))
             .collect();
+        // A value is also looked for as a query or form encodes it and as JSON escapes it.
         let mut secrets: Vec<(String, String)> = secrets
             .into_iter()
             .filter(|(_, value)| value.len() >= MIN_SECRET_LEN)
-            .map(|(name, value)| (value, name))
+            .flat_map(|(name, value)| {
+                let encoded = crate::expr::url_encode(&value);
+                let escaped = serde_json::to_string(&value)
+                    .map(|s| s[1..s.len() - 1].to_owned())
+                    .unwrap_or_default();
+                let mut forms = vec![value];
+                for form in [encoded, escaped] {
+                    if !forms.contains(&form) && form.len() >= MIN_SECRET_LEN {
+                        forms.push(form);
+                    }
+                }
+                forms.into_iter().map(move |form| (form, name.clone()))
+            })
             .collect();
         secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         Redactor { headers, secrets }
@@ -80,12 +96,28 @@ impl Redactor {
             .collect()
     }
 
-    /// `text` with every secret value replaced by `[secret:NAME]`.
+    /// `text` with every secret value replaced by `[secret:NAME]` — also the start of one cut
+    /// short where a message shortened a quoted value (`…` follows it).
     pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
         for (value, name) in &self.secrets {
             if out.contains(value.as_str()) {
                 out = Cow::Owned(out.replace(value.as_str(), &format!("[secret:{name}]")));
+            }
+        }
+        if out.contains(CUT) {
+            for (value, name) in &self.secrets {
+                let cuts = value
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .filter(|i| *i >= MIN_SECRET_LEN)
+                    .rev();
+                for end in cuts {
+                    let partial = format!("{}{CUT}", &value[..end]);
+                    if out.contains(&partial) {
+                        out = Cow::Owned(out.replace(&partial, &format!("[secret:{name}]{CUT}")));
+                    }
+                }
             }
         }
         out
@@ -113,6 +145,19 @@ mod tests {
         assert_eq!(r.header_value("accept", "text/plain"), "text/plain");
         let hidden = r.hidden_values([("Cookie", "sid=12345"), ("accept", "text/html")]);
         assert_eq!(hidden, ["sid=12345"]);
+    }
+
+    #[test]
+    fn encoded_and_cut_secrets_are_replaced_too() {
+        let value = "p@ss word/\"quoted\"-0123456789";
+        let r = Redactor::new([], [("pw".to_owned(), value.to_owned())]);
+        let query = format!("GET /x?p={}", crate::expr::url_encode(value));
+        assert_eq!(r.text(&query), "GET /x?p=[secret:pw]");
+        let json = serde_json::json!({ "p": value }).to_string();
+        assert_eq!(r.text(&json), r#"{"p":"[secret:pw]"}"#);
+        let cut = format!("expected `x`, found `{}…`", &value[..12]);
+        assert_eq!(r.text(&cut), "expected `x`, found `[secret:pw]…`");
+        assert_eq!(r.text("a short cut `p@s…`"), "a short cut `p@s…`");
     }
 
     #[test]

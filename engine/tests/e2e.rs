@@ -894,7 +894,7 @@ async fn a_redirect_to_another_origin_drops_credentials() {
     let p = plan(
         &r##"
 name: redirects
-http: { base_url: "{base}" }
+http: { base_url: "{base}", sensitive_headers: [x-api-key] }
 scenarios:
   - name: s
     injection: [ { at_once: 1 } ]
@@ -906,10 +906,18 @@ scenarios:
       - request:
           name: cross-origin
           url: /redirect/0?to=ECHO
-          headers: { authorization: "Bearer t", cookie: "c=1" }
+          headers:
+            authorization: "Bearer t"
+            proxy-authorization: "Basic p"
+            cookie: "c=1"
+            x-api-key: k
+            x-plain: kept
           checks:
             - { json_path: $.headers.authorization, exists: false }
+            - { json_path: "$.headers['proxy-authorization']", exists: false }
             - { json_path: $.headers.cookie, exists: false }
+            - { json_path: "$.headers['x-api-key']", exists: false }
+            - { json_path: "$.headers['x-plain']", is: kept }
             - { json_path: $.path, is: /echo }
 "##
         .replace("ECHO", &echo),

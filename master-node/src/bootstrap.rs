@@ -85,7 +85,7 @@ fn read_token(path: &std::path::Path) -> Option<String> {
 }
 
 /// Writes `token` to `path`, readable by its owner only.
-fn write_token(path: &std::path::Path, token: &str) -> std::io::Result<()> {
+pub(crate) fn write_token(path: &std::path::Path, token: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -161,7 +161,11 @@ pub(crate) async fn admin_token(node: Arc<Node>, stop: CancellationToken) {
                 tracing::info!(token = %token.id, "admin token created");
                 return;
             }
-            Ok(Response::Rejected { .. }) => return,
+            Ok(Response::Rejected { message, .. }) => {
+                // Another master's (or an earlier) bootstrap won: the cluster has its tokens.
+                tracing::info!(token = %token.id, reason = %message, "admin token not bootstrapped");
+                return;
+            }
             Ok(_) | Err(_) => {}
         }
         tokio::select! {

@@ -75,7 +75,7 @@ impl LocalCluster {
         }
         // The first admin token, known here so that its user can call the API.
         std::fs::create_dir_all(dir)
-            .and_then(|()| std::fs::write(dir.join("admin-token"), format!("{admin_token}\n")))
+            .and_then(|()| crate::bootstrap::write_token(&dir.join("admin-token"), &admin_token))
             .map_err(|source| StartError::File {
                 path: dir.join("admin-token").display().to_string(),
                 source,

@@ -341,3 +341,42 @@ async fn every_documented_operation_reaches_a_handler() {
     assert!(checked > 25, "only {checked} operations documented");
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn browsers_reach_a_master_only_by_its_names_and_without_cors() {
+    let sandbox = Sandbox::start(1).await;
+    let addr = sandbox.http(sandbox.leader().await);
+    let port = addr.port();
+    for (host, status) in [
+        (format!("localhost:{port}"), 200),
+        (format!("127.0.0.1:{port}"), 200),
+        (format!("rebound.attacker.test:{port}"), 400),
+    ] {
+        let reply = request(addr, "GET", "/api/v1/whoami", &[("host", &host)], "").await;
+        assert_eq!(reply.status, status, "Host {host}: {}", reply.text());
+    }
+    // No CORS unless configured: a preflight gets no allowance.
+    let preflight = request(
+        addr,
+        "OPTIONS",
+        "/api/v1/projects",
+        &[
+            ("origin", "https://elsewhere.test"),
+            ("access-control-request-method", "POST"),
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        preflight
+            .headers
+            .get("access-control-allow-origin")
+            .is_none(),
+        "{:?}",
+        preflight.headers
+    );
+    // HEAD is GET without a body.
+    let head = request(addr, "HEAD", "/healthz", &[("authorization", "")], "").await;
+    assert_eq!(head.status, 200);
+    sandbox.shutdown().await;
+}

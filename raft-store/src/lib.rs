@@ -37,7 +37,7 @@ pub use command::{
 pub use db::STORE_FORMAT;
 pub use error::{Error, Result};
 pub use log_store::LogStore;
-pub use query::{all_pages, Page, PageRequest, StoreReader, DEFAULT_PAGE, MAX_PAGE};
+pub use query::{all_pages, cursor, Page, PageRequest, StoreReader, DEFAULT_PAGE, MAX_PAGE};
 pub use sm::{
     valid_name, valid_path, valid_worker_id, StateMachineStore, DEDUP_WINDOW_MS, MAX_BATCH_DELTAS,
     MAX_BLOB_BYTES, MAX_CHUNK_BYTES, MAX_PARALLELISM, MAX_PINNED_FILES, MAX_SECRET_BYTES,

@@ -62,6 +62,29 @@ pub struct Page<T> {
     pub next: Option<Vec<u8>>,
 }
 
+/// The cursors that resume a listing right after one of its items: what [`Page::next`] is when
+/// a page ends there. A listing that filters what it scanned ends its page on the last item it
+/// kept, so that its cursor names nothing the caller was not shown.
+pub mod cursor {
+    use crate::sm::keys;
+    use crate::types::JobId;
+
+    /// After project `name` in [`super::StoreReader::list_projects`].
+    pub fn project(name: &str) -> Vec<u8> {
+        keys::project(name)
+    }
+
+    /// After token `id` in [`super::StoreReader::list_tokens`].
+    pub fn token(id: &str) -> Vec<u8> {
+        keys::token(id)
+    }
+
+    /// After job `id` in [`super::StoreReader::list_jobs`] of `project`.
+    pub fn job_in_project(project: &str, id: JobId) -> Vec<u8> {
+        keys::job_index(project, id)
+    }
+}
+
 /// Every item of a paged list: calls `list` page after page until the last one.
 pub fn all_pages<T>(mut list: impl FnMut(&PageRequest) -> Result<Page<T>>) -> Result<Vec<T>> {
     let mut request = PageRequest::first(MAX_PAGE);

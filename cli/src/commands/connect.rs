@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use broadside_client::Client;
 use clap::Args;
 
-/// Where the masters are and who calls.
-#[derive(Debug, Args)]
+/// Where the masters are and who calls. Its `Debug` form never shows the token.
+#[derive(Args)]
 pub struct Connection {
     /// Masters' REST URLs (any of them; repeat or separate with commas).
     #[arg(
@@ -23,6 +23,16 @@ pub struct Connection {
     /// File holding the API token (its first line).
     #[arg(long, env = "BROADSIDE_TOKEN_FILE", conflicts_with = "token")]
     pub token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("masters", &self.masters)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("token_file", &self.token_file)
+            .finish()
+    }
 }
 
 impl Connection {

@@ -106,12 +106,26 @@ pub struct RunOptions {
 
 /// The secrets of a local run: every `BROADSIDE_SECRET_<name>` environment variable is the
 /// secret `<name>` (what `secret('<name>')` reads in the simulation).
-fn secrets_from_env() -> Secrets {
-    Secrets::new(std::env::vars().filter_map(|(key, value)| {
-        key.strip_prefix(SECRET_ENV_PREFIX)
-            .filter(|name| !name.is_empty())
-            .map(|name| (name.to_owned(), value))
-    }))
+/// A value shorter than [`broadside_engine::redact::MIN_SECRET_LEN`] could not be told apart
+/// from ordinary text in a report, so it is refused, as the masters refuse it.
+fn secrets_from_env() -> Result<Secrets, String> {
+    let mut pairs = Vec::new();
+    for (key, value) in std::env::vars() {
+        let Some(name) = key
+            .strip_prefix(SECRET_ENV_PREFIX)
+            .filter(|n| !n.is_empty())
+        else {
+            continue;
+        };
+        if value.len() < broadside_engine::redact::MIN_SECRET_LEN {
+            return Err(format!(
+                "{key}: a secret is at least {} bytes long",
+                broadside_engine::redact::MIN_SECRET_LEN
+            ));
+        }
+        pairs.push((name.to_owned(), value));
+    }
+    Ok(Secrets::new(pairs))
 }
 
 /// Environment variables naming a local run's secrets start with this.
@@ -120,12 +134,19 @@ pub const SECRET_ENV_PREFIX: &str = "BROADSIDE_SECRET_";
 /// Runs `plan` with live progress, prints the summary, writes the reports, and returns the
 /// exit code. The first Ctrl-C stops the run early; results so far are still reported.
 pub async fn run_plan(plan: Arc<Plan>, options: RunOptions) -> u8 {
+    let secrets = match secrets_from_env() {
+        Ok(secrets) => secrets,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::EXIT_BAD_INPUT;
+        }
+    };
     let stop = CancellationToken::new();
     let config = RunConfig {
         segment: options.segment,
         from: options.from,
         policy: options.policy.into(),
-        secrets: secrets_from_env(),
+        secrets,
         stop: stop.clone(),
         gate: Default::default(),
     };

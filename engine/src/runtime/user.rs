@@ -680,8 +680,14 @@ fn append_body(text: &mut String, body: &[u8], redactor: &Redactor) {
         return;
     }
     text.push('\n');
-    let shown = &body[..body.len().min(SAMPLE_BODY)];
-    text.push_str(&redactor.text(&String::from_utf8_lossy(shown)));
+    // Redacted whole, then cut: a secret across the cut is hidden too.
+    let whole = String::from_utf8_lossy(body);
+    let redacted = redactor.text(&whole);
+    let mut end = redacted.len().min(SAMPLE_BODY);
+    while !redacted.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.push_str(&redacted[..end]);
     if body.len() > SAMPLE_BODY {
         text.push_str(&format!("\n… ({} bytes in all)", body.len()));
     }

@@ -183,7 +183,8 @@ pub(crate) fn unauthenticated() -> Error {
 }
 
 /// Whether `principal` may create a token granting `admin` and `projects`: an administrator
-/// grants anything; a maintainer grants roles on the projects it maintains, never admin.
+/// grants anything; a maintainer grants roles on the projects it maintains, never admin, and
+/// never a token without roles.
 pub(crate) fn may_grant(
     principal: &Principal,
     admin: bool,
@@ -197,12 +198,49 @@ pub(crate) fn may_grant(
             "only a cluster admin creates admin tokens".to_owned(),
         ));
     }
+    let mut projects = projects.into_iter().peekable();
+    if projects.peek().is_none() {
+        return Err(Error::Forbidden(
+            "only a cluster admin creates tokens without a project role".to_owned(),
+        ));
+    }
     for project in projects {
         require_role(principal, &project, ProjectRole::Maintainer, || {
             format!("no project {project:?}")
         })?;
     }
     Ok(())
+}
+
+/// The expiry of a token `principal` creates asking for `wanted`: never later than the
+/// creator's own, so that a short-lived credential cannot leave a lasting one behind.
+pub(crate) fn capped_expiry(principal: &Principal, wanted: Option<u64>) -> Option<u64> {
+    let own = match principal {
+        Principal::Token(t) => t.expires_at_ms,
+        _ => None,
+    };
+    match (wanted, own) {
+        (Some(w), Some(o)) => Some(w.min(o)),
+        (w, o) => w.or(o),
+    }
+}
+
+/// Whether `principal`'s token is still good on this replica at `now` (a stream authorized
+/// when it opened asks again as it goes, so that a revocation ends it too).
+pub(crate) fn still_valid(
+    principal: &Principal,
+    reader: &broadside_raft_store::StoreReader,
+    now: u64,
+) -> bool {
+    match principal {
+        Principal::Token(t) => reader
+            .token(&t.id)
+            .ok()
+            .flatten()
+            .is_some_and(|stored| stored.is_valid_at(now)),
+        Principal::Local => true,
+        Principal::Anonymous => false,
+    }
 }
 
 /// Whether `principal` may revoke `token`: an administrator any; a maintainer a token whose

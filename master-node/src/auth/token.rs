@@ -12,6 +12,8 @@ pub(crate) const PREFIX: &str = "bst_";
 const ID_LEN: usize = 16;
 /// Bytes of randomness in a secret.
 const SECRET_BYTES: usize = 32;
+/// Characters of a secret: 32 bytes in base64url without padding.
+const SECRET_LEN: usize = 43;
 
 /// A bearer string split into its parts.
 #[derive(Clone, PartialEq, Eq)]
@@ -47,7 +49,9 @@ impl Bearer {
         let (id, secret) = rest.split_at_checked(ID_LEN)?;
         let secret = secret.strip_prefix('_')?;
         let valid_id = id.bytes().all(|b| b.is_ascii_hexdigit());
-        let valid_secret = (32..=128).contains(&secret.len())
+        // Exactly 256 bits, base64url without padding: a token typed by hand or cut short is
+        // refused, the bootstrap token of `--admin-token-file` included.
+        let valid_secret = secret.len() == SECRET_LEN
             && secret
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -102,6 +106,8 @@ mod tests {
             "bst_0123456789abcdeX_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "bst_0123456789abcdef-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "bst_0123456789abcdef_short",
+            "bst_0123456789abcdef_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "bst_0123456789abcdef_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "bst_0123456789abcdef_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!a",
         ] {
             assert!(Bearer::parse(text).is_none(), "{text:?}");

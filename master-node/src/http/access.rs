@@ -15,7 +15,7 @@ use broadside_api::{
     Whoami,
 };
 use broadside_raft_store::model::{self, Token};
-use broadside_raft_store::Command;
+use broadside_raft_store::{cursor, Command};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -90,21 +90,31 @@ async fn list_tokens(
     responses((status = 200, body = Page<TokenInfo>), (status = 404, body = broadside_api::Problem)))]
 async fn project_tokens(
     State(app): State<Arc<App>>,
+    caller: Caller,
     _: Consistent,
     ApiPath(project): ApiPath<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<TokenInfo>>, Problem> {
     let request = page_request(&query)?;
+    let project_name = project.clone();
     let listed = app
         .read(move |r| {
             filtered(
                 request,
                 |req| r.list_tokens(req),
                 |t| t.projects.contains_key(&project),
+                |t| cursor::token(&t.id),
             )
         })
         .await?;
-    Ok(Json(page(listed, |t| views::token(&t))))
+    // Another project's roles of these tokens are not this project's business.
+    Ok(Json(page(listed, |t| {
+        let mut info = views::token(&t);
+        if !caller.principal.is_admin() {
+            info.projects.retain(|p, _| *p == project_name);
+        }
+        info
+    })))
 }
 
 /// Create a token
@@ -140,6 +150,7 @@ async fn create_token(
         Some(d) => Some(now_ms().saturating_add(d.as_millis() as u64)),
         None => None,
     };
+    let expires_at_ms = auth::capped_expiry(&caller.principal, expires_at_ms);
     let token = Token {
         id: bearer.id.clone(),
         name: new.name,

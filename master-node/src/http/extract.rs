@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::Method;
 use axum::middleware::Next;
@@ -143,11 +143,17 @@ pub(crate) struct RequestDigest(pub(crate) Sha256);
 /// is refused (`crate::idempotency`). Uploads stream; their scope names their content instead.
 pub(crate) async fn digest_keyed_request(request: Request, next: Next) -> Response {
     let keyed = request.headers().contains_key(IDEMPOTENCY_KEY);
-    let json = request
+    let small = request
         .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|t| t.starts_with("application/json"));
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_none_or(|n| n <= super::JSON_BODY_LIMIT);
+    let json = match request.headers().get(CONTENT_TYPE) {
+        Some(t) => t
+            .to_str()
+            .is_ok_and(|t| t.to_ascii_lowercase().starts_with("application/json")),
+        None => small,
+    };
     if !keyed || !json || request.method() == Method::GET || request.method() == Method::HEAD {
         return next.run(request).await;
     }

@@ -11,7 +11,7 @@ use broadside_api::{
     AbortRequest, Job, JobDetails, JobListQuery, Page, PageQuery, ReadQuery, Submission, Task,
 };
 use broadside_raft_store::model;
-use broadside_raft_store::Command;
+use broadside_raft_store::{cursor, Command};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -103,6 +103,7 @@ async fn list(
                 request,
                 |req| r.list_jobs(Some(&project), req),
                 |j| wanted.is_none_or(|s| j.state == s),
+                |j| cursor::job_in_project(&j.project, j.id),
             )
         })
         .await?;

@@ -24,15 +24,18 @@ pub(crate) fn page_request(query: &PageQuery) -> Result<PageRequest> {
 }
 
 /// One page of `list` holding only the items `keep` accepts: pages are read on until this one
-/// is full, never past what still fits, so that `next` never skips an accepted item.
+/// is full, never past what still fits, so that `next` never skips an accepted item. The page's
+/// cursor is that of its last item (`cursor_of`, see `broadside_raft_store::cursor`), never the
+/// key of an item left out: a cursor names nothing the caller may not see.
 pub(crate) fn filtered<T>(
     mut request: PageRequest,
     mut list: impl FnMut(&PageRequest) -> broadside_raft_store::Result<broadside_raft_store::Page<T>>,
     keep: impl Fn(&T) -> bool,
+    cursor_of: impl Fn(&T) -> Vec<u8>,
 ) -> Result<broadside_raft_store::Page<T>> {
     let limit = request.limit();
     let mut items = Vec::new();
-    let next = loop {
+    let more = loop {
         let page = list(&request)?;
         items.extend(page.items.into_iter().filter(|item| keep(item)));
         match page.next {
@@ -40,8 +43,13 @@ pub(crate) fn filtered<T>(
                 request.after = Some(next);
                 request.limit = limit - items.len();
             }
-            next => break next,
+            next => break next.is_some(),
         }
+    };
+    let next = if more {
+        items.last().map(cursor_of)
+    } else {
+        None
     };
     Ok(broadside_raft_store::Page { items, next })
 }

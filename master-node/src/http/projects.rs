@@ -7,7 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use broadside_api::{NewProject, Page, PageQuery, Project, ReadQuery};
-use broadside_raft_store::Command;
+use broadside_raft_store::{cursor, Command};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -52,6 +52,7 @@ async fn list(
                 request,
                 |req| r.list_projects(req),
                 |p| principal.sees(&p.name),
+                |p| cursor::project(&p.name),
             )
         })
         .await?;

@@ -31,12 +31,15 @@ use futures::{Stream, StreamExt};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::authorize::Caller;
 use super::extract::{ApiPath, ApiQuery, Consistent};
 use super::jobs::load;
 use super::Problem;
 use crate::app::App;
+use crate::auth;
 use crate::error::{Error, Result};
 use crate::live::{LiveEvent, LiveJob, TaskLog};
+use crate::node::now_ms;
 use crate::results::{start_skew_ms, task_reports};
 
 /// How often live streams look for new data.
@@ -228,11 +231,14 @@ fn sse(event: LiveEvent) -> Option<Event> {
     ))]
 async fn live(
     State(app): State<Arc<App>>,
+    caller: Caller,
     ApiPath(id): ApiPath<u64>,
 ) -> std::result::Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>, Problem> {
     load(&app, id).await?;
+    let principal = Arc::new(caller.principal);
     let stream = futures::stream::unfold(Some(LiveJob::new(id)), move |state| {
         let app = Arc::clone(&app);
+        let principal = Arc::clone(&principal);
         async move {
             let mut live = state?;
             if live.is_done() {
@@ -246,6 +252,9 @@ async fn live(
             }
             let (events, live) = app
                 .read(move |reader| {
+                    if !auth::still_valid(&principal, reader, now_ms()) {
+                        return Err(auth::unauthenticated());
+                    }
                     let events = live.step(reader);
                     Ok((events, live))
                 })
@@ -288,6 +297,7 @@ fn ndjson(lines: &[LogEvent]) -> Bytes {
     ))]
 async fn logs(
     State(app): State<Arc<App>>,
+    caller: Caller,
     ApiPath((id, index)): ApiPath<(u64, u32)>,
     ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> std::result::Result<Response, Problem> {
@@ -310,8 +320,10 @@ async fn logs(
     if !query.follow {
         return Ok((headers, first).into_response());
     }
+    let principal = Arc::new(caller.principal);
     let rest = futures::stream::unfold(Some(log), move |state| {
         let app = Arc::clone(&app);
+        let principal = Arc::clone(&principal);
         async move {
             let mut log = state?;
             tokio::select! {
@@ -320,6 +332,9 @@ async fn logs(
             }
             let (bytes, finished, log) = app
                 .read(move |reader| {
+                    if !auth::still_valid(&principal, reader, now_ms()) {
+                        return Err(auth::unauthenticated());
+                    }
                     let (lines, finished) = log.read(reader, false)?;
                     Ok((ndjson(&lines), finished, log))
                 })

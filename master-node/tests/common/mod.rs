@@ -63,10 +63,10 @@ async fn exchange(
             .await
             .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(connection);
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::HOST, addr.to_string());
+    let mut request = http::Request::builder().method(method).uri(path);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request = request.header(http::header::HOST, addr.to_string());
+    }
     for (k, v) in headers {
         request = request.header(*k, *v);
     }

@@ -6,10 +6,10 @@ use super::keys;
 use super::tx::Tx;
 use crate::command::{Command, Response};
 use crate::db::{
-    CF_AUDIT, CF_AUDIT_INDEX, CF_PROJECTS, CF_SECRETS, CF_SETTINGS, CF_SM_META, CF_TOKENS,
+    CF_AUDIT, CF_AUDIT_INDEX, CF_JOBS, CF_PROJECTS, CF_SECRETS, CF_SETTINGS, CF_SM_META, CF_TOKENS,
 };
 use crate::error::Result;
-use crate::model::{Actor, AuditRecord, ProjectSettings, Secret, SecretBytes, Token};
+use crate::model::{Actor, AuditRecord, Job, ProjectSettings, Secret, SecretBytes, Token};
 
 /// Largest secret value.
 pub const MAX_SECRET_BYTES: usize = 64 << 10;
@@ -149,10 +149,39 @@ pub(crate) fn forget_project(tx: &mut Tx<'_>, project: &str) -> Result<()> {
 }
 
 /// Records an accepted write of `actor` in the audit log.
-pub(crate) fn audit(tx: &mut Tx<'_>, actor: &Actor, command: &Command) -> Result<()> {
+/// The projects a command concerns, read before it is applied (a deleted job's project is
+/// gone after): its own, its job's, or the projects a token holds roles on.
+pub(crate) fn audit_projects(tx: &Tx<'_>, command: &Command) -> Result<Vec<String>> {
+    let projects = match command {
+        Command::AbortJob { job_id, .. } | Command::DeleteJob { job_id } => tx
+            .get::<Job>(CF_JOBS, &keys::job(*job_id))?
+            .map(|j| vec![j.project])
+            .unwrap_or_default(),
+        Command::CreateToken(token) => token.projects.keys().cloned().collect(),
+        Command::RevokeToken { id } => tx
+            .get::<Token>(CF_TOKENS, &keys::token(id))?
+            .map(|t| t.projects.into_keys().collect())
+            .unwrap_or_default(),
+        other => other
+            .audit_summary()
+            .1
+            .map(|p| vec![p.to_owned()])
+            .unwrap_or_default(),
+    };
+    Ok(projects)
+}
+
+/// Records an accepted write of `actor` that concerns `projects` (see [`audit_projects`]).
+pub(crate) fn audit(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    command: &Command,
+    projects: &[String],
+) -> Result<()> {
     let seq: u64 = tx.get(CF_SM_META, keys::META_NEXT_AUDIT)?.unwrap_or(1);
     tx.put(CF_SM_META, keys::META_NEXT_AUDIT.to_vec(), &(seq + 1))?;
-    let (action, project, target) = command.audit_summary();
+    let (action, _, target) = command.audit_summary();
+    let project = projects.first().map(String::as_str);
     let record = AuditRecord {
         seq,
         at_ms: tx.now,
@@ -165,7 +194,7 @@ pub(crate) fn audit(tx: &mut Tx<'_>, actor: &Actor, command: &Command) -> Result
         project: project.map(str::to_owned),
         target: target.chars().take(1024).collect(),
     };
-    if let Some(project) = project {
+    for project in projects {
         tx.put_raw(CF_AUDIT_INDEX, keys::audit_index(project, seq), Vec::new());
     }
     tx.put(CF_AUDIT, keys::audit(seq), &record)?;

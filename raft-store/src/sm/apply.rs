@@ -60,6 +60,10 @@ pub(crate) fn apply_request(tx: &mut Tx<'_>, request: &Request) -> Result<Respon
         return Ok(seen.response);
     }
 
+    let audited = match request.actor() {
+        Some(_) => access::audit_projects(tx, request.command())?,
+        None => Vec::new(),
+    };
     let mut response = dispatch(tx, request.command())?;
     if let Response::Rejected { .. } = &response {
         if !tx_keeps_rejected(request.command()) {
@@ -70,7 +74,7 @@ pub(crate) fn apply_request(tx: &mut Tx<'_>, request: &Request) -> Result<Respon
     if let Response::Rejected { code, message } = &response {
         tracing::debug!(request_id = id.0, ?code, %message, "command refused");
     } else if let Some(actor) = request.actor() {
-        access::audit(tx, actor, request.command())?;
+        access::audit(tx, actor, request.command(), &audited)?;
     }
     remember(tx, id, now, &mut response)?;
     if let Some(body) = request.body_sha256() {

@@ -199,6 +199,7 @@ async fn accepted_writes_with_an_actor_are_audited_never_with_secrets() {
         request: "req-1".into(),
     };
     let mut at = h.now;
+    // Ids far from the harness's own (which numbers its requests from 1).
     let mut by = |command: Command, id: u128| {
         at += 1000;
         Request::by(RequestId(id), at, command, Some(actor.clone()), None)
@@ -208,7 +209,7 @@ async fn accepted_writes_with_an_actor_are_audited_never_with_secrets() {
             name: "shop".into(),
             description: String::new(),
         },
-        1,
+        1001,
     );
     let secret = by(
         Command::PutSecret {
@@ -216,14 +217,14 @@ async fn accepted_writes_with_an_actor_are_audited_never_with_secrets() {
             name: "api_key".into(),
             value: SecretBytes(b"super-secret".to_vec()),
         },
-        2,
+        2002,
     );
     let refused = by(
         Command::CreateProject {
             name: "shop".into(),
             description: String::new(),
         },
-        3,
+        3003,
     );
     ok(&h.apply_request(create).await);
     ok(&h.apply_request(secret).await);
@@ -238,23 +239,38 @@ async fn accepted_writes_with_an_actor_are_audited_never_with_secrets() {
             description: String::new(),
         })
         .await);
+    // A grant and its revocation concern every project the token holds roles on.
+    let roles = [
+        ("shop", ProjectRole::Viewer),
+        ("other", ProjectRole::Runner),
+    ];
+    ok(&h
+        .apply_request(by(Command::CreateToken(token("t2", false, &roles)), 4004))
+        .await);
+    ok(&h
+        .apply_request(by(Command::RevokeToken { id: "t2".into() }, 5005))
+        .await);
     let r = h.reader();
     let all = r.audit(None, &PageRequest::default()).unwrap().items;
     let actions: Vec<&str> = all.iter().map(|a| a.action.as_str()).collect();
-    assert_eq!(actions, ["create_project", "put_secret"]);
+    assert_eq!(
+        actions,
+        [
+            "create_project",
+            "put_secret",
+            "create_token",
+            "revoke_token"
+        ]
+    );
     assert_eq!(all[1].target, "api_key");
     assert_eq!(all[1].actor, actor);
     let text = format!("{all:?}");
     assert!(!text.contains("super-secret"), "{text}");
-    assert_eq!(
-        r.audit(Some("shop"), &PageRequest::default())
+    let of = |project: &str| {
+        r.audit(Some(project), &PageRequest::default())
             .unwrap()
-            .items,
-        all
-    );
-    assert!(r
-        .audit(Some("other"), &PageRequest::default())
-        .unwrap()
-        .items
-        .is_empty());
+            .items
+    };
+    assert_eq!(of("shop"), all);
+    assert_eq!(of("other"), all[2..]);
 }

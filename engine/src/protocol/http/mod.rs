@@ -31,6 +31,8 @@ pub struct HttpProtocol {
     connect: ConnectSettings,
     follow_redirects: bool,
     max_redirects: u32,
+    /// Lower-case names of the headers the simulation marks sensitive.
+    sensitive: Vec<String>,
     shared: Option<Mutex<ConnSet>>,
 }
 
@@ -80,6 +82,11 @@ impl HttpProtocol {
             },
             follow_redirects: settings.follow_redirects,
             max_redirects: settings.max_redirects,
+            sensitive: settings
+                .sensitive_headers
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
             shared: (settings.connections == ConnectionMode::Shared)
                 .then(|| Mutex::new(ConnSet::default())),
         })
@@ -111,9 +118,14 @@ impl HttpProtocol {
             next.url = url.resolve(location)?;
             if user.parse_url(&next.url)?.origin != url.origin {
                 // Credentials meant for one origin are not handed to another, as browsers and
-                // curl do (the user's cookie jar still answers for the new origin).
-                next.headers
-                    .retain(|(name, _)| name != http::header::AUTHORIZATION && name != COOKIE);
+                // curl do (the user's cookie jar still answers for the new origin); nor are the
+                // headers the simulation marks sensitive.
+                next.headers.retain(|(name, _)| {
+                    name != http::header::AUTHORIZATION
+                        && name != http::header::PROXY_AUTHORIZATION
+                        && name != COOKIE
+                        && !self.sensitive.iter().any(|s| s == name.as_str())
+                });
             }
             if (301..=303).contains(&response.status) && next.method != Method::HEAD {
                 next.method = Method::GET;
