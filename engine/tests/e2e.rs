@@ -869,16 +869,25 @@ scenarios:
           url: /echo
           headers: { cookie: "sid=cookie-value" }
           checks: [ { status: 201 } ]
+      - request:
+          name: quotes
+          url: /echo
+          checks: [ { json_path: $.headers.authorization, is: nothing-like-it } ]
 "##,
         &t.base_url(),
     );
     let outcome = run_whole(p).await;
     assert_eq!(count(&outcome, "fails"), (0, 2));
+    assert_eq!(count(&outcome, "quotes"), (0, 2));
     let sample = outcome.stats.error_samples.first().expect("a sample");
     let text = format!("{}\n{}", sample.request_text, sample.response_text);
+    // The check quoting the echoed header names it without its value.
+    let errors = format!("{:?}", outcome.stats.errors);
     for secret in ["k-123456", "tok-abcdef", "cookie-value"] {
         assert!(!text.contains(secret), "{secret} in the sample:\n{text}");
+        assert!(!errors.contains(secret), "{secret} in the errors: {errors}");
     }
+    assert!(errors.contains("[redacted]"), "{errors}");
     assert!(text.contains("authorization: [redacted]"), "{text}");
     assert!(text.contains("x-api-key: [redacted]"), "{text}");
     t.shutdown().await.expect("target stops");

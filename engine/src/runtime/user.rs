@@ -335,6 +335,7 @@ impl VirtualUser {
             Ok(p) => p,
             Err(e) => {
                 let end = Instant::now();
+                let e = self.run.redactor.text_owned(e);
                 return self.outcome(r, end, Duration::ZERO, Err(e), None);
             }
         };
@@ -363,13 +364,14 @@ impl VirtualUser {
                 match failure {
                     None => Ok(()),
                     Some(message) => {
+                        let message = self.shown_error(message, &prepared);
                         let sample = self.sample(&message, &prepared, Some(&response));
                         return self.outcome(r, end, latency, Err(message), sample);
                     }
                 }
             }
             Err(e) => {
-                let message = e.to_string();
+                let message = self.shown_error(e.to_string(), &prepared);
                 let sample = self.sample(&message, &prepared, None);
                 return self.outcome(r, end, latency, Err(message), sample);
             }
@@ -393,8 +395,6 @@ impl VirtualUser {
                 Flow::Next
             }
             Err(error) => {
-                // A check's message may quote what the target sent back, a secret included.
-                let error = self.run.redactor.text_owned(error);
                 recorder.record_request(r.id, end.into_std(), latency, false, Some(&error));
                 if let Some((request_text, response_text)) = sample {
                     recorder.record_error_sample(ErrorSample {
@@ -480,6 +480,24 @@ impl VirtualUser {
             timeout: r.timeout,
             keep_body: r.needs_body,
         })
+    }
+
+    /// An error message as reports show it (it names the error and counts it): a check's
+    /// message may quote what the target sent back — a secret, or the value of a credential
+    /// header the request carried and the target echoed.
+    fn shown_error(&self, message: String, request: &PreparedRequest) -> String {
+        let redactor = &self.run.redactor;
+        let mut message = redactor.text_owned(message);
+        let sent = request
+            .headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)));
+        for value in redactor.hidden_values(sent) {
+            if message.contains(value.as_str()) {
+                message = message.replace(value.as_str(), crate::redact::REDACTED);
+            }
+        }
+        message
     }
 
     /// The request/response texts of an error sample, when the recorder still wants one.
