@@ -12,6 +12,7 @@ use broadside_rpc::raft::LeaderState;
 use openraft::ServerState;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::cache::TokenCache;
 use crate::blocking::Blocking;
 use crate::error::{Error, Result};
 use crate::idempotency::Writer;
@@ -59,6 +60,8 @@ pub(crate) struct App {
     pub(crate) snapshots_lane: Blocking,
     /// Validation and report building.
     pub(crate) heavy: Blocking,
+    /// Tokens read from the replica, while unchanged.
+    pub(crate) tokens: TokenCache,
     /// Cancelled when the master stops: long-lived responses (live streams) end.
     pub(crate) stop: CancellationToken,
 }
@@ -79,6 +82,7 @@ impl App {
             chunk_reads: Blocking::new("file chunks", CHUNK_READS),
             snapshots_lane: Blocking::new("scheduler snapshots", SNAPSHOTS),
             heavy: Blocking::new("validation and reports", HEAVY),
+            tokens: TokenCache::default(),
             stop,
         })
     }

@@ -81,6 +81,9 @@ pub(crate) struct Db {
     pub(crate) snapshot_dir: PathBuf,
     /// Source of unique temporary file names.
     pub(crate) tmp_seq: std::sync::atomic::AtomicU64,
+    /// Bumped after every write that changed the tokens (an applied entry, a snapshot
+    /// installed): what a cache of tokens is checked against.
+    pub(crate) tokens_generation: std::sync::atomic::AtomicU64,
 }
 
 impl Db {
@@ -117,9 +120,16 @@ impl Db {
             db,
             snapshot_dir,
             tmp_seq: std::sync::atomic::AtomicU64::new(0),
+            tokens_generation: std::sync::atomic::AtomicU64::new(0),
         };
         this.check_format()?;
         Ok(this)
+    }
+
+    /// Notes that the tokens changed (after the change is written).
+    pub(crate) fn tokens_changed(&self) {
+        self.tokens_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     fn check_format(&self) -> Result<()> {

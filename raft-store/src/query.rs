@@ -110,6 +110,14 @@ impl StoreReader {
         StoreReader { db }
     }
 
+    /// A number that changes after every write that changed the tokens: a token read after
+    /// reading generation `g` is current for as long as the generation is still `g`.
+    pub fn tokens_generation(&self) -> u64 {
+        self.db
+            .tokens_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn get<T: DeserializeOwned>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>> {
         match self.db.db.get_pinned_cf(self.db.cf(cf)?, key)? {
             Some(bytes) => Ok(Some(decode(cf, &bytes)?)),

@@ -7,6 +7,7 @@
 //! secrets, settings and the project's tokens. What a caller may not see does not exist for it:
 //! a project or job without any role on it answers 404, a role too low answers 403.
 
+pub(crate) mod cache;
 pub(crate) mod token;
 
 use std::sync::Arc;

@@ -107,11 +107,23 @@ async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
         .ok_or_else(|| {
             Error::Unauthenticated("the Authorization header is not `Bearer bst_…`".to_owned())
         })?;
-    let id = bearer.id.clone();
-    let token = app.read(move |r| Ok(r.token(&id)?)).await?;
+    let token = match app.tokens.get(app.reader(), &bearer.id) {
+        Some(token) => token,
+        None => {
+            let id = bearer.id.clone();
+            let (generation, token) = app
+                .read(move |r| {
+                    let generation = r.tokens_generation();
+                    Ok((generation, r.token(&id)?.map(Arc::new)))
+                })
+                .await?;
+            app.tokens.put(bearer.id.clone(), generation, token.clone());
+            token
+        }
+    };
     match token {
         Some(t) if bearer.matches(&t.secret_sha256) && t.is_valid_at(now_ms()) => {
-            Ok(Principal::Token(Arc::new(t)))
+            Ok(Principal::Token(t))
         }
         _ => Err(Error::Unauthenticated(
             "the token is unknown, revoked or expired".to_owned(),

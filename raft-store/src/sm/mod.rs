@@ -26,7 +26,7 @@ pub use jobs::{MAX_BATCH_DELTAS, MAX_PARALLELISM, MAX_PINNED_FILES};
 
 use crate::codec::decode;
 use crate::command::Response;
-use crate::db::{Db, CF_SM_META};
+use crate::db::{Db, CF_SM_META, CF_TOKENS};
 use crate::error::{blocking, IntoStorage, Result};
 use crate::query::StoreReader;
 use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -80,7 +80,11 @@ impl StateMachineStore {
                 keys::META_LAST_APPLIED.to_vec(),
                 &Some(entry.log_id),
             )?;
+            let tokens = tx.touches(CF_TOKENS);
             db.write(tx.into_batch()?)?;
+            if tokens {
+                db.tokens_changed();
+            }
             responses.push(response);
         }
         Ok(responses)

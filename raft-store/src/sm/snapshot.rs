@@ -253,7 +253,10 @@ pub(crate) fn install_file(db: &Db, received: &Path, expected: &SnapshotMeta) ->
     let mut marker = WriteBatch::default();
     marker.put_cf(db.cf(CF_SM_META)?, keys::META_INSTALLING, encode(&meta)?);
     db.write_sync(marker)?;
-    load(db, &incoming, &meta)
+    let loaded = load(db, &incoming, &meta);
+    // Whatever the snapshot held replaced every token.
+    db.tokens_changed();
+    loaded
 }
 
 /// Replaces the state machine with the content of `path` (a verified snapshot file).

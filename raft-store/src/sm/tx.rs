@@ -33,6 +33,11 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Whether the transaction writes to column family `cf`.
+    pub(crate) fn touches(&self, cf: &str) -> bool {
+        self.writes.keys().any(|(c, _)| *c == cf) || self.ranges.iter().any(|(c, ..)| *c == cf)
+    }
+
     /// Drops every pending write (a refused command changes nothing).
     pub(crate) fn clear(&mut self) {
         self.writes.clear();

@@ -81,11 +81,16 @@ async fn the_first_token_is_bootstrapped_once_and_tokens_are_revoked() {
         Some(RejectCode::Conflict),
         "ids are unique"
     );
+    // Token writes move the tokens generation (what caches of tokens check); others do not.
+    let generation = h.reader().tokens_generation();
+    project(&mut h, "unrelated").await;
+    assert_eq!(h.reader().tokens_generation(), generation);
     let r = h.reader();
     let v = r.token("v").unwrap().expect("stored");
     assert!(v.is_valid_at(h.now));
     assert_eq!(v.created_at_ms, created_at);
     ok(&h.run(Command::RevokeToken { id: "v".into() }).await);
+    assert!(h.reader().tokens_generation() > generation);
     let revoked = h.reader().token("v").unwrap().expect("kept");
     assert!(!revoked.is_valid_at(h.now));
     // Revoking twice changes nothing; an unknown token is not found.
