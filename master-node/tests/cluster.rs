@@ -380,3 +380,49 @@ async fn browsers_reach_a_master_only_by_its_names_and_without_cors() {
     assert_eq!(head.status, 200);
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_master_without_authentication_still_refuses_cross_site_posts() {
+    use broadside_master::{AuthConfig, MasterConfig, Timings};
+    let dir = tempfile::tempdir().unwrap();
+    let raft = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (raft_addr, addr) = (raft.local_addr().unwrap(), http.local_addr().unwrap());
+    let config = MasterConfig {
+        id: 1,
+        listen_raft: raft_addr,
+        listen_http: addr,
+        advertise_raft: raft_addr.to_string(),
+        advertise_http: addr.to_string(),
+        peers: [(1, raft_addr.to_string())].into(),
+        data: dir.path().join("m1"),
+        timings: Timings::fast(),
+        max_upload_bytes: 1 << 20,
+        auth: AuthConfig {
+            required: false,
+            ..AuthConfig::default()
+        },
+    };
+    let master = broadside_master::start_on(config, raft, http)
+        .await
+        .unwrap();
+    let no_token = ("authorization", "");
+    // Without a token, everything is allowed…
+    eventually("the lone master to lead", || async {
+        let reply = request(addr, "GET", "/api/v1/cluster", &[no_token], "").await;
+        (reply.status == 200 && reply.json()["leader"] == 1).then_some(())
+    })
+    .await;
+    let json = [no_token, ("content-type", "application/json")];
+    let created = request(addr, "POST", "/api/v1/projects", &json, r#"{"name":"p"}"#).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    // …but not a state change a page elsewhere could make a browser send: a form post.
+    let form = [
+        no_token,
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let posted = request(addr, "POST", "/api/v1/projects", &form, "name=q").await;
+    assert_eq!(posted.status, 403, "{}", posted.text());
+    assert!(posted.text().contains("cross-site"), "{}", posted.text());
+    master.shutdown().await;
+}
