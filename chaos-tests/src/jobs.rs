@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::history::Outcome;
 use crate::masters::Masters;
-use crate::nemesis::Injected;
+use crate::nemesis::{Fault, Injected};
 use crate::oracle::{all_items, on_every_master};
 
 /// The project the jobs run in.
@@ -216,6 +216,10 @@ pub struct JobVerdict {
     pub received: u64,
     /// See `received`.
     pub reported: u64,
+    /// Of `reported`, requests in deltas that arrived after their attempt ended.
+    pub reported_late: u64,
+    /// Jobs with an attempt on a worker that was killed (counted at most, not exactly).
+    pub killed_worker_jobs: u64,
     /// Jobs still not ended after the faults healed (must be empty).
     pub not_ended: Vec<u64>,
     /// Acknowledged jobs or aborts missing or contradicted on some master (must be empty).
@@ -253,7 +257,7 @@ impl std::fmt::Display for JobVerdict {
         write!(
             f,
             "jobs: {attempted} submitted, {ok} ok, {failed} refused, {unknown} unknown, {} aborts acknowledged; ended {:?}; not ended: {:?}; lost or contradicted: {:?}; diverged masters: {:?}\n\
-             tasks: {}, reassignments: {}; overlapping attempts: {} (duplicate task-seconds {:.1}); requests received {} / reported {}; miscounted jobs: {:?}\n\
+             tasks: {}, reassignments: {}; overlapping attempts: {} (duplicate task-seconds {:.1}); requests received {} / reported {} ({} late; {} jobs with a killed worker); miscounted jobs: {:?}\n\
              worker deaths: {} explained by a fault on the worker, {} spurious {:?}",
             self.aborts_acknowledged,
             self.states,
@@ -266,6 +270,8 @@ impl std::fmt::Display for JobVerdict {
             self.duplicate_ms as f64 / 1000.0,
             self.received,
             self.reported,
+            self.reported_late,
+            self.killed_worker_jobs,
             self.miscounted,
             self.explained_deaths,
             self.spurious_deaths.len(),
@@ -329,24 +335,36 @@ fn overlaps(mut windows: Vec<Window>, tolerance_ms: u64) -> (u64, Vec<(u64, u64,
     (total, beyond)
 }
 
-/// Whether a job's report and the target disagree: a job completed without reassignment
-/// counts exactly what the target received (and what was planned, when known and no task
-/// joined after the job's start: such a task resumes at the elapsed offset and skips the
-/// arrivals already due); any other job counts no more than that (requests in flight when an
-/// attempt stopped are not counted).
+/// Whether a job's report and the target disagree. A job whose attempts ran on no worker that
+/// was killed counts exactly what the target received — reassigned after partitions, pauses and
+/// leader faults included, since a fenced attempt's deltas are delivered late — and, when it
+/// completed without reassignment and no task joined after its start, exactly what was planned.
+/// A job with an attempt on a killed worker may miss what that worker had not written to its
+/// data directory, never more than the target received.
 fn miscounted(
     state: JobState,
     reassignments: u32,
     planned: Option<u64>,
     joined_late: bool,
+    killed: bool,
     received: u64,
     reported: u64,
 ) -> bool {
-    if state == JobState::Completed && reassignments == 0 {
-        reported != received || (!joined_late && planned.is_some_and(|p| p != received))
-    } else {
-        reported > received
+    if killed {
+        return reported > received;
     }
+    let exact_plan = state == JobState::Completed && reassignments == 0 && !joined_late;
+    reported != received || (exact_plan && planned.is_some_and(|p| p != received))
+}
+
+/// Whether a `KillWorker` fault hit worker `index` between `from` and `until` (Unix ms; an
+/// attempt's claim and end, or now).
+fn killed_during(faults: &[Injected], index: Option<usize>, from: u64, until: Option<u64>) -> bool {
+    faults.iter().any(|f| {
+        matches!(f.fault, Fault::KillWorker(n) if Some(n) == index)
+            && f.began_unix_ms >= from
+            && until.is_none_or(|u| f.began_unix_ms <= u)
+    })
 }
 
 /// Whether a worker event at `at` (Unix ms) on worker `index` follows a fault on that worker
@@ -425,7 +443,13 @@ pub async fn check_jobs(
         }
     }
     // The target's records against the tasks' attempts and the reports.
+    let index_of: BTreeMap<String, usize> = (1..=cluster.workers.len())
+        .filter_map(|i| Some((cluster.worker_id(i)?, i)))
+        .collect();
     let snapshot = target.stats().snapshot();
+    // Late deltas arrive when their workers reach a leader again: the reports may still grow
+    // for a while after the jobs ended.
+    let late_deadline = Instant::now() + Duration::from_secs(60);
     let planned = history.planned.lock().clone();
     for (id, (state, reassignments, simulation, start_at)) in &leader_view {
         *v.states.entry(state.as_str().to_owned()).or_default() += 1;
@@ -457,27 +481,51 @@ pub async fn check_jobs(
             .filter(|(k, _)| k.starts_with(&prefix))
             .map(|(_, s)| s.count)
             .sum();
-        let reported = client.result(*id).await.map_or(0, |r| r.requests());
+        let plan = planned.get(simulation).copied();
+        let (reported, killed, late) = loop {
+            let result = client.result(*id).await.ok();
+            let reported = result.as_ref().map_or(0, |r| r.requests());
+            let distribution = result.and_then(|r| r.report.distribution);
+            let killed = distribution.as_ref().is_some_and(|d| {
+                d.attempts.iter().any(|a| {
+                    let index = index_of.get(&a.worker).copied();
+                    killed_during(faults, index, a.claimed_at_unix_ms, a.ended_at_unix_ms)
+                })
+            });
+            let late = distribution.map_or(0, |d| d.late_requests);
+            let wrong = miscounted(
+                *state,
+                *reassignments,
+                plan,
+                joined_late,
+                killed,
+                received,
+                reported,
+            );
+            if !wrong || Instant::now() >= late_deadline {
+                break (reported, killed, late);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
         v.received += received;
         v.reported += reported;
-        let plan = planned.get(simulation).copied();
+        v.reported_late += late;
+        v.killed_worker_jobs += u64::from(killed);
         if miscounted(
             *state,
             *reassignments,
             plan,
             joined_late,
+            killed,
             received,
             reported,
         ) {
             v.miscounted.push(format!(
-                "job {id} {state} ({reassignments} reassignments, a task joined late: {joined_late}): planned {plan:?}, received {received}, reported {reported}"
+                "job {id} {state} ({reassignments} reassignments, a task joined late: {joined_late}, an attempt on a killed worker: {killed}): planned {plan:?}, received {received}, reported {reported} ({late} late)"
             ));
         }
     }
     // Deaths: each must follow a fault on that worker.
-    let index_of: BTreeMap<String, usize> = (1..=cluster.workers.len())
-        .filter_map(|i| Some((cluster.worker_id(i)?, i)))
-        .collect();
     let grace = tolerances.death_after_fault.as_millis() as u64;
     for (worker, what, at) in watch.events.lock().iter() {
         let index = index_of.get(worker).copied();
@@ -526,46 +574,61 @@ mod tests {
     }
 
     #[test]
-    fn counts_are_exact_only_for_jobs_completed_without_reassignment() {
-        assert!(!miscounted(
-            JobState::Completed,
-            0,
-            Some(200),
-            false,
-            200,
-            200
-        ));
-        assert!(miscounted(
-            JobState::Completed,
-            0,
-            Some(200),
-            false,
-            200,
-            199
-        ));
-        assert!(miscounted(
-            JobState::Completed,
-            0,
-            Some(200),
-            false,
-            199,
-            199
-        ));
-        assert!(!miscounted(JobState::Completed, 0, None, false, 150, 150));
-        // A task claimed after the job's start skipped the arrivals already due: counted
-        // exactly, short of the plan.
-        assert!(!miscounted(JobState::Completed, 0, Some(100), true, 91, 91));
-        assert!(miscounted(JobState::Completed, 0, Some(100), true, 91, 90));
-        assert!(!miscounted(
-            JobState::Completed,
-            1,
-            Some(200),
-            false,
-            205,
-            190
-        ));
-        assert!(!miscounted(JobState::Aborted, 0, Some(200), false, 80, 79));
-        assert!(miscounted(JobState::Aborted, 0, Some(200), false, 80, 81));
+    fn counts_are_exact_unless_a_worker_was_killed() {
+        use JobState::{Aborted, Completed};
+        // (state, reassignments, planned, joined late, killed, received, reported)
+        let exact = [
+            (Completed, 0, Some(200), false, false, 200, 200),
+            (Completed, 0, None, false, false, 150, 150),
+            // A task claimed after the job's start skipped the arrivals already due: counted
+            // exactly, short of the plan.
+            (Completed, 0, Some(100), true, false, 91, 91),
+            // Reassigned or aborted: exact, the plan aside (late deltas are delivered).
+            (Completed, 1, Some(200), false, false, 190, 190),
+            (Aborted, 0, Some(200), false, false, 80, 80),
+            // A killed worker loses what it had not written: at most what was received.
+            (Completed, 1, Some(200), false, true, 205, 190),
+        ];
+        for (state, r, plan, late, killed, received, reported) in exact {
+            assert!(
+                !miscounted(state, r, plan, late, killed, received, reported),
+                "{state:?} {r} {plan:?} {late} {killed} {received} {reported}"
+            );
+        }
+        let wrong = [
+            (Completed, 0, Some(200), false, false, 200, 199),
+            (Completed, 0, Some(200), false, false, 199, 199),
+            (Completed, 0, Some(100), true, false, 91, 90),
+            (Completed, 1, Some(200), false, false, 205, 190),
+            (Aborted, 0, Some(200), false, false, 80, 79),
+            (Aborted, 0, Some(200), false, false, 80, 81),
+            (Completed, 1, Some(200), false, true, 190, 191),
+        ];
+        for (state, r, plan, late, killed, received, reported) in wrong {
+            assert!(
+                miscounted(state, r, plan, late, killed, received, reported),
+                "{state:?} {r} {plan:?} {late} {killed} {received} {reported}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_kill_counts_against_the_attempts_it_hit() {
+        let now = Instant::now();
+        let faults = vec![Injected {
+            fault: Fault::KillWorker(2),
+            leader: None,
+            began: now,
+            began_unix_ms: 5_000,
+            ended: now,
+            ended_unix_ms: 6_000,
+            description: String::new(),
+        }];
+        assert!(killed_during(&faults, Some(2), 1_000, Some(9_000)));
+        assert!(killed_during(&faults, Some(2), 1_000, None));
+        assert!(!killed_during(&faults, Some(1), 1_000, None));
+        assert!(!killed_during(&faults, Some(2), 6_000, None));
+        assert!(!killed_during(&faults, Some(2), 1_000, Some(4_000)));
     }
 
     #[test]

@@ -947,3 +947,59 @@ scenarios:
     first.shutdown().await.expect("target stops");
     second.shutdown().await.expect("target stops");
 }
+
+/// A stop lets the exchanges already sent finish: what reached the target is counted with its
+/// response, and nothing more is sent (no user starts, no user leaves its pause).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_counts_the_requests_in_flight_and_sends_nothing_more() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: graceful
+http: { base_url: "{base}" }
+scenarios:
+  - name: slow
+    injection: [ { at_once: 3 }, { constant_users_per_sec: { rate: 10, during: 30s } } ]
+    steps:
+      - request: { name: slow, url: /delay/700 }
+      - pause: 10s
+      - request: { name: never, url: /json }
+"##,
+        &t.base_url(),
+    );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = broadside_engine::runtime::Run::start(
+        p,
+        RunConfig {
+            stop: stop.clone(),
+            ..Default::default()
+        },
+    )
+    .expect("starts");
+    // The three first users are inside their 700 ms exchange when the stop comes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while t.stats().snapshot().total < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the target saw nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    let outcome = run.wait().await.expect("run completes");
+    assert!(outcome.interrupted);
+    let received = t.stats().snapshot().total;
+    assert!(received >= 3);
+    let (ok, ko) = count(&outcome, "slow");
+    assert_eq!(
+        (ok + ko, ko),
+        (received, 0),
+        "every request the target got, with its response"
+    );
+    assert!(!outcome.stats.requests.contains_key("never"));
+    assert!(
+        outcome.duration < Duration::from_secs(5),
+        "{:?}",
+        outcome.duration
+    );
+}

@@ -245,6 +245,7 @@ async fn worker(
                         users: 5,
                         deltas: pending.iter().map(|(d, _)| d.clone()).collect(),
                     }],
+                    ended: vec![],
                 },
             )
             .await;

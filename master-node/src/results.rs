@@ -14,9 +14,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use broadside_engine::metrics::{evaluate, RunStats};
-use broadside_engine::report::{RunReport, ScenarioInfo, SUMMARY_SCHEMA_VERSION};
+use broadside_engine::report::{
+    measure_gaps, AttemptSummary, Distribution, RunReport, ScenarioInfo, SUMMARY_SCHEMA_VERSION,
+};
 use broadside_engine::wire::{decode_report, LogLine, TaskDelta};
-use broadside_raft_store::model::{Job, ProgressRecord};
+use broadside_raft_store::model::{AttemptEnd, Job, ProgressRecord};
 use broadside_raft_store::{all_pages, JobId, StoreReader};
 use parking_lot::Mutex;
 
@@ -55,6 +57,8 @@ impl From<ResultError> for Error {
 pub(crate) struct Decoded {
     /// `(task, attempt, delta)`.
     pub deltas: Vec<(u32, u32, TaskDelta)>,
+    /// When each of them was committed, in the same order.
+    pub committed_at_ms: Vec<u64>,
     /// Records that could not be decoded (from an incompatible worker), skipped.
     pub undecodable: u64,
 }
@@ -63,11 +67,15 @@ pub(crate) struct Decoded {
 pub(crate) fn decode_records(records: impl IntoIterator<Item = ProgressRecord>) -> Decoded {
     let mut out = Decoded {
         deltas: Vec::new(),
+        committed_at_ms: Vec::new(),
         undecodable: 0,
     };
     for r in records {
         match TaskDelta::decode(&r.delta) {
-            Ok(d) => out.deltas.push((r.task, r.attempt, d)),
+            Ok(d) => {
+                out.deltas.push((r.task, r.attempt, d));
+                out.committed_at_ms.push(r.committed_at_ms);
+            }
             Err(e) => {
                 tracing::warn!(task = r.task, attempt = r.attempt, seq = r.seq, error = %e, "undecodable delta skipped");
                 out.undecodable += 1;
@@ -130,6 +138,72 @@ pub fn job_report(reader: &StoreReader, job: &Job) -> Result<RunReport, ResultEr
         stats,
         assertions,
         scenarios: task_scenarios(reader, job)?,
+        distribution: Some(distribution(reader, job, &decoded)?),
+    })
+}
+
+fn attempt_end(end: AttemptEnd) -> &'static str {
+    match end {
+        AttemptEnd::Succeeded => "succeeded",
+        AttemptEnd::Failed => "failed",
+        AttemptEnd::Stopped => "stopped",
+        AttemptEnd::Reassigned => "reassigned",
+    }
+}
+
+/// Every attempt of the job with what its deltas say: its sending window, its requests, and
+/// those that arrived after it ended; the silent windows between attempts.
+fn distribution(
+    reader: &StoreReader,
+    job: &Job,
+    decoded: &Decoded,
+) -> Result<Distribution, ResultError> {
+    let records = all_pages(|p| reader.job_attempts(job.id, p))?;
+    let mut attempts: Vec<AttemptSummary> = records
+        .iter()
+        .map(|a| AttemptSummary {
+            task: a.task,
+            attempt: a.attempt,
+            worker: a.worker_id.clone(),
+            claimed_at_unix_ms: a.claimed_at_ms,
+            started_at_unix_ms: a.started_at_ms,
+            ended_at_unix_ms: a.ended.map(|(at, _)| at),
+            end: a.ended.map(|(_, end)| attempt_end(end).to_owned()),
+            reason: a.reason.clone(),
+            late_deltas: a.late_deltas,
+            late_between_unix_ms: a.late_between_ms,
+            ..AttemptSummary::default()
+        })
+        .collect();
+    let index: HashMap<(u32, u32), usize> = attempts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ((a.task, a.attempt), i))
+        .collect();
+    for ((task, attempt, delta), committed) in decoded.deltas.iter().zip(&decoded.committed_at_ms) {
+        let Some(&i) = index.get(&(*task, *attempt)) else {
+            continue;
+        };
+        let a = &mut attempts[i];
+        let requests: u64 = delta.stats.requests.values().map(|r| r.count()).sum();
+        a.requests += requests;
+        if a.ended_at_unix_ms.is_some_and(|ended| *committed > ended) {
+            a.late_requests += requests;
+        }
+        let seconds = delta.stats.series.iter().filter(|s| s.requests > 0);
+        for second in seconds.map(|s| s.second) {
+            a.sending = Some(match a.sending {
+                Some((first, last)) => (first.min(second), last.max(second)),
+                None => (second, second),
+            });
+        }
+    }
+    let gap_seconds = measure_gaps(&mut attempts);
+    Ok(Distribution {
+        late_requests: attempts.iter().map(|a| a.late_requests).sum(),
+        late_deltas: attempts.iter().map(|a| a.late_deltas).sum(),
+        gap_seconds,
+        attempts,
     })
 }
 
@@ -249,6 +323,7 @@ impl Follower {
                 return Ok(all);
             }
             all.deltas.extend(more.deltas);
+            all.committed_at_ms.extend(more.committed_at_ms);
             all.undecodable += more.undecodable;
         }
     }

@@ -103,6 +103,7 @@ async fn beat(
                 users: 0,
                 deltas,
             }],
+            ended: vec![],
         },
     )
     .await
@@ -319,6 +320,7 @@ async fn fake_workers_run_a_job_through_a_reassignment() {
                 worker_id: "w1".into(),
                 sent_at_ms: 0,
                 tasks: vec![],
+                ended: vec![],
             },
         )
         .await
@@ -491,6 +493,7 @@ async fn a_leader_without_quorum_stops_serving_workers() {
                     worker_id: "w1".into(),
                     sent_at_ms: 0,
                     tasks: vec![],
+                    ended: vec![],
                 },
             )
             .await

@@ -305,9 +305,12 @@ pub enum Command {
     },
     /// A batch of progress deltas folded by the leader. Each attempt's deltas are folded in
     /// sequence order only (`seq` = the attempt's `last_seq + 1`, starting at 1): a delta
-    /// already folded is a duplicate, one after a gap is skipped (the worker resends it), and
-    /// deltas of a stale attempt are refused. So `last_seq` is a contiguous watermark that is
-    /// safe to acknowledge.
+    /// already folded is a duplicate, one after a gap is skipped (the worker resends it). So
+    /// `last_seq` is a contiguous watermark that is safe to acknowledge. Deltas of an attempt
+    /// that ended (superseded by a reassignment, or stopped with its job) are late: folded the
+    /// same way against the attempt's own watermark, into the job's results only — never into
+    /// the task's lease or state. Deltas of an attempt never claimed, or of a job deleted, are
+    /// refused.
     RecordProgress {
         /// Deltas, any jobs and tasks.
         deltas: Vec<ProgressDelta>,
@@ -500,8 +503,10 @@ pub enum Response {
     },
     /// A progress batch was folded.
     ProgressRecorded {
-        /// Deltas folded now.
+        /// Deltas of running attempts folded now.
         applied: u32,
+        /// Deltas of ended attempts folded now (into the job's results only).
+        late: u32,
         /// Deltas already folded before (ignored).
         duplicates: u32,
         /// Deltas skipped because an earlier sequence number of their attempt is missing.

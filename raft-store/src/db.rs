@@ -44,10 +44,13 @@ pub(crate) const CF_SETTINGS: &str = "settings";
 pub(crate) const CF_AUDIT: &str = "audit";
 /// The audit log's sequence numbers by `project\0seq`.
 pub(crate) const CF_AUDIT_INDEX: &str = "audit_index";
+/// Every attempt of every task by `job, task, attempt`: its worker, its timeline and the deltas
+/// that arrived after it ended.
+pub(crate) const CF_ATTEMPTS: &str = "attempts";
 
 /// Column families that hold the state machine's data; a snapshot is exactly these plus the
 /// replicated keys of [`CF_SM_META`].
-pub(crate) const SM_DATA_CFS: [&str; 18] = [
+pub(crate) const SM_DATA_CFS: [&str; 19] = [
     CF_PROJECTS,
     CF_FILES,
     CF_BLOBS,
@@ -66,6 +69,7 @@ pub(crate) const SM_DATA_CFS: [&str; 18] = [
     CF_SETTINGS,
     CF_AUDIT,
     CF_AUDIT_INDEX,
+    CF_ATTEMPTS,
 ];
 
 /// Version of the on-disk layout (column families and key shapes).

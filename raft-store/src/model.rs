@@ -264,6 +264,53 @@ pub struct Task {
     pub reason: String,
 }
 
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptEnd {
+    /// Its segment ran to its end.
+    Succeeded,
+    /// It failed.
+    Failed,
+    /// Its job ended (aborted, failed) while it ran.
+    Stopped,
+    /// It was fenced: lost with its worker, handed back, or replaced after its worker restarted.
+    Reassigned,
+}
+
+/// One attempt of a task, kept for as long as its job: who ran it, when, how it ended, and the
+/// deltas that arrived after it ended (late deltas, folded into the job's results only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// Task index.
+    pub task: u32,
+    /// Attempt number.
+    pub attempt: Attempt,
+    /// The worker that claimed it.
+    pub worker_id: WorkerId,
+    /// When it was claimed.
+    pub claimed_at_ms: UnixMillis,
+    /// When its worker reported the load running.
+    pub started_at_ms: Option<UnixMillis>,
+    /// When it ended, and how.
+    pub ended: Option<(UnixMillis, AttemptEnd)>,
+    /// Why it ended (a reassignment's or a failure's reason).
+    pub reason: String,
+    /// Highest sequence number folded for it: the task's watermark while it was current, then
+    /// advanced by its late deltas (which are folded in order, like any other).
+    pub last_seq: u64,
+    /// Deltas folded after it ended.
+    pub late_deltas: u64,
+    /// When the first and the last of them were committed.
+    pub late_between_ms: Option<(UnixMillis, UnixMillis)>,
+}
+
+impl AttemptRecord {
+    /// Whether it ended.
+    pub fn has_ended(&self) -> bool {
+        self.ended.is_some()
+    }
+}
+
 /// One folded progress delta (metrics and logs of one interval, opaque here).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressRecord {

@@ -12,14 +12,14 @@ use sha2::Digest;
 
 use crate::codec::{decode, read_u64};
 use crate::db::{
-    Db, CF_ACTIVE_JOBS, CF_AUDIT, CF_AUDIT_INDEX, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES, CF_JOBS,
-    CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SECRETS, CF_SETTINGS, CF_SM_META,
-    CF_TASKS, CF_TOKENS, CF_WORKERS, SM_DATA_CFS,
+    Db, CF_ACTIVE_JOBS, CF_ATTEMPTS, CF_AUDIT, CF_AUDIT_INDEX, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES,
+    CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SECRETS, CF_SETTINGS,
+    CF_SM_META, CF_TASKS, CF_TOKENS, CF_WORKERS, SM_DATA_CFS,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditRecord, BlobMeta, FileVersion, Job, ProgressRecord, Project, ProjectSettings,
-    ResultRecord, Secret, Task, Token, Worker,
+    AttemptRecord, AuditRecord, BlobMeta, FileVersion, Job, ProgressRecord, Project,
+    ProjectSettings, ResultRecord, Secret, Task, Token, Worker,
 };
 use crate::sm::keys;
 use crate::types::{Attempt, JobId, LogId, Sha256};
@@ -416,6 +416,23 @@ impl StoreReader {
     pub fn list_tasks(&self, job: JobId, req: &PageRequest) -> Result<Page<Task>> {
         self.page(CF_TASKS, &keys::job(job), req, |_, v| {
             Ok(Some(decode(CF_TASKS, v)?))
+        })
+    }
+
+    /// One attempt of a task.
+    pub fn attempt(
+        &self,
+        job: JobId,
+        task: u32,
+        attempt: Attempt,
+    ) -> Result<Option<AttemptRecord>> {
+        self.get(CF_ATTEMPTS, &keys::attempt(job, task, attempt))
+    }
+
+    /// Every attempt of every task of a job, by task and attempt.
+    pub fn job_attempts(&self, job: JobId, req: &PageRequest) -> Result<Page<AttemptRecord>> {
+        self.page(CF_ATTEMPTS, &keys::job(job), req, |_, v| {
+            Ok(Some(decode(CF_ATTEMPTS, v)?))
         })
     }
 

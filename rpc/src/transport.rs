@@ -21,7 +21,7 @@ use tokio_util::codec::LengthDelimitedCodec;
 pub const MAX_FRAME_BYTES: usize = 96 << 20;
 
 /// Version of the preamble and message formats; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// How long a new connection may take to send its preamble.
 pub const PREAMBLE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -179,7 +179,25 @@ pub struct Heartbeat {
     pub sent_at_ms: u64,
     /// Its tasks.
     pub tasks: Vec<TaskReport>,
+    /// Attempts it no longer runs whose deltas are not all acknowledged yet.
+    pub ended: Vec<EndedAttempt>,
 }
+
+/// The unacknowledged deltas of an attempt this worker no longer runs: fenced by a
+/// reassignment, handed back, stopped with its job, or left by an earlier process on the same
+/// data directory. The masters fold them as late deltas (into the job's results only, never
+/// into a task's lease) for as long as the job is kept; the worker keeps them, on disk too,
+/// until they are acknowledged or the leader says the attempt is gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedAttempt {
+    /// Which attempt.
+    pub task: TaskRef,
+    /// Deltas not yet acknowledged, oldest first (at most [`MAX_ENDED_DELTAS`] per heartbeat).
+    pub deltas: Vec<Delta>,
+}
+
+/// Most deltas of one ended attempt a heartbeat carries (the rest follow in later ones).
+pub const MAX_ENDED_DELTAS: usize = 32;
 
 /// Deltas of one attempt committed up to a sequence number: the worker may drop them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,7 +225,8 @@ pub enum Order {
         /// Why.
         reason: String,
     },
-    /// Stop the task now: this attempt is no longer current (fenced).
+    /// Stop the task now: this attempt is no longer current (fenced). About an ended attempt:
+    /// its job is gone, so its deltas can never be counted; forget them.
     Stop {
         /// Which attempt.
         task: TaskRef,
@@ -222,9 +241,10 @@ pub struct HeartbeatReply {
     /// The leader's wall clock when answering (Unix milliseconds).
     pub leader_time_ms: u64,
     /// False when the leader does not know this worker as alive: it must register again, and
-    /// this reply does not renew its lease (it carries no acknowledgement or order).
+    /// this reply does not renew its lease (it acknowledges nothing of the attempts it runs;
+    /// ended attempts are acknowledged all the same).
     pub registered: bool,
-    /// Committed deltas.
+    /// Committed deltas, of running and of ended attempts.
     pub acks: Vec<Ack>,
     /// Instructions.
     pub orders: Vec<Order>,

@@ -3,11 +3,15 @@
 //! task at its job's coordinated instant (corrected by the measured clock offset to the leader),
 //! runs the segment with the engine ([`task`]), heartbeats progress and numbered metrics deltas
 //! until a commit acknowledges them, fences itself when its lease runs out, and drains on shutdown
-//! by handing its tasks back ([`worker`]).
+//! by handing its tasks back ([`worker`]). Every delta is written to the data directory before it
+//! is sent, and an attempt's unacknowledged deltas outlive the attempt (fenced, handed back,
+//! stopped) and the process: they are delivered as late deltas until acknowledged.
 
 pub mod cache;
 pub mod config;
+mod journal;
 pub mod link;
+mod outbox;
 pub mod task;
 pub mod worker;
 

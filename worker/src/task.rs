@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
+use crate::journal::Journal;
 use crate::link::LinkError;
 use crate::worker::{unix_ms, Shared};
 
@@ -65,11 +66,17 @@ pub struct TaskState {
     fenced: std::sync::atomic::AtomicBool,
     /// The start instant on the leader's clock, once known.
     start: watch::Sender<Option<u64>>,
+    /// Where every delta is written before it is sent (none in tests that need no disk).
+    journal: Mutex<Option<Journal>>,
 }
 
 impl TaskState {
-    /// A task just received (phase `Preparing`).
-    pub fn new(task: TaskRef, start_at_ms: Option<u64>) -> Arc<TaskState> {
+    /// A task just received (phase `Preparing`), its deltas written to `journal`.
+    pub(crate) fn new(
+        task: TaskRef,
+        start_at_ms: Option<u64>,
+        journal: Option<Journal>,
+    ) -> Arc<TaskState> {
         Arc::new(TaskState {
             task,
             inner: Mutex::new(Inner {
@@ -83,7 +90,15 @@ impl TaskState {
             stop: CancellationToken::new(),
             fenced: std::sync::atomic::AtomicBool::new(false),
             start: watch::Sender::new(start_at_ms),
+            journal: Mutex::new(journal),
         })
+    }
+
+    /// What the attempt leaves behind when this worker stops running it: its unacknowledged
+    /// deltas and their journal (kept in the outbox until a leader acknowledges them).
+    pub(crate) fn leave(&self) -> (Vec<Delta>, Option<Journal>) {
+        let deltas = std::mem::take(&mut self.inner.lock().pending);
+        (deltas.into(), self.journal.lock().take())
     }
 
     /// What a heartbeat says about it.
@@ -101,8 +116,16 @@ impl TaskState {
     /// Drops the deltas an acknowledgement covers.
     pub fn ack(&self, up_to: u64) {
         let mut inner = self.inner.lock();
+        let before = inner.pending.len();
         while inner.pending.front().is_some_and(|d| d.seq <= up_to) {
             inner.pending.pop_front();
+        }
+        if inner.pending.len() != before {
+            if let Some(j) = self.journal.lock().as_ref() {
+                if let Err(e) = j.acked(up_to) {
+                    tracing::warn!(task = ?self.task, error = %e, "acknowledgement not recorded on disk");
+                }
+            }
         }
     }
 
@@ -166,10 +189,18 @@ impl TaskState {
             inner.users = part.users;
             let seq = inner.next_seq;
             inner.next_seq += 1;
-            inner.pending.push_back(Delta {
+            let delta = Delta {
                 seq,
                 data: Payload(data),
-            });
+            };
+            // On disk before it can be sent: a restarted worker delivers it even if this
+            // process dies before a leader acknowledges it.
+            if let Some(j) = self.journal.lock().as_ref() {
+                if let Err(e) = j.append(&delta) {
+                    tracing::error!(task = ?self.task, error = %e, "delta not written to the data directory");
+                }
+            }
+            inner.pending.push_back(delta);
         }
     }
 

@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::Cache;
 use crate::config::WorkerConfig;
+use crate::journal::Journal;
 use crate::link::{Link, LinkError};
+use crate::outbox::Outbox;
 use crate::task::{self, Halt, TaskState};
 
 /// Longest a pull is held by the leader (a drain waits for the pull in flight).
@@ -63,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) link: Link,
     pub(crate) cache: Cache,
     tasks: Mutex<BTreeMap<TaskRef, Arc<TaskState>>>,
+    /// Ended attempts' deltas not acknowledged yet.
+    outbox: Outbox,
     timings: Mutex<Registered>,
     /// `(round trip, leader − local clock)` of the last heartbeats, in milliseconds.
     offsets: Mutex<VecDeque<(u64, i64)>>,
@@ -183,6 +187,7 @@ impl Shared {
             worker_id: self.id.clone(),
             sent_at_ms: unix_ms(),
             tasks: tasks.iter().map(|t| t.report()).collect(),
+            ended: self.outbox.report(),
         };
         let sent = Instant::now();
         let h = self.heartbeat();
@@ -221,12 +226,15 @@ impl Shared {
                         t.halt(Halt::Aborted(reason));
                     }
                 }
-                Order::Stop { task, reason } => {
-                    if let Some(t) = by_ref.get(&task) {
-                        t.halt(Halt::Fenced(reason));
-                    }
-                }
+                Order::Stop { task, reason } => match by_ref.get(&task) {
+                    Some(t) => t.halt(Halt::Fenced(reason)),
+                    None => self.outbox.forget(task, &reason),
+                },
             }
+        }
+        // Ended attempts are acknowledged whether or not the leader knows this worker.
+        for ack in reply.acks.iter().filter(|a| !by_ref.contains_key(&a.task)) {
+            self.outbox.ack(ack.task, ack.up_to);
         }
         if !reply.registered {
             tracing::warn!(worker = %self.id, "the leader does not know this worker as alive; registering again");
@@ -281,6 +289,7 @@ pub fn identity(data: &std::path::Path) -> Result<String, WorkerError> {
 /// Runs a worker until `shutdown` is cancelled, then drains.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
     let id = identity(&config.data)?;
+    let deltas_dir = config.data.join("deltas");
     let cache =
         Cache::open(config.data.join("cache")).map_err(|e| WorkerError::Data(e.to_string()))?;
     let shared = Arc::new(Shared {
@@ -289,6 +298,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         config,
         cache,
         tasks: Mutex::new(BTreeMap::new()),
+        outbox: Outbox::recover(&deltas_dir),
         timings: Mutex::new(Registered {
             heartbeat_ms: 1000,
             lease_ms: 5000,
@@ -354,12 +364,16 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
             .await;
         match pulled {
             Ok(Some(assignment)) => {
-                let state = TaskState::new(assignment.task, assignment.start_at_ms);
+                let journal = Journal::new(&deltas_dir, assignment.task);
+                let state = TaskState::new(assignment.task, assignment.start_at_ms, Some(journal));
                 tracing::info!(task = ?assignment.task, resume_from_ms = ?assignment.resume_from_ms, "task received");
                 shared.tasks.lock().insert(assignment.task, state.clone());
                 let shared = shared.clone();
                 runners.spawn(async move {
                     task::run(shared.clone(), assignment, state.clone()).await;
+                    // What it measured and no leader acknowledged yet is kept and delivered.
+                    let (deltas, journal) = state.leave();
+                    shared.outbox.keep(state.task, deltas, journal);
                     shared.tasks.lock().remove(&state.task);
                 });
             }
@@ -379,6 +393,12 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         while runners.join_next().await.is_some() {}
     })
     .await;
+    // Ended attempts' deltas: a few heartbeats' worth of patience; what is left stays on disk
+    // for the next process on this data directory.
+    let deadline = Instant::now() + DRAIN_WAIT / 6;
+    while shared.outbox.len() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(shared.heartbeat() / 2).await;
+    }
     stop_loops.cancel();
     let _ = beats.await;
     let _ = watchdog.await;

@@ -22,6 +22,7 @@ pub(crate) fn empty_report() -> RunReport {
         stats: RunStats::default(),
         assertions: Vec::new(),
         scenarios: Vec::new(),
+        distribution: None,
     }
 }
 
@@ -103,5 +104,6 @@ pub(crate) fn sample_report() -> RunReport {
             planned_users: Some(40),
             started_users: 40,
         }],
+        distribution: None,
     }
 }

@@ -25,12 +25,21 @@ pub fn render_junit(report: &RunReport) -> String {
         r#"<testsuite name="{suite}" tests="{tests}" failures="{failures}" errors="0" skipped="0" time="{time:.3}" timestamp="{}">"#,
         fmt_rfc3339(report.started_at_unix_ms),
     );
+    let mut properties = Vec::new();
     if let Some(segment) = &report.segment {
-        let _ = writeln!(
-            xml,
-            "  <properties>\n    <property name=\"segment\" value=\"{}\"/>\n  </properties>",
-            escape_xml(segment)
-        );
+        properties.push(("segment", escape_xml(segment)));
+    }
+    if let Some(d) = &report.distribution {
+        properties.push(("late_requests", d.late_requests.to_string()));
+        properties.push(("late_deltas", d.late_deltas.to_string()));
+        properties.push(("gap_seconds", d.gap_seconds.to_string()));
+    }
+    if !properties.is_empty() {
+        xml.push_str("  <properties>\n");
+        for (name, value) in properties {
+            let _ = writeln!(xml, "    <property name=\"{name}\" value=\"{value}\"/>");
+        }
+        xml.push_str("  </properties>\n");
     }
     if report.assertions.is_empty() {
         let _ = writeln!(

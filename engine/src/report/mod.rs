@@ -14,6 +14,7 @@
 //! report, empty ones included, and escapes all user text (request names, error messages,
 //! samples).
 
+mod attempts;
 mod console;
 mod html;
 mod junit;
@@ -30,6 +31,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use attempts::{measure_gaps, AttemptSummary, Distribution};
 pub use console::{
     render_console_summary, render_plain_progress_line, render_progress_message, Progress,
 };

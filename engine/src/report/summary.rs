@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::attempts::Distribution;
 use super::text::{fmt_rfc3339, percent, round3};
 use crate::metrics::{AssertionOutcome, Histogram, RequestStats, RunStats, SecondStats};
 
@@ -38,6 +39,10 @@ pub struct RunReport {
     pub assertions: Vec<AssertionOutcome>,
     /// The scenarios and their users.
     pub scenarios: Vec<ScenarioInfo>,
+    /// A distributed run's attempts and the report's amendments (`null` for a local run).
+    /// Always written (the report also travels in bincode, which has no optional fields).
+    #[serde(default)]
+    pub distribution: Option<Distribution>,
 }
 
 /// One scenario of a run.
@@ -303,6 +308,7 @@ impl RunReport {
         map.insert("stats".into(), to_value_or_null(&self.stats));
         map.insert("assertions".into(), to_value_or_null(&self.assertions));
         map.insert("scenarios".into(), to_value_or_null(&self.scenarios));
+        map.insert("distribution".into(), to_value_or_null(&self.distribution));
         map
     }
 }

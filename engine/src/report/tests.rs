@@ -412,3 +412,60 @@ mod props {
         }
     }
 }
+
+#[test]
+fn an_amended_distributed_report_says_so_everywhere() {
+    let mut report = sample_report();
+    let late = AttemptSummary {
+        task: 0,
+        attempt: 1,
+        worker: NASTY_NAME.into(),
+        claimed_at_unix_ms: 1_000,
+        ended_at_unix_ms: Some(20_000),
+        end: Some("reassigned".into()),
+        reason: "worker lost".into(),
+        sending: Some((0, 9)),
+        requests: 120,
+        late_requests: 37,
+        late_deltas: 4,
+        late_between_unix_ms: Some((30_000, 31_000)),
+        ..AttemptSummary::default()
+    };
+    let next = AttemptSummary {
+        attempt: 2,
+        sending: Some((15, 59)),
+        ..late.clone()
+    };
+    let mut attempts = vec![late, next];
+    let gap_seconds = measure_gaps(&mut attempts);
+    report.distribution = Some(Distribution {
+        attempts,
+        late_requests: 37,
+        late_deltas: 4,
+        gap_seconds,
+    });
+    let html = render_html(&report);
+    assert!(html.contains("Amended"), "no amendment in the header");
+    assert!(html.contains("37 requests arrived late"));
+    assert!(html.contains("Tasks and attempts"));
+    assert!(html.contains("for 5 s in all"), "the gap is not stated");
+    assert!(
+        !html.contains(NASTY_NAME),
+        "a worker name went out unescaped"
+    );
+    let junit = render_junit(&report);
+    assert_well_formed(&junit);
+    assert!(junit.contains(r#"<property name="late_requests" value="37"/>"#));
+    assert!(junit.contains(r#"<property name="gap_seconds" value="5"/>"#));
+    let json = report.to_summary_json();
+    assert_eq!(json["distribution"]["late_requests"], 37);
+    assert_eq!(json["distribution"]["attempts"][1]["gap_before_seconds"], 5);
+    let back = RunReport::from_summary_json(json).expect("read back");
+    assert_eq!(back.distribution, report.distribution);
+    // A local run has none of it.
+    let local = sample_report().to_summary_json();
+    assert!(local["distribution"].is_null());
+    // And the report still crosses the wire (bincode) both ways.
+    let bytes = crate::wire::encode_report(&report).expect("encode");
+    assert_eq!(crate::wire::decode_report(&bytes).expect("decode"), report);
+}

@@ -39,6 +39,11 @@ use crate::Segment;
 use shared::RunShared;
 use user::VirtualUser;
 
+/// How long exchanges already sent may take to finish after a stop (or the simulation's max
+/// duration) before they are cut: a request that reached the target is counted with its
+/// response whenever the target answers within it.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// How to run a plan.
 #[derive(Debug, Clone, Default)]
 pub struct RunConfig {
@@ -50,7 +55,9 @@ pub struct RunConfig {
     pub policy: TargetPolicy,
     /// What `secret('name')` reads; their values are redacted from everything the run reports.
     pub secrets: crate::secrets::Secrets,
-    /// Cancelling this token stops the run (users are interrupted, results are kept).
+    /// Cancelling this token stops the run: no user starts or sends another request, the
+    /// exchanges in flight finish (for at most [`STOP_GRACE`]) and are counted, results are
+    /// kept.
     pub stop: CancellationToken,
     /// Asked before every request; a request it refuses is not sent and its user ends.
     pub gate: Gate,
@@ -160,6 +167,7 @@ impl Run {
         )
         .map_err(crate::Error::Setup)?;
         shared.gate = config.gate.clone();
+        shared.stopping = config.stop.child_token();
         let shared = Arc::new(shared);
         let task = tokio::spawn(drive(shared.clone(), config.clone(), start));
         Ok(Run {
@@ -217,6 +225,7 @@ pub fn build_report(plan: &Plan, outcome: &RunOutcome, segment: Segment) -> RunR
         stats: outcome.stats.clone(),
         assertions,
         scenarios: outcome.scenarios.clone(),
+        distribution: None,
     }
 }
 
@@ -267,7 +276,9 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let wall = std::time::Instant::now();
-    let cancel = config.stop.child_token();
+    // Hard cancellation: users still in an exchange `STOP_GRACE` after a stop are cut.
+    let cancel = CancellationToken::new();
+    let stopping = shared.stopping.clone();
     let plan = shared.plan.clone();
     let started: Arc<Vec<AtomicU64>> =
         Arc::new(plan.scenarios.iter().map(|_| AtomicU64::new(0)).collect());
@@ -290,6 +301,7 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
             config: config.clone(),
             start,
             cancel: cancel.clone(),
+            stopping: stopping.clone(),
             started: started.clone(),
         };
         drivers.spawn(async move {
@@ -318,6 +330,7 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
     };
     let deadline = plan.max_duration.and_then(|d| start.checked_add(d));
     let mut interrupted = false;
+    let mut cut_at = None;
     loop {
         tokio::select! {
             next = drivers.join_next() => {
@@ -327,10 +340,16 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
             }
             _ = sleep_until_opt(deadline), if !interrupted => {
                 interrupted = true;
-                cancel.cancel();
+                stopping.cancel();
+                cut_at = Some(Instant::now() + STOP_GRACE);
             }
-            _ = config.stop.cancelled(), if !interrupted => {
+            _ = stopping.cancelled(), if !interrupted => {
                 interrupted = true;
+                cut_at = Some(Instant::now() + STOP_GRACE);
+            }
+            _ = sleep_until_opt(cut_at) => {
+                cancel.cancel();
+                cut_at = None;
             }
         }
     }
@@ -371,7 +390,10 @@ struct ScenarioCtx {
     scenario: usize,
     config: RunConfig,
     start: Instant,
+    /// Hard cancellation (users cut).
     cancel: CancellationToken,
+    /// The stop: no more users.
+    stopping: CancellationToken,
     started: Arc<Vec<AtomicU64>>,
 }
 
@@ -397,10 +419,10 @@ impl ScenarioCtx {
                     if at > Instant::now() + Duration::from_millis(1) {
                         tokio::select! {
                             _ = tokio::time::sleep_until(at) => {}
-                            _ = self.cancel.cancelled() => break,
+                            _ = self.stopping.cancelled() => break,
                         }
                     }
-                    if self.cancel.is_cancelled() {
+                    if self.stopping.is_cancelled() {
                         break;
                     }
                     self.spawn_user(&users, arrival.index, at);
@@ -426,7 +448,7 @@ impl ScenarioCtx {
             let at = t0 + change.at;
             tokio::select! {
                 _ = tokio::time::sleep_until(at) => {}
-                _ = self.cancel.cancelled() => break,
+                _ = self.stopping.cancelled() => break,
             }
             let _ = level_tx.send(change.level);
             let mut alive = slots.lock();
@@ -438,12 +460,13 @@ impl ScenarioCtx {
                     continue;
                 }
                 alive[slot] = true;
-                let (shared, level, slots, next_user, cancel) = (
+                let (shared, level, slots, next_user, cancel, stopping) = (
                     self.shared.clone(),
                     level_rx.clone(),
                     slots.clone(),
                     next_user.clone(),
                     self.cancel.clone(),
+                    self.stopping.clone(),
                 );
                 let (scenario, segment, started) =
                     (self.scenario, self.config.segment, self.started.clone());
@@ -457,7 +480,7 @@ impl ScenarioCtx {
                         // Leaving and freeing the slot happen under one lock, so a level raised
                         // meanwhile either keeps this task or sees the slot free.
                         let mut alive = slots.lock();
-                        if !fed || cancel.is_cancelled() || (slot as u64) >= *level.borrow() {
+                        if !fed || stopping.is_cancelled() || (slot as u64) >= *level.borrow() {
                             alive[slot] = false;
                             break;
                         }

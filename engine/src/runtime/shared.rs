@@ -25,6 +25,10 @@ pub(crate) struct RunShared {
     pub default_headers: Vec<(HeaderName, HeaderValue)>,
     /// Asked before every request (see [`super::Gate`]).
     pub gate: super::Gate,
+    /// Cancelled when the run is asked to stop: no driver starts a user, no user sends another
+    /// request or stays in a pause, and exchanges already sent finish (their responses are
+    /// counted) until the run's hard cancellation, [`super::STOP_GRACE`] later.
+    pub stopping: tokio_util::sync::CancellationToken,
     /// What error samples and messages must not show.
     pub redactor: Redactor,
     /// What `secret('name')` reads.
@@ -68,6 +72,7 @@ impl RunShared {
             base_urls,
             default_headers,
             gate: super::Gate::default(),
+            stopping: tokio_util::sync::CancellationToken::new(),
             redactor,
             secrets,
             feeder_exhausted,

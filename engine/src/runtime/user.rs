@@ -38,6 +38,14 @@ enum Flow {
     Exit,
 }
 
+/// Sleeps until `target`; false when the run was stopped meanwhile.
+async fn sleep_until(stopping: &tokio_util::sync::CancellationToken, target: Instant) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep_until(target) => true,
+        () = stopping.cancelled() => false,
+    }
+}
+
 type BoxFlow<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
 
 /// One virtual user.
@@ -103,8 +111,7 @@ impl VirtualUser {
                 Action::Request(r) => self.request(r).await,
                 Action::Pause(p) => {
                     let d = self.pause_length(p);
-                    self.sleep_from_intended(d).await;
-                    Flow::Next
+                    self.sleep_from_intended(d).await
                 }
                 // Steps with nested blocks recurse through one boxed future per entry (not per
                 // iteration): async recursion needs the indirection somewhere.
@@ -126,13 +133,9 @@ impl VirtualUser {
             Action::Request(r) => self.request(r).await,
             Action::Pause(p) => {
                 let d = self.pause_length(p);
-                self.sleep_from_intended(d).await;
-                Flow::Next
+                self.sleep_from_intended(d).await
             }
-            Action::Pace(i, d) => {
-                self.pace(*i, *d).await;
-                Flow::Next
-            }
+            Action::Pace(i, d) => self.pace(*i, *d).await,
             Action::Feed(i) => self.feed(*i),
             Action::Set(vars) => {
                 for (name, template) in vars {
@@ -339,8 +342,8 @@ impl VirtualUser {
                 return self.outcome(r, end, Duration::ZERO, Err(e), None);
             }
         };
-        if !self.run.gate.is_open() {
-            // Not sent, not counted: the run is being stopped from outside.
+        if self.run.stopping.is_cancelled() || !self.run.gate.is_open() {
+            // Not sent, not counted: the run is being stopped.
             return Flow::Exit;
         }
         let started = Instant::now();
@@ -577,13 +580,17 @@ impl VirtualUser {
 
     /// Sleeps until `d` after the intended instant (not after now): if the engine wakes up
     /// late, the lateness shows in the next request's latency.
-    async fn sleep_from_intended(&mut self, d: Duration) {
+    /// A stop ends the wait and the user.
+    async fn sleep_from_intended(&mut self, d: Duration) -> Flow {
         let target = self.intended.checked_add(d).unwrap_or_else(far_future);
-        tokio::time::sleep_until(target).await;
+        if !sleep_until(&self.run.stopping, target).await {
+            return Flow::Exit;
+        }
         self.intended = target;
+        Flow::Next
     }
 
-    async fn pace(&mut self, index: usize, d: Duration) {
+    async fn pace(&mut self, index: usize, d: Duration) -> Flow {
         if self.pace.len() <= index {
             self.pace.resize(index + 1, None);
         }
@@ -593,11 +600,14 @@ impl VirtualUser {
             None => now,
         };
         if target > now {
-            tokio::time::sleep_until(target).await;
+            if !sleep_until(&self.run.stopping, target).await {
+                return Flow::Exit;
+            }
             // The wait is the plan: the next request is intended at the pace instant.
             self.intended = self.intended.max(target);
         }
         self.pace[index] = Some(target);
+        Flow::Next
     }
 
     /// Runs iteration `i` of a loop body with its counter set; `Some(flow)` leaves the loop.

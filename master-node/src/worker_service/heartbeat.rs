@@ -2,7 +2,7 @@
 //! reported and what the replica holds, unit-tested below. The service carries it out (queues
 //! the deltas, records the start, sends the orders).
 
-use broadside_raft_store::model::{Job, JobState, Task, TaskState};
+use broadside_raft_store::model::{AttemptRecord, Job, JobState, Task, TaskState};
 use broadside_rpc::worker::{Order, TaskPhase, TaskRef};
 
 /// What the replica holds about a reported task.
@@ -99,6 +99,55 @@ pub(crate) fn judge(
             });
     }
     verdict
+}
+
+/// The leader's answer about an attempt the worker no longer runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EndedVerdict {
+    /// Fold its deltas above this watermark (the store folds them in order, as late deltas
+    /// when the attempt ended) and acknowledge up to it.
+    pub(crate) fold_above: Option<u64>,
+    /// Its job is gone or it can never be folded: the worker forgets it.
+    pub(crate) forget: bool,
+}
+
+/// The answer about an ended attempt `reported`, given its task and its attempt record.
+///
+/// * A task that no longer exists (its job was deleted): forget.
+/// * The task's current attempt, not finished (the worker stopped it; the leader has not
+///   reassigned it yet): folded against the task's watermark.
+/// * An attempt that ended on record (reassigned, stopped with its job, completed): folded
+///   against its own watermark, into the job's results only.
+/// * A later attempt than the replica knows, or a claim it has not applied: nothing yet.
+/// * An earlier attempt with no record: it can never be folded; forget.
+pub(crate) fn judge_ended(
+    reported: TaskRef,
+    task: Option<&Task>,
+    attempt: Option<&AttemptRecord>,
+) -> EndedVerdict {
+    let Some(task) = task else {
+        return EndedVerdict {
+            fold_above: None,
+            forget: true,
+        };
+    };
+    let current = task.attempt == reported.attempt;
+    if current && task.state != TaskState::Pending && !task.state.is_terminal() {
+        return EndedVerdict {
+            fold_above: Some(task.last_seq.unwrap_or(0)),
+            forget: false,
+        };
+    }
+    match attempt.filter(|a| a.has_ended()) {
+        Some(a) => EndedVerdict {
+            fold_above: Some(a.last_seq),
+            forget: false,
+        },
+        None => EndedVerdict {
+            fold_above: None,
+            forget: reported.attempt < task.attempt,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +304,68 @@ mod tests {
                 task: reported(1),
                 at_ms: 42
             })
+        );
+    }
+
+    fn ended(attempt: u32, last_seq: u64) -> AttemptRecord {
+        AttemptRecord {
+            task: 0,
+            attempt,
+            worker_id: ME.into(),
+            claimed_at_ms: 1,
+            started_at_ms: Some(2),
+            ended: Some((3, broadside_raft_store::model::AttemptEnd::Reassigned)),
+            reason: "worker lost".into(),
+            last_seq,
+            late_deltas: 0,
+            late_between_ms: None,
+        }
+    }
+
+    #[test]
+    fn an_ended_attempt_is_folded_against_its_own_watermark() {
+        let later = task(2, Some("w2"), TaskState::Running);
+        let v = judge_ended(reported(1), Some(&later), Some(&ended(1, 7)));
+        assert_eq!(
+            v,
+            EndedVerdict {
+                fold_above: Some(7),
+                forget: false
+            }
+        );
+        // Stopped with its job: the same.
+        let done = task(1, Some(ME), TaskState::Aborted);
+        let v = judge_ended(reported(1), Some(&done), Some(&ended(1, 3)));
+        assert_eq!(v.fold_above, Some(3));
+    }
+
+    #[test]
+    fn an_attempt_stopped_by_its_worker_before_its_reassignment_is_folded_as_current() {
+        let mine = task(1, Some(ME), TaskState::Running);
+        let v = judge_ended(reported(1), Some(&mine), None);
+        assert_eq!(
+            v,
+            EndedVerdict {
+                fold_above: Some(3),
+                forget: false
+            }
+        );
+    }
+
+    #[test]
+    fn an_ended_attempt_of_a_deleted_job_or_without_record_is_forgotten() {
+        assert!(judge_ended(reported(1), None, None).forget);
+        let later = task(2, Some("w2"), TaskState::Running);
+        assert!(judge_ended(reported(1), Some(&later), None).forget);
+        // A replica that has not applied the attempt yet says nothing.
+        let unclaimed = task(1, None, TaskState::Pending);
+        assert_eq!(
+            judge_ended(reported(1), Some(&unclaimed), None),
+            EndedVerdict::default()
+        );
+        assert_eq!(
+            judge_ended(reported(3), Some(&later), None),
+            EndedVerdict::default()
         );
     }
 

@@ -13,16 +13,17 @@ mod heartbeat;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broadside_raft_store::model::{Job, SplitMode, Task, TaskOutcome, WorkerState};
+use broadside_raft_store::model::{AttemptRecord, Job, SplitMode, Task, TaskOutcome, WorkerState};
 use broadside_raft_store::{Command, ProgressDelta, Response, Sha256, StoreReader};
 use broadside_rpc::worker::{
-    Ack, Assignment, Chunk, Completion, Delta, Digest, FileRef, Heartbeat, HeartbeatReply, Outcome,
-    PullRequest, Registered, Split, TaskRef, TaskSecrets, WorkerInfo, MAX_DELTA_BYTES,
+    Ack, Assignment, Chunk, Completion, Delta, Digest, FileRef, Heartbeat, HeartbeatReply, Order,
+    Outcome, PullRequest, Registered, Split, TaskRef, TaskSecrets, WorkerInfo, MAX_DELTA_BYTES,
+    MAX_ENDED_DELTAS,
 };
 use broadside_rpc::{CallError, Payload, WorkerRpc};
 use tarpc::context::Context;
 
-use self::heartbeat::{judge, Stored};
+use self::heartbeat::{judge, judge_ended, Stored};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::node::now_ms;
@@ -127,13 +128,18 @@ fn assignment(reader: &StoreReader, task: TaskRef) -> Result<Assignment> {
 }
 
 /// What the replica holds about a heartbeat: whether its worker is registered and not dead,
-/// and each reported task with its job.
-type HeartbeatFacts = (bool, Vec<(Option<Task>, Option<Job>)>);
+/// each reported task with its job, and each ended attempt's task and record.
+struct HeartbeatFacts {
+    registered: bool,
+    running: Vec<(Option<Task>, Option<Job>)>,
+    ended: Vec<(Option<Task>, Option<AttemptRecord>)>,
+}
 
 fn heartbeat_facts(
     reader: &StoreReader,
     worker: &str,
     tasks: &[TaskRef],
+    ended: &[TaskRef],
 ) -> Result<HeartbeatFacts> {
     let registered = reader
         .worker(worker)?
@@ -147,7 +153,20 @@ fn heartbeat_facts(
         };
         stored.push((task, job));
     }
-    Ok((registered, stored))
+    let ended = ended
+        .iter()
+        .map(|t| {
+            Ok((
+                reader.task(t.job_id, t.task)?,
+                reader.attempt(t.job_id, t.task, t.attempt)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(HeartbeatFacts {
+        registered,
+        running: stored,
+        ended,
+    })
 }
 
 impl WorkerServer {
@@ -164,6 +183,11 @@ impl WorkerServer {
             .filter(|s| s.attempt == task.attempt)
             .and_then(|s| s.last_seq)
             .unwrap_or(0);
+        self.queue_above(task, deltas, last);
+    }
+
+    /// Queues the deltas above the watermark `last`.
+    fn queue_above(&self, task: &TaskRef, deltas: Vec<Delta>, last: u64) {
         self.app
             .progress
             .queue(deltas_of(task, deltas), |d| d.seq <= last);
@@ -283,16 +307,39 @@ impl WorkerServer {
             heartbeat
                 .tasks
                 .iter()
-                .flat_map(|r| r.deltas.iter().map(move |d| (&r.task, d))),
+                .flat_map(|r| r.deltas.iter().map(move |d| (&r.task, d)))
+                .chain(
+                    heartbeat
+                        .ended
+                        .iter()
+                        .flat_map(|e| e.deltas.iter().map(move |d| (&e.task, d))),
+                ),
         )?;
+        if let Some(e) = heartbeat
+            .ended
+            .iter()
+            .find(|e| e.deltas.len() > MAX_ENDED_DELTAS)
+        {
+            return Err(Error::BadRequest(format!(
+                "{} deltas of ended attempt {:?}; at most {MAX_ENDED_DELTAS} per heartbeat",
+                e.deltas.len(),
+                e.task
+            )));
+        }
         let worker = heartbeat.worker_id.clone();
         let reported: Vec<TaskRef> = heartbeat.tasks.iter().map(|r| r.task).collect();
-        let (registered, stored) = {
+        let ended: Vec<TaskRef> = heartbeat.ended.iter().map(|e| e.task).collect();
+        let facts = {
             let (worker, reported) = (worker.clone(), reported.clone());
             self.app
-                .worker_read(move |r| heartbeat_facts(r, &worker, &reported))
+                .worker_read(move |r| heartbeat_facts(r, &worker, &reported, &ended))
                 .await?
         };
+        let HeartbeatFacts {
+            registered,
+            running: stored,
+            ended,
+        } = facts;
         if registered {
             self.app.office.heard_from(&worker);
             self.app
@@ -318,6 +365,25 @@ impl WorkerServer {
                 self.record_start(t);
             }
             orders.extend(verdict.order);
+        }
+        // Attempts the worker no longer runs: whatever they measured counts, late or not, and
+        // nothing about them renews anything.
+        for (report, (task, attempt)) in heartbeat.ended.into_iter().zip(ended) {
+            let t = report.task;
+            let verdict = judge_ended(t, task.as_ref(), attempt.as_ref());
+            if let Some(last) = verdict.fold_above {
+                self.queue_above(&t, report.deltas, last);
+                acks.push(Ack {
+                    task: t,
+                    up_to: last,
+                });
+            }
+            if verdict.forget {
+                orders.push(Order::Stop {
+                    task: t,
+                    reason: "its job no longer exists".into(),
+                });
+            }
         }
         Ok(HeartbeatReply {
             leader_time_ms: now_ms(),

@@ -12,13 +12,13 @@ use super::tx::Tx;
 use crate::codec::read_u64;
 use crate::command::{JobSpec, ProgressDelta, RejectCode, Response};
 use crate::db::{
-    CF_ACTIVE_JOBS, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SM_META,
-    CF_TASKS, CF_WORKERS,
+    CF_ACTIVE_JOBS, CF_ATTEMPTS, CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS,
+    CF_SM_META, CF_TASKS, CF_WORKERS,
 };
 use crate::error::Result;
 use crate::model::{
-    Job, JobState, PinnedFile, ProgressRecord, ResultRecord, Task, TaskOutcome, TaskState, Worker,
-    WorkerState,
+    AttemptEnd, AttemptRecord, Job, JobState, PinnedFile, ProgressRecord, ResultRecord, Task,
+    TaskOutcome, TaskState, Worker, WorkerState,
 };
 use crate::types::{Attempt, JobId, UnixMillis};
 
@@ -47,6 +47,38 @@ fn save_job(tx: &mut Tx<'_>, job: &Job) -> Result<()> {
 
 fn save_task(tx: &mut Tx<'_>, task: &Task) -> Result<()> {
     tx.put(CF_TASKS, keys::task(task.job_id, task.index), task)
+}
+
+fn load_attempt(
+    tx: &Tx<'_>,
+    job: JobId,
+    index: u32,
+    attempt: Attempt,
+) -> Result<Option<AttemptRecord>> {
+    tx.get(CF_ATTEMPTS, &keys::attempt(job, index, attempt))
+}
+
+fn save_attempt(tx: &mut Tx<'_>, job: JobId, record: &AttemptRecord) -> Result<()> {
+    tx.put(
+        CF_ATTEMPTS,
+        keys::attempt(job, record.task, record.attempt),
+        record,
+    )
+}
+
+/// Records the end of `task`'s current attempt (if it was claimed), its watermark kept so that
+/// late deltas continue from it.
+fn end_attempt(tx: &mut Tx<'_>, task: &Task, end: AttemptEnd, reason: &str) -> Result<()> {
+    let Some(mut record) = load_attempt(tx, task.job_id, task.index, task.attempt)? else {
+        return Ok(());
+    };
+    if record.has_ended() {
+        return Ok(());
+    }
+    record.ended = Some((tx.now, end));
+    record.reason = reason.chars().take(MAX_TEXT).collect();
+    record.last_seq = task.last_seq.unwrap_or(0);
+    save_attempt(tx, task.job_id, &record)
 }
 
 fn tasks_of(tx: &Tx<'_>, job: JobId) -> Result<Vec<Task>> {
@@ -162,6 +194,7 @@ fn finish_job(tx: &mut Tx<'_>, job: &mut Job, state: JobState, reason: &str) -> 
     tx.delete(CF_ACTIVE_JOBS, keys::job(job.id));
     for mut task in tasks_of(tx, job.id)? {
         if !task.state.is_terminal() {
+            end_attempt(tx, &task, AttemptEnd::Stopped, reason)?;
             task.state = TaskState::Aborted;
             task.reason = reason.to_owned();
             task.finished_at_ms = Some(tx.now);
@@ -306,6 +339,19 @@ pub(crate) fn claim(
     task.worker_id = Some(worker_id.to_owned());
     task.claimed_at_ms = Some(tx.now);
     save_task(tx, &task)?;
+    let record = AttemptRecord {
+        task: index,
+        attempt,
+        worker_id: worker_id.to_owned(),
+        claimed_at_ms: tx.now,
+        started_at_ms: None,
+        ended: None,
+        reason: String::new(),
+        last_seq: 0,
+        late_deltas: 0,
+        late_between_ms: None,
+    };
+    save_attempt(tx, id, &record)?;
     Ok(Response::Ok)
 }
 
@@ -328,6 +374,10 @@ pub(crate) fn start(tx: &mut Tx<'_>, id: JobId, index: u32, attempt: Attempt) ->
     task.state = TaskState::Running;
     task.started_at_ms = Some(tx.now);
     save_task(tx, &task)?;
+    if let Some(mut record) = load_attempt(tx, id, index, attempt)? {
+        record.started_at_ms = Some(tx.now);
+        save_attempt(tx, id, &record)?;
+    }
     if job.state == JobState::Starting {
         job.state = JobState::Running;
         save_job(tx, &job)?;
@@ -335,24 +385,50 @@ pub(crate) fn start(tx: &mut Tx<'_>, id: JobId, index: u32, attempt: Attempt) ->
     Ok(Response::Ok)
 }
 
+/// Where a delta goes: its attempt's watermark, and whether it arrives after the attempt ended.
+enum Fold {
+    /// The task's current attempt, still running: the task's watermark advances.
+    Current(Task),
+    /// The current attempt after it ended (its job aborted, say), or an attempt superseded by
+    /// a reassignment: the delta counts in the job's results, and nothing else changes.
+    Late(Task, AttemptRecord),
+}
+
+fn fold_of(tx: &Tx<'_>, d: &ProgressDelta) -> Result<Option<Fold>> {
+    let Some(task) = load_task(tx, d.job_id, d.task)? else {
+        return Ok(None);
+    };
+    let current = task.attempt == d.attempt && task.state != TaskState::Pending;
+    if current && !task.state.is_terminal() {
+        return Ok(Some(Fold::Current(task)));
+    }
+    if !current && d.attempt >= task.attempt {
+        return Ok(None);
+    }
+    let record = load_attempt(tx, d.job_id, d.task, d.attempt)?;
+    Ok(record
+        .filter(AttemptRecord::has_ended)
+        .map(|r| Fold::Late(task, r)))
+}
+
 pub(crate) fn record_progress(tx: &mut Tx<'_>, deltas: &[ProgressDelta]) -> Result<Response> {
     if deltas.len() > MAX_BATCH_DELTAS {
         return bad_request(format!("more than {MAX_BATCH_DELTAS} deltas"));
     }
-    let (mut applied, mut duplicates, mut gaps) = (0u32, 0u32, 0u32);
+    let (mut applied, mut late, mut duplicates, mut gaps) = (0u32, 0u32, 0u32, 0u32);
     let mut refused: Vec<(JobId, u32, Attempt)> = Vec::new();
     for d in deltas {
-        let current = load_task(tx, d.job_id, d.task)?;
-        let Some(mut task) =
-            current.filter(|t| t.attempt == d.attempt && t.state != TaskState::Pending)
-        else {
+        let Some(fold) = fold_of(tx, d)? else {
             let who = (d.job_id, d.task, d.attempt);
             if !refused.contains(&who) {
                 refused.push(who);
             }
             continue;
         };
-        let folded = task.last_seq.unwrap_or(0);
+        let folded = match &fold {
+            Fold::Current(task) => task.last_seq.unwrap_or(0),
+            Fold::Late(_, record) => record.last_seq,
+        };
         if d.seq <= folded {
             duplicates += 1;
             continue;
@@ -370,13 +446,33 @@ pub(crate) fn record_progress(tx: &mut Tx<'_>, deltas: &[ProgressDelta]) -> Resu
             delta: d.delta.clone(),
         };
         tx.put(CF_PROGRESS, key, &record)?;
-        task.deltas += 1;
-        task.last_seq = Some(d.seq);
-        save_task(tx, &task)?;
-        applied += 1;
+        match fold {
+            Fold::Current(mut task) => {
+                task.deltas += 1;
+                task.last_seq = Some(d.seq);
+                save_task(tx, &task)?;
+                applied += 1;
+            }
+            Fold::Late(mut task, mut attempt) => {
+                // The task's count of folded deltas keys cached reports; its watermark and
+                // state belong to the current attempt and stay as they are.
+                task.deltas += 1;
+                if task.attempt == d.attempt {
+                    task.last_seq = Some(d.seq);
+                }
+                save_task(tx, &task)?;
+                attempt.last_seq = d.seq;
+                attempt.late_deltas += 1;
+                let first = attempt.late_between_ms.map_or(tx.now, |(first, _)| first);
+                attempt.late_between_ms = Some((first, tx.now));
+                save_attempt(tx, d.job_id, &attempt)?;
+                late += 1;
+            }
+        }
     }
     Ok(Response::ProgressRecorded {
         applied,
+        late,
         duplicates,
         gaps,
         refused,
@@ -411,6 +507,12 @@ pub(crate) fn complete(
         task.reason = reason.chars().take(MAX_TEXT).collect();
     }
     save_task(tx, &task)?;
+    let end = match outcome {
+        TaskOutcome::Succeeded => AttemptEnd::Succeeded,
+        TaskOutcome::Failed { .. } => AttemptEnd::Failed,
+    };
+    let reason = task.reason.clone();
+    end_attempt(tx, &task, end, &reason)?;
     let record = ResultRecord {
         attempt,
         committed_at_ms: tx.now,
@@ -467,6 +569,7 @@ pub(crate) fn reassign(
             }
         }
     }
+    end_attempt(tx, &task, AttemptEnd::Reassigned, reason)?;
     task.state = TaskState::Pending;
     task.attempt += 1;
     task.worker_id = None;
@@ -512,5 +615,6 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: JobId) -> Result<Response> {
     tx.delete_prefix(CF_TASKS, &keys::job(id));
     tx.delete_prefix(CF_PROGRESS, &keys::job(id));
     tx.delete_prefix(CF_RESULTS, &keys::job(id));
+    tx.delete_prefix(CF_ATTEMPTS, &keys::job(id));
     Ok(Response::Ok)
 }

@@ -80,6 +80,13 @@ pub(crate) fn progress(job: JobId, task: u32, attempt: Attempt, seq: u64) -> Vec
     k
 }
 
+/// Attempt `attempt` of task `task` of `job` (its record in `attempts`).
+pub(crate) fn attempt(job: JobId, task: u32, attempt: Attempt) -> Vec<u8> {
+    let mut k = self::task(job, task);
+    put_u32(&mut k, attempt);
+    k
+}
+
 /// Result of task `index` of `job`.
 pub(crate) fn task_result(job: JobId, index: u32) -> Vec<u8> {
     let mut k = job.to_be_bytes().to_vec();

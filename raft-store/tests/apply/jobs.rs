@@ -96,6 +96,7 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         first,
         Response::ProgressRecorded {
             applied: 3,
+            late: 0,
             duplicates: 0,
             gaps: 0,
             refused: vec![]
@@ -107,6 +108,7 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         again,
         Response::ProgressRecorded {
             applied: 0,
+            late: 0,
             duplicates: 3,
             gaps: 0,
             refused: vec![]
@@ -123,6 +125,7 @@ async fn job_lifecycle_claim_start_progress_complete_result_delete() {
         after_gap,
         Response::ProgressRecorded {
             applied: 1,
+            late: 0,
             duplicates: 0,
             gaps: 1,
             refused: vec![]
@@ -251,24 +254,65 @@ async fn reassignment_fences_the_stale_attempt() {
     );
     assert_eq!(code(&h.run(reassign).await), Some(RejectCode::StaleAttempt));
 
-    // The old worker's reports are refused; the new attempt's accepted.
-    let late = ProgressDelta {
+    // The old attempt's deltas are late: folded in order into the job's results, never into
+    // the task (its watermark and state are the new attempt's).
+    let old = |seq: u64, attempt: u32| ProgressDelta {
         job_id,
         task: 0,
-        attempt: 1,
-        seq: 5,
-        delta: vec![],
+        attempt,
+        seq,
+        delta: vec![seq as u8],
     };
-    let refused = h.run(Command::RecordProgress { deltas: vec![late] }).await;
+    let late = h
+        .run(Command::RecordProgress {
+            deltas: vec![old(2, 1), old(1, 1), old(1, 1), old(1, 3)],
+        })
+        .await;
     assert_eq!(
-        refused,
+        late,
         Response::ProgressRecorded {
             applied: 0,
-            duplicates: 0,
-            gaps: 0,
-            refused: vec![(job_id, 0, 1)]
+            late: 1,
+            duplicates: 1,
+            gaps: 1,
+            refused: vec![(job_id, 0, 3)]
         }
     );
+    let late = h
+        .run(Command::RecordProgress {
+            deltas: vec![old(2, 1)],
+        })
+        .await;
+    assert!(
+        matches!(late, Response::ProgressRecorded { late: 1, .. }),
+        "{late:?}"
+    );
+    let task = h.reader().task(job_id, 0).unwrap().expect("task");
+    assert_eq!(
+        (task.state, task.attempt, task.last_seq, task.deltas),
+        (TaskState::Pending, 2, None, 2)
+    );
+    let attempts = h
+        .reader()
+        .job_attempts(job_id, &PageRequest::default())
+        .unwrap()
+        .items;
+    let first = &attempts[0];
+    assert_eq!(
+        (
+            first.attempt,
+            first.worker_id.as_str(),
+            first.last_seq,
+            first.late_deltas
+        ),
+        (1, "w1", 2, 2)
+    );
+    assert_eq!(
+        first.ended.map(|(_, end)| end),
+        Some(AttemptEnd::Reassigned)
+    );
+    assert_eq!(first.reason, "worker lost");
+    assert!(first.started_at_ms.is_some() && first.late_between_ms.is_some());
     let old_done = Command::CompleteTask {
         job_id,
         task: 0,
@@ -313,6 +357,7 @@ async fn reassignment_fences_the_stale_attempt() {
         accepted,
         Response::ProgressRecorded {
             applied: 1,
+            late: 0,
             duplicates: 0,
             gaps: 0,
             refused: vec![]
@@ -521,4 +566,127 @@ async fn a_partial_start_needs_one_claimed_task_and_lets_the_others_join() {
         r.job(job_id).unwrap().map(|j| j.state),
         Some(JobState::Running)
     );
+}
+
+/// A delta of an attempt that ended with its job (a flush after an abort, a worker delivering
+/// what it kept after the job completed) amends the job's results once and reopens nothing.
+#[tokio::test]
+async fn late_deltas_after_the_job_ended_amend_its_results_once() {
+    let mut h = setup().await;
+    let job_id = submit(&mut h, 2).await;
+    ok(&claim(&mut h, job_id, 0, 1, "w1").await);
+    ok(&claim(&mut h, job_id, 1, 1, "w2").await);
+    ok(&h
+        .run(Command::ScheduleStart {
+            job_id,
+            start_at_ms: h.now,
+            partial: false,
+        })
+        .await);
+    let delta = |task, attempt, seq| ProgressDelta {
+        job_id,
+        task,
+        attempt,
+        seq,
+        delta: vec![seq as u8],
+    };
+    assert!(matches!(
+        h.run(Command::RecordProgress {
+            deltas: vec![delta(0, 1, 1)]
+        })
+        .await,
+        Response::ProgressRecorded { applied: 1, .. }
+    ));
+    // Task 1 is lost and replaced; the replacement and task 0 complete the job.
+    assert_eq!(
+        h.run(Command::ReassignTask {
+            job_id,
+            task: 1,
+            attempt: 1,
+            reason: "worker w2 lost".into(),
+            only_if_worker_lost: false,
+        })
+        .await,
+        Response::TaskReassigned { attempt: 2 }
+    );
+    register(&mut h, "w3").await;
+    ok(&claim(&mut h, job_id, 1, 2, "w3").await);
+    for (task, attempt) in [(0, 1), (1, 2)] {
+        ok(&h
+            .run(Command::CompleteTask {
+                job_id,
+                task,
+                attempt,
+                outcome: TaskOutcome::Succeeded,
+                result: vec![],
+            })
+            .await);
+    }
+    let r = h.reader();
+    assert_eq!(
+        r.job(job_id).unwrap().map(|j| j.state),
+        Some(JobState::Completed)
+    );
+    // w2 comes back with what it measured before it was cut off; a second delivery of the
+    // same deltas changes nothing.
+    let kept = Command::RecordProgress {
+        deltas: vec![delta(1, 1, 1), delta(1, 1, 2)],
+    };
+    assert!(matches!(
+        h.run(kept.clone()).await,
+        Response::ProgressRecorded { late: 2, .. }
+    ));
+    assert!(matches!(
+        h.run(kept).await,
+        Response::ProgressRecorded {
+            late: 0,
+            duplicates: 2,
+            ..
+        }
+    ));
+    // The completed attempt's own deltas after its completion are late too.
+    assert!(matches!(
+        h.run(Command::RecordProgress {
+            deltas: vec![delta(0, 1, 2)]
+        })
+        .await,
+        Response::ProgressRecorded { late: 1, .. }
+    ));
+    let job = r.job(job_id).unwrap().expect("job");
+    assert_eq!(job.state, JobState::Completed, "nothing reopens");
+    let tasks = r.list_tasks(job_id, &PageRequest::default()).unwrap().items;
+    assert!(tasks.iter().all(|t| t.state == TaskState::Succeeded));
+    let series = r
+        .job_progress(job_id, &PageRequest::default())
+        .unwrap()
+        .items;
+    let keys: Vec<(u32, u32, u64)> = series.iter().map(|p| (p.task, p.attempt, p.seq)).collect();
+    assert_eq!(keys, vec![(0, 1, 1), (0, 1, 2), (1, 1, 1), (1, 1, 2)]);
+    let attempts = r
+        .job_attempts(job_id, &PageRequest::default())
+        .unwrap()
+        .items;
+    let ends: Vec<(u32, u32, Option<AttemptEnd>, u64)> = attempts
+        .iter()
+        .map(|a| (a.task, a.attempt, a.ended.map(|(_, e)| e), a.late_deltas))
+        .collect();
+    assert_eq!(
+        ends,
+        vec![
+            (0, 1, Some(AttemptEnd::Succeeded), 1),
+            (1, 1, Some(AttemptEnd::Reassigned), 2),
+            (1, 2, Some(AttemptEnd::Succeeded), 0),
+        ]
+    );
+    // Deleting the job ends it all: deltas of a deleted job are refused.
+    ok(&h.run(Command::DeleteJob { job_id }).await);
+    assert!(matches!(
+        h.run(Command::RecordProgress { deltas: vec![delta(1, 1, 3)] }).await,
+        Response::ProgressRecorded { late: 0, ref refused, .. } if refused.len() == 1
+    ));
+    assert!(r
+        .job_attempts(job_id, &PageRequest::default())
+        .unwrap()
+        .items
+        .is_empty());
 }

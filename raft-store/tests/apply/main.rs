@@ -14,7 +14,7 @@ mod workers;
 use std::collections::BTreeMap;
 
 use broadside_raft_store::model::{
-    FileKind, JobState, SplitMode, TaskOutcome, TaskState, WorkerState,
+    AttemptEnd, FileKind, JobState, SplitMode, TaskOutcome, TaskState, WorkerState,
 };
 use broadside_raft_store::{
     Command, JobSpec, PageRequest, ProgressDelta, RejectCode, Request, RequestId, Response, Sha256,

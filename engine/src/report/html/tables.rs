@@ -4,8 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::super::attempts::Distribution;
 use super::super::summary::{RunReport, StatsRow};
-use super::super::text::{escape_html, fmt_grouped, fmt_number, fmt_opt_ms, fmt_percent, fmt_rate};
+use super::super::text::{
+    escape_html, fmt_grouped, fmt_number, fmt_opt_ms, fmt_percent, fmt_rate, fmt_timestamp,
+};
 use crate::metrics::ErrorSample;
 
 /// Header cells of a statistics table after the name.
@@ -204,4 +207,51 @@ pub(super) fn scenarios(report: &RunReport) -> String {
 /// A placeholder paragraph.
 fn empty(text: &str) -> String {
     format!("<p class=\"empty\">{text}</p>\n")
+}
+
+/// Every attempt of every task of a distributed run: worker, timeline, requests, late deltas,
+/// and the silent seconds before it.
+pub(super) fn attempts(d: &Distribution) -> String {
+    if d.attempts.is_empty() {
+        return empty("No task was claimed.");
+    }
+    let mut out = String::new();
+    if d.gap_seconds > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"hint\">Tasks had no attempt sending for {} s in all, between attempts \
+             (planned load in those seconds was not sent).</p>",
+            fmt_grouped(d.gap_seconds)
+        );
+    }
+    out.push_str(
+        "<div class=\"scroll\"><table class=\"attempts\">\n<thead><tr><th>Task</th><th>Attempt</th>\
+         <th class=\"name\">Worker</th><th>Claimed</th><th>Ended</th><th>End</th>\
+         <th>Sending (s)</th><th>Silent before (s)</th><th>Requests</th><th>Late requests</th>\
+         <th class=\"name\">Reason</th></tr></thead>\n<tbody>\n",
+    );
+    for a in &d.attempts {
+        let sending = a
+            .sending
+            .map_or_else(|| "—".to_owned(), |(first, last)| format!("{first}–{last}"));
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{sending}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"name\">{}</td></tr>",
+            a.task,
+            a.attempt,
+            escape_html(&a.worker),
+            escape_html(&fmt_timestamp(a.claimed_at_unix_ms)),
+            a.ended_at_unix_ms
+                .map_or_else(|| "—".to_owned(), |t| escape_html(&fmt_timestamp(t))),
+            escape_html(a.end.as_deref().unwrap_or("running")),
+            a.gap_before_seconds,
+            fmt_grouped(a.requests),
+            fmt_grouped(a.late_requests),
+            escape_html(&a.reason),
+        );
+    }
+    out.push_str("</tbody>\n</table></div>\n");
+    out
 }
