@@ -311,6 +311,18 @@ pub struct Task {
     pub deltas: u64,
     /// Why it is in this state, empty otherwise.
     pub reason: String,
+    /// Set while the task of a started job has no attempt running: since when, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// A task of a started job that no attempt is running: its load is missing from the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Waiting {
+    /// Since when (Unix milliseconds): the end of its previous attempt.
+    pub since_ms: u64,
+    /// Why: how its previous attempt ended, and what it waits for.
+    pub reason: String,
 }
 
 /// The body of `POST /jobs/{id}/abort` (optional).

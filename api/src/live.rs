@@ -23,6 +23,9 @@ pub struct LiveTask {
     pub elapsed_ms: u64,
     /// Its active users now.
     pub users: u64,
+    /// Set while no attempt runs it (its previous one was lost): since when, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<crate::Waiting>,
 }
 
 /// The `progress` event of `GET /jobs/{id}/live`, sent once per interval when something

@@ -12,7 +12,8 @@ use broadside_chaos_tests::{run_under_load, schedule, Fault, Figures, JobToleran
 use broadside_client::api::{JobState, TaskState};
 use broadside_harness::{target, Cluster, Peer, Timings};
 use common::{
-    attempt_window, finished, job, job_id, result, simulation, submit, tasks, text, worker_index,
+    attempt_window, attribution_count, finished, job, job_id, result, simulation, submit, tasks,
+    text, worker_index,
 };
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -267,5 +268,139 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
         d.gap_seconds,
     );
     let _ = job(&client, id).await;
+    target.shutdown().await.unwrap();
+}
+
+/// A worker writes every delta to its data directory before sending it: killed while cut off
+/// from the masters (so nothing it measured in the meantime was acknowledged) and started
+/// again on the same directory after its task moved on, it delivers what it had written, late.
+/// Only what it recorded after its last written delta is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_and_restarted_on_its_data_delivers_what_it_had_written() {
+    let _serial = SERIAL.lock().await;
+    let (mut cluster, target, id, victim) = running_job(15, &pause_timings()).await;
+    let client = cluster.client();
+    let attempt_1 = format!("{id}-0-1");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.isolate(Peer::Worker(victim));
+    let at_cut = attribution_count(&target, &attempt_1);
+    // Shorter than the lease: it keeps sending, and nothing it measures is acknowledged.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.kill_worker(victim);
+    let sent_while_cut = attribution_count(&target, &attempt_1) - at_cut;
+    cluster.heal();
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:?}\n{}",
+        cluster.logs()
+    );
+    cluster.restart_worker(victim);
+    let attempt = cluster
+        .eventually("the restarted worker's late deltas", || async {
+            let d = result(&client, id).await.report.distribution?;
+            let first = d
+                .attempts
+                .into_iter()
+                .find(|a| a.task == 0 && a.attempt == 1)?;
+            (first.late_deltas > 0).then_some(first)
+        })
+        .await;
+    let received = attribution_count(&target, &attempt_1);
+    let lost = received - attempt.requests;
+    assert!(
+        attempt.requests <= received,
+        "attempt 1 reported {} > {received} received",
+        attempt.requests
+    );
+    assert!(
+        lost < sent_while_cut,
+        "lost {lost} of the {sent_while_cut} requests sent while cut off: the written deltas were not delivered"
+    );
+    println!(
+        "worker killed after 1.5 s cut off: attempt 1 sent {received}, reported {} ({} late, in {} deltas, after its restart); {sent_while_cut} sent while cut off, {lost} lost (recorded after its last written delta)",
+        attempt.requests, attempt.late_requests, attempt.late_deltas
+    );
+    target.shutdown().await.unwrap();
+}
+
+/// With no distinct free worker (the only other one runs the job's other task), a lost task
+/// waits: the task view says since when and why, and the result states the silent seconds,
+/// while it still counts every request the target received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, target) = with_workers(2, &pause_timings()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulation(
+        dir.path(),
+        "waits",
+        &target.base_url(),
+        "      - constant_users_per_sec: { rate: 20, during: 30s }",
+        "",
+    );
+    let out = submit(&cluster, &sim, &["--parallelism", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = job_id(&out);
+    let client = cluster.client();
+    let worker = cluster
+        .eventually("both tasks running", || async {
+            let t = tasks(&client, id).await;
+            t.iter()
+                .all(|t| t.state == TaskState::Running)
+                .then(|| t[0].worker_id.clone())?
+        })
+        .await;
+    let victim = worker_index(&cluster, &worker);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.isolate(Peer::Worker(victim));
+    let cut = std::time::Instant::now();
+    let waiting = cluster
+        .eventually("task 0 waiting for a worker", || async {
+            tasks(&client, id).await.first()?.waiting.clone()
+        })
+        .await;
+    assert!(
+        waiting.reason.contains("attempt 1") && waiting.reason.contains("pool default"),
+        "{waiting:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(15).saturating_sub(cut.elapsed())).await;
+    cluster.heal();
+    let done = finished(&cluster, &client, id).await;
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:?}\n{}",
+        cluster.logs()
+    );
+    let received = target.stats().snapshot().total;
+    let amended = cluster
+        .eventually(
+            "every request the target received in the report",
+            || async {
+                let r = result(&client, id).await;
+                (r.requests() == received).then_some(r)
+            },
+        )
+        .await;
+    let reported = amended.requests();
+    let d = amended.report.distribution.expect("attempts");
+    let resumed = d
+        .attempts
+        .iter()
+        .find(|a| a.task == 0 && a.attempt == 2)
+        .expect("task 0 resumed");
+    assert!(resumed.gap_before_seconds > 0, "{d:?}");
+    assert_eq!(d.gap_seconds, resumed.gap_before_seconds, "{d:?}");
+    println!(
+        "no distinct worker: task 0 waited from {} ({}); resumed on {} after {} s without an attempt sending; target received {received}, report counts {} ({} late)",
+        waiting.since_ms,
+        waiting.reason,
+        resumed.worker,
+        resumed.gap_before_seconds,
+        reported,
+        d.late_requests,
+    );
     target.shutdown().await.unwrap();
 }

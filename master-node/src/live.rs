@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use broadside_api::{EndEvent, LiveTask, LogEvent, ProgressEvent};
+use broadside_api::{self as api, EndEvent, LiveTask, LogEvent, ProgressEvent};
 use broadside_engine::metrics::RunStats;
 use broadside_engine::report::{SeriesPoint, StatsRow};
-use broadside_raft_store::model::{Job, Task};
+use broadside_raft_store::model::{Job, Task, TaskState};
 use broadside_raft_store::{all_pages, JobId, StoreReader};
 
 use crate::error::{Error, Result};
@@ -36,6 +36,27 @@ pub(crate) fn read_job(reader: &StoreReader, id: JobId) -> Result<(Job, Vec<Task
     Ok((job, tasks))
 }
 
+/// Why each waiting task of `job` waits (see [`views::waiting`]).
+fn waiting(reader: &StoreReader, job: &Job, tasks: &[Task]) -> Vec<Option<api::Waiting>> {
+    let attempts = if tasks
+        .iter()
+        .any(|t| t.state == TaskState::Pending && t.attempt > 1)
+    {
+        all_pages(|p| reader.job_attempts(job.id, p)).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    tasks
+        .iter()
+        .map(|t| {
+            let previous = attempts
+                .iter()
+                .find(|a| a.task == t.index && a.attempt + 1 == t.attempt);
+            views::waiting(t, job, previous)
+        })
+        .collect()
+}
+
 /// What a live stream has folded so far.
 pub(crate) struct LiveJob {
     job: JobId,
@@ -43,6 +64,8 @@ pub(crate) struct LiveJob {
     stats: RunStats,
     /// Latest `(elapsed_ms, users)` per `(task, attempt)`.
     latest: HashMap<(u32, u32), (u64, u64)>,
+    /// Each task's attempt and state in the last progress event (a change is news too).
+    shown: Vec<(u32, TaskState)>,
     first: bool,
     done: bool,
 }
@@ -55,6 +78,7 @@ impl LiveJob {
             follower: Follower::default(),
             stats: RunStats::default(),
             latest: HashMap::new(),
+            shown: Vec::new(),
             first: true,
             done: false,
         }
@@ -110,9 +134,12 @@ impl LiveJob {
             }));
         }
         let finished = job.state.is_terminal();
-        if self.first || !decoded.deltas.is_empty() || finished {
-            let progress = self.progress(&job, &tasks, &changed);
+        let shown: Vec<(u32, TaskState)> = tasks.iter().map(|t| (t.attempt, t.state)).collect();
+        if self.first || !decoded.deltas.is_empty() || finished || shown != self.shown {
+            let waiting = waiting(reader, &job, &tasks);
+            let progress = self.progress(&job, &tasks, &waiting, &changed);
             events.push(LiveEvent::Progress(Box::new(progress)));
+            self.shown = shown;
         }
         if finished && decoded.deltas.is_empty() {
             events.push(LiveEvent::End(EndEvent {
@@ -128,7 +155,13 @@ impl LiveJob {
 
     /// The progress event: totals so far, the seconds in `changed` (every second on the first
     /// event), every task with its latest report.
-    fn progress(&self, job: &Job, tasks: &[Task], changed: &BTreeSet<u64>) -> ProgressEvent {
+    fn progress(
+        &self,
+        job: &Job,
+        tasks: &[Task],
+        waiting: &[Option<api::Waiting>],
+        changed: &BTreeSet<u64>,
+    ) -> ProgressEvent {
         let series = self
             .stats
             .series
@@ -138,7 +171,8 @@ impl LiveJob {
             .collect();
         let live_tasks: Vec<LiveTask> = tasks
             .iter()
-            .map(|t| {
+            .zip(waiting)
+            .map(|(t, waiting)| {
                 let (elapsed_ms, users) = self
                     .latest
                     .get(&(t.index, t.attempt))
@@ -151,6 +185,7 @@ impl LiveJob {
                     worker_id: t.worker_id.clone(),
                     elapsed_ms,
                     users: if t.state.is_terminal() { 0 } else { users },
+                    waiting: waiting.clone(),
                 }
             })
             .collect();

@@ -131,6 +131,45 @@ pub(crate) fn job(j: model::Job) -> api::Job {
     }
 }
 
+/// Why the task `t` of a started `job` has no attempt running, and since when: its previous
+/// attempt (`previous`) ended and no worker runs the next one yet.
+pub(crate) fn waiting(
+    t: &model::Task,
+    job: &model::Job,
+    previous: Option<&model::AttemptRecord>,
+) -> Option<api::Waiting> {
+    if t.state != model::TaskState::Pending || job.state.is_terminal() {
+        return None;
+    }
+    let previous = previous.filter(|p| p.attempt + 1 == t.attempt)?;
+    let (since_ms, _) = previous.ended?;
+    Some(api::Waiting {
+        since_ms,
+        reason: format!(
+            "attempt {} on worker {} ended ({}); waiting for a worker of pool {} with a free slot and no other task of this job",
+            previous.attempt, previous.worker_id, previous.reason, job.pool
+        ),
+    })
+}
+
+/// The tasks of `job` with what they wait for, from its attempt records.
+pub(crate) fn tasks(
+    job: &model::Job,
+    tasks: Vec<model::Task>,
+    attempts: &[model::AttemptRecord],
+) -> Vec<api::Task> {
+    tasks
+        .into_iter()
+        .map(|t| {
+            let previous = attempts
+                .iter()
+                .find(|a| a.task == t.index && a.attempt + 1 == t.attempt);
+            let waiting = waiting(&t, job, previous);
+            api::Task { waiting, ..task(t) }
+        })
+        .collect()
+}
+
 /// A task.
 pub(crate) fn task(t: model::Task) -> api::Task {
     api::Task {
@@ -143,6 +182,7 @@ pub(crate) fn task(t: model::Task) -> api::Task {
         finished_at_ms: t.finished_at_ms,
         deltas: t.deltas,
         reason: t.reason,
+        waiting: None,
     }
 }
 

@@ -11,7 +11,7 @@ use broadside_api::{
     AbortRequest, Job, JobDetails, JobListQuery, Page, PageQuery, ReadQuery, Submission, Task,
 };
 use broadside_raft_store::model;
-use broadside_raft_store::{cursor, Command};
+use broadside_raft_store::{all_pages, cursor, Command};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -164,13 +164,19 @@ async fn tasks(
     let request = page_request(&query)?;
     let listed = app
         .read(move |r| {
-            if r.job(id)?.is_none() {
-                return Err(Error::NotFound(format!("no job {id}")));
-            }
-            Ok(r.list_tasks(id, &request)?)
+            let job = r
+                .job(id)?
+                .ok_or_else(|| Error::NotFound(format!("no job {id}")))?;
+            let tasks = r.list_tasks(id, &request)?;
+            let attempts = all_pages(|p| r.job_attempts(id, p))?;
+            let items = views::tasks(&job, tasks.items, &attempts);
+            Ok(broadside_raft_store::Page {
+                items,
+                next: tasks.next,
+            })
         })
         .await?;
-    Ok(Json(page(listed, views::task)))
+    Ok(Json(page(listed, |t| t)))
 }
 
 /// Abort a job
