@@ -178,11 +178,26 @@ impl StartPolicy {
     }
 }
 
+/// Where a task lost with its worker may run again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReassignTo {
+    /// Only a worker that runs no other task of the job (the tasks stay spread); the task waits
+    /// for one, and says so.
+    #[default]
+    DistinctWorker,
+    /// Any worker of the pool with a free slot, even one that runs another task of the job.
+    AnyFreeSlot,
+}
+
 /// A job's run parameters beyond its placement (kept with the job).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobParams {
     /// Coordinated start.
     pub start: StartPolicy,
+    /// Where a lost task runs again.
+    #[serde(default)]
+    pub reassign_to: ReassignTo,
 }
 
 fn default_pool() -> String {
@@ -217,6 +232,10 @@ pub struct Submission {
     /// What to do when the pool has fewer free workers than tasks.
     #[serde(default)]
     pub start: StartPolicy,
+    /// Where a task lost with its worker runs again (default: a worker that runs no other
+    /// task of the job).
+    #[serde(default)]
+    pub reassign_to: ReassignTo,
 }
 
 impl Submission {
@@ -230,6 +249,7 @@ impl Submission {
             parallelism: 1,
             mode: SplitMode::Split,
             start: StartPolicy::default(),
+            reassign_to: ReassignTo::default(),
         }
     }
 }

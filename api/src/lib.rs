@@ -27,7 +27,7 @@ pub use cluster::{AddMember, ClusterQuery, ClusterView, Member, NodeStatus, Role
 pub use files::{FileKind, FileVersion, UploadQuery, VersionQuery};
 pub use jobs::{
     AbortRequest, Job, JobDetails, JobListQuery, JobParams, JobState, OnTimeout, PinnedFile,
-    SplitMode, StartPolicy, Submission, Task, TaskState, Waiting,
+    ReassignTo, SplitMode, StartPolicy, Submission, Task, TaskState, Waiting,
 };
 pub use live::{EndEvent, JobResult, LiveTask, LogEvent, LogsQuery, ProgressEvent};
 pub use page::{Page, PageQuery};

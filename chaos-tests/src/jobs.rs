@@ -357,13 +357,18 @@ fn miscounted(
     reported != received || (exact_plan && planned.is_some_and(|p| p != received))
 }
 
-/// Whether a `KillWorker` fault hit worker `index` between `from` and `until` (Unix ms; an
-/// attempt's claim and end, or now).
+/// How long after its attempt ended on record a worker may still hold what it measured (it
+/// learns of the end at its next heartbeat, finishes its exchanges, and a paused one resumes
+/// later still): a kill within it counts against the attempt.
+const KILL_REACH_MS: u64 = 10_000;
+
+/// Whether a `KillWorker` fault hit worker `index` after `from` and before [`KILL_REACH_MS`]
+/// past `until` (Unix ms; an attempt's claim and end, or none yet).
 fn killed_during(faults: &[Injected], index: Option<usize>, from: u64, until: Option<u64>) -> bool {
     faults.iter().any(|f| {
         matches!(f.fault, Fault::KillWorker(n) if Some(n) == index)
             && f.began_unix_ms >= from
-            && until.is_none_or(|u| f.began_unix_ms <= u)
+            && until.is_none_or(|u| f.began_unix_ms <= u + KILL_REACH_MS)
     })
 }
 
@@ -619,16 +624,19 @@ mod tests {
             fault: Fault::KillWorker(2),
             leader: None,
             began: now,
-            began_unix_ms: 5_000,
+            began_unix_ms: 50_000,
             ended: now,
-            ended_unix_ms: 6_000,
+            ended_unix_ms: 51_000,
             description: String::new(),
         }];
-        assert!(killed_during(&faults, Some(2), 1_000, Some(9_000)));
+        assert!(killed_during(&faults, Some(2), 1_000, Some(90_000)));
         assert!(killed_during(&faults, Some(2), 1_000, None));
         assert!(!killed_during(&faults, Some(1), 1_000, None));
-        assert!(!killed_during(&faults, Some(2), 6_000, None));
-        assert!(!killed_during(&faults, Some(2), 1_000, Some(4_000)));
+        assert!(!killed_during(&faults, Some(2), 60_000, None));
+        // Within reach of the attempt's end: it may still have held measurements.
+        assert!(killed_during(&faults, Some(2), 1_000, Some(45_000)));
+        let out_of_reach = 50_000 - KILL_REACH_MS - 1;
+        assert!(!killed_during(&faults, Some(2), 1_000, Some(out_of_reach)));
     }
 
     #[test]

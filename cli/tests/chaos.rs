@@ -308,12 +308,12 @@ async fn a_worker_killed_and_restarted_on_its_data_delivers_what_it_had_written(
         })
         .await;
     let received = attribution_count(&target, &attempt_1);
-    let lost = received - attempt.requests;
     assert!(
         attempt.requests <= received,
         "attempt 1 reported {} > {received} received",
         attempt.requests
     );
+    let lost = received - attempt.requests;
     assert!(
         lost < sent_while_cut,
         "lost {lost} of the {sent_while_cut} requests sent while cut off: the written deltas were not delivered"
@@ -325,12 +325,20 @@ async fn a_worker_killed_and_restarted_on_its_data_delivers_what_it_had_written(
     target.shutdown().await.unwrap();
 }
 
-/// With no distinct free worker (the only other one runs the job's other task), a lost task
-/// waits: the task view says since when and why, and the result states the silent seconds,
-/// while it still counts every request the target received.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() {
-    let _serial = SERIAL.lock().await;
+/// What happened to a 2-task job on 2 workers when task 0's worker was cut off for 15 s.
+struct LostTask {
+    waiting: Option<broadside_client::api::Waiting>,
+    resumed: broadside_engine::report::AttemptSummary,
+    gap_seconds: u64,
+    received: u64,
+    reported: u64,
+    late: u64,
+    victim: String,
+}
+
+/// Runs a 2-task job on 2 workers (so no spare) with `extra` submit flags, cuts task 0's
+/// worker off for 15 s, and waits until the report counts every request the target received.
+async fn lose_a_task_without_a_spare(extra: &[&str]) -> LostTask {
     let (cluster, target) = with_workers(2, &pause_timings()).await;
     let dir = tempfile::tempdir().unwrap();
     let sim = simulation(
@@ -340,7 +348,9 @@ async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() 
         "      - constant_users_per_sec: { rate: 20, during: 30s }",
         "",
     );
-    let out = submit(&cluster, &sim, &["--parallelism", "2"]);
+    let mut args = vec!["--parallelism", "2"];
+    args.extend(extra);
+    let out = submit(&cluster, &sim, &args);
     assert!(out.status.success(), "{}", text(&out));
     let id = job_id(&out);
     let client = cluster.client();
@@ -356,15 +366,13 @@ async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() 
     tokio::time::sleep(Duration::from_secs(1)).await;
     cluster.isolate(Peer::Worker(victim));
     let cut = std::time::Instant::now();
+    // Waiting, or already running again elsewhere.
     let waiting = cluster
-        .eventually("task 0 waiting for a worker", || async {
-            tasks(&client, id).await.first()?.waiting.clone()
+        .eventually("task 0 reassigned", || async {
+            let t = tasks(&client, id).await.first()?.clone();
+            (t.attempt > 1).then_some(t.waiting)
         })
         .await;
-    assert!(
-        waiting.reason.contains("attempt 1") && waiting.reason.contains("pool default"),
-        "{waiting:?}"
-    );
     tokio::time::sleep(Duration::from_secs(15).saturating_sub(cut.elapsed())).await;
     cluster.heal();
     let done = finished(&cluster, &client, id).await;
@@ -390,17 +398,54 @@ async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() 
         .attempts
         .iter()
         .find(|a| a.task == 0 && a.attempt == 2)
-        .expect("task 0 resumed");
-    assert!(resumed.gap_before_seconds > 0, "{d:?}");
-    assert_eq!(d.gap_seconds, resumed.gap_before_seconds, "{d:?}");
-    println!(
-        "no distinct worker: task 0 waited from {} ({}); resumed on {} after {} s without an attempt sending; target received {received}, report counts {} ({} late)",
-        waiting.since_ms,
-        waiting.reason,
-        resumed.worker,
-        resumed.gap_before_seconds,
-        reported,
-        d.late_requests,
-    );
+        .expect("task 0 resumed")
+        .clone();
     target.shutdown().await.unwrap();
+    LostTask {
+        waiting,
+        resumed,
+        gap_seconds: d.gap_seconds,
+        received,
+        reported,
+        late: d.late_requests,
+        victim: worker,
+    }
+}
+
+/// With no distinct free worker (the only other one runs the job's other task), a lost task
+/// waits: the task view says since when and why, and the result states the silent seconds,
+/// while it still counts every request the target received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() {
+    let _serial = SERIAL.lock().await;
+    let lost = lose_a_task_without_a_spare(&[]).await;
+    let waiting = lost.waiting.expect("task 0 said it was waiting");
+    assert!(
+        waiting.reason.contains("attempt 1") && waiting.reason.contains("pool default"),
+        "{waiting:?}"
+    );
+    assert_eq!(
+        lost.resumed.worker, lost.victim,
+        "it waited for its own worker"
+    );
+    assert!(lost.resumed.gap_before_seconds > 0);
+    assert_eq!(lost.gap_seconds, lost.resumed.gap_before_seconds);
+    println!(
+        "no distinct worker: task 0 waited from {} ({}); resumed on its own worker after {} s without an attempt sending; target received {}, report counts {} ({} late)",
+        waiting.since_ms, waiting.reason, lost.gap_seconds, lost.received, lost.reported, lost.late,
+    );
+}
+
+/// With `--reassign-to any-free-slot`, the lost task runs again at once beside the job's other
+/// task on the remaining worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_may_let_a_lost_task_run_beside_its_other_task() {
+    let _serial = SERIAL.lock().await;
+    let lost = lose_a_task_without_a_spare(&["--reassign-to", "any-free-slot"]).await;
+    assert_ne!(lost.resumed.worker, lost.victim, "{:?}", lost.resumed);
+    let waited = lost.resumed.gap_before_seconds;
+    println!(
+        "any free slot: task 0 resumed on the other worker after {waited} s without an attempt sending; target received {}, report counts {} ({} late)",
+        lost.received, lost.reported, lost.late,
+    );
 }

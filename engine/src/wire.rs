@@ -19,7 +19,7 @@ use crate::metrics::RunStats;
 use crate::report::RunReport;
 
 /// Version byte in front of every encoded delta and report.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 1;
 /// Longest log message kept (longer ones are cut, with a marker).
 pub const MAX_LOG_MESSAGE: usize = 4096;
 /// Most log lines one delta carries (the rest are counted in [`TaskDelta::logs_dropped`]).

@@ -182,7 +182,10 @@ pub(crate) async fn submit(
         .into_iter()
         .filter(|f| *f != s.simulation)
         .collect();
-    let params = JobParams { start: s.start };
+    let params = JobParams {
+        start: s.start,
+        reassign_to: s.reassign_to,
+    };
     let spec = JobSpec {
         project,
         name: s.name.unwrap_or_else(|| s.simulation.clone()),

@@ -57,8 +57,8 @@ impl From<ResultError> for Error {
 pub(crate) struct Decoded {
     /// `(task, attempt, delta)`.
     pub deltas: Vec<(u32, u32, TaskDelta)>,
-    /// When each of them was committed, in the same order.
-    pub committed_at_ms: Vec<u64>,
+    /// The sequence number of each of them, in the same order.
+    pub seqs: Vec<u64>,
     /// Records that could not be decoded (from an incompatible worker), skipped.
     pub undecodable: u64,
 }
@@ -67,14 +67,14 @@ pub(crate) struct Decoded {
 pub(crate) fn decode_records(records: impl IntoIterator<Item = ProgressRecord>) -> Decoded {
     let mut out = Decoded {
         deltas: Vec::new(),
-        committed_at_ms: Vec::new(),
+        seqs: Vec::new(),
         undecodable: 0,
     };
     for r in records {
         match TaskDelta::decode(&r.delta) {
             Ok(d) => {
                 out.deltas.push((r.task, r.attempt, d));
-                out.committed_at_ms.push(r.committed_at_ms);
+                out.seqs.push(r.seq);
             }
             Err(e) => {
                 tracing::warn!(task = r.task, attempt = r.attempt, seq = r.seq, error = %e, "undecodable delta skipped");
@@ -175,19 +175,20 @@ fn distribution(
             ..AttemptSummary::default()
         })
         .collect();
-    let index: HashMap<(u32, u32), usize> = attempts
+    // Where each attempt is, and the watermark its deltas are late above.
+    let index: HashMap<(u32, u32), (usize, Option<u64>)> = records
         .iter()
         .enumerate()
-        .map(|(i, a)| ((a.task, a.attempt), i))
+        .map(|(i, a)| ((a.task, a.attempt), (i, a.ended.map(|_| a.seq_at_end))))
         .collect();
-    for ((task, attempt, delta), committed) in decoded.deltas.iter().zip(&decoded.committed_at_ms) {
-        let Some(&i) = index.get(&(*task, *attempt)) else {
+    for ((task, attempt, delta), seq) in decoded.deltas.iter().zip(&decoded.seqs) {
+        let Some(&(i, late_above)) = index.get(&(*task, *attempt)) else {
             continue;
         };
         let a = &mut attempts[i];
         let requests: u64 = delta.stats.requests.values().map(|r| r.count()).sum();
         a.requests += requests;
-        if a.ended_at_unix_ms.is_some_and(|ended| *committed > ended) {
+        if late_above.is_some_and(|watermark| *seq > watermark) {
             a.late_requests += requests;
         }
         let seconds = delta.stats.series.iter().filter(|s| s.requests > 0);
@@ -323,7 +324,7 @@ impl Follower {
                 return Ok(all);
             }
             all.deltas.extend(more.deltas);
-            all.committed_at_ms.extend(more.committed_at_ms);
+            all.seqs.extend(more.seqs);
             all.undecodable += more.undecodable;
         }
     }

@@ -399,6 +399,18 @@ pub enum Command {
         /// Settings.
         settings: ProjectSettings,
     },
+    /// A worker claims a reassigned task of a job it already runs another task of (the job's
+    /// `reassign_to: any_free_slot` option, decided by the leader); slots still bound it.
+    ClaimTaskBesideItsJob {
+        /// Job.
+        job_id: JobId,
+        /// Task index.
+        task: u32,
+        /// The attempt being claimed (must be the task's current one, after the first).
+        attempt: Attempt,
+        /// Claiming worker.
+        worker_id: WorkerId,
+    },
 }
 
 impl Command {
@@ -428,7 +440,8 @@ impl Command {
             }
             Command::SetJobState { job_id, .. } => ("set_job_state", None, job_id.to_string()),
             Command::ScheduleStart { job_id, .. } => ("schedule_start", None, job_id.to_string()),
-            Command::ClaimTask { job_id, task, .. } => {
+            Command::ClaimTask { job_id, task, .. }
+            | Command::ClaimTaskBesideItsJob { job_id, task, .. } => {
                 ("claim_task", None, format!("{job_id}/{task}"))
             }
             Command::StartTask { job_id, task, .. } => {

@@ -298,6 +298,8 @@ pub struct AttemptRecord {
     /// Highest sequence number folded for it: the task's watermark while it was current, then
     /// advanced by its late deltas (which are folded in order, like any other).
     pub last_seq: u64,
+    /// The watermark when it ended: its deltas above it are late.
+    pub seq_at_end: u64,
     /// Deltas folded after it ended.
     pub late_deltas: u64,
     /// When the first and the last of them were committed.

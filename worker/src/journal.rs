@@ -56,19 +56,20 @@ impl Journal {
         }
     }
 
-    /// Appends one delta.
+    /// Appends one delta (the first append starts the file afresh: a journal of the same name
+    /// from another cluster's job is not this attempt's).
     pub(crate) fn append(&self, delta: &Delta) -> io::Result<()> {
         let mut file = self.file.lock();
         if file.is_none() {
             if let Some(dir) = self.log.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            *file = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.log)?,
-            );
+            let opened = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)?;
+            opened.set_len(0)?;
+            *file = Some(opened);
         }
         let data = &delta.data.0;
         let mut frame = Vec::with_capacity(12 + data.len());
@@ -83,6 +84,15 @@ impl Journal {
         let tmp = self.acked.with_extension("acked.tmp");
         std::fs::write(&tmp, up_to.to_string())?;
         std::fs::rename(&tmp, &self.acked)
+    }
+
+    /// Empties the log once every delta in it is acknowledged, so that a long run's journal
+    /// holds only what is pending (appends go on at its new end).
+    pub(crate) fn clear(&self) -> io::Result<()> {
+        match self.file.lock().as_ref() {
+            Some(file) => file.set_len(0),
+            None => Ok(()),
+        }
     }
 
     /// Removes the journal (every delta acknowledged, or the attempt forgotten).

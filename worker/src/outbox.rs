@@ -10,10 +10,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
-use broadside_rpc::worker::{Delta, EndedAttempt, TaskRef, MAX_ENDED_DELTAS};
+use broadside_rpc::worker::{Delta, EndedAttempt, TaskRef, MAX_DELTA_BYTES, MAX_ENDED_DELTAS};
 use parking_lot::Mutex;
 
 use crate::journal::{self, Journal};
+
+/// Most bytes of ended attempts' deltas one heartbeat carries (the rest follow).
+const ENDED_BYTES_PER_HEARTBEAT: usize = 4 << 20;
 
 #[derive(Debug)]
 struct Kept {
@@ -44,7 +47,17 @@ impl Outbox {
 
     /// Keeps an ended attempt's unacknowledged deltas (its journal is removed when none are
     /// left).
-    pub(crate) fn keep(&self, task: TaskRef, deltas: Vec<Delta>, journal: Option<Journal>) {
+    pub(crate) fn keep(&self, task: TaskRef, mut deltas: Vec<Delta>, journal: Option<Journal>) {
+        // A delta above the limit would be refused with the whole heartbeat; the ones after
+        // it could never be folded (deltas fold in order). They are lost.
+        if let Some(cut) = deltas.iter().position(|d| d.data.0.len() > MAX_DELTA_BYTES) {
+            tracing::error!(
+                ?task,
+                lost = deltas.len() - cut,
+                "deltas above the size limit dropped"
+            );
+            deltas.truncate(cut);
+        }
         if deltas.is_empty() {
             if let Some(j) = journal {
                 j.remove();
@@ -65,16 +78,30 @@ impl Outbox {
         );
     }
 
-    /// What the next heartbeat carries: the oldest deltas of every kept attempt.
+    /// What the next heartbeat carries: the oldest deltas of the kept attempts, at most
+    /// [`MAX_ENDED_DELTAS`] per attempt and [`ENDED_BYTES_PER_HEARTBEAT`] in all.
     pub(crate) fn report(&self) -> Vec<EndedAttempt> {
-        self.kept
-            .lock()
-            .iter()
-            .map(|(task, kept)| EndedAttempt {
+        let mut budget = ENDED_BYTES_PER_HEARTBEAT;
+        let mut out = Vec::new();
+        for (task, kept) in self.kept.lock().iter() {
+            let mut deltas = Vec::new();
+            for d in kept.deltas.iter().take(MAX_ENDED_DELTAS) {
+                let size = d.data.0.len();
+                if size > budget {
+                    break;
+                }
+                budget -= size;
+                deltas.push(d.clone());
+            }
+            if deltas.is_empty() {
+                break;
+            }
+            out.push(EndedAttempt {
                 task: *task,
-                deltas: kept.deltas.iter().take(MAX_ENDED_DELTAS).cloned().collect(),
-            })
-            .collect()
+                deltas,
+            });
+        }
+        out
     }
 
     /// Drops the deltas an acknowledgement covers; an attempt with none left is done.

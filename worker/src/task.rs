@@ -36,7 +36,8 @@ use crate::worker::{unix_ms, Shared};
 pub enum Halt {
     /// The job was aborted.
     Aborted(String),
-    /// This attempt is no longer current (reassigned): stop, report nothing more.
+    /// This attempt is no longer current (reassigned): stop; what it measured and no leader
+    /// acknowledged goes to the outbox, delivered as late deltas.
     Fenced(String),
     /// No heartbeat was acknowledged for the lease: stop, hand the task back if possible.
     LeaseLost,
@@ -122,7 +123,12 @@ impl TaskState {
         }
         if inner.pending.len() != before {
             if let Some(j) = self.journal.lock().as_ref() {
-                if let Err(e) = j.acked(up_to) {
+                let recorded = if inner.pending.is_empty() {
+                    j.clear().and_then(|()| j.acked(up_to))
+                } else {
+                    j.acked(up_to)
+                };
+                if let Err(e) = recorded {
                     tracing::warn!(task = ?self.task, error = %e, "acknowledgement not recorded on disk");
                 }
             }
@@ -195,11 +201,16 @@ impl TaskState {
             };
             // On disk before it can be sent: a restarted worker delivers it even if this
             // process dies before a leader acknowledges it.
-            if let Some(j) = self.journal.lock().as_ref() {
-                if let Err(e) = j.append(&delta) {
-                    tracing::error!(task = ?self.task, error = %e, "delta not written to the data directory");
+            let mut journal = self.journal.lock();
+            if let Some(Err(e)) = journal.as_ref().map(|j| j.append(&delta)) {
+                // A journal with a hole would hold back every later delta after a restart:
+                // this attempt's deltas stay in memory only from now on.
+                tracing::error!(task = ?self.task, error = %e, "delta not written to the data directory; keeping this attempt's deltas in memory only");
+                if let Some(j) = journal.take() {
+                    j.remove();
                 }
             }
+            drop(journal);
             inner.pending.push_back(delta);
         }
     }
@@ -426,6 +437,9 @@ async fn execute(
             secrets: Secrets::new(a.secrets.0.clone()),
             stop: state.stop.child_token(),
             gate: lease_gate(shared.clone(), state.clone()),
+            // Half the stop budget: a fenced attempt's last exchanges finish (and are counted)
+            // well before the masters may hand its task to another worker.
+            stop_grace: Some(shared.stop_budget() / 2),
         },
     )
     .map_err(|e| e.to_string())?;

@@ -84,6 +84,11 @@ impl Shared {
         Duration::from_millis(self.timings.lock().lease_ms)
     }
 
+    /// The stop budget `K`: how long the masters allow a fenced worker to stop its load.
+    pub(crate) fn stop_budget(&self) -> Duration {
+        Duration::from_millis(self.timings.lock().stop_budget_ms)
+    }
+
     /// Whether no heartbeat was acknowledged for the lease.
     pub(crate) fn lease_expired(&self) -> bool {
         self.last_ack.lock().elapsed() > self.lease()

@@ -148,7 +148,7 @@ pub async fn run_plan(plan: Arc<Plan>, options: RunOptions) -> u8 {
         policy: options.policy.into(),
         secrets,
         stop: stop.clone(),
-        gate: Default::default(),
+        ..RunConfig::default()
     };
     let run = match Run::start(plan.clone(), config) {
         Ok(run) => run,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broadside_client::api::{
-    JobResult, JobState, OnTimeout, ProgressEvent, SplitMode, StartPolicy, Submission,
+    JobResult, JobState, OnTimeout, ProgressEvent, ReassignTo, SplitMode, StartPolicy, Submission,
 };
 use broadside_client::{Client, ClientError, LiveEvent};
 use broadside_engine::report::{render_console_summary, Progress};
@@ -60,6 +60,10 @@ pub struct SubmitArgs {
     /// What to do then: fail, wait or start (with the tasks claimed so far).
     #[arg(long, default_value = "fail", value_parser = parse_on_timeout)]
     pub on_timeout: OnTimeout,
+    /// Where a task lost with its worker runs again: distinct-worker (one that runs no other
+    /// task of the job; the task waits for one) or any-free-slot.
+    #[arg(long, default_value = "distinct-worker", value_parser = parse_reassign_to)]
+    pub reassign_to: ReassignTo,
     /// Follow the job to its end, print the summary and exit with its verdict.
     #[arg(long)]
     pub wait: bool,
@@ -69,6 +73,14 @@ pub struct SubmitArgs {
     /// No live progress line.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+fn parse_reassign_to(s: &str) -> Result<ReassignTo, String> {
+    match s {
+        "distinct-worker" => Ok(ReassignTo::DistinctWorker),
+        "any-free-slot" => Ok(ReassignTo::AnyFreeSlot),
+        other => Err(format!("{other:?}: distinct-worker or any-free-slot")),
+    }
 }
 
 fn parse_on_timeout(s: &str) -> Result<OnTimeout, String> {
@@ -341,6 +353,7 @@ pub async fn execute(args: SubmitArgs) -> u8 {
             timeout: args.start_timeout,
             on_timeout: args.on_timeout,
         },
+        reassign_to: args.reassign_to,
         ..Submission::new(files[0].0.clone())
     };
     let request = JobRequest {

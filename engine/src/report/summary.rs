@@ -40,8 +40,10 @@ pub struct RunReport {
     /// The scenarios and their users.
     pub scenarios: Vec<ScenarioInfo>,
     /// A distributed run's attempts and the report's amendments (`null` for a local run).
-    /// Always written (the report also travels in bincode, which has no optional fields).
-    #[serde(default)]
+    /// Built by the masters from their store, so it is not part of the report a worker
+    /// encodes for the wire (`engine::wire`, whose format it leaves as it was): the summary
+    /// document writes and reads it explicitly.
+    #[serde(skip)]
     pub distribution: Option<Distribution>,
 }
 
@@ -268,6 +270,7 @@ impl RunReport {
             ("groups", to_value_or_null(&self.group_rows())),
             ("errors", to_value_or_null(&self.error_rows())),
             ("series", to_value_or_null(&series)),
+            ("distribution", to_value_or_null(&self.distribution)),
         ];
         for (key, value) in derived {
             doc.insert(key.to_string(), value);
@@ -289,7 +292,15 @@ impl RunReport {
                      {SUMMARY_SCHEMA_VERSION}"
                 )))
             }
-            Some(_) => serde_json::from_value(doc),
+            Some(_) => {
+                let distribution = match doc.get("distribution") {
+                    None | Some(Value::Null) => None,
+                    Some(d) => Some(serde_json::from_value(d.clone())?),
+                };
+                let mut report: RunReport = serde_json::from_value(doc)?;
+                report.distribution = distribution;
+                Ok(report)
+            }
         }
     }
 
@@ -308,7 +319,6 @@ impl RunReport {
         map.insert("stats".into(), to_value_or_null(&self.stats));
         map.insert("assertions".into(), to_value_or_null(&self.assertions));
         map.insert("scenarios".into(), to_value_or_null(&self.scenarios));
-        map.insert("distribution".into(), to_value_or_null(&self.distribution));
         map
     }
 }

@@ -61,6 +61,11 @@ pub struct RunConfig {
     pub stop: CancellationToken,
     /// Asked before every request; a request it refuses is not sent and its user ends.
     pub gate: Gate,
+    /// How long exchanges in flight may finish after a stop ([`STOP_GRACE`] when `None`). A
+    /// worker gives a fraction of its stop budget: whatever a request does in that time (a
+    /// redirect hop, a connection being set up) is inside the budget the masters wait before
+    /// they reassign its task.
+    pub stop_grace: Option<Duration>,
 }
 
 /// A check made right before every request is sent. A distributed worker closes it the
@@ -329,8 +334,11 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
         })
     };
     let deadline = plan.max_duration.and_then(|d| start.checked_add(d));
+    let grace = config.stop_grace.unwrap_or(STOP_GRACE);
     let mut interrupted = false;
     let mut cut_at = None;
+    // The run's length ends at its stop; responses that complete in the grace still count.
+    let mut stopped_after = None;
     loop {
         tokio::select! {
             next = drivers.join_next() => {
@@ -341,11 +349,13 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
             _ = sleep_until_opt(deadline), if !interrupted => {
                 interrupted = true;
                 stopping.cancel();
-                cut_at = Some(Instant::now() + STOP_GRACE);
+                cut_at = Some(Instant::now() + grace);
+                stopped_after = Some(wall.elapsed());
             }
             _ = stopping.cancelled(), if !interrupted => {
                 interrupted = true;
-                cut_at = Some(Instant::now() + STOP_GRACE);
+                cut_at = Some(Instant::now() + grace);
+                stopped_after = Some(wall.elapsed());
             }
             _ = sleep_until_opt(cut_at) => {
                 cancel.cancel();
@@ -371,7 +381,7 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
     RunOutcome {
         stats: shared.recorder.snapshot(),
         started_at_unix_ms,
-        duration: wall.elapsed(),
+        duration: stopped_after.unwrap_or_else(|| wall.elapsed()),
         scenarios,
         interrupted,
     }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use broadside_api::JobParams;
+use broadside_api::{JobParams, ReassignTo};
 use broadside_raft_store::model::{Job, JobState, Task, Worker};
 use broadside_raft_store::{all_pages, StoreReader};
 use parking_lot::Mutex;
@@ -91,9 +91,7 @@ fn annotate(view: &StoreView, office: &Office) -> Snapshot {
         } else {
             now
         };
-        let policy = serde_json::from_slice::<JobParams>(&job.params)
-            .map(|p| p.start)
-            .unwrap_or_default();
+        let params = serde_json::from_slice::<JobParams>(&job.params).unwrap_or_default();
         jobs.push(JobInfo {
             id: job.id,
             pool: job.pool.clone(),
@@ -101,7 +99,8 @@ fn annotate(view: &StoreView, office: &Office) -> Snapshot {
             start_at: job.start_at_ms,
             waiting_since,
             last_reassignment: term.last_reassignment.get(&job.id).copied(),
-            policy,
+            policy: params.start,
+            share_workers: params.reassign_to == ReassignTo::AnyFreeSlot,
             tasks: tasks
                 .iter()
                 .map(|t| TaskInfo {

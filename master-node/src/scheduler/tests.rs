@@ -70,6 +70,7 @@ fn job(id: u64, pool: &str, parallelism: u32) -> JobInfo {
         waiting_since: 0,
         last_reassignment: None,
         policy: StartPolicy::default(),
+        share_workers: false,
         tasks: (0..parallelism)
             .map(|index| TaskInfo {
                 index,
@@ -378,4 +379,29 @@ fn a_claim_its_worker_never_received_is_reassigned() {
         .collect(),
     });
     assert!(!at(&w, &j).iter().any(orphan));
+}
+
+#[test]
+fn a_reassigned_task_joins_its_job_on_a_busy_worker_only_when_the_job_allows_it() {
+    let workers = vec![worker(0, "a", 2)];
+    let mut j = job(1, "a", 2);
+    j.state = JobState::Running;
+    j.tasks[0].state = TaskState::Running;
+    j.tasks[0].worker = Some("w0".into());
+    // Task 1 was lost with its worker and waits for its second attempt.
+    j.tasks[1].attempt = 2;
+    assert_eq!(pick_for(&workers, std::slice::from_ref(&j), "w0"), None);
+    j.share_workers = true;
+    assert_eq!(
+        pick_for(&workers, std::slice::from_ref(&j), "w0"),
+        Some(Claim {
+            job: 1,
+            task: 1,
+            attempt: 2,
+            beside_its_job: true,
+        })
+    );
+    // A first attempt still goes to a distinct worker.
+    j.tasks[1].attempt = 1;
+    assert_eq!(pick_for(&workers, std::slice::from_ref(&j), "w0"), None);
 }

@@ -119,7 +119,8 @@ pub(crate) struct EndedVerdict {
 /// * An attempt that ended on record (reassigned, stopped with its job, completed): folded
 ///   against its own watermark, into the job's results only.
 /// * A later attempt than the replica knows, or a claim it has not applied: nothing yet.
-/// * An earlier attempt with no record: it can never be folded; forget.
+/// * An earlier or finished attempt with no record (claimed before records were kept): it can
+///   never be folded; forget.
 pub(crate) fn judge_ended(
     reported: TaskRef,
     task: Option<&Task>,
@@ -145,7 +146,7 @@ pub(crate) fn judge_ended(
         },
         None => EndedVerdict {
             fold_above: None,
-            forget: reported.attempt < task.attempt,
+            forget: reported.attempt < task.attempt || (current && task.state.is_terminal()),
         },
     }
 }
@@ -317,6 +318,7 @@ mod tests {
             ended: Some((3, broadside_raft_store::model::AttemptEnd::Reassigned)),
             reason: "worker lost".into(),
             last_seq,
+            seq_at_end: last_seq,
             late_deltas: 0,
             late_between_ms: None,
         }

@@ -272,11 +272,20 @@ impl WorkerServer {
                     let _claiming = self.app.office.claiming((claim.job, claim.task));
                     let claimed = self
                         .app
-                        .propose(Command::ClaimTask {
-                            job_id: claim.job,
-                            task: claim.task,
-                            attempt: claim.attempt,
-                            worker_id: request.worker_id.clone(),
+                        .propose(if claim.beside_its_job {
+                            Command::ClaimTaskBesideItsJob {
+                                job_id: claim.job,
+                                task: claim.task,
+                                attempt: claim.attempt,
+                                worker_id: request.worker_id.clone(),
+                            }
+                        } else {
+                            Command::ClaimTask {
+                                job_id: claim.job,
+                                task: claim.task,
+                                attempt: claim.attempt,
+                                worker_id: request.worker_id.clone(),
+                            }
                         })
                         .await?;
                     if claimed == Response::Ok {

@@ -191,7 +191,13 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
             task,
             attempt,
             worker_id,
-        } => jobs::claim(tx, *job_id, *task, *attempt, worker_id),
+        } => jobs::claim(tx, *job_id, *task, *attempt, worker_id, false),
+        Command::ClaimTaskBesideItsJob {
+            job_id,
+            task,
+            attempt,
+            worker_id,
+        } => jobs::claim(tx, *job_id, *task, *attempt, worker_id, true),
         Command::StartTask {
             job_id,
             task,

@@ -78,6 +78,7 @@ fn end_attempt(tx: &mut Tx<'_>, task: &Task, end: AttemptEnd, reason: &str) -> R
     record.ended = Some((tx.now, end));
     record.reason = reason.chars().take(MAX_TEXT).collect();
     record.last_seq = task.last_seq.unwrap_or(0);
+    record.seq_at_end = record.last_seq;
     save_attempt(tx, task.job_id, &record)
 }
 
@@ -291,13 +292,20 @@ fn fenced(
     Ok(Ok((job, task)))
 }
 
+/// Claims `attempt` of task `index` for `worker_id`: slots always bound it; a worker runs at
+/// most one task of a job unless `beside_its_job` (a reassigned task of a job whose option
+/// allows it).
 pub(crate) fn claim(
     tx: &mut Tx<'_>,
     id: JobId,
     index: u32,
     attempt: Attempt,
     worker_id: &str,
+    beside_its_job: bool,
 ) -> Result<Response> {
+    if beside_its_job && attempt < 2 {
+        return bad_request("only a reassigned task may be claimed beside its job's other tasks");
+    }
     if !valid_worker_id(worker_id) {
         return bad_request("invalid worker id");
     }
@@ -329,7 +337,11 @@ pub(crate) fn claim(
             worker.slots
         ));
     }
-    if let Some(same) = holding.iter().find(|t| t.job_id == id) {
+    if let Some(same) = holding
+        .iter()
+        .find(|t| t.job_id == id)
+        .filter(|_| !beside_its_job)
+    {
         return conflict(format!(
             "worker {worker_id} already runs task {} of job {id}",
             same.index
@@ -348,6 +360,7 @@ pub(crate) fn claim(
         ended: None,
         reason: String::new(),
         last_seq: 0,
+        seq_at_end: 0,
         late_deltas: 0,
         late_between_ms: None,
     };

@@ -690,3 +690,52 @@ async fn late_deltas_after_the_job_ended_amend_its_results_once() {
         .items
         .is_empty());
 }
+
+/// A job that allows it may run a reassigned task beside its other task on one worker; a first
+/// attempt never, and slots always bound it.
+#[tokio::test]
+async fn a_reassigned_task_may_be_claimed_beside_its_job() {
+    let mut h = setup().await;
+    let job_id = submit(&mut h, 2).await;
+    ok(&h
+        .run(Command::RegisterWorker {
+            worker_id: "big".into(),
+            pool: "default".into(),
+            labels: BTreeMap::new(),
+            slots: 2,
+            version: "0.1.0".into(),
+            address: "127.0.0.1:9001".into(),
+        })
+        .await);
+    let beside = |task, attempt, w: &str| Command::ClaimTaskBesideItsJob {
+        job_id,
+        task,
+        attempt,
+        worker_id: w.into(),
+    };
+    ok(&claim(&mut h, job_id, 0, 1, "big").await);
+    assert_eq!(
+        code(&h.run(beside(1, 1, "big")).await),
+        Some(RejectCode::BadRequest)
+    );
+    ok(&claim(&mut h, job_id, 1, 1, "w2").await);
+    assert_eq!(
+        h.run(Command::ReassignTask {
+            job_id,
+            task: 1,
+            attempt: 1,
+            reason: "worker w2 lost".into(),
+            only_if_worker_lost: false,
+        })
+        .await,
+        Response::TaskReassigned { attempt: 2 }
+    );
+    // A plain claim keeps the tasks spread; the job's option lets it join task 0.
+    assert_eq!(
+        code(&claim(&mut h, job_id, 1, 2, "big").await),
+        Some(RejectCode::Conflict)
+    );
+    ok(&h.run(beside(1, 2, "big")).await);
+    let task = h.reader().task(job_id, 1).unwrap().expect("task");
+    assert_eq!(task.worker_id.as_deref(), Some("big"));
+}

@@ -190,6 +190,8 @@ pub struct JobInfo {
     pub last_reassignment: Option<u64>,
     /// Start policy.
     pub policy: StartPolicy,
+    /// Whether a reassigned task may run beside another task of the job on one worker.
+    pub share_workers: bool,
     /// Its tasks by index.
     pub tasks: Vec<TaskInfo>,
 }

@@ -16,6 +16,9 @@ pub struct Claim {
     pub task: u32,
     /// Attempt to claim.
     pub attempt: Attempt,
+    /// The worker runs another task of the job already (allowed by the job for a reassigned
+    /// task).
+    pub beside_its_job: bool,
 }
 
 /// The task `worker` should take next, if any: the lowest pending task of the oldest job of its
@@ -43,17 +46,22 @@ pub fn pick(snapshot: &Snapshot, worker: &str, claiming: &HashSet<(JobId, u32)>)
         .collect();
     candidates.sort_by_key(|j| j.id);
     candidates.into_iter().find_map(|job| {
-        if job.tasks.iter().any(|t| t.is_live_on(worker)) {
+        // A job's tasks go to distinct workers; a reassigned one may join the job's other
+        // tasks on a worker when the job allows it.
+        let beside = job.tasks.iter().any(|t| t.is_live_on(worker));
+        if beside && !job.share_workers {
             return None;
         }
         job.tasks
             .iter()
             .filter(|t| t.state == TaskState::Pending && !claiming.contains(&(job.id, t.index)))
+            .filter(|t| !beside || t.attempt > 1)
             .min_by_key(|t| t.index)
             .map(|t| Claim {
                 job: job.id,
                 task: t.index,
                 attempt: t.attempt,
+                beside_its_job: beside,
             })
     })
 }
