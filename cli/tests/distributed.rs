@@ -255,6 +255,20 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
         );
     };
     assert!(new_last <= third_first + 200, "drained attempt overlapped");
+    // Every request the target received is counted: the paused attempt's last deltas arrive
+    // late, after it woke up fenced; the drained one's before its hand-back.
+    let received = target.stats().snapshot().total;
+    let reported = cluster
+        .eventually(
+            "every request the target received in the report",
+            || async {
+                let r = result(&client, id).await;
+                (r.requests() == received).then_some(r)
+            },
+        )
+        .await;
+    let late = reported.report.distribution.map_or(0, |d| d.late_requests);
+    println!("paused past its lease, then drained: {received} received and reported ({late} late)");
     target.shutdown().await.unwrap();
 }
 
