@@ -112,7 +112,7 @@ impl std::fmt::Debug for SecretValue {
 #[serde(deny_unknown_fields)]
 pub struct ProjectSettings {
     /// Where the project's jobs may send load: host names (`shop.test`), addresses or CIDRs
-    /// (`10.0.0.0/8`, `::1`), each optionally with `:port`; empty: wherever the workers allow
+    /// (`127.0.0.0/8`, `::1`), each optionally with `:port`; empty: wherever the workers allow
     /// (loopback only, unless a worker's operator allows remote targets).
     #[serde(default)]
     pub targets: Vec<String>,

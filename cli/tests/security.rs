@@ -192,10 +192,10 @@ async fn a_project_loads_only_its_targets() {
         .await
         .expect("settings");
     let bad = ProjectSettings {
-        targets: vec!["10.0.0.0/33".to_owned()],
+        targets: vec!["127.0.0.0/33".to_owned()],
     };
     let refused = client.set_settings("confined", &bad).await.unwrap_err();
-    assert!(refused.to_string().contains("10.0.0.0/33"), "{refused}");
+    assert!(refused.to_string().contains("127.0.0.0/33"), "{refused}");
     let out = submit(&cluster, &sim, &["--project", "confined", "--wait"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(target.stats().snapshot().total, 3);

@@ -412,7 +412,7 @@ impl std::fmt::Debug for SecretBytes {
 /// A project's settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectSettings {
-    /// Where its jobs may send load: host names, `host:port`, CIDRs (`10.0.0.0/8`), each
+    /// Where its jobs may send load: host names, `host:port`, CIDRs (`127.0.0.0/8`), each
     /// optionally with a port; empty: wherever the workers allow.
     pub targets: Vec<String>,
 }

@@ -106,7 +106,7 @@ enum Matcher {
 
 impl AllowedTargets {
     /// Parses entries such as `api.example.com`, `api.example.com:8443`, `*.example.com`,
-    /// `10.0.0.0/8`, `10.1.2.3:443`, `::1`, `[fd00::/8]:443`; the error names the entry.
+    /// `127.0.0.0/8`, `127.1.2.3:443`, `::1`, `[::1/128]:443`; the error names the entry.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<AllowedTargets, String> {
         entries
             .iter()
@@ -254,9 +254,8 @@ mod tests {
             "api.example.test",
             "*.svc.test:8443",
             "127.0.0.2",
-            "10.0.0.0/8:443",
-            "[fd00::/8]:80",
-            "::1",
+            "127.16.0.0/12:443",
+            "[::1/128]:80",
         ])
         .unwrap();
         assert!(t.allows("API.example.test", ip("192.0.2.1"), 1234));
@@ -267,13 +266,13 @@ mod tests {
         assert!(t.allows("127.0.0.2", ip("127.0.0.2"), 9));
         assert!(!t.allows("127.0.0.1", ip("127.0.0.1"), 9));
         // A name resolving into an allowed network is allowed there, on its port only.
-        assert!(t.allows("db.internal", ip("10.3.4.5"), 443));
-        assert!(!t.allows("db.internal", ip("10.3.4.5"), 80));
-        assert!(t.allows("x", ip("fd12::1"), 80));
-        assert!(t.allows("::1", ip("::1"), 5));
+        assert!(t.allows("db.internal", ip("127.20.4.5"), 443));
+        assert!(!t.allows("db.internal", ip("127.20.4.5"), 80));
+        assert!(t.allows("x", ip("::1"), 80));
+        assert!(!t.allows("::1", ip("::1"), 5));
         assert_eq!(
             t.to_string(),
-            "api.example.test, *.svc.test:8443, 127.0.0.2, 10.0.0.0/8:443, [fd00::/8]:80, ::1"
+            "api.example.test, *.svc.test:8443, 127.0.0.2, 127.16.0.0/12:443, [::1]:80"
         );
     }
 
@@ -286,7 +285,7 @@ mod tests {
             ("[::1", "`]`"),
             ("a..b", "host name"),
             ("-a.test", "host name"),
-            ("10.0.0.0/33", "host name"),
+            ("127.0.0.0/33", "host name"),
         ] {
             let e = AllowedTargets::parse(&[entry]).unwrap_err();
             assert!(

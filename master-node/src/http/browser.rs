@@ -161,7 +161,7 @@ mod tests {
         );
         assert!(listed.allows("broadside.example.test"));
         assert!(listed.allows("m1.svc.test"));
-        assert!(listed.allows("10.1.2.3"));
+        assert!(listed.allows("127.1.2.3"));
         assert!(!listed.allows("svc.test"));
         assert!(!listed.allows("localhost"));
         assert!(HostNames::of(&AuthConfig::default(), false).allows("anything.test"));

@@ -172,7 +172,7 @@ async fn secrets_are_listed_by_name_and_go_with_their_project() {
         .run(Command::SetProjectSettings {
             project: "shop".into(),
             settings: ProjectSettings {
-                targets: vec!["127.0.0.1:8088".into(), "10.0.0.0/8".into()],
+                targets: vec!["127.0.0.1:8088".into(), "127.0.0.0/8".into()],
             },
         })
         .await);
