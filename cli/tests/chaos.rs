@@ -12,8 +12,8 @@ use broadside_chaos_tests::{run_under_load, schedule, Fault, Figures, JobToleran
 use broadside_client::api::{JobState, TaskState};
 use broadside_harness::{target, Cluster, Peer, Timings};
 use common::{
-    attempt_window, attribution_count, finished, job, job_id, result, simulation, submit, tasks,
-    text, worker_index,
+    attempt_window, attribution_count, finished, job, job_id, reported_exactly, result, simulation,
+    submit, tasks, text, worker_index,
 };
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -235,15 +235,7 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
     // What the cut-off worker measured after its last acknowledged heartbeat arrives late,
     // once it reaches a leader again: the report ends up with exactly what the target got.
     let received = stats.total;
-    let amended = cluster
-        .eventually(
-            "every request the target received in the report",
-            || async {
-                let r = result(&client, id).await;
-                (r.requests() == received).then_some(r)
-            },
-        )
-        .await;
+    let amended = reported_exactly(&cluster, &client, id, received).await;
     let reported = amended.requests();
     let d = amended
         .report
@@ -383,15 +375,7 @@ async fn lose_a_task_without_a_spare(extra: &[&str]) -> LostTask {
         cluster.logs()
     );
     let received = target.stats().snapshot().total;
-    let amended = cluster
-        .eventually(
-            "every request the target received in the report",
-            || async {
-                let r = result(&client, id).await;
-                (r.requests() == received).then_some(r)
-            },
-        )
-        .await;
+    let amended = reported_exactly(&cluster, &client, id, received).await;
     let reported = amended.requests();
     let d = amended.report.distribution.expect("attempts");
     let resumed = d

@@ -258,15 +258,7 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     // Every request the target received is counted: the paused attempt's last deltas arrive
     // late, after it woke up fenced; the drained one's before its hand-back.
     let received = target.stats().snapshot().total;
-    let reported = cluster
-        .eventually(
-            "every request the target received in the report",
-            || async {
-                let r = result(&client, id).await;
-                (r.requests() == received).then_some(r)
-            },
-        )
-        .await;
+    let reported = reported_exactly(&cluster, &client, id, received).await;
     let late = reported.report.distribution.map_or(0, |d| d.late_requests);
     println!("paused past its lease, then drained: {received} received and reported ({late} late)");
     target.shutdown().await.unwrap();

@@ -36,7 +36,8 @@ pub(crate) fn read_job(reader: &StoreReader, id: JobId) -> Result<(Job, Vec<Task
     Ok((job, tasks))
 }
 
-/// Why each waiting task of `job` waits (see [`views::waiting`]).
+/// Why each waiting task of `job` waits (the attempt records are read only when a task was
+/// reassigned and waits).
 fn waiting(reader: &StoreReader, job: &Job, tasks: &[Task]) -> Vec<Option<api::Waiting>> {
     let attempts = if tasks
         .iter()
@@ -46,15 +47,7 @@ fn waiting(reader: &StoreReader, job: &Job, tasks: &[Task]) -> Vec<Option<api::W
     } else {
         Vec::new()
     };
-    tasks
-        .iter()
-        .map(|t| {
-            let previous = attempts
-                .iter()
-                .find(|a| a.task == t.index && a.attempt + 1 == t.attempt);
-            views::waiting(t, job, previous)
-        })
-        .collect()
+    views::waiting_of(job, tasks, &attempts)
 }
 
 /// What a live stream has folded so far.

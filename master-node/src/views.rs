@@ -152,21 +152,34 @@ pub(crate) fn waiting(
     })
 }
 
-/// The tasks of `job` with what they wait for, from its attempt records.
+/// What each of `tasks` of `job` waits for (see [`waiting`]), from the job's attempt records.
+pub(crate) fn waiting_of(
+    job: &model::Job,
+    tasks: &[model::Task],
+    attempts: &[model::AttemptRecord],
+) -> Vec<Option<api::Waiting>> {
+    tasks
+        .iter()
+        .map(|t| {
+            let previous = attempts
+                .iter()
+                .find(|a| a.task == t.index && a.attempt + 1 == t.attempt);
+            waiting(t, job, previous)
+        })
+        .collect()
+}
+
+/// The tasks of `job` with what they wait for.
 pub(crate) fn tasks(
     job: &model::Job,
     tasks: Vec<model::Task>,
     attempts: &[model::AttemptRecord],
 ) -> Vec<api::Task> {
+    let waiting = waiting_of(job, &tasks, attempts);
     tasks
         .into_iter()
-        .map(|t| {
-            let previous = attempts
-                .iter()
-                .find(|a| a.task == t.index && a.attempt + 1 == t.attempt);
-            let waiting = waiting(&t, job, previous);
-            api::Task { waiting, ..task(t) }
-        })
+        .zip(waiting)
+        .map(|(t, waiting)| api::Task { waiting, ..task(t) })
         .collect()
 }
 

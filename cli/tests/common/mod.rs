@@ -85,6 +85,25 @@ pub async fn result(client: &Client, id: u64) -> JobResult {
     client.result(id).await.expect("job result")
 }
 
+/// The result of job `id` once it counts exactly `received` requests (late deltas of fenced
+/// attempts arrive when their workers reach a leader again).
+pub async fn reported_exactly(
+    cluster: &Cluster,
+    client: &Client,
+    id: u64,
+    received: u64,
+) -> JobResult {
+    cluster
+        .eventually(
+            "every request the target received in the report",
+            || async {
+                let r = result(client, id).await;
+                (r.requests() == received).then_some(r)
+            },
+        )
+        .await
+}
+
 pub async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Job {
     cluster
         .eventually(&format!("job {id} to finish"), || async {
