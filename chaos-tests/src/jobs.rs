@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use broadside_client::api::{Job, JobState, Submission, Worker, WorkerState};
 use broadside_client::{Client, ClientError};
+use broadside_engine::report::Distribution;
 use broadside_harness::Cluster;
-use broadside_target::TargetHandle;
+use broadside_target::{StatsSnapshot, TargetHandle};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -218,8 +219,16 @@ pub struct JobVerdict {
     pub reported: u64,
     /// Of `reported`, requests in deltas that arrived after their attempt ended.
     pub reported_late: u64,
-    /// Jobs with an attempt on a worker that was killed (counted at most, not exactly).
+    /// Jobs with an attempt whose worker was killed before it delivered its last delta: the
+    /// target may have received more than their reports count, at most what those attempts
+    /// sent after their last delivered delta.
     pub killed_worker_jobs: u64,
+    /// Requests the target received from such attempts after their last delivered delta (the
+    /// bound on what those jobs may miss), and how many of them their reports miss.
+    pub unaccounted: (u64, u64),
+    /// Planned arrivals of every job: sent, skipped between attempts, unaccounted (after a
+    /// killed attempt's last report), not reached (aborted jobs).
+    pub arrivals: Arrivals,
     /// Jobs still not ended after the faults healed (must be empty).
     pub not_ended: Vec<u64>,
     /// Acknowledged jobs or aborts missing or contradicted on some master (must be empty).
@@ -231,7 +240,8 @@ pub struct JobVerdict {
     pub overlaps: Vec<String>,
     /// Milliseconds during which two attempts of a task loaded the target at once.
     pub duplicate_ms: u64,
-    /// Jobs whose report and the target disagree (must be empty).
+    /// Jobs whose report and the target disagree, or whose planned arrivals do not add up
+    /// (must be empty).
     pub miscounted: Vec<String>,
     /// Workers declared dead (or registering again) with no fault on them (must be empty).
     pub spurious_deaths: Vec<String>,
@@ -346,15 +356,128 @@ fn miscounted(
     reassignments: u32,
     planned: Option<u64>,
     joined_late: bool,
-    killed: bool,
+    unaccounted: Option<u64>,
     received: u64,
     reported: u64,
 ) -> bool {
-    if killed {
-        return reported > received;
+    if let Some(bound) = unaccounted {
+        return reported > received || received - reported > bound;
     }
     let exact_plan = state == JobState::Completed && reassignments == 0 && !joined_late;
     reported != received || (exact_plan && planned.is_some_and(|p| p != received))
+}
+
+/// Planned arrivals, summed over jobs (see [`ScenarioAccount`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Arrivals {
+    /// Planned.
+    pub planned: u64,
+    /// Sent by an attempt.
+    pub sent: u64,
+    /// Skipped while no attempt of their task ran.
+    pub skipped: u64,
+    /// After the last report of a killed worker's attempt.
+    pub unaccounted: u64,
+    /// Not reached when the job ended.
+    pub not_reached: u64,
+}
+
+impl Arrivals {
+    fn add(&mut self, o: &Arrivals) {
+        self.planned += o.planned;
+        self.sent += o.sent;
+        self.skipped += o.skipped;
+        self.unaccounted += o.unaccounted;
+        self.not_reached += o.not_reached;
+    }
+}
+
+/// What one job's result says about what may be missing from it.
+#[derive(Debug, Default)]
+struct Counted {
+    /// With attempts not accounted for: the requests the target received from them from the
+    /// start of their unaccounted window on (the most the report may miss).
+    unaccounted_bound: Option<u64>,
+    /// Attempts not accounted for whose worker was not killed (must be empty).
+    unexplained: Vec<String>,
+    /// Requests reported late.
+    late: u64,
+    /// The job's planned arrivals (its one open-model scenario).
+    arrivals: Arrivals,
+    /// Whether the result accounts for a scenario at all.
+    accounted: bool,
+}
+
+impl Counted {
+    /// Reads a job's distribution against the target's records; `killed(worker, from, until)`
+    /// says whether that worker was killed in that window.
+    fn of(
+        d: &Distribution,
+        job: u64,
+        target: &StatsSnapshot,
+        killed: impl Fn(&str, u64, Option<u64>) -> bool,
+    ) -> Counted {
+        let mut c = Counted {
+            late: d.late_requests,
+            ..Counted::default()
+        };
+        for a in d.attempts.iter() {
+            let Some((from, _)) = a.unaccounted_unix_ms else {
+                continue;
+            };
+            if !killed(&a.worker, a.claimed_at_unix_ms, a.ended_at_unix_ms) {
+                c.unexplained.push(format!(
+                    "task {} attempt {} on {} is not accounted for, and its worker was not killed",
+                    a.task, a.attempt, a.worker
+                ));
+            }
+            let key = format!("{job}-{}-{}", a.task, a.attempt);
+            let after: u64 = target.attribution(&key).map_or(0, |s| {
+                s.per_second
+                    .range(from / 1000..)
+                    .map(|(_, n)| n)
+                    .sum::<u64>()
+                    + s.per_second_dropped
+            });
+            *c.unaccounted_bound.get_or_insert(0) += after;
+        }
+        for s in d.scenarios.iter().filter(|s| s.unit == "arrivals") {
+            c.accounted = true;
+            c.arrivals.add(&Arrivals {
+                planned: s.planned,
+                sent: s.sent,
+                skipped: s.skipped_by_reassignment,
+                unaccounted: s.unaccounted,
+                not_reached: s.not_reached,
+            });
+        }
+        c
+    }
+
+    /// What is wrong with the job's account of its planned arrivals, if anything.
+    fn problem(&self, state: JobState, planned: Option<u64>) -> Option<String> {
+        if !self.unexplained.is_empty() {
+            return Some(self.unexplained.join("; "));
+        }
+        if !self.accounted {
+            // A job none of whose attempts ran reports no position.
+            return (state == JobState::Completed)
+                .then(|| "a completed job accounts for no arrival".to_owned());
+        }
+        let a = self.arrivals;
+        let wrong = if planned.is_some_and(|p| p != a.planned) {
+            "its planned arrivals differ from the simulation's"
+        } else if a.planned != a.sent + a.skipped + a.unaccounted + a.not_reached {
+            "planned != sent + skipped + unaccounted + not reached"
+        } else if a.unaccounted > 0 && self.unaccounted_bound.is_none() {
+            "arrivals unaccounted for with every attempt accounted for"
+        } else if state == JobState::Completed && a.not_reached > 0 {
+            "a completed job did not reach every planned arrival"
+        } else {
+            return None;
+        };
+        Some(format!("{wrong}: {a:?}"))
+    }
 }
 
 /// How long after its attempt ended on record a worker may still hold what it measured (it
@@ -487,47 +610,59 @@ pub async fn check_jobs(
             .map(|(_, s)| s.count)
             .sum();
         let plan = planned.get(simulation).copied();
-        let (reported, killed, late) = loop {
+        let (reported, counted) = loop {
             let result = client.result(*id).await.ok();
             let reported = result.as_ref().map_or(0, |r| r.requests());
-            let distribution = result.and_then(|r| r.report.distribution);
-            let killed = distribution.as_ref().is_some_and(|d| {
-                d.attempts.iter().any(|a| {
-                    let index = index_of.get(&a.worker).copied();
-                    killed_during(faults, index, a.claimed_at_unix_ms, a.ended_at_unix_ms)
-                })
+            let distribution = result
+                .and_then(|r| r.report.distribution)
+                .unwrap_or_default();
+            let counted = Counted::of(&distribution, *id, &snapshot, |worker, from, until| {
+                killed_during(faults, index_of.get(worker).copied(), from, until)
             });
-            let late = distribution.map_or(0, |d| d.late_requests);
             let wrong = miscounted(
                 *state,
                 *reassignments,
                 plan,
                 joined_late,
-                killed,
+                counted.unaccounted_bound,
                 received,
                 reported,
             );
-            if !wrong || Instant::now() >= late_deadline {
-                break (reported, killed, late);
+            let settled = !wrong && counted.unexplained.is_empty();
+            if settled || Instant::now() >= late_deadline {
+                break (reported, counted);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         v.received += received;
         v.reported += reported;
-        v.reported_late += late;
-        v.killed_worker_jobs += u64::from(killed);
+        v.reported_late += counted.late;
+        if let Some(bound) = counted.unaccounted_bound {
+            v.killed_worker_jobs += 1;
+            v.unaccounted.0 += bound;
+            v.unaccounted.1 += received.saturating_sub(reported);
+        }
+        v.arrivals.add(&counted.arrivals);
+        let Counted {
+            unaccounted_bound: bound,
+            late,
+            ..
+        } = counted;
         if miscounted(
             *state,
             *reassignments,
             plan,
             joined_late,
-            killed,
+            bound,
             received,
             reported,
         ) {
             v.miscounted.push(format!(
-                "job {id} {state} ({reassignments} reassignments, a task joined late: {joined_late}, an attempt on a killed worker: {killed}): planned {plan:?}, received {received}, reported {reported} ({late} late)"
+                "job {id} {state} ({reassignments} reassignments, a task joined late: {joined_late}): planned {plan:?}, received {received}, reported {reported} ({late} late; received after the last report of attempts of killed workers: {bound:?})"
             ));
+        }
+        if let Some(wrong) = counted.problem(*state, plan) {
+            v.miscounted.push(format!("job {id} {state}: {wrong}"));
         }
     }
     // Deaths: each must follow a fault on that worker.
@@ -581,40 +716,89 @@ mod tests {
     #[test]
     fn counts_are_exact_unless_a_worker_was_killed() {
         use JobState::{Aborted, Completed};
-        // (state, reassignments, planned, joined late, killed, received, reported)
+        // (state, reassignments, planned, joined late, unaccounted bound, received, reported)
         let exact = [
-            (Completed, 0, Some(200), false, false, 200, 200),
-            (Completed, 0, None, false, false, 150, 150),
+            (Completed, 0, Some(200), false, None, 200, 200),
+            (Completed, 0, None, false, None, 150, 150),
             // A task claimed after the job's start skipped the arrivals already due: counted
             // exactly, short of the plan.
-            (Completed, 0, Some(100), true, false, 91, 91),
+            (Completed, 0, Some(100), true, None, 91, 91),
             // Reassigned or aborted: exact, the plan aside (late deltas are delivered).
-            (Completed, 1, Some(200), false, false, 190, 190),
-            (Aborted, 0, Some(200), false, false, 80, 80),
-            // A killed worker loses what it had not written: at most what was received.
-            (Completed, 1, Some(200), false, true, 205, 190),
+            (Completed, 1, Some(200), false, None, 190, 190),
+            (Aborted, 0, Some(200), false, None, 80, 80),
+            // A killed worker loses what it had not written: at most what its attempts sent after
+            // their last report.
+            (Completed, 1, Some(200), false, Some(15), 205, 190),
         ];
         for (state, r, plan, late, killed, received, reported) in exact {
             assert!(
                 !miscounted(state, r, plan, late, killed, received, reported),
-                "{state:?} {r} {plan:?} {late} {killed} {received} {reported}"
+                "{state:?} {r} {plan:?} {late} {killed:?} {received} {reported}"
             );
         }
         let wrong = [
-            (Completed, 0, Some(200), false, false, 200, 199),
-            (Completed, 0, Some(200), false, false, 199, 199),
-            (Completed, 0, Some(100), true, false, 91, 90),
-            (Completed, 1, Some(200), false, false, 205, 190),
-            (Aborted, 0, Some(200), false, false, 80, 79),
-            (Aborted, 0, Some(200), false, false, 80, 81),
-            (Completed, 1, Some(200), false, true, 190, 191),
+            (Completed, 0, Some(200), false, None, 200, 199),
+            (Completed, 0, Some(200), false, None, 199, 199),
+            (Completed, 0, Some(100), true, None, 91, 90),
+            (Completed, 1, Some(200), false, None, 205, 190),
+            (Aborted, 0, Some(200), false, None, 80, 79),
+            (Aborted, 0, Some(200), false, None, 80, 81),
+            (Completed, 1, Some(200), false, Some(20), 190, 191),
+            // More missing than the killed attempts sent after their last report.
+            (Completed, 1, Some(200), false, Some(14), 205, 190),
         ];
         for (state, r, plan, late, killed, received, reported) in wrong {
             assert!(
                 miscounted(state, r, plan, late, killed, received, reported),
-                "{state:?} {r} {plan:?} {late} {killed} {received} {reported}"
+                "{state:?} {r} {plan:?} {late} {killed:?} {received} {reported}"
             );
         }
+    }
+
+    #[test]
+    fn a_lost_attempt_is_bounded_by_what_the_target_received_after_its_last_report() {
+        use broadside_engine::report::{AttemptSummary, ScenarioAccount};
+        let attempt = |a: u32, window: Option<(u64, u64)>| AttemptSummary {
+            task: 0,
+            attempt: a,
+            worker: format!("w{a}"),
+            accounted: window.is_none(),
+            unaccounted_unix_ms: window,
+            ..AttemptSummary::default()
+        };
+        let mut d = Distribution {
+            attempts: vec![attempt(1, Some((10_500, 14_000))), attempt(2, None)],
+            scenarios: vec![ScenarioAccount {
+                unit: "arrivals".into(),
+                planned: 100,
+                sent: 80,
+                unaccounted: 20,
+                ..ScenarioAccount::default()
+            }],
+            ..Distribution::default()
+        };
+        let mut target = StatsSnapshot::default();
+        let stats = target.by_attribution.entry("7-0-1".into()).or_default();
+        stats.per_second = BTreeMap::from([(9, 5), (10, 3), (11, 4)]);
+        // Attempt 1's worker was killed: the report may miss what it sent from second 10 on.
+        let c = Counted::of(&d, 7, &target, |w, _, _| w == "w1");
+        assert_eq!(c.unaccounted_bound, Some(7));
+        assert_eq!(c.problem(JobState::Completed, Some(100)), None);
+        assert!(c.problem(JobState::Completed, Some(120)).is_some());
+        // Not killed: an attempt may not stay unaccounted for.
+        let c = Counted::of(&d, 7, &target, |_, _, _| false);
+        assert!(c.problem(JobState::Completed, Some(100)).is_some());
+        // Everything accounted for: nothing may be unaccounted, and a completed job reaches
+        // its end.
+        d.attempts[0].unaccounted_unix_ms = None;
+        let c = Counted::of(&d, 7, &target, |_, _, _| false);
+        assert_eq!(c.unaccounted_bound, None);
+        assert!(c.problem(JobState::Completed, Some(100)).is_some());
+        d.scenarios[0].unaccounted = 0;
+        d.scenarios[0].not_reached = 20;
+        let c = Counted::of(&d, 7, &target, |_, _, _| false);
+        assert!(c.problem(JobState::Completed, Some(100)).is_some());
+        assert_eq!(c.problem(JobState::Aborted, Some(100)), None);
     }
 
     #[test]

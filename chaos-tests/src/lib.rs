@@ -11,7 +11,8 @@
 //! - [`oracle`] and [`jobs::check_jobs`]: after the faults heal, nothing acknowledged is lost,
 //!   nothing refused appears, every master holds the same state, every job ends, no two
 //!   attempts of a task overlap, every request is counted once, no worker died spuriously;
-//! - [`run`]: one run — workloads, schedule, healing, verdicts, figures.
+//! - [`run`]: one run — workloads, schedule, healing, verdicts, figures;
+//! - [`partition`]: one measured partition of a worker (the figures of `docs/benchmarks.md`).
 //!
 //! The processes come from `broadside-harness`; the scenarios that run in CI are in
 //! `cli/tests/chaos.rs` (they need the `broadside` binary), the long profile is this crate's
@@ -22,6 +23,7 @@ pub mod jobs;
 pub mod masters;
 pub mod nemesis;
 pub mod oracle;
+pub mod partition;
 pub mod run;
 
 pub use history::{History, Outcome, Write};

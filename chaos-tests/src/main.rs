@@ -8,6 +8,9 @@
 //! cargo build --release -p broadside   # the binary under test
 //! cargo run -p broadside-chaos-tests --release -- --duration 30m --seed 42 [--binary PATH]
 //! ```
+//!
+//! `partition [--no-spare]` instead measures one worker cut off for 25 s under a 60 s job
+//! ([`broadside_chaos_tests::partition`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,10 +25,13 @@ fn main() -> std::process::ExitCode {
     let mut duration = Duration::from_secs(600);
     let mut seed = 42u64;
     let mut binary: Option<PathBuf> = std::env::var_os("BROADSIDE_BIN").map(PathBuf::from);
+    let mut partition = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_default();
         match a.as_str() {
+            "partition" => partition = Some(true),
+            "--no-spare" => partition = Some(false),
             "--duration" => {
                 duration = humantime_free(&value()).unwrap_or_else(|e| {
                     eprintln!("error: --duration: {e}");
@@ -35,7 +41,9 @@ fn main() -> std::process::ExitCode {
             "--seed" => seed = value().parse().unwrap_or(42),
             "--binary" => binary = Some(PathBuf::from(value())),
             other => {
-                eprintln!("error: unknown argument {other:?} (--duration, --seed, --binary)");
+                eprintln!(
+                    "error: unknown argument {other:?} (--duration, --seed, --binary; or partition [--no-spare])"
+                );
                 return std::process::ExitCode::from(2);
             }
         }
@@ -58,6 +66,15 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Some(spare) = partition {
+        let measured = runtime.block_on(broadside_chaos_tests::partition::measure(&binary, spare));
+        println!("{measured}");
+        return if measured.exact {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(1)
+        };
+    }
     let passed = runtime.block_on(run(binary, duration, seed));
     if passed {
         std::process::ExitCode::SUCCESS

@@ -12,8 +12,8 @@ use broadside_chaos_tests::{run_under_load, schedule, Fault, Figures, JobToleran
 use broadside_client::api::{JobState, TaskState};
 use broadside_harness::{target, Cluster, Peer, Timings};
 use common::{
-    attempt_window, attribution_count, finished, job, job_id, reported_exactly, result, simulation,
-    submit, tasks, text, worker_index,
+    account, attempt_window, attribution_count, finished, job, job_id, reported_exactly, result,
+    simulation, submit, tasks, text, worker_index,
 };
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -113,6 +113,28 @@ fn pause_timings() -> Timings {
         failover_grace: Duration::from_secs(6),
         ..Timings::fast()
     }
+}
+
+/// Waits for job `id` to complete, then for its report to count every request the target
+/// received (late deltas included); returns that count and the result.
+async fn completed_exactly(
+    cluster: &Cluster,
+    target: &broadside_target::TargetHandle,
+    id: u64,
+) -> (u64, broadside_client::api::JobResult) {
+    let client = cluster.client();
+    let done = finished(cluster, &client, id).await;
+    assert_eq!(
+        done.state,
+        JobState::Completed,
+        "{done:?}\n{}",
+        cluster.logs()
+    );
+    let received = target.stats().snapshot().total;
+    (
+        received,
+        reported_exactly(cluster, &client, id, received).await,
+    )
 }
 
 /// A job of one task on 2 linked workers at 20 requests/s for `seconds`; returns the cluster, the target,
@@ -217,14 +239,9 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
         .await;
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(cut.elapsed())).await;
     cluster.heal();
-    let done = finished(&cluster, &client, id).await;
-    assert_eq!(
-        done.state,
-        JobState::Completed,
-        "{done:?}\n{}",
-        cluster.logs()
-    );
-    let stats = target.stats().snapshot();
+    // What the cut-off worker measured after its last acknowledged heartbeat arrives late,
+    // once it reaches a leader again: the report ends up with exactly what the target got.
+    let (received, amended) = completed_exactly(&cluster, &target, id).await;
     let window = |a: u32| attempt_window(&target, id, a);
     let (_, old_last) = window(1).expect("attempt 1 ran");
     let (new_first, _) = window(2).expect("attempt 2 ran");
@@ -232,14 +249,11 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
         old_last < new_first,
         "attempts overlapped: the cut-off worker loaded until {old_last}, its replacement from {new_first}"
     );
-    // What the cut-off worker measured after its last acknowledged heartbeat arrives late,
-    // once it reaches a leader again: the report ends up with exactly what the target got.
-    let received = stats.total;
-    let amended = reported_exactly(&cluster, &client, id, received).await;
     let reported = amended.requests();
     let d = amended
         .report
         .distribution
+        .clone()
         .expect("a distributed job has attempts");
     let first = &d.attempts[0];
     assert_eq!(
@@ -251,13 +265,32 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
         first.late_requests > 0 && d.late_requests == first.late_requests,
         "the cut attempt's last requests were not delivered late: {d:?}"
     );
+    // Every planned arrival: sent by one of the attempts, or skipped while none ran.
+    let a = account(&amended);
+    assert!(
+        d.attempts
+            .iter()
+            .all(|a| a.accounted && a.unaccounted_unix_ms.is_none()),
+        "{d:?}"
+    );
+    assert_eq!(
+        (a.planned, a.unaccounted, a.not_reached),
+        (600, 0, 0),
+        "{a:?}"
+    );
+    assert!(a.skipped_by_reassignment > 0, "{a:?}");
+    assert_eq!(a.reported_late, d.late_requests, "{a:?}");
+    assert_eq!(a.requests, received, "{a:?}");
     println!(
-        "worker cut off 3 s: kept its task; cut off 20 s: stopped at {old_last}, replaced from {new_first} ({} ms apart), 1 task reassigned; target received {received}, report counts {} ({} late, from attempt 1, in {} deltas); {} s without an attempt sending",
+        "worker cut off 3 s: kept its task; cut off 20 s: stopped at {old_last}, replaced from {new_first} ({} ms apart), 1 task reassigned; target received {received}, report counts {} ({} late, from attempt 1, in {} deltas); {} s without an attempt sending; arrivals planned {}, sent {}, skipped by the reassignment {}",
         new_first - old_last,
         reported,
         d.late_requests,
         d.late_deltas,
         d.gap_seconds,
+        a.planned,
+        a.sent,
+        a.skipped_by_reassignment,
     );
     let _ = job(&client, id).await;
     target.shutdown().await.unwrap();
@@ -288,6 +321,10 @@ async fn a_worker_killed_and_restarted_on_its_data_delivers_what_it_had_written(
         "{done:?}\n{}",
         cluster.logs()
     );
+    // What it had written before it was killed, kept to be delivered a second time below.
+    let journals = cluster.dir().join(format!("w{victim}")).join("deltas");
+    let kept = tempfile::tempdir().unwrap();
+    copy_files(&journals, kept.path());
     cluster.restart_worker(victim);
     let attempt = cluster
         .eventually("the restarted worker's late deltas", || async {
@@ -310,11 +347,127 @@ async fn a_worker_killed_and_restarted_on_its_data_delivers_what_it_had_written(
         lost < sent_while_cut,
         "lost {lost} of the {sent_while_cut} requests sent while cut off: the written deltas were not delivered"
     );
+    // The result names what may be missing: the window after attempt 1's last delivered
+    // delta; the target received at least the lost requests in it.
+    let (from, to) = attempt
+        .unaccounted_unix_ms
+        .expect("a killed attempt's unreported window is stated");
+    assert!(!attempt.accounted && from <= to, "{attempt:?}");
+    let in_window: u64 = target
+        .stats()
+        .snapshot()
+        .attribution(&attempt_1)
+        .map_or(0, |s| {
+            s.per_second.range(from / 1000..).map(|(_, n)| n).sum()
+        });
+    assert!(
+        lost <= in_window,
+        "{lost} requests lost, but the target received only {in_window} after {from}"
+    );
+    let amended = result(&client, id).await;
+    let a = account(&amended);
+    assert!(a.unaccounted > 0 && a.not_reached == 0, "{a:?}");
+    // A second delivery of the same deltas (the journal as it was before the first) changes
+    // nothing: each is folded once.
+    cluster
+        .eventually("the delivered journal acknowledged", || async {
+            no_journal_left(&journals).then_some(())
+        })
+        .await;
+    cluster.kill_worker(victim);
+    copy_files(kept.path(), &journals);
+    cluster.restart_worker(victim);
+    cluster
+        .eventually("the journal delivered again and acknowledged", || async {
+            no_journal_left(&journals).then_some(())
+        })
+        .await;
+    let again = result(&client, id).await;
+    assert_eq!(
+        again.requests(),
+        amended.requests(),
+        "a second delivery was counted"
+    );
+    assert_eq!(
+        again.report.distribution, amended.report.distribution,
+        "a second delivery changed the result"
+    );
     println!(
-        "worker killed after 1.5 s cut off: attempt 1 sent {received}, reported {} ({} late, in {} deltas, after its restart); {sent_while_cut} sent while cut off, {lost} lost (recorded after its last written delta)",
-        attempt.requests, attempt.late_requests, attempt.late_deltas
+        "worker killed after 1.5 s cut off: attempt 1 sent {received}, reported {} ({} late, in {} deltas, after its restart); {sent_while_cut} sent while cut off, {lost} lost (recorded after its last written delta; {in_window} received after its last delivered delta, the window the result names); arrivals unaccounted {}; delivered again: unchanged",
+        attempt.requests, attempt.late_requests, attempt.late_deltas, a.unaccounted
     );
     target.shutdown().await.unwrap();
+}
+
+/// Copies the files of `from` into `to` (created if missing).
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// Whether no journal of an attempt is left in `dir` (every delta acknowledged).
+fn no_journal_left(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        !entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "log"))
+    })
+}
+
+/// Late deltas go to whichever master leads when the worker is back: cut off past its lease
+/// while the leader is killed, the worker delivers what it measured to the new leader, and
+/// the report counts every request the target received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_deltas_reach_a_new_leader_after_a_failover() {
+    let _serial = SERIAL.lock().await;
+    let (mut cluster, target, id, victim) = running_job(30, &pause_timings()).await;
+    let client = cluster.client();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.isolate(Peer::Worker(victim));
+    cluster
+        .eventually("the reassignment", || async {
+            (tasks(&client, id).await.first()?.attempt == 2).then_some(())
+        })
+        .await;
+    let old = cluster.leader().await;
+    let killed_at = now_ms();
+    cluster.kill(old);
+    let new = cluster
+        .eventually("a new leader", || async {
+            let l = cluster.leader_seen_by((1..=3).find(|m| *m != old)?).await?;
+            (l != old).then_some(l)
+        })
+        .await;
+    cluster.heal();
+    let (received, amended) = completed_exactly(&cluster, &target, id).await;
+    let d = amended.report.distribution.clone().expect("attempts");
+    let first = &d.attempts[0];
+    let (late_from, _) = first
+        .late_between_unix_ms
+        .expect("attempt 1's last deltas arrived late");
+    assert!(
+        first.late_requests > 0 && late_from >= killed_at,
+        "the late deltas were not committed after the failover: {first:?}"
+    );
+    let a = account(&amended);
+    assert_eq!((a.unaccounted, a.not_reached), (0, 0), "{a:?}");
+    println!(
+        "leader {old} killed while a worker was cut off; leader {new} received its late deltas: target received {received}, report counts {} ({} late, first committed {} ms after the kill)",
+        amended.requests(),
+        d.late_requests,
+        late_from - killed_at
+    );
+    target.shutdown().await.unwrap();
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// What happened to a 2-task job on 2 workers when task 0's worker was cut off for 15 s.
@@ -326,6 +479,7 @@ struct LostTask {
     reported: u64,
     late: u64,
     victim: String,
+    account: broadside_engine::report::ScenarioAccount,
 }
 
 /// Runs a 2-task job on 2 workers (so no spare) with `extra` submit flags, cuts task 0's
@@ -367,16 +521,9 @@ async fn lose_a_task_without_a_spare(extra: &[&str]) -> LostTask {
         .await;
     tokio::time::sleep(Duration::from_secs(15).saturating_sub(cut.elapsed())).await;
     cluster.heal();
-    let done = finished(&cluster, &client, id).await;
-    assert_eq!(
-        done.state,
-        JobState::Completed,
-        "{done:?}\n{}",
-        cluster.logs()
-    );
-    let received = target.stats().snapshot().total;
-    let amended = reported_exactly(&cluster, &client, id, received).await;
+    let (received, amended) = completed_exactly(&cluster, &target, id).await;
     let reported = amended.requests();
+    let account = account(&amended);
     let d = amended.report.distribution.expect("attempts");
     let resumed = d
         .attempts
@@ -393,6 +540,7 @@ async fn lose_a_task_without_a_spare(extra: &[&str]) -> LostTask {
         reported,
         late: d.late_requests,
         victim: worker,
+        account,
     }
 }
 
@@ -414,9 +562,23 @@ async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() 
     );
     assert!(lost.resumed.gap_before_seconds > 0);
     assert_eq!(lost.gap_seconds, lost.resumed.gap_before_seconds);
+    // The planned arrivals of those seconds: stated as skipped, about 10 a second (task 0's
+    // half of 20 a second).
+    let a = &lost.account;
+    assert_eq!(
+        (a.planned, a.unaccounted, a.not_reached),
+        (600, 0, 0),
+        "{a:?}"
+    );
+    let per_second = a.skipped_by_reassignment as f64 / lost.gap_seconds as f64;
+    assert!(
+        (5.0..=20.0).contains(&per_second),
+        "{a:?} over {} s",
+        lost.gap_seconds
+    );
     println!(
-        "no distinct worker: task 0 waited from {} ({}); resumed on its own worker after {} s without an attempt sending; target received {}, report counts {} ({} late)",
-        waiting.since_ms, waiting.reason, lost.gap_seconds, lost.received, lost.reported, lost.late,
+        "no distinct worker: task 0 waited from {} ({}); resumed on its own worker after {} s without an attempt sending; target received {}, report counts {} ({} late); arrivals planned {}, sent {}, skipped by the reassignment {}",
+        waiting.since_ms, waiting.reason, lost.gap_seconds, lost.received, lost.reported, lost.late, a.planned, a.sent, a.skipped_by_reassignment,
     );
 }
 
@@ -428,8 +590,14 @@ async fn a_job_may_let_a_lost_task_run_beside_its_other_task() {
     let lost = lose_a_task_without_a_spare(&["--reassign-to", "any-free-slot"]).await;
     assert_ne!(lost.resumed.worker, lost.victim, "{:?}", lost.resumed);
     let waited = lost.resumed.gap_before_seconds;
+    let a = &lost.account;
+    assert_eq!(
+        (a.planned, a.unaccounted, a.not_reached),
+        (600, 0, 0),
+        "{a:?}"
+    );
     println!(
-        "any free slot: task 0 resumed on the other worker after {waited} s without an attempt sending; target received {}, report counts {} ({} late)",
-        lost.received, lost.reported, lost.late,
+        "any free slot: task 0 resumed on the other worker after {waited} s without an attempt sending; target received {}, report counts {} ({} late); arrivals planned {}, sent {}, skipped by the reassignment {}",
+        lost.received, lost.reported, lost.late, a.planned, a.sent, a.skipped_by_reassignment,
     );
 }

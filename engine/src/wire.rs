@@ -7,6 +7,10 @@
 //!   numbered by the worker and folded by the master once each, so the sum of an attempt's
 //!   deltas is exactly what it measured, and the sum over every attempt of every task is the
 //!   job's result.
+//!   Each delta also says where the attempt stands on every scenario's schedule
+//!   ([`ScenarioPosition`], cumulative), so the masters can tell which planned arrivals were
+//!   sent, which fell in a gap between attempts and which were never reported; the last delta
+//!   of an attempt is marked ([`TaskDelta::last`]).
 //! * The final [`RunReport`] of an attempt (its segment's report).
 //!
 //! Both are encoded with bincode 2 (serde, standard configuration) behind a one-byte format
@@ -19,7 +23,7 @@ use crate::metrics::RunStats;
 use crate::report::RunReport;
 
 /// Version byte in front of every encoded delta and report.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 /// Longest log message kept (longer ones are cut, with a marker).
 pub const MAX_LOG_MESSAGE: usize = 4096;
 /// Most log lines one delta carries (the rest are counted in [`TaskDelta::logs_dropped`]).
@@ -81,6 +85,28 @@ pub struct TaskDelta {
     pub logs: Vec<LogLine>,
     /// Lines beyond [`MAX_LOG_LINES`] that were not sent.
     pub logs_dropped: u64,
+    /// Where the attempt stands on each scenario's schedule (in the plan's order), cumulative
+    /// since the attempt started; empty when the sender does not say.
+    pub scenarios: Vec<ScenarioPosition>,
+    /// The attempt's last delta: nothing it measured is left unsent after it.
+    pub last: bool,
+}
+
+/// Where one attempt stands on one scenario's schedule, cumulative since it started. For an
+/// open model the unit is arrivals; for a closed model it is planned user-milliseconds (the
+/// schedule's concurrency integrated over time), so that in both the attempts of a task and
+/// the gaps between them add up to the whole schedule of the task's segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScenarioPosition {
+    /// Whether the unit is arrivals (open model) or user-milliseconds (closed model).
+    pub open: bool,
+    /// The whole schedule of the segment.
+    pub planned: u64,
+    /// The part that lies before the attempt's start offset (run by earlier attempts, or
+    /// skipped).
+    pub before: u64,
+    /// The part this attempt has run since its start (open: users started).
+    pub run: u64,
 }
 
 /// A delta or report that could not be decoded.
@@ -205,6 +231,13 @@ mod tests {
             stats: stats(&[1, 2, 3, 250, 900]),
             logs: vec![LogLine::new(1, LogLevel::Warn, "check failed: status 500")],
             logs_dropped: 3,
+            scenarios: vec![ScenarioPosition {
+                open: true,
+                planned: 60,
+                before: 20,
+                run: 4,
+            }],
+            last: true,
         };
         let decoded = TaskDelta::decode(&delta.encode().unwrap()).expect("decodes");
         assert_eq!(decoded, delta);

@@ -1003,3 +1003,55 @@ scenarios:
         outcome.duration
     );
 }
+
+/// A run says where it stands on each scenario's schedule: for an open model the arrivals
+/// before its offset and those it started, for a closed model the planned user-milliseconds
+/// before its offset and those it covered. Its statistics count the requests of each scenario.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_account_for_the_whole_schedule_across_resumed_runs() {
+    let t = target().await;
+    let p = plan(
+        r##"
+name: positions
+http: { base_url: "{base}" }
+scenarios:
+  - name: open
+    injection: [ { constant_users_per_sec: { rate: 20, during: 2s } } ]
+    steps: [ { request: { name: home, url: / } } ]
+  - name: closed
+    injection: [ { constant_concurrent_users: { users: 3, during: 2s } } ]
+    steps: [ { request: { name: slow, url: /delay/200 } } ]
+"##,
+        &t.base_url(),
+    );
+    let from = Duration::from_millis(1500);
+    let run = broadside_engine::runtime::Run::start(
+        p,
+        RunConfig {
+            from,
+            ..Default::default()
+        },
+    )
+    .expect("starts");
+    let positions = run.positions();
+    let outcome = run.wait().await.expect("run completes");
+    let [open, closed] = positions
+        .at(from + outcome.duration)
+        .try_into()
+        .expect("one position per scenario");
+    // Open: 40 arrivals, 30 before 1.5 s, the other 10 started here.
+    assert!(open.open);
+    assert_eq!((open.planned, open.before, open.run), (40, 30, 10));
+    // Closed: 3 users for 2 s = 6,000 user-ms, 4,500 before 1.5 s, the rest covered here.
+    assert!(!closed.open);
+    assert_eq!((closed.planned, closed.before), (6_000, 4_500));
+    assert_eq!(closed.run, 1_500);
+    // The requests of each scenario are counted apart.
+    let target = t.stats().snapshot();
+    let requests = &outcome.stats.scenario_requests;
+    assert_eq!(requests.len(), 2);
+    assert_eq!(target.by_path.get("/").copied(), Some(requests[0]));
+    assert_eq!(requests[0], 10);
+    assert_eq!(target.by_path.get("/delay/200").copied(), Some(requests[1]));
+    t.shutdown().await.expect("target stops");
+}

@@ -137,6 +137,7 @@ fn delta(seq: u64) -> Delta {
         stats,
         logs: vec![LogLine::new(0, LogLevel::Info, "tick")],
         logs_dropped: 0,
+        ..TaskDelta::default()
     };
     Delta {
         seq,

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use broadside_engine::metrics::{evaluate, RunStats};
 use broadside_engine::report::{
-    measure_gaps, AttemptSummary, Distribution, RunReport, ScenarioInfo, SUMMARY_SCHEMA_VERSION,
+    account_scenarios, measure_gaps, AttemptPositions, AttemptSummary, Distribution, RunReport,
+    ScenarioInfo, SUMMARY_SCHEMA_VERSION,
 };
-use broadside_engine::wire::{decode_report, LogLine, TaskDelta};
+use broadside_engine::wire::{decode_report, LogLine, ScenarioPosition, TaskDelta};
 use broadside_raft_store::model::{AttemptEnd, Job, ProgressRecord};
 use broadside_raft_store::{all_pages, JobId, StoreReader};
 use parking_lot::Mutex;
@@ -123,6 +124,7 @@ pub fn job_report(reader: &StoreReader, job: &Job) -> Result<RunReport, ResultEr
     } else {
         stats.series_duration().as_millis() as u64
     };
+    let scenario_names: Vec<String> = sim.scenarios.iter().map(|s| s.name.clone()).collect();
     let assertions = evaluate(
         &sim.assertions,
         &stats,
@@ -138,7 +140,7 @@ pub fn job_report(reader: &StoreReader, job: &Job) -> Result<RunReport, ResultEr
         stats,
         assertions,
         scenarios: task_scenarios(reader, job)?,
-        distribution: Some(distribution(reader, job, &decoded)?),
+        distribution: Some(distribution(reader, job, &decoded, &scenario_names)?),
     })
 }
 
@@ -152,11 +154,13 @@ fn attempt_end(end: AttemptEnd) -> &'static str {
 }
 
 /// Every attempt of the job with what its deltas say: its sending window, its requests, and
-/// those that arrived after it ended; the silent windows between attempts.
+/// those that arrived after it ended; the silent windows between attempts; every scenario's
+/// schedule accounted for; the window of a lost attempt that nobody reported.
 fn distribution(
     reader: &StoreReader,
     job: &Job,
     decoded: &Decoded,
+    scenarios: &[String],
 ) -> Result<Distribution, ResultError> {
     let records = all_pages(|p| reader.job_attempts(job.id, p))?;
     let mut attempts: Vec<AttemptSummary> = records
@@ -175,6 +179,7 @@ fn distribution(
             ..AttemptSummary::default()
         })
         .collect();
+    let mut seen: Vec<Seen> = vec![Seen::default(); records.len()];
     // Where each attempt is, and the watermark its deltas are late above.
     let index: HashMap<(u32, u32), (usize, Option<u64>)> = records
         .iter()
@@ -188,7 +193,8 @@ fn distribution(
         let a = &mut attempts[i];
         let requests: u64 = delta.stats.requests.values().map(|r| r.count()).sum();
         a.requests += requests;
-        if late_above.is_some_and(|watermark| *seq > watermark) {
+        let late = late_above.is_some_and(|watermark| *seq > watermark);
+        if late {
             a.late_requests += requests;
         }
         let seconds = delta.stats.series.iter().filter(|s| s.requests > 0);
@@ -198,14 +204,77 @@ fn distribution(
                 None => (second, second),
             });
         }
+        seen[i].fold(delta, late);
     }
     let gap_seconds = measure_gaps(&mut attempts);
+    let start = job.start_at_ms.unwrap_or(job.submitted_at_ms);
+    let mut positions = Vec::with_capacity(attempts.len());
+    for (a, seen) in attempts.iter_mut().zip(seen) {
+        a.accounted = seen.last || a.started_at_unix_ms.is_none() || a.ended_at_unix_ms.is_none();
+        if !a.accounted {
+            let from = seen
+                .elapsed_ms
+                .map(|e| start + e)
+                .or(a.started_at_unix_ms)
+                .unwrap_or(a.claimed_at_unix_ms);
+            let to = a.ended_at_unix_ms.unwrap_or(from).max(from);
+            a.unaccounted_unix_ms = Some((from, to));
+        }
+        positions.push(AttemptPositions {
+            task: a.task,
+            attempt: a.attempt,
+            positions: seen.positions,
+            requests: seen.requests,
+            late_requests: seen.late_requests,
+            accounted: a.accounted,
+        });
+    }
     Ok(Distribution {
         late_requests: attempts.iter().map(|a| a.late_requests).sum(),
         late_deltas: attempts.iter().map(|a| a.late_deltas).sum(),
         gap_seconds,
+        scenarios: account_scenarios(scenarios, &positions),
         attempts,
     })
+}
+
+/// What the deltas of one attempt said, in order.
+#[derive(Clone, Default)]
+struct Seen {
+    /// The latest position on each scenario.
+    positions: Vec<ScenarioPosition>,
+    /// Requests reported per scenario.
+    requests: Vec<u64>,
+    /// Of those, requests in deltas that arrived after the attempt ended.
+    late_requests: Vec<u64>,
+    /// Whether its last delta arrived.
+    last: bool,
+    /// How far into the schedule its latest delta reaches.
+    elapsed_ms: Option<u64>,
+}
+
+impl Seen {
+    fn fold(&mut self, delta: &TaskDelta, late: bool) {
+        if !delta.scenarios.is_empty() {
+            self.positions = delta.scenarios.clone();
+        }
+        add(&mut self.requests, &delta.stats.scenario_requests);
+        if late {
+            add(&mut self.late_requests, &delta.stats.scenario_requests);
+        }
+        self.last |= delta.last;
+        self.elapsed_ms = Some(self.elapsed_ms.unwrap_or(0).max(delta.elapsed_ms));
+    }
+}
+
+/// Adds `more` to `into`, element by element.
+fn add(into: &mut Vec<u64>, more: &[u64]) {
+    if into.len() < more.len() {
+        into.resize(more.len(), 0);
+    }
+    for (i, n) in into.iter_mut().zip(more) {
+        *i += n;
+    }
 }
 
 /// The final reports of the tasks that have one (the last attempt's), by task index.

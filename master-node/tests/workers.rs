@@ -123,6 +123,7 @@ fn delta(seq: u64) -> Delta {
         stats,
         logs: vec![LogLine::new(seq, LogLevel::Warn, &format!("line {seq}"))],
         logs_dropped: 0,
+        ..TaskDelta::default()
     };
     Delta {
         seq,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use broadside_engine::metrics::RunStats;
 use broadside_engine::protocol::{AllowedTargets, TargetPolicy};
-use broadside_engine::runtime::{build_report, Gate, Run, RunConfig};
+use broadside_engine::runtime::{build_report, Gate, PositionReader, Run, RunConfig};
 use broadside_engine::secrets::Secrets;
 use broadside_engine::wire::{encode_report, LogLevel, LogLine, TaskDelta, MAX_LOG_LINES};
 use broadside_engine::Segment;
@@ -239,6 +239,7 @@ fn split_delta(mut delta: TaskDelta) -> Vec<TaskDelta> {
     let series = std::mem::take(&mut head.stats.series);
     let half = series.len() / 2;
     let (a, b) = series.split_at(half);
+    // The tail goes after the head: it carries the attempt's position and its last mark.
     let mut tail = TaskDelta {
         elapsed_ms: head.elapsed_ms,
         users: head.users,
@@ -248,6 +249,8 @@ fn split_delta(mut delta: TaskDelta) -> Vec<TaskDelta> {
         },
         logs: Vec::new(),
         logs_dropped: 0,
+        scenarios: head.scenarios.clone(),
+        last: std::mem::take(&mut head.last),
     };
     head.stats.series = a.to_vec();
     tail.stats.series.shrink_to_fit();
@@ -283,7 +286,13 @@ fn log_lines(stats: &RunStats) -> (Vec<LogLine>, u64) {
     (lines, dropped)
 }
 
-fn delta_of(stats: RunStats, elapsed: Duration, users: u64) -> TaskDelta {
+fn delta_of(
+    stats: RunStats,
+    elapsed: Duration,
+    users: u64,
+    positions: &PositionReader,
+    last: bool,
+) -> TaskDelta {
     let (logs, logs_dropped) = log_lines(&stats);
     TaskDelta {
         elapsed_ms: elapsed.as_millis() as u64,
@@ -291,6 +300,8 @@ fn delta_of(stats: RunStats, elapsed: Duration, users: u64) -> TaskDelta {
         stats,
         logs,
         logs_dropped,
+        scenarios: positions.at(elapsed),
+        last,
     }
 }
 
@@ -362,6 +373,11 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, state: Arc<
         (None, Ok((outcome, result, true))) => shared.complete(&state, outcome, result).await,
         (None, Err(reason)) => {
             tracing::error!(?task, %reason, "task failed");
+            // Whatever it measured was sent already: nothing is missing after this.
+            state.push(TaskDelta {
+                last: true,
+                ..TaskDelta::default()
+            });
             shared.complete(&state, failed(reason), Vec::new()).await;
         }
     }
@@ -445,6 +461,7 @@ async fn execute(
     .map_err(|e| e.to_string())?;
     state.set_phase(TaskPhase::Running);
     let recorder = run.recorder().clone();
+    let positions = run.positions();
     let started = Instant::now();
     let mut waiter = tokio::spawn(run.wait());
     let mut tick = tokio::time::interval(shared.heartbeat());
@@ -453,13 +470,20 @@ async fn execute(
         tokio::select! {
             _ = tick.tick() => {
                 let elapsed = from + started.elapsed();
-                state.push(delta_of(recorder.take_delta(), elapsed, recorder.active_users()));
+                state.push(delta_of(recorder.take_delta(), elapsed, recorder.active_users(), &positions, false));
             }
             done = &mut waiter => break done.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?,
         }
     };
     // What was recorded since the last delta: the sum of all deltas is the outcome's stats.
-    state.push(delta_of(recorder.take_delta(), outcome.duration + from, 0));
+    // The last delta is marked: the masters then know nothing of this attempt is missing.
+    state.push(delta_of(
+        recorder.take_delta(),
+        outcome.duration + from,
+        0,
+        &positions,
+        true,
+    ));
     let report = build_report(&plan, &outcome, segment);
     let result = encode_report(&report).map_err(|e| e.to_string())?;
     // Halted before the run returned: cut short, even when the engine saw its schedule end

@@ -104,6 +104,20 @@ pub async fn reported_exactly(
         .await
 }
 
+/// The account of the one scenario (`s`, open model) of a job's result, checked to add up:
+/// every planned arrival sent, skipped between attempts, unaccounted or not reached.
+pub fn account(r: &JobResult) -> broadside_engine::report::ScenarioAccount {
+    let d = r.report.distribution.as_ref().expect("a distributed job");
+    let [a] = d.scenarios.clone().try_into().expect("one scenario");
+    assert_eq!(a.unit, "arrivals", "{a:?}");
+    assert_eq!(
+        a.planned,
+        a.sent + a.skipped_by_reassignment + a.unaccounted + a.not_reached,
+        "{a:?}"
+    );
+    a
+}
+
 pub async fn finished(cluster: &Cluster, client: &Client, id: u64) -> Job {
     cluster
         .eventually(&format!("job {id} to finish"), || async {

@@ -13,6 +13,8 @@ pub const UNKNOWN_ERROR: &str = "request failed";
 pub(super) enum Event {
     Request {
         id: u32,
+        /// Index of the user's scenario, when known.
+        scenario: Option<u32>,
         /// Second in which the response completed.
         second: u64,
         /// Second in which the request was (intended to be) sent.
@@ -66,6 +68,7 @@ struct Pending {
     seconds: BTreeMap<u64, SecondStats>,
     users_started: u64,
     users_finished: u64,
+    scenario_requests: Vec<u64>,
 }
 
 fn slot<'a>(
@@ -90,6 +93,7 @@ impl Pending {
         match event {
             Event::Request {
                 id,
+                scenario,
                 second,
                 sent_second,
                 micros,
@@ -97,6 +101,12 @@ impl Pending {
                 error,
             } => {
                 slot(&mut self.requests, &mut self.unknown_requests, id).record_micros(micros, ok);
+                if let Some(i) = scenario.and_then(|s| usize::try_from(s).ok()) {
+                    if self.scenario_requests.len() <= i {
+                        self.scenario_requests.resize(i + 1, 0);
+                    }
+                    self.scenario_requests[i] = self.scenario_requests[i].saturating_add(1);
+                }
                 if !ok {
                     add_error(
                         &mut self.errors,
@@ -288,6 +298,7 @@ impl State {
         out.series = seconds.into_values().filter(|s| !s.is_empty()).collect();
         out.users_started = grab(&mut pending.users_started, take);
         out.users_finished = grab(&mut pending.users_finished, take);
+        out.scenario_requests = grab(&mut pending.scenario_requests, take);
         out.error_samples = grab(samples, take);
         out.error_samples.sort();
         out

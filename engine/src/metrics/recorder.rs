@@ -169,10 +169,38 @@ impl Recorder {
         ok: bool,
         error: Option<&str>,
     ) {
+        self.record(None, id, end, latency, ok, error);
+    }
+
+    /// Records a completed request of a user of scenario `scenario` (its index in the plan):
+    /// counted in [`RunStats::scenario_requests`] too.
+    pub fn record_scenario_request(
+        &self,
+        scenario: usize,
+        id: RequestId,
+        end: Instant,
+        latency: Duration,
+        ok: bool,
+        error: Option<&str>,
+    ) {
+        let scenario = u32::try_from(scenario).ok();
+        self.record(scenario, id, end, latency, ok, error);
+    }
+
+    fn record(
+        &self,
+        scenario: Option<u32>,
+        id: RequestId,
+        end: Instant,
+        latency: Duration,
+        ok: bool,
+        error: Option<&str>,
+    ) {
         let error = if ok { None } else { error.map(Box::from) };
         let sent = end.checked_sub(latency).unwrap_or(end);
         self.push(Event::Request {
             id: id.0,
+            scenario,
             second: self.second_of(end),
             sent_second: self.second_of(sent),
             micros: micros(latency),

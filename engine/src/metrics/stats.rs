@@ -160,6 +160,10 @@ pub struct RunStats {
     pub users_started: u64,
     /// Virtual users finished.
     pub users_finished: u64,
+    /// Requests recorded per scenario, in the plan's order (a request recorded without its
+    /// scenario is in `requests` only).
+    #[serde(default)]
+    pub scenario_requests: Vec<u64>,
 }
 
 impl RunStats {
@@ -180,6 +184,17 @@ impl RunStats {
         merge_series(&mut self.series, &other.series);
         self.users_started = self.users_started.saturating_add(other.users_started);
         self.users_finished = self.users_finished.saturating_add(other.users_finished);
+        if self.scenario_requests.len() < other.scenario_requests.len() {
+            self.scenario_requests
+                .resize(other.scenario_requests.len(), 0);
+        }
+        for (into, n) in self
+            .scenario_requests
+            .iter_mut()
+            .zip(&other.scenario_requests)
+        {
+            *into = into.saturating_add(*n);
+        }
     }
 
     /// All requests merged (not groups).
@@ -205,6 +220,7 @@ impl RunStats {
             && self.series.iter().all(SecondStats::is_empty)
             && self.users_started == 0
             && self.users_finished == 0
+            && self.scenario_requests.iter().all(|&n| n == 0)
     }
 
     /// Counts `count` errors with `message`, respecting the cap on distinct messages (a new

@@ -1,8 +1,12 @@
 //! How a distributed run's tasks were run: every attempt of every task, when it sent load, what
-//! it reported and what arrived late; the windows in which a task had no attempt sending. A
-//! local run has none of this (`RunReport::distribution` is absent).
+//! it reported and what arrived late; the windows in which a task had no attempt sending; and
+//! per scenario, every planned arrival accounted for (sent, skipped between attempts, not
+//! reported by a lost attempt, or not reached). A local run has none of this
+//! (`RunReport::distribution` is absent).
 
 use serde::{Deserialize, Serialize};
+
+use crate::wire::ScenarioPosition;
 
 /// Every attempt of every task of a distributed run, and the report's amendments.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -17,6 +21,110 @@ pub struct Distribution {
     /// Whole seconds in which a task had no attempt sending while another attempt of it came
     /// later, summed over the tasks (the load missing from the run's shape).
     pub gap_seconds: u64,
+    /// Every scenario's schedule accounted for across the attempts of every task.
+    #[serde(default)]
+    pub scenarios: Vec<ScenarioAccount>,
+}
+
+/// Where the whole schedule of one scenario went, summed over the tasks: for an open model in
+/// arrivals, for a closed model in planned user-milliseconds. `planned = sent +
+/// skipped_by_reassignment + unaccounted + not_reached`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScenarioAccount {
+    /// The scenario.
+    pub name: String,
+    /// `arrivals` (open model) or `user_ms` (closed model).
+    pub unit: String,
+    /// The schedule of every task.
+    pub planned: u64,
+    /// Run by an attempt (open: users started).
+    pub sent: u64,
+    /// Fell in a window in which no attempt of its task was running, after an attempt that
+    /// reported everything it did (a reassignment's gap).
+    pub skipped_by_reassignment: u64,
+    /// Fell after the last report of an attempt whose worker never delivered the rest (a
+    /// killed worker): sent or not, nobody can say.
+    pub unaccounted: u64,
+    /// Lay after the point the task had reached when the job ended (an abort, a failure, the
+    /// simulation's maximum duration) or, while it runs, still to come.
+    pub not_reached: u64,
+    /// Requests of the scenario's users, reported.
+    pub requests: u64,
+    /// Of those, requests reported after their attempt had ended (late deltas).
+    pub reported_late: u64,
+}
+
+/// What the deltas of one attempt said about its scenarios.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptPositions {
+    /// Task index.
+    pub task: u32,
+    /// Attempt number.
+    pub attempt: u32,
+    /// Its latest position on each scenario (from its latest delta that said), if any.
+    pub positions: Vec<ScenarioPosition>,
+    /// Requests its deltas reported, per scenario.
+    pub requests: Vec<u64>,
+    /// Of those, requests in deltas that arrived after it ended.
+    pub late_requests: Vec<u64>,
+    /// Whether nothing it measured can be missing: its last delta arrived, it never started,
+    /// or it still runs.
+    pub accounted: bool,
+}
+
+/// Accounts for every scenario's schedule over the attempts (sorted by task and attempt).
+pub fn account_scenarios(names: &[String], attempts: &[AttemptPositions]) -> Vec<ScenarioAccount> {
+    let mut out: Vec<ScenarioAccount> = names
+        .iter()
+        .map(|name| ScenarioAccount {
+            name: name.clone(),
+            ..ScenarioAccount::default()
+        })
+        .collect();
+    let mut i = 0;
+    while i < attempts.len() {
+        let task = attempts[i].task;
+        let end = i + attempts[i..].iter().take_while(|a| a.task == task).count();
+        for (s, account) in out.iter_mut().enumerate() {
+            account_task(s, account, &attempts[i..end]);
+        }
+        i = end;
+    }
+    out
+}
+
+/// Adds one task's attempts to scenario `s`'s account.
+fn account_task(s: usize, account: &mut ScenarioAccount, attempts: &[AttemptPositions]) {
+    let mut reached = 0u64;
+    let mut planned = None;
+    // Whether everything up to `reached` is known (the previous attempt reported it all).
+    let mut known = true;
+    for a in attempts {
+        account.requests += a.requests.get(s).copied().unwrap_or(0);
+        account.reported_late += a.late_requests.get(s).copied().unwrap_or(0);
+        let Some(p) = a.positions.get(s) else {
+            known &= a.accounted;
+            continue;
+        };
+        account.unit = if p.open { "arrivals" } else { "user_ms" }.into();
+        planned = Some(p.planned);
+        let gap = p.before.saturating_sub(reached);
+        if known {
+            account.skipped_by_reassignment += gap;
+        } else {
+            account.unaccounted += gap;
+        }
+        account.sent += p.run;
+        reached = reached.max(p.before + p.run);
+        known = a.accounted;
+    }
+    let rest = planned.unwrap_or(0).saturating_sub(reached);
+    account.planned += planned.unwrap_or(0);
+    if known {
+        account.not_reached += rest;
+    } else {
+        account.unaccounted += rest;
+    }
 }
 
 impl Distribution {
@@ -57,6 +165,18 @@ pub struct AttemptSummary {
     pub late_deltas: u64,
     /// When the first and the last late delta were committed (Unix milliseconds).
     pub late_between_unix_ms: Option<(u64, u64)>,
+    /// Whether nothing it measured can be missing (its last delta arrived, it never started,
+    /// or it still runs).
+    #[serde(default = "yes")]
+    pub accounted: bool,
+    /// For an attempt that is not accounted for: from the moment its last delivered delta
+    /// covers to its end (Unix milliseconds), the window whose requests nobody reported.
+    #[serde(default)]
+    pub unaccounted_unix_ms: Option<(u64, u64)>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Fills each attempt's `gap_before_seconds` (attempts sorted by task and attempt) and returns
@@ -105,5 +225,76 @@ mod tests {
         assert_eq!(measure_gaps(&mut attempts), 5);
         let gaps: Vec<u64> = attempts.iter().map(|a| a.gap_before_seconds).collect();
         assert_eq!(gaps, [0, 0, 5, 0, 0, 0]);
+    }
+
+    fn open(planned: u64, before: u64, run: u64) -> ScenarioPosition {
+        ScenarioPosition {
+            open: true,
+            planned,
+            before,
+            run,
+        }
+    }
+
+    fn positions(
+        task: u32,
+        attempt: u32,
+        p: Option<ScenarioPosition>,
+        accounted: bool,
+    ) -> AttemptPositions {
+        AttemptPositions {
+            task,
+            attempt,
+            requests: p.iter().map(|p| p.run).collect(),
+            positions: p.into_iter().collect(),
+            late_requests: Vec::new(),
+            accounted,
+        }
+    }
+
+    #[test]
+    fn every_planned_arrival_is_sent_skipped_unaccounted_or_not_reached() {
+        let names = ["browse".to_string()];
+        let attempts = [
+            // Task 0: cut off after 400 arrivals; 100 skipped while nobody ran it; resumed.
+            AttemptPositions {
+                late_requests: vec![50],
+                ..positions(0, 1, Some(open(1000, 0, 400)), true)
+            },
+            positions(0, 2, Some(open(1000, 500, 500)), true),
+            // Task 1: killed after reporting 300; its successor started at 450.
+            positions(1, 1, Some(open(1000, 0, 300)), false),
+            positions(1, 2, Some(open(1000, 450, 550)), true),
+            // Task 2: an attempt that never reported, then the job was aborted at 900.
+            positions(2, 1, None, true),
+            positions(2, 2, Some(open(1000, 0, 900)), true),
+        ];
+        let [a] = account_scenarios(&names, &attempts).try_into().unwrap();
+        assert_eq!(a.unit, "arrivals");
+        assert_eq!(a.planned, 3000);
+        assert_eq!(a.sent, 400 + 500 + 300 + 550 + 900);
+        assert_eq!(a.skipped_by_reassignment, 100);
+        assert_eq!(a.unaccounted, 150);
+        assert_eq!(a.not_reached, 100);
+        assert_eq!(
+            a.planned,
+            a.sent + a.skipped_by_reassignment + a.unaccounted + a.not_reached
+        );
+        assert_eq!(a.requests, a.sent);
+        assert_eq!(a.reported_late, 50);
+    }
+
+    #[test]
+    fn a_lost_last_attempt_leaves_the_rest_of_its_task_unaccounted() {
+        let names = ["a".to_string(), "b".to_string()];
+        let both = |run| vec![open(100, 0, run), open(10, 0, run / 10)];
+        let attempts = [AttemptPositions {
+            positions: both(60),
+            ..positions(0, 1, None, false)
+        }];
+        let accounts = account_scenarios(&names, &attempts);
+        assert_eq!(accounts[0].unaccounted, 40);
+        assert_eq!(accounts[1].unaccounted, 4);
+        assert_eq!(accounts[0].not_reached + accounts[1].not_reached, 0);
     }
 }

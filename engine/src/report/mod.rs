@@ -31,7 +31,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use attempts::{measure_gaps, AttemptSummary, Distribution};
+pub use attempts::{
+    account_scenarios, measure_gaps, AttemptPositions, AttemptSummary, Distribution,
+    ScenarioAccount,
+};
 pub use console::{
     render_console_summary, render_plain_progress_line, render_progress_message, Progress,
 };

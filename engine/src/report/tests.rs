@@ -429,11 +429,18 @@ fn an_amended_distributed_report_says_so_everywhere() {
         late_requests: 37,
         late_deltas: 4,
         late_between_unix_ms: Some((30_000, 31_000)),
+        accounted: false,
+        unaccounted_unix_ms: Some((
+            report.started_at_unix_ms + 9_000,
+            report.started_at_unix_ms + 20_000,
+        )),
         ..AttemptSummary::default()
     };
     let next = AttemptSummary {
         attempt: 2,
         sending: Some((15, 59)),
+        accounted: true,
+        unaccounted_unix_ms: None,
         ..late.clone()
     };
     let mut attempts = vec![late, next];
@@ -443,12 +450,27 @@ fn an_amended_distributed_report_says_so_everywhere() {
         late_requests: 37,
         late_deltas: 4,
         gap_seconds,
+        scenarios: vec![ScenarioAccount {
+            name: "browse".into(),
+            unit: "arrivals".into(),
+            planned: 1200,
+            sent: 1100,
+            skipped_by_reassignment: 100,
+            requests: 1100,
+            reported_late: 37,
+            ..ScenarioAccount::default()
+        }],
     });
     let html = render_html(&report);
     assert!(html.contains("Amended"), "no amendment in the header");
     assert!(html.contains("37 requests arrived late"));
     assert!(html.contains("Tasks and attempts"));
     assert!(html.contains("for 5 s in all"), "the gap is not stated");
+    // The gap and the unreported window are shaded on the three time charts.
+    assert_eq!(html.matches("class=\"chart-gap\"").count(), 6);
+    assert!(html.contains("no attempt sending for 5 s (until attempt 2"));
+    assert!(html.contains("not reported after its last delta"));
+    assert!(html.contains("Skipped by reassignment"));
     assert!(
         !html.contains(NASTY_NAME),
         "a worker name went out unescaped"
@@ -460,6 +482,11 @@ fn an_amended_distributed_report_says_so_everywhere() {
     let json = report.to_summary_json();
     assert_eq!(json["distribution"]["late_requests"], 37);
     assert_eq!(json["distribution"]["attempts"][1]["gap_before_seconds"], 5);
+    assert_eq!(json["distribution"]["attempts"][0]["accounted"], false);
+    let account = &json["distribution"]["scenarios"][0];
+    assert_eq!(account["planned"], 1200);
+    assert_eq!(account["skipped_by_reassignment"], 100);
+    assert_eq!(account["reported_late"], 37);
     let back = RunReport::from_summary_json(json).expect("read back");
     assert_eq!(back.distribution, report.distribution);
     // A local run has none of it.

@@ -11,6 +11,7 @@ mod checks;
 mod compile;
 mod files;
 mod plan;
+mod position;
 mod shared;
 mod user;
 
@@ -35,7 +36,9 @@ use crate::protocol::http::HttpProtocol;
 use crate::protocol::TargetPolicy;
 use crate::report::{RunReport, ScenarioInfo, SUMMARY_SCHEMA_VERSION};
 use crate::schedule::{ScenarioSchedule, Throttle};
+use crate::wire::ScenarioPosition;
 use crate::Segment;
+use position::Positions;
 use shared::RunShared;
 use user::VirtualUser;
 
@@ -117,7 +120,25 @@ pub struct Run {
     planned: Option<Duration>,
     start: Instant,
     from: Duration,
+    segment: Segment,
     task: tokio::task::JoinHandle<RunOutcome>,
+}
+
+/// Reads a run's [`ScenarioPosition`]s (see [`Run::positions`]).
+#[derive(Clone)]
+pub struct PositionReader {
+    shared: Arc<RunShared>,
+    segment: Segment,
+}
+
+impl PositionReader {
+    /// Every scenario's position once the run has reached `elapsed` on the plan's timeline
+    /// (its resume offset included).
+    pub fn at(&self, elapsed: Duration) -> Vec<ScenarioPosition> {
+        self.shared
+            .positions
+            .snapshot(&self.shared.plan, self.segment, elapsed)
+    }
 }
 
 impl std::fmt::Debug for Run {
@@ -162,6 +183,7 @@ impl Run {
             .clone()
             .map(|p| Throttle::new(p, config.segment, start));
         let planned = planned_duration(&plan);
+        let positions = Positions::new(&plan, &planned_starts(&plan).0, config.from);
         let mut shared = RunShared::new(
             plan,
             protocol,
@@ -169,6 +191,7 @@ impl Run {
             feeders,
             throttle,
             config.secrets.clone(),
+            positions,
         )
         .map_err(crate::Error::Setup)?;
         shared.gate = config.gate.clone();
@@ -180,8 +203,17 @@ impl Run {
             planned,
             start,
             from: config.from,
+            segment: config.segment,
             task,
         })
+    }
+
+    /// Where the run stands on each scenario's schedule, readable while it runs and after.
+    pub fn positions(&self) -> PositionReader {
+        PositionReader {
+            shared: self.shared.clone(),
+            segment: self.segment,
+        }
     }
 
     /// The live recorder (for progress lines and heartbeat deltas).
@@ -285,8 +317,6 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
     let cancel = CancellationToken::new();
     let stopping = shared.stopping.clone();
     let plan = shared.plan.clone();
-    let started: Arc<Vec<AtomicU64>> =
-        Arc::new(plan.scenarios.iter().map(|_| AtomicU64::new(0)).collect());
 
     let mut done_senders = Vec::new();
     let mut done_receivers = Vec::new();
@@ -307,7 +337,6 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
             start,
             cancel: cancel.clone(),
             stopping: stopping.clone(),
-            started: started.clone(),
         };
         drivers.spawn(async move {
             if let Some(mut parent) = parent {
@@ -375,7 +404,7 @@ async fn drive(shared: Arc<RunShared>, config: RunConfig, start: Instant) -> Run
         .map(|(i, s)| ScenarioInfo {
             name: s.name.clone(),
             planned_users: s.schedule.planned_users(config.segment),
-            started_users: started[i].load(Ordering::Relaxed),
+            started_users: shared.positions.started(i),
         })
         .collect();
     RunOutcome {
@@ -404,7 +433,6 @@ struct ScenarioCtx {
     cancel: CancellationToken,
     /// The stop: no more users.
     stopping: CancellationToken,
-    started: Arc<Vec<AtomicU64>>,
 }
 
 impl ScenarioCtx {
@@ -478,13 +506,12 @@ impl ScenarioCtx {
                     self.cancel.clone(),
                     self.stopping.clone(),
                 );
-                let (scenario, segment, started) =
-                    (self.scenario, self.config.segment, self.started.clone());
+                let (scenario, segment) = (self.scenario, self.config.segment);
                 users.spawn(async move {
                     loop {
                         let local = next_user.fetch_add(1, Ordering::Relaxed);
                         let user_id = segment.global_index(local);
-                        started[scenario].fetch_add(1, Ordering::Relaxed);
+                        shared.positions.user_started(scenario);
                         let fed =
                             run_user(&shared, scenario, user_id, Instant::now(), &cancel).await;
                         // Leaving and freeing the slot happen under one lock, so a level raised
@@ -505,7 +532,7 @@ impl ScenarioCtx {
     }
 
     fn spawn_user(&self, users: &TaskTracker, user_id: u64, intended: Instant) {
-        self.started[self.scenario].fetch_add(1, Ordering::Relaxed);
+        self.shared.positions.user_started(self.scenario);
         let (shared, cancel, scenario) = (self.shared.clone(), self.cancel.clone(), self.scenario);
         users.spawn(async move {
             run_user(&shared, scenario, user_id, intended, &cancel).await;
@@ -551,7 +578,8 @@ mod tests {
             let plan = Arc::new(plan);
             let protocol = HttpProtocol::new(&plan.http, TargetPolicy::default()).unwrap();
             let recorder = Recorder::new(plan.request_names.clone(), vec![], std::time::Instant::now());
-            let shared = Arc::new(RunShared::new(plan, protocol, recorder, vec![], None, Default::default()).unwrap());
+            let positions = Positions::new(&plan, &[Duration::ZERO], Duration::ZERO);
+            let shared = Arc::new(RunShared::new(plan, protocol, recorder, vec![], None, Default::default(), positions).unwrap());
             let cancel = CancellationToken::new();
             let task = run_user(&shared, 0, 0, Instant::now(), &cancel);
             let size = std::mem::size_of_val(&task);

@@ -33,6 +33,8 @@ pub(crate) struct RunShared {
     pub redactor: Redactor,
     /// What `secret('name')` reads.
     pub secrets: Secrets,
+    /// Where the run stands on each scenario's schedule.
+    pub positions: super::position::Positions,
     feeder_exhausted: Vec<AtomicBool>,
 }
 
@@ -44,6 +46,7 @@ impl RunShared {
         feeders: Vec<Feeder>,
         throttle: Option<Throttle>,
         secrets: Secrets,
+        positions: super::position::Positions,
     ) -> Result<Self, String> {
         let mut default_headers = Vec::new();
         for (name, value) in &plan.http.headers {
@@ -75,6 +78,7 @@ impl RunShared {
             stopping: tokio_util::sync::CancellationToken::new(),
             redactor,
             secrets,
+            positions,
             feeder_exhausted,
         })
     }

@@ -66,6 +66,8 @@ pub(crate) struct VirtualUser {
     base_url: Option<Arc<str>>,
     /// A queue feeder had no record left for this user.
     starved: bool,
+    /// The scenario it runs.
+    scenario: usize,
 }
 
 impl VirtualUser {
@@ -90,6 +92,7 @@ impl VirtualUser {
             pace: Vec::new(),
             base_url,
             starved: false,
+            scenario: 0,
             run,
         }
     }
@@ -97,6 +100,7 @@ impl VirtualUser {
     /// Runs the scenario `scenario` to its end; `false` when the user stopped because a queue
     /// feeder ran out (no later user of the scenario can get a record either).
     pub(crate) async fn run(mut self, scenario: usize) -> bool {
+        self.scenario = scenario;
         let actions = self.run.plan.scenarios[scenario].actions.clone();
         let _ = self.block(&actions).await;
         !self.starved
@@ -394,11 +398,25 @@ impl VirtualUser {
         let recorder = &self.run.recorder;
         match result {
             Ok(()) => {
-                recorder.record_request(r.id, end.into_std(), latency, true, None);
+                recorder.record_scenario_request(
+                    self.scenario,
+                    r.id,
+                    end.into_std(),
+                    latency,
+                    true,
+                    None,
+                );
                 Flow::Next
             }
             Err(error) => {
-                recorder.record_request(r.id, end.into_std(), latency, false, Some(&error));
+                recorder.record_scenario_request(
+                    self.scenario,
+                    r.id,
+                    end.into_std(),
+                    latency,
+                    false,
+                    Some(&error),
+                );
                 if let Some((request_text, response_text)) = sample {
                     recorder.record_error_sample(ErrorSample {
                         request: self.run.plan.request_names[r.id.0 as usize].clone(),

@@ -199,6 +199,25 @@ impl ClosedSchedule {
         segment.share_of(max)
     }
 
+    /// `segment`'s planned user-milliseconds between `from` and `to` (the level integrated over
+    /// that window): how much of the schedule a run covering the window runs, or a gap skips.
+    pub fn user_ms_between(&self, segment: Segment, from: Duration, to: Duration) -> u64 {
+        let to = to.min(self.duration());
+        if to <= from {
+            return 0;
+        }
+        let mut total: u128 = 0;
+        let mut changes = self.changes(segment, from).peekable();
+        while let Some(c) = changes.next() {
+            if c.at >= to {
+                break;
+            }
+            let until = changes.peek().map_or(to, |n| n.at.min(to));
+            total += u128::from(c.level) * (until - c.at).as_millis();
+        }
+        u64::try_from(total).unwrap_or(u64::MAX)
+    }
+
     /// `segment`'s level from `from` on, lazily: the first item is the level at `from` (at
     /// `from`), each further item a change of the level at a later instant (instants strictly
     /// increase and consecutive levels differ), and the last item has level 0 (at

@@ -95,7 +95,13 @@ pub(super) fn render(report: &RunReport) -> String {
         windows.iter().map(|w| (w.start as f64, f(w))).collect()
     };
 
-    let users = LineChart::new("Time since start", "Active users")
+    let gaps = gaps(report);
+    let shaded = |chart: LineChart| {
+        gaps.iter()
+            .fold(chart, |c, (from, to, label)| c.band(*from, *to, label))
+    };
+
+    let users = shaded(LineChart::new("Time since start", "Active users"))
         .y_format(Format::Count)
         .series(Series::new(
             "Active users",
@@ -105,7 +111,7 @@ pub(super) fn render(report: &RunReport) -> String {
         ))
         .render("Active users over time");
 
-    let throughput = LineChart::new("Time since start", "Per second")
+    let throughput = shaded(LineChart::new("Time since start", "Per second"))
         .series(Series::new(
             "Requests",
             BLUE,
@@ -127,7 +133,7 @@ pub(super) fn render(report: &RunReport) -> String {
         .render("Requests and responses per second");
 
     let mut latency =
-        LineChart::new("Time since start", "Response time (ms)").y_format(Format::Millis);
+        shaded(LineChart::new("Time since start", "Response time (ms)")).y_format(Format::Millis);
     for (name, color, p) in [
         ("p50", BLUE, 50.0),
         ("p75", TEAL, 75.0),
@@ -168,6 +174,43 @@ pub(super) fn render(report: &RunReport) -> String {
         );
     }
     out.push_str("</div>\n");
+    out
+}
+
+/// The windows of a distributed run in which a task's planned load was missing (seconds since
+/// the start, with a tooltip): the silence between two attempts of a task, and what came after
+/// the last report of an attempt whose worker never delivered the rest.
+fn gaps(report: &RunReport) -> Vec<(f64, f64, String)> {
+    let Some(d) = &report.distribution else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for a in &d.attempts {
+        if let (Some((first, _)), gap) = (a.sending, a.gap_before_seconds) {
+            if gap > 0 {
+                out.push((
+                    first.saturating_sub(gap) as f64,
+                    first as f64,
+                    format!(
+                        "task {}: no attempt sending for {gap} s (until attempt {} on {})",
+                        a.task, a.attempt, a.worker
+                    ),
+                ));
+            }
+        }
+        if let Some((from, to)) = a.unaccounted_unix_ms {
+            let at = |ms: u64| ms.saturating_sub(report.started_at_unix_ms) as f64 / 1000.0;
+            out.push((
+                at(from),
+                at(to),
+                format!(
+                    "task {} attempt {} on {}: not reported after its last delta (its worker \
+                     never delivered the rest)",
+                    a.task, a.attempt, a.worker
+                ),
+            ));
+        }
+    }
     out
 }
 

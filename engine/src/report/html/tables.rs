@@ -215,7 +215,7 @@ pub(super) fn attempts(d: &Distribution) -> String {
     if d.attempts.is_empty() {
         return empty("No task was claimed.");
     }
-    let mut out = String::new();
+    let mut out = scenario_accounts(d);
     if d.gap_seconds > 0 {
         let _ = writeln!(
             out,
@@ -228,7 +228,7 @@ pub(super) fn attempts(d: &Distribution) -> String {
         "<div class=\"scroll\"><table class=\"attempts\">\n<thead><tr><th>Task</th><th>Attempt</th>\
          <th class=\"name\">Worker</th><th>Claimed</th><th>Ended</th><th>End</th>\
          <th>Sending (s)</th><th>Silent before (s)</th><th>Requests</th><th>Late requests</th>\
-         <th class=\"name\">Reason</th></tr></thead>\n<tbody>\n",
+         <th>Unreported after</th><th class=\"name\">Reason</th></tr></thead>\n<tbody>\n",
     );
     for a in &d.attempts {
         let sending = a
@@ -237,7 +237,7 @@ pub(super) fn attempts(d: &Distribution) -> String {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{sending}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{sending}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td class=\"name\">{}</td></tr>",
             a.task,
             a.attempt,
@@ -249,7 +249,48 @@ pub(super) fn attempts(d: &Distribution) -> String {
             a.gap_before_seconds,
             fmt_grouped(a.requests),
             fmt_grouped(a.late_requests),
+            a.unaccounted_unix_ms.map_or_else(
+                || "—".to_owned(),
+                |(from, _)| escape_html(&fmt_timestamp(from))
+            ),
             escape_html(&a.reason),
+        );
+    }
+    out.push_str("</tbody>\n</table></div>\n");
+    out
+}
+
+/// Where every scenario's planned load went: sent, skipped between attempts, unaccounted (a
+/// worker that never delivered its last deltas), not reached.
+fn scenario_accounts(d: &Distribution) -> String {
+    if d.scenarios.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<div class=\"scroll\"><table class=\"accounts\">\n<thead><tr>\
+         <th class=\"name\">Scenario</th><th>Unit</th><th>Planned</th><th>Sent</th>\
+         <th>Skipped by reassignment</th><th>Unaccounted</th><th>Not reached</th>\
+         <th>Requests</th><th>Reported late</th></tr></thead>\n<tbody>\n",
+    );
+    for s in &d.scenarios {
+        // A closed model's unit is planned user-milliseconds, shown as user-seconds.
+        let (unit, show): (&str, fn(u64) -> String) = if s.unit == "user_ms" {
+            ("user-seconds", |v| format!("{:.1}", v as f64 / 1000.0))
+        } else {
+            ("arrivals", fmt_grouped)
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"name\">{}</td><td>{unit}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(&s.name),
+            show(s.planned),
+            show(s.sent),
+            show(s.skipped_by_reassignment),
+            show(s.unaccounted),
+            show(s.not_reached),
+            fmt_grouped(s.requests),
+            fmt_grouped(s.reported_late),
         );
     }
     out.push_str("</tbody>\n</table></div>\n");

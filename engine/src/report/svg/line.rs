@@ -55,6 +55,15 @@ pub(crate) struct LineChart {
     x_format: Format,
     y_format: Format,
     series: Vec<Series>,
+    bands: Vec<Band>,
+}
+
+/// A shaded window of the x axis with a tooltip (a gap in a distributed run's load).
+#[derive(Clone, Debug)]
+struct Band {
+    from: f64,
+    to: f64,
+    label: String,
 }
 
 impl LineChart {
@@ -67,7 +76,18 @@ impl LineChart {
             x_format: Format::Seconds,
             y_format: Format::Number,
             series: Vec::new(),
+            bands: Vec::new(),
         }
+    }
+
+    /// Shades the window `[from, to]` of the x axis, with `label` as its tooltip.
+    pub(crate) fn band(mut self, from: f64, to: f64, label: impl Into<String>) -> Self {
+        self.bands.push(Band {
+            from,
+            to,
+            label: label.into(),
+        });
+        self
     }
 
     /// Sets how y ticks and values are written.
@@ -123,6 +143,8 @@ impl LineChart {
             draw_series(&mut svg, &frame, series);
         }
         self.hover_slots(&mut svg, &frame, xs);
+        // Over the hover columns: in a gap, its own tooltip says why the load is missing.
+        self.draw_bands(&mut svg, &frame);
         legend(
             &mut svg,
             self.series.iter().map(|s| (s.name.as_str(), s.color)),
@@ -145,6 +167,24 @@ impl LineChart {
             );
         }
         axis_lines_and_labels(svg, &self.x_label, &self.y_label);
+    }
+
+    /// The shaded windows, clipped to the plot.
+    fn draw_bands(&self, svg: &mut String, frame: &Frame) {
+        for b in &self.bands {
+            let left = frame.x(b.from.max(frame.x_min));
+            let right = frame.x(b.to.min(frame.x_max));
+            if right <= left {
+                continue;
+            }
+            let _ = write!(
+                svg,
+                r#"<rect class="chart-gap" x="{left:.1}" y="{TOP}" width="{:.1}" height="{:.1}"><title>{}</title></rect>"#,
+                right - left,
+                Frame::plot_height(),
+                escape_html(&b.label),
+            );
+        }
     }
 
     /// Invisible columns, one per distinct x, each with a tooltip listing every series' value.
@@ -245,6 +285,19 @@ fn draw_series(svg: &mut String, frame: &Frame, series: &Series) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bands_are_shaded_within_the_plot_with_their_label() {
+        let points = vec![(0.0, Some(1.0)), (10.0, Some(2.0))];
+        let svg = LineChart::new("Time", "Requests")
+            .series(Series::new("r", "#123456", Style::Line, points))
+            .band(3.0, 5.0, "task 1: no attempt <sending>")
+            .band(20.0, 30.0, "outside")
+            .render("Requests");
+        assert_eq!(svg.matches("class=\"chart-gap\"").count(), 1);
+        assert!(svg.contains("task 1: no attempt &lt;sending&gt;"));
+        assert!(!svg.contains("outside"));
+    }
 
     #[test]
     fn line_chart_draws_series_gaps_legend_and_tooltips() {

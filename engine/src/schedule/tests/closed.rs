@@ -156,3 +156,38 @@ fn invalid_closed_profiles_are_refused() {
     assert_eq!(empty.duration(), Duration::ZERO);
     assert_eq!(changes(&empty, Segment::WHOLE, Duration::ZERO), [(0, 0)]);
 }
+
+#[test]
+fn user_milliseconds_integrate_the_level_over_a_window() {
+    // 10 users for 5 s, then a ramp from 0 to 4 over 4 s.
+    let s = schedule(&[constant(10, 5), ramp(0, 4, 4)]);
+    let whole = s.user_ms_between(Segment::WHOLE, Duration::ZERO, at_ms(60000));
+    let by_changes: u64 = {
+        let c: Vec<(u64, u64)> = changes(&s, Segment::WHOLE, Duration::ZERO);
+        c.windows(2).map(|w| (w[1].0 - w[0].0) * w[0].1).sum()
+    };
+    assert_eq!(whole, by_changes);
+    assert_eq!(
+        s.user_ms_between(Segment::WHOLE, Duration::ZERO, at_ms(5000)),
+        50_000
+    );
+    assert_eq!(
+        s.user_ms_between(Segment::WHOLE, at_ms(1500), at_ms(2500)),
+        10_000
+    );
+    // Any cut point splits the whole into two parts that add up.
+    for cut in [0, 700, 5_000, 6_123, 9_000, 12_000] {
+        let a = s.user_ms_between(Segment::WHOLE, Duration::ZERO, at_ms(cut));
+        let b = s.user_ms_between(Segment::WHOLE, at_ms(cut), at_ms(60000));
+        assert_eq!(a + b, whole, "cut at {cut} ms");
+    }
+    // Segments share the level.
+    let halves: u64 = (0..2)
+        .map(|i| s.user_ms_between(Segment::new(i, 2).unwrap(), Duration::ZERO, at_ms(60000)))
+        .sum();
+    assert_eq!(halves, whole);
+    assert_eq!(
+        s.user_ms_between(Segment::WHOLE, at_ms(3000), at_ms(2000)),
+        0
+    );
+}
