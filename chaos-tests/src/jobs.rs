@@ -267,7 +267,7 @@ impl std::fmt::Display for JobVerdict {
         write!(
             f,
             "jobs: {attempted} submitted, {ok} ok, {failed} refused, {unknown} unknown, {} aborts acknowledged; ended {:?}; not ended: {:?}; lost or contradicted: {:?}; diverged masters: {:?}\n\
-             tasks: {}, reassignments: {}; overlapping attempts: {} (duplicate task-seconds {:.1}); requests received {} / reported {} ({} late; {} jobs with a killed worker); miscounted jobs: {:?}\n\
+             tasks: {}, reassignments: {}; overlapping attempts: {} (duplicate task-seconds {:.1}); requests received {} / reported {} ({} late; {} jobs with a killed worker's attempt unaccounted for, {} requests received after their last reports, {} of them missing); planned arrivals {}: sent {}, skipped by reassignment {}, unaccounted {}, not reached {}; miscounted jobs: {:?}\n\
              worker deaths: {} explained by a fault on the worker, {} spurious {:?}",
             self.aborts_acknowledged,
             self.states,
@@ -282,6 +282,13 @@ impl std::fmt::Display for JobVerdict {
             self.reported,
             self.reported_late,
             self.killed_worker_jobs,
+            self.unaccounted.0,
+            self.unaccounted.1,
+            self.arrivals.planned,
+            self.arrivals.sent,
+            self.arrivals.skipped,
+            self.arrivals.unaccounted,
+            self.arrivals.not_reached,
             self.miscounted,
             self.explained_deaths,
             self.spurious_deaths.len(),
