@@ -25,14 +25,29 @@ pub fn render_junit(report: &RunReport) -> String {
         r#"<testsuite name="{suite}" tests="{tests}" failures="{failures}" errors="0" skipped="0" time="{time:.3}" timestamp="{}">"#,
         fmt_rfc3339(report.started_at_unix_ms),
     );
-    let mut properties = Vec::new();
+    let mut properties: Vec<(String, String)> = Vec::new();
     if let Some(segment) = &report.segment {
-        properties.push(("segment", escape_xml(segment)));
+        properties.push(("segment".into(), escape_xml(segment)));
     }
     if let Some(d) = &report.distribution {
-        properties.push(("late_requests", d.late_requests.to_string()));
-        properties.push(("late_deltas", d.late_deltas.to_string()));
-        properties.push(("gap_seconds", d.gap_seconds.to_string()));
+        properties.push(("late_requests".into(), d.late_requests.to_string()));
+        properties.push(("late_deltas".into(), d.late_deltas.to_string()));
+        properties.push(("gap_seconds".into(), d.gap_seconds.to_string()));
+        // Per scenario: where its planned load went (`docs/summary-schema.md`).
+        for s in &d.scenarios {
+            let name = escape_xml(&s.name);
+            let unit = s.unit.as_str();
+            for (what, value, unit) in [
+                ("planned", s.planned, unit),
+                ("sent", s.sent, unit),
+                ("skipped_by_reassignment", s.skipped_by_reassignment, unit),
+                ("unaccounted", s.unaccounted, unit),
+                ("not_reached", s.not_reached, unit),
+                ("reported_late", s.reported_late, "requests"),
+            ] {
+                properties.push((format!("{name}.{what}_{unit}"), value.to_string()));
+            }
+        }
     }
     if !properties.is_empty() {
         xml.push_str("  <properties>\n");

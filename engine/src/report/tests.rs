@@ -479,6 +479,10 @@ fn an_amended_distributed_report_says_so_everywhere() {
     assert_well_formed(&junit);
     assert!(junit.contains(r#"<property name="late_requests" value="37"/>"#));
     assert!(junit.contains(r#"<property name="gap_seconds" value="5"/>"#));
+    assert!(
+        junit.contains(r#"<property name="browse.skipped_by_reassignment_arrivals" value="100"/>"#)
+    );
+    assert!(junit.contains(r#"<property name="browse.reported_late_requests" value="37"/>"#));
     let json = report.to_summary_json();
     assert_eq!(json["distribution"]["late_requests"], 37);
     assert_eq!(json["distribution"]["attempts"][1]["gap_before_seconds"], 5);
