@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::attempts::Distribution;
 use super::summary::{RunReport, StatsRow};
 use super::text::{
     fmt_elapsed, fmt_latency, fmt_number, fmt_opt_ms, fmt_percent, fmt_rate, fmt_run_duration,
@@ -176,6 +177,10 @@ pub fn render_console_summary(report: &RunReport) -> String {
         }
     }
 
+    if let Some(d) = &report.distribution {
+        tasks(&mut out, d);
+    }
+
     if !report.assertions.is_empty() {
         section(&mut out, "Assertions");
         for a in &report.assertions {
@@ -202,6 +207,60 @@ pub fn render_console_summary(report: &RunReport) -> String {
     };
     let _ = write!(out, "{rule}\nResult: {verdict}");
     out
+}
+
+/// A distributed run's attempts and where each scenario's planned load went, when something
+/// is worth saying (a reassignment, late deltas, load not sent).
+fn tasks(out: &mut String, d: &Distribution) {
+    let reassigned = d.attempts.iter().filter(|a| a.attempt > 1).count();
+    let missing = d
+        .scenarios
+        .iter()
+        .any(|s| s.skipped_by_reassignment + s.unaccounted + s.not_reached > 0);
+    if reassigned == 0 && !d.amended() && !missing {
+        return;
+    }
+    section(out, "Tasks");
+    let _ = writeln!(
+        out,
+        "> {} attempts, {reassigned} after a reassignment; {} requests arrived late (in {} deltas); {} s without an attempt sending",
+        d.attempts.len(),
+        d.late_requests,
+        d.late_deltas,
+        d.gap_seconds
+    );
+    for s in &d.scenarios {
+        let unit = if s.unit == "user_ms" {
+            "user-ms"
+        } else {
+            "arrivals"
+        };
+        let _ = writeln!(
+            out,
+            "> {}: {} planned {unit}: {} sent, {} skipped by reassignment, {} unaccounted, {} not reached",
+            one_line(&s.name),
+            s.planned,
+            s.sent,
+            s.skipped_by_reassignment,
+            s.unaccounted,
+            s.not_reached
+        );
+    }
+    for a in d
+        .attempts
+        .iter()
+        .filter(|a| a.unaccounted_unix_ms.is_some())
+    {
+        let _ = writeln!(
+            out,
+            "> task {} attempt {} on {}: not reported after {} (its worker never delivered the rest)",
+            a.task,
+            a.attempt,
+            one_line(&a.worker),
+            a.unaccounted_unix_ms
+                .map_or_else(String::new, |(from, _)| fmt_timestamp(from))
+        );
+    }
 }
 
 /// Counts of all responses below 800 ms, between 800 and 1200 ms, and from 1200 ms on.

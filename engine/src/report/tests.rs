@@ -475,6 +475,12 @@ fn an_amended_distributed_report_says_so_everywhere() {
         !html.contains(NASTY_NAME),
         "a worker name went out unescaped"
     );
+    let console = render_console_summary(&report);
+    assert!(
+        console.contains("browse: 1200 planned arrivals: 1100 sent, 100 skipped by reassignment"),
+        "{console}"
+    );
+    assert!(console.contains("not reported after"), "{console}");
     let junit = render_junit(&report);
     assert_well_formed(&junit);
     assert!(junit.contains(r#"<property name="late_requests" value="37"/>"#));
