@@ -279,6 +279,11 @@ async fn a_worker_cut_off_briefly_keeps_its_task_and_one_cut_off_long_is_replace
         "{a:?}"
     );
     assert!(a.skipped_by_reassignment > 0, "{a:?}");
+    assert_eq!(
+        d.attempts[1].skipped_before,
+        [a.skipped_by_reassignment],
+        "{d:?}"
+    );
     assert_eq!(a.reported_late, d.late_requests, "{a:?}");
     assert_eq!(a.requests, received, "{a:?}");
     println!(
@@ -570,6 +575,7 @@ async fn a_task_without_a_distinct_worker_waits_and_the_result_states_the_gap() 
         (600, 0, 0),
         "{a:?}"
     );
+    assert_eq!(lost.resumed.skipped_before, [a.skipped_by_reassignment]);
     let per_second = a.skipped_by_reassignment as f64 / lost.gap_seconds as f64;
     assert!(
         (5.0..=20.0).contains(&per_second),

@@ -259,8 +259,19 @@ async fn a_paused_worker_is_fenced_and_a_drained_one_hands_its_task_back() {
     // late, after it woke up fenced; the drained one's before its hand-back.
     let received = target.stats().snapshot().total;
     let reported = reported_exactly(&cluster, &client, id, received).await;
+    // Every planned arrival: sent by one of the three attempts or skipped while the task had
+    // none; the paused and the drained attempts delivered their last deltas.
+    let a = account(&reported);
+    assert_eq!(
+        (a.planned, a.unaccounted, a.not_reached),
+        (200, 0, 0),
+        "{a:?}"
+    );
     let late = reported.report.distribution.map_or(0, |d| d.late_requests);
-    println!("paused past its lease, then drained: {received} received and reported ({late} late)");
+    println!(
+        "paused past its lease, then drained: {received} received and reported ({late} late); arrivals planned {}, sent {}, skipped by reassignment {}",
+        a.planned, a.sent, a.skipped_by_reassignment
+    );
     target.shutdown().await.unwrap();
 }
 

@@ -229,11 +229,15 @@ fn distribution(
             accounted: a.accounted,
         });
     }
+    let (accounts, before) = account_scenarios(scenarios, &positions);
+    for (a, before) in attempts.iter_mut().zip(before) {
+        a.skipped_before = before;
+    }
     Ok(Distribution {
         late_requests: attempts.iter().map(|a| a.late_requests).sum(),
         late_deltas: attempts.iter().map(|a| a.late_deltas).sum(),
         gap_seconds,
-        scenarios: account_scenarios(scenarios, &positions),
+        scenarios: accounts,
         attempts,
     })
 }

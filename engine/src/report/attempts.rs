@@ -72,8 +72,13 @@ pub struct AttemptPositions {
     pub accounted: bool,
 }
 
-/// Accounts for every scenario's schedule over the attempts (sorted by task and attempt).
-pub fn account_scenarios(names: &[String], attempts: &[AttemptPositions]) -> Vec<ScenarioAccount> {
+/// Every scenario's schedule accounted for over the attempts (sorted by task and attempt), and
+/// per attempt and scenario what fell in the window before it in which no attempt of its task
+/// ran (skipped, or unaccounted after an attempt that did not report everything).
+pub fn account_scenarios(
+    names: &[String],
+    attempts: &[AttemptPositions],
+) -> (Vec<ScenarioAccount>, Vec<Vec<u64>>) {
     let mut out: Vec<ScenarioAccount> = names
         .iter()
         .map(|name| ScenarioAccount {
@@ -81,25 +86,34 @@ pub fn account_scenarios(names: &[String], attempts: &[AttemptPositions]) -> Vec
             ..ScenarioAccount::default()
         })
         .collect();
+    let mut before = vec![vec![0; names.len()]; attempts.len()];
     let mut i = 0;
     while i < attempts.len() {
         let task = attempts[i].task;
         let end = i + attempts[i..].iter().take_while(|a| a.task == task).count();
         for (s, account) in out.iter_mut().enumerate() {
-            account_task(s, account, &attempts[i..end]);
+            let gaps = account_task(s, account, &attempts[i..end]);
+            for (row, gap) in before[i..end].iter_mut().zip(gaps) {
+                row[s] = gap;
+            }
         }
         i = end;
     }
-    out
+    (out, before)
 }
 
-/// Adds one task's attempts to scenario `s`'s account.
-fn account_task(s: usize, account: &mut ScenarioAccount, attempts: &[AttemptPositions]) {
+/// Adds one task's attempts to scenario `s`'s account; returns the gap before each attempt.
+fn account_task(
+    s: usize,
+    account: &mut ScenarioAccount,
+    attempts: &[AttemptPositions],
+) -> Vec<u64> {
+    let mut gaps = vec![0; attempts.len()];
     let mut reached = 0u64;
     let mut planned = None;
     // Whether everything up to `reached` is known (the previous attempt reported it all).
     let mut known = true;
-    for a in attempts {
+    for (a, gap_before) in attempts.iter().zip(gaps.iter_mut()) {
         account.requests += a.requests.get(s).copied().unwrap_or(0);
         account.reported_late += a.late_requests.get(s).copied().unwrap_or(0);
         let Some(p) = a.positions.get(s) else {
@@ -109,6 +123,7 @@ fn account_task(s: usize, account: &mut ScenarioAccount, attempts: &[AttemptPosi
         account.unit = if p.open { "arrivals" } else { "user_ms" }.into();
         planned = Some(p.planned);
         let gap = p.before.saturating_sub(reached);
+        *gap_before = gap;
         if known {
             account.skipped_by_reassignment += gap;
         } else {
@@ -125,6 +140,7 @@ fn account_task(s: usize, account: &mut ScenarioAccount, attempts: &[AttemptPosi
     } else {
         account.unaccounted += rest;
     }
+    gaps
 }
 
 impl Distribution {
@@ -157,6 +173,10 @@ pub struct AttemptSummary {
     pub sending: Option<(u64, u64)>,
     /// Whole seconds between the previous attempt's last sending second and this one's first.
     pub gap_before_seconds: u64,
+    /// Per scenario (in the order of [`Distribution::scenarios`], in its unit): what fell
+    /// between the point the previous attempts of its task reached and this attempt's start.
+    #[serde(default)]
+    pub skipped_before: Vec<u64>,
     /// Requests it reported.
     pub requests: u64,
     /// Of those, requests in deltas that arrived after it ended.
@@ -269,7 +289,9 @@ mod tests {
             positions(2, 1, None, true),
             positions(2, 2, Some(open(1000, 0, 900)), true),
         ];
-        let [a] = account_scenarios(&names, &attempts).try_into().unwrap();
+        let (accounts, before) = account_scenarios(&names, &attempts);
+        let [a] = accounts.try_into().unwrap();
+        assert_eq!(before, [[0], [100], [0], [150], [0], [0]]);
         assert_eq!(a.unit, "arrivals");
         assert_eq!(a.planned, 3000);
         assert_eq!(a.sent, 400 + 500 + 300 + 550 + 900);
@@ -292,7 +314,7 @@ mod tests {
             positions: both(60),
             ..positions(0, 1, None, false)
         }];
-        let accounts = account_scenarios(&names, &attempts);
+        let (accounts, _) = account_scenarios(&names, &attempts);
         assert_eq!(accounts[0].unaccounted, 40);
         assert_eq!(accounts[1].unaccounted, 4);
         assert_eq!(accounts[0].not_reached + accounts[1].not_reached, 0);

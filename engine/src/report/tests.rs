@@ -439,6 +439,7 @@ fn an_amended_distributed_report_says_so_everywhere() {
     let next = AttemptSummary {
         attempt: 2,
         sending: Some((15, 59)),
+        skipped_before: vec![100],
         accounted: true,
         unaccounted_unix_ms: None,
         ..late.clone()
@@ -493,6 +494,10 @@ fn an_amended_distributed_report_says_so_everywhere() {
     assert_eq!(json["distribution"]["late_requests"], 37);
     assert_eq!(json["distribution"]["attempts"][1]["gap_before_seconds"], 5);
     assert_eq!(json["distribution"]["attempts"][0]["accounted"], false);
+    assert_eq!(
+        json["distribution"]["attempts"][1]["skipped_before"][0],
+        100
+    );
     let account = &json["distribution"]["scenarios"][0];
     assert_eq!(account["planned"], 1200);
     assert_eq!(account["skipped_by_reassignment"], 100);

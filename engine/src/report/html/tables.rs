@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::super::attempts::Distribution;
+use super::super::attempts::{Distribution, ScenarioAccount};
 use super::super::summary::{RunReport, StatsRow};
 use super::super::text::{
     escape_html, fmt_grouped, fmt_number, fmt_opt_ms, fmt_percent, fmt_rate, fmt_timestamp,
@@ -227,17 +227,25 @@ pub(super) fn attempts(d: &Distribution) -> String {
     out.push_str(
         "<div class=\"scroll\"><table class=\"attempts\">\n<thead><tr><th>Task</th><th>Attempt</th>\
          <th class=\"name\">Worker</th><th>Claimed</th><th>Ended</th><th>End</th>\
-         <th>Sending (s)</th><th>Silent before (s)</th><th>Requests</th><th>Late requests</th>\
+         <th>Sending (s)</th><th>Silent before (s)</th><th>Skipped before</th><th>Requests</th><th>Late requests</th>\
          <th>Unreported after</th><th class=\"name\">Reason</th></tr></thead>\n<tbody>\n",
     );
     for a in &d.attempts {
         let sending = a
             .sending
             .map_or_else(|| "—".to_owned(), |(first, last)| format!("{first}–{last}"));
+        // One figure per scenario, in its unit (closed models in user-seconds).
+        let skipped = a
+            .skipped_before
+            .iter()
+            .zip(&d.scenarios)
+            .map(|(v, s)| amount(s, *v))
+            .collect::<Vec<_>>()
+            .join(" / ");
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{sending}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{sending}</td><td>{}</td><td>{skipped}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td class=\"name\">{}</td></tr>",
             a.task,
             a.attempt,
@@ -260,6 +268,16 @@ pub(super) fn attempts(d: &Distribution) -> String {
     out
 }
 
+/// An amount of scenario `s`'s schedule: arrivals, or (a closed model's planned
+/// user-milliseconds) user-seconds.
+fn amount(s: &ScenarioAccount, v: u64) -> String {
+    if s.unit == "user_ms" {
+        format!("{:.1}", v as f64 / 1000.0)
+    } else {
+        fmt_grouped(v)
+    }
+}
+
 /// Where every scenario's planned load went: sent, skipped between attempts, unaccounted (a
 /// worker that never delivered its last deltas), not reached.
 fn scenario_accounts(d: &Distribution) -> String {
@@ -273,12 +291,12 @@ fn scenario_accounts(d: &Distribution) -> String {
          <th>Requests</th><th>Reported late</th></tr></thead>\n<tbody>\n",
     );
     for s in &d.scenarios {
-        // A closed model's unit is planned user-milliseconds, shown as user-seconds.
-        let (unit, show): (&str, fn(u64) -> String) = if s.unit == "user_ms" {
-            ("user-seconds", |v| format!("{:.1}", v as f64 / 1000.0))
+        let unit = if s.unit == "user_ms" {
+            "user-seconds"
         } else {
-            ("arrivals", fmt_grouped)
+            "arrivals"
         };
+        let show = |v| amount(s, v);
         let _ = writeln!(
             out,
             "<tr><td class=\"name\">{}</td><td>{unit}</td><td>{}</td><td>{}</td><td>{}</td>\
