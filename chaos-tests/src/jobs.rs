@@ -267,7 +267,7 @@ impl std::fmt::Display for JobVerdict {
         write!(
             f,
             "jobs: {attempted} submitted, {ok} ok, {failed} refused, {unknown} unknown, {} aborts acknowledged; ended {:?}; not ended: {:?}; lost or contradicted: {:?}; diverged masters: {:?}\n\
-             tasks: {}, reassignments: {}; overlapping attempts: {} (duplicate task-seconds {:.1}); requests received {} / reported {} ({} late; {} jobs with a killed worker's attempt unaccounted for, {} requests received after their last reports, {} of them missing); planned arrivals {}: sent {}, skipped by reassignment {}, unaccounted {}, not reached {}; miscounted jobs: {:?}\n\
+             tasks: {}, reassignments: {}; overlapping attempts: {} (duplicate task-seconds {:.1}); requests received {} / reported {} ({} late; {} jobs with a killed worker's attempt unaccounted for, {} requests received after their last reports, {} of them missing); planned arrivals {}: sent {}, skipped by reassignment {}, refused by lease {}, unaccounted {}, not reached {}; miscounted jobs: {:?}\n\
              worker deaths: {} explained by a fault on the worker, {} spurious {:?}",
             self.aborts_acknowledged,
             self.states,
@@ -287,6 +287,7 @@ impl std::fmt::Display for JobVerdict {
             self.arrivals.planned,
             self.arrivals.sent,
             self.arrivals.skipped,
+            self.arrivals.refused,
             self.arrivals.unaccounted,
             self.arrivals.not_reached,
             self.miscounted,
@@ -383,6 +384,8 @@ pub struct Arrivals {
     pub sent: u64,
     /// Skipped while no attempt of their task ran.
     pub skipped: u64,
+    /// Refused by an attempt whose lease had run out.
+    pub refused: u64,
     /// After the last report of a killed worker's attempt.
     pub unaccounted: u64,
     /// Not reached when the job ended.
@@ -394,6 +397,7 @@ impl Arrivals {
         self.planned += o.planned;
         self.sent += o.sent;
         self.skipped += o.skipped;
+        self.refused += o.refused;
         self.unaccounted += o.unaccounted;
         self.not_reached += o.not_reached;
     }
@@ -454,6 +458,7 @@ impl Counted {
                 planned: s.planned,
                 sent: s.sent,
                 skipped: s.skipped_by_reassignment,
+                refused: s.refused_by_lease,
                 unaccounted: s.unaccounted,
                 not_reached: s.not_reached,
             });
@@ -476,8 +481,8 @@ impl Counted {
         let completed = state == JobState::Completed;
         let wrong = if completed && planned.is_some_and(|p| p != a.planned) {
             "its planned arrivals differ from the simulation's"
-        } else if a.planned != a.sent + a.skipped + a.unaccounted + a.not_reached {
-            "planned != sent + skipped + unaccounted + not reached"
+        } else if a.planned != a.sent + a.skipped + a.refused + a.unaccounted + a.not_reached {
+            "planned != sent + skipped + refused + unaccounted + not reached"
         } else if a.unaccounted > 0 && self.unaccounted_bound.is_none() {
             "arrivals unaccounted for with every attempt accounted for"
         } else if completed && a.not_reached > 0 {

@@ -56,7 +56,7 @@ impl fmt::Display for Measured {
             |v: Option<u64>| v.map_or("—".to_owned(), |v| format!("{:.1} s", v as f64 / 1e3));
         write!(
             f,
-            "{} spare worker: target received {}, report counts {} ({} late){}; planned arrivals {}: sent {}, skipped by the reassignment {}, unaccounted {}, not reached {}; {} s without an attempt sending; the cut attempt sent until {} after the cut, the next attempt from {} after it",
+            "{} spare worker: target received {}, report counts {} ({} late){}; planned arrivals {}: sent {}, skipped by the reassignment {}, refused by lease {}, unaccounted {}, not reached {}; {} s without an attempt sending; the cut attempt sent until {} after the cut, the next attempt from {} after it",
             if self.spare { "with a" } else { "no" },
             self.received,
             self.reported,
@@ -65,6 +65,7 @@ impl fmt::Display for Measured {
             a.planned,
             a.sent,
             a.skipped_by_reassignment,
+            a.refused_by_lease,
             a.unaccounted,
             a.not_reached,
             self.gap_seconds,

@@ -107,6 +107,10 @@ pub struct ScenarioPosition {
     pub before: u64,
     /// The part this attempt has run since its start (open: users started).
     pub run: u64,
+    /// How far into the schedule it got: `before` plus everything up to its last started
+    /// arrival (open), or `before + run` (closed). Between `before + run` and `reached` lie the
+    /// arrivals it was offered but refused because its lease had run out.
+    pub reached: u64,
 }
 
 /// A delta or report that could not be decoded.
@@ -236,6 +240,7 @@ mod tests {
                 planned: 60,
                 before: 20,
                 run: 4,
+                reached: 25,
             }],
             last: true,
         };

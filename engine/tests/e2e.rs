@@ -815,6 +815,8 @@ scenarios:
     t.shutdown().await.expect("target stops");
 }
 
+/// The gate is asked before every request and before every open-model arrival: once it
+/// closes, no request is sent and no user starts; the run says how far it got.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_gate_stops_requests_before_they_are_sent() {
     let t = target().await;
@@ -824,30 +826,49 @@ name: gated
 http: { base_url: "{base}" }
 scenarios:
   - name: s
-    injection: [{ at_once: 20 }]
+    injection: [{ at_once: 20 }, { nothing_for: 500ms }, { at_once: 10 }]
     steps:
       - request: { name: home, url: /json }
+      - pause: 300ms
+      - request: { name: second, url: /json }
 "#,
         &t.base_url(),
     );
-    let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counter = asked.clone();
-    // Open for the first 5 requests only.
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = open.clone();
     let gate = broadside_engine::runtime::Gate::new(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 5
+        flag.load(std::sync::atomic::Ordering::SeqCst)
     });
-    let outcome = run(
+    let run = broadside_engine::runtime::Run::start(
         p,
         RunConfig {
             gate,
             ..Default::default()
         },
     )
-    .await
-    .expect("run completes");
-    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 20);
-    assert_eq!(count(&outcome, "home"), (5, 0));
-    assert_eq!(t.stats().snapshot().total, 5);
+    .expect("starts");
+    let positions = run.positions();
+    // Closed once the first 20 users sent their first request, before their second.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while t.stats().snapshot().total < 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the target saw too little"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    open.store(false, std::sync::atomic::Ordering::SeqCst);
+    let outcome = run.wait().await.expect("run completes");
+    assert_eq!(count(&outcome, "home"), (20, 0));
+    assert!(!outcome.stats.requests.contains_key("second"));
+    assert_eq!(t.stats().snapshot().total, 20);
+    // The 10 later arrivals were refused: not started, and not reached.
+    let [s] = positions
+        .at(outcome.duration)
+        .try_into()
+        .expect("one scenario");
+    assert_eq!((s.planned, s.before, s.run, s.reached), (30, 0, 20, 20));
+    assert_eq!(outcome.scenarios[0].started_users, 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1042,10 +1063,12 @@ scenarios:
     // Open: 40 arrivals, 30 before 1.5 s, the other 10 started here.
     assert!(open.open);
     assert_eq!((open.planned, open.before, open.run), (40, 30, 10));
+    assert_eq!(open.reached, 40);
     // Closed: 3 users for 2 s = 6,000 user-ms, 4,500 before 1.5 s, the rest covered here.
     assert!(!closed.open);
     assert_eq!((closed.planned, closed.before), (6_000, 4_500));
     assert_eq!(closed.run, 1_500);
+    assert_eq!(closed.reached, 6_000);
     // The requests of each scenario are counted apart.
     let target = t.stats().snapshot();
     let requests = &outcome.stats.scenario_requests;

@@ -210,12 +210,22 @@ fn distribution(
     let start = job.start_at_ms.unwrap_or(job.submitted_at_ms);
     let mut positions = Vec::with_capacity(attempts.len());
     for (a, seen) in attempts.iter_mut().zip(seen) {
-        a.accounted = seen.last || a.started_at_unix_ms.is_none() || a.ended_at_unix_ms.is_none();
+        // The first instant its worker may have sent load: the job's start, or its claim when
+        // it joined later (a start reported to the masters comes after it, or never).
+        let could_send_from = job.start_at_ms.map(|s| s.max(a.claimed_at_unix_ms));
+        let ended_before_sending = match (could_send_from, a.ended_at_unix_ms) {
+            (None, _) => true,
+            (Some(from), Some(end)) => end <= from,
+            (Some(_), None) => false,
+        };
+        a.accounted = seen.last
+            || a.ended_at_unix_ms.is_none()
+            || (ended_before_sending && seen.elapsed_ms.is_none());
         if !a.accounted {
             let from = seen
                 .elapsed_ms
                 .map(|e| start + e)
-                .or(a.started_at_unix_ms)
+                .or(could_send_from)
                 .unwrap_or(a.claimed_at_unix_ms);
             let to = a.ended_at_unix_ms.unwrap_or(from).max(from);
             a.unaccounted_unix_ms = Some((from, to));

@@ -361,6 +361,14 @@ fn failed(reason: impl Into<String>) -> Outcome {
 pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, state: Arc<TaskState>) {
     let outcome = execute(&shared, &assignment, &state).await;
     let task = state.task;
+    if outcome.is_err() {
+        // Whatever it measured was queued already (or it never ran): nothing is missing after
+        // this, whichever way the attempt leaves.
+        state.push(TaskDelta {
+            last: true,
+            ..TaskDelta::default()
+        });
+    }
     match (state.halted(), outcome) {
         // Fenced: nothing this attempt sends is accepted any more.
         (Some(Halt::Fenced(_)), _) => {}
@@ -373,11 +381,6 @@ pub(crate) async fn run(shared: Arc<Shared>, assignment: Assignment, state: Arc<
         (None, Ok((outcome, result, true))) => shared.complete(&state, outcome, result).await,
         (None, Err(reason)) => {
             tracing::error!(?task, %reason, "task failed");
-            // Whatever it measured was sent already: nothing is missing after this.
-            state.push(TaskDelta {
-                last: true,
-                ..TaskDelta::default()
-            });
             shared.complete(&state, failed(reason), Vec::new()).await;
         }
     }

@@ -112,7 +112,7 @@ pub fn account(r: &JobResult) -> broadside_engine::report::ScenarioAccount {
     assert_eq!(a.unit, "arrivals", "{a:?}");
     assert_eq!(
         a.planned,
-        a.sent + a.skipped_by_reassignment + a.unaccounted + a.not_reached,
+        a.sent + a.skipped_by_reassignment + a.refused_by_lease + a.unaccounted + a.not_reached,
         "{a:?}"
     );
     a

@@ -28,7 +28,7 @@ pub struct Distribution {
 
 /// Where the whole schedule of one scenario went, summed over the tasks: for an open model in
 /// arrivals, for a closed model in planned user-milliseconds. `planned = sent +
-/// skipped_by_reassignment + unaccounted + not_reached`.
+/// skipped_by_reassignment + refused_by_lease + unaccounted + not_reached`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScenarioAccount {
     /// The scenario.
@@ -42,6 +42,9 @@ pub struct ScenarioAccount {
     /// Fell in a window in which no attempt of its task was running, after an attempt that
     /// reported everything it did (a reassignment's gap).
     pub skipped_by_reassignment: u64,
+    /// Offered to an attempt while its lease had run out (it refused them, then went on).
+    #[serde(default)]
+    pub refused_by_lease: u64,
     /// Fell after the last report of an attempt whose worker never delivered the rest (a
     /// killed worker): sent or not, nobody can say.
     pub unaccounted: u64,
@@ -67,8 +70,8 @@ pub struct AttemptPositions {
     pub requests: Vec<u64>,
     /// Of those, requests in deltas that arrived after it ended.
     pub late_requests: Vec<u64>,
-    /// Whether nothing it measured can be missing: its last delta arrived, it never started,
-    /// or it still runs.
+    /// Whether nothing it measured can be missing: its last delta arrived, it ended before it
+    /// could send anything, or it still runs.
     pub accounted: bool,
 }
 
@@ -130,7 +133,9 @@ fn account_task(
             account.unaccounted += gap;
         }
         account.sent += p.run;
-        reached = reached.max(p.before + p.run);
+        let reach = p.reached.max(p.before + p.run);
+        account.refused_by_lease += reach - p.before - p.run;
+        reached = reached.max(reach);
         known = a.accounted;
     }
     let rest = planned.unwrap_or(0).saturating_sub(reached);
@@ -185,8 +190,8 @@ pub struct AttemptSummary {
     pub late_deltas: u64,
     /// When the first and the last late delta were committed (Unix milliseconds).
     pub late_between_unix_ms: Option<(u64, u64)>,
-    /// Whether nothing it measured can be missing (its last delta arrived, it never started,
-    /// or it still runs).
+    /// Whether nothing it measured can be missing (its last delta arrived, it ended before it
+    /// could send anything — before the job's start — or it still runs).
     #[serde(default = "yes")]
     pub accounted: bool,
     /// For an attempt that is not accounted for: from the moment its last delivered delta
@@ -253,6 +258,7 @@ mod tests {
             planned,
             before,
             run,
+            reached: before + run,
         }
     }
 
@@ -302,8 +308,39 @@ mod tests {
             a.planned,
             a.sent + a.skipped_by_reassignment + a.unaccounted + a.not_reached
         );
+        assert_eq!(a.refused_by_lease, 0);
         assert_eq!(a.requests, a.sent);
         assert_eq!(a.reported_late, 50);
+    }
+
+    #[test]
+    fn arrivals_an_attempt_refused_while_its_lease_had_run_out_are_stated() {
+        let names = ["s".to_string()];
+        // Started 400 of the first 450 it was offered (50 refused while its lease was out),
+        // then went on to the end.
+        let p = ScenarioPosition {
+            reached: 1000,
+            ..open(1000, 0, 950)
+        };
+        let (accounts, _) = account_scenarios(&names, &[positions(0, 1, Some(p), true)]);
+        let a = &accounts[0];
+        assert_eq!((a.sent, a.refused_by_lease, a.not_reached), (950, 50, 0));
+        // Refused at the end (a paused worker waking up): the next attempt's gap, not a hole.
+        let woke = ScenarioPosition {
+            reached: 300,
+            ..open(1000, 0, 300)
+        };
+        let attempts = [
+            positions(0, 1, Some(woke), true),
+            positions(0, 2, Some(open(1000, 450, 550)), true),
+        ];
+        let (accounts, before) = account_scenarios(&names, &attempts);
+        let a = &accounts[0];
+        assert_eq!(
+            (a.sent, a.refused_by_lease, a.skipped_by_reassignment),
+            (850, 0, 150)
+        );
+        assert_eq!(before, [[0], [150]]);
     }
 
     #[test]

@@ -213,10 +213,9 @@ pub fn render_console_summary(report: &RunReport) -> String {
 /// is worth saying (a reassignment, late deltas, load not sent).
 fn tasks(out: &mut String, d: &Distribution) {
     let reassigned = d.attempts.iter().filter(|a| a.attempt > 1).count();
-    let missing = d
-        .scenarios
-        .iter()
-        .any(|s| s.skipped_by_reassignment + s.unaccounted + s.not_reached > 0);
+    let missing = d.scenarios.iter().any(|s| {
+        s.skipped_by_reassignment + s.refused_by_lease + s.unaccounted + s.not_reached > 0
+    });
     if reassigned == 0 && !d.amended() && !missing {
         return;
     }
@@ -237,11 +236,12 @@ fn tasks(out: &mut String, d: &Distribution) {
         };
         let _ = writeln!(
             out,
-            "> {}: {} planned {unit}: {} sent, {} skipped by reassignment, {} unaccounted, {} not reached",
+            "> {}: {} planned {unit}: {} sent, {} skipped by reassignment, {} refused by lease, {} unaccounted, {} not reached",
             one_line(&s.name),
             s.planned,
             s.sent,
             s.skipped_by_reassignment,
+            s.refused_by_lease,
             s.unaccounted,
             s.not_reached
         );

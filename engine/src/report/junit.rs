@@ -41,6 +41,7 @@ pub fn render_junit(report: &RunReport) -> String {
                 ("planned", s.planned, unit),
                 ("sent", s.sent, unit),
                 ("skipped_by_reassignment", s.skipped_by_reassignment, unit),
+                ("refused_by_lease", s.refused_by_lease, unit),
                 ("unaccounted", s.unaccounted, unit),
                 ("not_reached", s.not_reached, unit),
                 ("reported_late", s.reported_late, "requests"),

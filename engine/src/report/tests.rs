@@ -478,7 +478,9 @@ fn an_amended_distributed_report_says_so_everywhere() {
     );
     let console = render_console_summary(&report);
     assert!(
-        console.contains("browse: 1200 planned arrivals: 1100 sent, 100 skipped by reassignment"),
+        console.contains(
+            "browse: 1200 planned arrivals: 1100 sent, 100 skipped by reassignment, 0 refused by lease"
+        ),
         "{console}"
     );
     assert!(console.contains("not reported after"), "{console}");

@@ -183,7 +183,7 @@ impl Run {
             .clone()
             .map(|p| Throttle::new(p, config.segment, start));
         let planned = planned_duration(&plan);
-        let positions = Positions::new(&plan, &planned_starts(&plan).0, config.from);
+        let positions = Positions::new(&plan, &planned_starts(&plan).0, config.from, start);
         let mut shared = RunShared::new(
             plan,
             protocol,
@@ -452,7 +452,8 @@ impl ScenarioCtx {
         let users = TaskTracker::new();
         match &scenario.schedule {
             ScenarioSchedule::Open(open) => {
-                for arrival in open.arrivals(self.config.segment, from) {
+                let positions = &self.shared.positions;
+                for (offered, arrival) in open.arrivals(self.config.segment, from).enumerate() {
                     let at = t0 + arrival.at;
                     if at > Instant::now() + Duration::from_millis(1) {
                         tokio::select! {
@@ -463,7 +464,15 @@ impl ScenarioCtx {
                     if self.stopping.is_cancelled() {
                         break;
                     }
+                    // A closed gate (a worker whose lease ran out, or one waking from a pause
+                    // with every overdue arrival due at once) sends nothing: the arrival is
+                    // not started, and the attempt's reach stays where it was.
+                    if !self.shared.gate.is_open() {
+                        positions.refused(self.scenario);
+                        continue;
+                    }
                     self.spawn_user(&users, arrival.index, at);
+                    positions.reached(self.scenario, offered as u64 + 1);
                 }
             }
             ScenarioSchedule::Closed(closed) => self.drive_closed(closed, t0, from, &users).await,
@@ -578,7 +587,7 @@ mod tests {
             let plan = Arc::new(plan);
             let protocol = HttpProtocol::new(&plan.http, TargetPolicy::default()).unwrap();
             let recorder = Recorder::new(plan.request_names.clone(), vec![], std::time::Instant::now());
-            let positions = Positions::new(&plan, &[Duration::ZERO], Duration::ZERO);
+            let positions = Positions::new(&plan, &[Duration::ZERO], Duration::ZERO, Instant::now());
             let shared = Arc::new(RunShared::new(plan, protocol, recorder, vec![], None, Default::default(), positions).unwrap());
             let cancel = CancellationToken::new();
             let task = run_user(&shared, 0, 0, Instant::now(), &cancel);

@@ -346,8 +346,13 @@ impl VirtualUser {
                 return self.outcome(r, end, Duration::ZERO, Err(e), None);
             }
         };
-        if self.run.stopping.is_cancelled() || !self.run.gate.is_open() {
+        if self.run.stopping.is_cancelled() {
             // Not sent, not counted: the run is being stopped.
+            return Flow::Exit;
+        }
+        if !self.run.gate.is_open() {
+            // Not sent, not counted: the lease ran out (the schedule is not run from here on).
+            self.run.positions.refused(self.scenario);
             return Flow::Exit;
         }
         let started = Instant::now();

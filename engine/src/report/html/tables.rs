@@ -287,7 +287,7 @@ fn scenario_accounts(d: &Distribution) -> String {
     let mut out = String::from(
         "<div class=\"scroll\"><table class=\"accounts\">\n<thead><tr>\
          <th class=\"name\">Scenario</th><th>Unit</th><th>Planned</th><th>Sent</th>\
-         <th>Skipped by reassignment</th><th>Unaccounted</th><th>Not reached</th>\
+         <th>Skipped by reassignment</th><th>Refused by lease</th><th>Unaccounted</th><th>Not reached</th>\
          <th>Requests</th><th>Reported late</th></tr></thead>\n<tbody>\n",
     );
     for s in &d.scenarios {
@@ -300,11 +300,12 @@ fn scenario_accounts(d: &Distribution) -> String {
         let _ = writeln!(
             out,
             "<tr><td class=\"name\">{}</td><td>{unit}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape_html(&s.name),
             show(s.planned),
             show(s.sent),
             show(s.skipped_by_reassignment),
+            show(s.refused_by_lease),
             show(s.unaccounted),
             show(s.not_reached),
             fmt_grouped(s.requests),
