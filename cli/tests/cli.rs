@@ -192,3 +192,76 @@ fn master_config_file_errors_are_located() {
     assert!(t.contains("master.yaml:3:1"), "{t}");
     assert!(t.contains("listen-htp"), "{t}");
 }
+
+/// `broadside certs`: a cluster CA, then certificates that chain to it and name their holders;
+/// keys are private to their owner; nothing is overwritten without `--force`; bad input is a
+/// clear error.
+#[test]
+fn certs_init_and_issue_write_a_working_cluster_pki() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use broadside_pki::{first_cert_der, verify, Identity};
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let certs_arg = certs.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let out = broadside(args, dir.path());
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        text(&out)
+    };
+    ok(&["certs", "init", "--dir", certs_arg, "--cluster", "test"]);
+    ok(&[
+        "certs",
+        "issue",
+        "master",
+        "1",
+        "--dir",
+        certs_arg,
+        "--ip",
+        "127.0.0.1",
+        "--dns",
+        "m1.example",
+    ]);
+    let said = ok(&["certs", "issue", "worker", "w1", "--dir", certs_arg]);
+    assert!(said.contains("w1.workers.broadside.internal"), "{said}");
+    let read = |name: &str| std::fs::read_to_string(certs.join(name)).unwrap();
+    let ca = first_cert_der(&read("ca.pem"), "ca").unwrap();
+    let now = std::time::SystemTime::now();
+    let master = first_cert_der(&read("master-1.pem"), "master").unwrap();
+    verify(&ca, &master, &Identity::Master(1), now).expect("master 1's certificate");
+    let worker = first_cert_der(&read("worker-w1.pem"), "worker").unwrap();
+    verify(&ca, &worker, &Identity::Worker("w1".into()), now).expect("worker w1's certificate");
+    assert!(verify(&ca, &worker, &Identity::Master(1), now).is_err());
+    for key in ["ca.key", "master-1.key", "worker-w1.key"] {
+        let mode = std::fs::metadata(certs.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    // Nothing is replaced by accident.
+    let before = read("ca.pem");
+    let again = broadside(&["certs", "init", "--dir", certs_arg], dir.path());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again).contains("pass --force"), "{}", text(&again));
+    assert_eq!(read("ca.pem"), before);
+    // Bad input says what is wrong.
+    for (args, says) in [
+        (
+            vec!["certs", "issue", "worker", "Bad.Name", "--dir", certs_arg],
+            "invalid worker name",
+        ),
+        (
+            vec!["certs", "issue", "master", "0", "--dir", certs_arg],
+            "invalid master id",
+        ),
+        (
+            vec!["certs", "issue", "client", "ci", "--dir", "nowhere"],
+            "certs init --dir nowhere",
+        ),
+    ] {
+        let out = broadside(&args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+}

@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand.
 
 mod access;
+mod certs;
 mod connect;
 mod demo;
 mod inspect;
@@ -77,6 +78,8 @@ enum Command {
     Audit(access::AuditArgs),
     /// Show the caller's token and roles.
     Whoami(access::WhoamiArgs),
+    /// Create the cluster CA and issue certificates for masters, workers and clients.
+    Certs(certs::CertsArgs),
 }
 
 impl Cli {
@@ -126,6 +129,7 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Secrets(args) => access::secrets(args).await,
         Command::Audit(args) => access::audit(args).await,
         Command::Whoami(args) => access::whoami(args).await,
+        Command::Certs(args) => certs::execute(args),
     }
 }
 
