@@ -436,13 +436,16 @@ impl Counted {
             let Some((from, _)) = a.unaccounted_unix_ms else {
                 continue;
             };
-            if !killed(&a.worker, a.claimed_at_unix_ms, a.ended_at_unix_ms) {
+            let key = format!("{job}-{}-{}", a.task, a.attempt);
+            // An attempt whose worker never received it (the answer to its pull was lost) is
+            // unaccounted for on record, rightly — the masters cannot tell — but it sent nothing.
+            let sent_nothing = target.attribution(&key).is_none_or(|s| s.count == 0);
+            if !killed(&a.worker, a.claimed_at_unix_ms, a.ended_at_unix_ms) && !sent_nothing {
                 c.unexplained.push(format!(
                     "task {} attempt {} on {} is not accounted for, and its worker was not killed",
                     a.task, a.attempt, a.worker
                 ));
             }
-            let key = format!("{job}-{}-{}", a.task, a.attempt);
             let after: u64 = target.attribution(&key).map_or(0, |s| {
                 s.per_second
                     .range(from / 1000..)
@@ -794,14 +797,19 @@ mod tests {
         let mut target = StatsSnapshot::default();
         let stats = target.by_attribution.entry("7-0-1".into()).or_default();
         stats.per_second = BTreeMap::from([(9, 5), (10, 3), (11, 4)]);
+        stats.count = 12;
         // Attempt 1's worker was killed: the report may miss what it sent from second 10 on.
         let c = Counted::of(&d, 7, &target, |w, _, _| w == "w1");
         assert_eq!(c.unaccounted_bound, Some(7));
         assert_eq!(c.problem(JobState::Completed, Some(100)), None);
         assert!(c.problem(JobState::Completed, Some(120)).is_some());
-        // Not killed: an attempt may not stay unaccounted for.
+        // Not killed: an attempt that sent something may not stay unaccounted for; one the
+        // target never heard from (its worker never received it) may.
         let c = Counted::of(&d, 7, &target, |_, _, _| false);
         assert!(c.problem(JobState::Completed, Some(100)).is_some());
+        let c = Counted::of(&d, 7, &StatsSnapshot::default(), |_, _, _| false);
+        assert_eq!(c.problem(JobState::Completed, Some(100)), None);
+        assert_eq!(c.unaccounted_bound, Some(0));
         // Everything accounted for: nothing may be unaccounted, and a completed job reaches
         // its end.
         d.attempts[0].unaccounted_unix_ms = None;
