@@ -375,6 +375,17 @@ fn miscounted(
     reported != received || (exact_plan && planned.is_some_and(|p| p != received))
 }
 
+/// Requests the target received from every attempt of job `id` (by their attribution).
+pub fn received_by_job(target: &StatsSnapshot, id: u64) -> u64 {
+    let prefix = format!("{id}-");
+    target
+        .by_attribution
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, s)| s.count)
+        .sum()
+}
+
 /// Planned arrivals, summed over jobs (see [`ScenarioAccount`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Arrivals {
@@ -619,13 +630,7 @@ pub async fn check_jobs(
                 format!("job {id} task {index}: attempt {a} loaded until {last}, attempt {b} from {first}")
             }));
         }
-        let prefix = format!("{id}-");
-        let received: u64 = snapshot
-            .by_attribution
-            .iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, s)| s.count)
-            .sum();
+        let received = received_by_job(&snapshot, *id);
         let plan = planned.get(simulation).copied();
         let (reported, counted) = loop {
             let result = client.result(*id).await.ok();

@@ -145,16 +145,7 @@ pub async fn measure(binary: &std::path::Path, spare: bool) -> Measured {
             job.state.is_terminal().then_some(())
         })
         .await;
-    let received_of = || {
-        let snapshot = target.stats().snapshot();
-        let prefix = format!("{id}-");
-        snapshot
-            .by_attribution
-            .iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, s)| s.count)
-            .sum::<u64>()
-    };
+    let received_of = || crate::jobs::received_by_job(&target.stats().snapshot(), id);
     // Late deltas arrive once the cut worker reaches a leader again.
     let deadline = Instant::now() + Duration::from_secs(60);
     let (result, exact) = loop {

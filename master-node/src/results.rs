@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use broadside_engine::metrics::{evaluate, RunStats};
+use broadside_engine::metrics::{add_counts, evaluate, RunStats};
 use broadside_engine::report::{
     account_scenarios, measure_gaps, AttemptPositions, AttemptSummary, Distribution, RunReport,
     ScenarioInfo, SUMMARY_SCHEMA_VERSION,
@@ -272,22 +272,12 @@ impl Seen {
         if !delta.scenarios.is_empty() {
             self.positions = delta.scenarios.clone();
         }
-        add(&mut self.requests, &delta.stats.scenario_requests);
+        add_counts(&mut self.requests, &delta.stats.scenario_requests);
         if late {
-            add(&mut self.late_requests, &delta.stats.scenario_requests);
+            add_counts(&mut self.late_requests, &delta.stats.scenario_requests);
         }
         self.last |= delta.last;
         self.elapsed_ms = Some(self.elapsed_ms.unwrap_or(0).max(delta.elapsed_ms));
-    }
-}
-
-/// Adds `more` to `into`, element by element.
-fn add(into: &mut Vec<u64>, more: &[u64]) {
-    if into.len() < more.len() {
-        into.resize(more.len(), 0);
-    }
-    for (i, n) in into.iter_mut().zip(more) {
-        *i += n;
     }
 }
 

@@ -37,8 +37,8 @@ fn identities_are_named_under_the_domain_and_checked() {
         );
     }
     assert_eq!(
-        "10.0.0.7".parse::<SubjectName>().unwrap(),
-        SubjectName::Ip("10.0.0.7".parse().unwrap())
+        "127.0.0.7".parse::<SubjectName>().unwrap(),
+        SubjectName::Ip("127.0.0.7".parse().unwrap())
     );
     assert_eq!(
         "m1.example".parse::<SubjectName>().unwrap(),

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 /// Arguments of `broadside certs`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  broadside certs init --dir certs\n  broadside certs issue master 1 --dir certs --dns m1.example.org --ip 10.0.0.11\n  broadside certs issue worker w1 --dir certs\n  broadside certs issue client ci --dir certs"
+    after_help = "Examples:\n  broadside certs init --dir certs\n  broadside certs issue master 1 --dir certs --dns m1.example.org --ip 127.0.0.1\n  broadside certs issue worker w1 --dir certs\n  broadside certs issue client ci --dir certs"
 )]
 pub struct CertsArgs {
     #[command(subcommand)]

@@ -26,8 +26,8 @@ pub use histogram::{
 };
 pub use recorder::{GroupId, LiveStats, Recorder, RequestId};
 pub use stats::{
-    ErrorSample, RequestStats, RunStats, SecondStats, MAX_ERROR_MESSAGES, MAX_ERROR_SAMPLES,
-    MAX_SAMPLES_PER_ERROR, OTHER_ERRORS,
+    add_counts, ErrorSample, RequestStats, RunStats, SecondStats, MAX_ERROR_MESSAGES,
+    MAX_ERROR_SAMPLES, MAX_SAMPLES_PER_ERROR, OTHER_ERRORS,
 };
 
 #[cfg(test)]

@@ -184,17 +184,7 @@ impl RunStats {
         merge_series(&mut self.series, &other.series);
         self.users_started = self.users_started.saturating_add(other.users_started);
         self.users_finished = self.users_finished.saturating_add(other.users_finished);
-        if self.scenario_requests.len() < other.scenario_requests.len() {
-            self.scenario_requests
-                .resize(other.scenario_requests.len(), 0);
-        }
-        for (into, n) in self
-            .scenario_requests
-            .iter_mut()
-            .zip(&other.scenario_requests)
-        {
-            *into = into.saturating_add(*n);
-        }
+        add_counts(&mut self.scenario_requests, &other.scenario_requests);
     }
 
     /// All requests merged (not groups).
@@ -239,6 +229,16 @@ impl RunStats {
         self.series.last().map_or(Duration::ZERO, |s| {
             Duration::from_secs(s.second.saturating_add(1))
         })
+    }
+}
+
+/// Adds `more` to `into`, element by element (`into` grows to `more`'s length).
+pub fn add_counts(into: &mut Vec<u64>, more: &[u64]) {
+    if into.len() < more.len() {
+        into.resize(more.len(), 0);
+    }
+    for (i, n) in into.iter_mut().zip(more) {
+        *i = i.saturating_add(*n);
     }
 }
 

@@ -468,7 +468,7 @@ impl ScenarioCtx {
                     // with every overdue arrival due at once) sends nothing: the arrival is
                     // not started, and the attempt's reach stays where it was.
                     if !self.shared.gate.is_open() {
-                        positions.refused(self.scenario);
+                        positions.refused();
                         continue;
                     }
                     self.spawn_user(&users, arrival.index, at);

@@ -80,8 +80,8 @@ impl Positions {
             .fetch_max(offered, Ordering::Relaxed);
     }
 
-    /// The gate refused an arrival or a request of `scenario` (the lease ran out).
-    pub(crate) fn refused(&self, _scenario: usize) {
+    /// The gate refused an arrival or a request (the lease ran out).
+    pub(crate) fn refused(&self) {
         let at = self.start.elapsed().as_millis() as u64;
         self.refused_at_ms.fetch_min(at, Ordering::Relaxed);
     }

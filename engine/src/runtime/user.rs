@@ -352,7 +352,7 @@ impl VirtualUser {
         }
         if !self.run.gate.is_open() {
             // Not sent, not counted: the lease ran out (the schedule is not run from here on).
-            self.run.positions.refused(self.scenario);
+            self.run.positions.refused();
             return Flow::Exit;
         }
         let started = Instant::now();
