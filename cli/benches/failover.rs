@@ -5,11 +5,14 @@
 //! acknowledged write is read back from every master with `consistent=true`.
 //!
 //! ```sh
-//! cargo bench --workspace --bench failover -- [--kills 20] [--writers 4]
+//! cargo bench --workspace --bench failover -- [--kills 20] [--writers 4] [--compare-plain]
 //! ```
 //!
-//! The reference printed next to the figures is the election timeout range of the same
-//! masters: a failover cannot be faster than a follower noticing the leader is gone.
+//! The masters' cluster port speaks mutual TLS (the harness's default). The reference printed
+//! next to the figures is the election timeout range of the same masters: a failover cannot be
+//! faster than a follower noticing the leader is gone. With `--compare-plain` the same kills
+//! run first on a cluster whose cluster port is plain TCP, and the TLS figures are also given
+//! as ratios of those.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -30,12 +33,14 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 struct Args {
     kills: usize,
     writers: usize,
+    compare_plain: bool,
 }
 
 fn args() -> Args {
     let mut args = Args {
         kills: 20,
         writers: 4,
+        compare_plain: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -47,6 +52,7 @@ fn args() -> Args {
         match a.as_str() {
             "--kills" => args.kills = value("--kills"),
             "--writers" => args.writers = value("--writers").max(1),
+            "--compare-plain" => args.compare_plain = true,
             // `cargo bench` passes `--bench`.
             _ => {}
         }
@@ -102,14 +108,24 @@ async fn writer(load: Arc<Load>, index: usize) {
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let args = args();
-    let mut cluster = Cluster::start(
-        Path::new(env!("CARGO_BIN_EXE_broadside")),
-        MASTERS,
-        &Timings::default(),
-    );
+/// What one sequence of kills measured.
+struct Outcome {
+    recoveries: Vec<f64>,
+    attempted: u64,
+    acked: usize,
+    failed: u64,
+    lost: usize,
+}
+
+/// Kills the leader `args.kills` times on a cluster whose cluster port is TLS or plain.
+async fn run(args: &Args, tls: bool) -> Outcome {
+    let binary = Path::new(env!("CARGO_BIN_EXE_broadside"));
+    let mut cluster = if tls {
+        Cluster::start(binary, MASTERS, &Timings::default())
+    } else {
+        Cluster::start_plain(binary, MASTERS, &Timings::default())
+    };
+    let mode = if tls { "TLS  " } else { "plain" };
     let all = cluster.http_addrs();
     cluster.leader().await;
 
@@ -152,7 +168,7 @@ async fn main() {
         };
         let secs = recovered.duration_since(killed_at).as_secs_f64();
         println!(
-            "kill {:>2}: leader {leader} killed, writes back after {secs:.3} s",
+            "{mode} kill {:>2}: leader {leader} killed, writes back after {secs:.3} s",
             kill + 1
         );
         recoveries.push(secs);
@@ -202,10 +218,45 @@ async fn main() {
     drop(cluster);
 
     recoveries.sort_by(f64::total_cmp);
-    let mean = recoveries.iter().sum::<f64>() / recoveries.len().max(1) as f64;
+    Outcome {
+        recoveries,
+        attempted: load.attempted.load(Ordering::Relaxed),
+        acked: acked.len(),
+        failed: load.failed.load(Ordering::Relaxed),
+        lost,
+    }
+}
+
+fn report(o: &Outcome, mode: &str, latest: f64) {
+    let mean = o.recoveries.iter().sum::<f64>() / o.recoveries.len().max(1) as f64;
+    println!(
+        "{mode}: leader kills: {}, write recovery p50 {:.3} s, p99 {:.3} s, max {:.3} s, mean {:.3} s ({:.2}× the latest first election at p50)",
+        o.recoveries.len(),
+        percentile(&o.recoveries, 50.0),
+        percentile(&o.recoveries, 99.0),
+        percentile(&o.recoveries, 100.0),
+        mean,
+        percentile(&o.recoveries, 50.0) / latest
+    );
+    println!(
+        "{mode}: writes: {} attempted, {} acknowledged, {} failed or timed out; acknowledged writes lost: {}",
+        o.attempted, o.acked, o.failed, o.lost
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = args();
+    let plain = if args.compare_plain {
+        Some(run(&args, false).await)
+    } else {
+        None
+    };
+    let tls = run(&args, true).await;
+
     println!();
     println!(
-        "masters: {MASTERS} (release build, default timings), writers: {}",
+        "masters: {MASTERS} (release build, default timings, cluster port over mutual TLS), writers: {}",
         args.writers
     );
     // openraft 0.9 lets a follower start an election only once the leader lease (= the
@@ -219,20 +270,17 @@ async fn main() {
         t.election_min.as_secs_f64(),
         t.election_max.as_secs_f64(),
     );
-    println!(
-        "leader kills: {}, write recovery p50 {:.3} s, p99 {:.3} s, max {:.3} s, mean {:.3} s ({:.2}× the latest first election at p50)",
-        recoveries.len(),
-        percentile(&recoveries, 50.0),
-        percentile(&recoveries, 99.0),
-        percentile(&recoveries, 100.0),
-        mean,
-        percentile(&recoveries, 50.0) / latest
-    );
-    println!(
-        "writes: {} attempted, {} acknowledged, {} failed or timed out; acknowledged writes lost: {lost}",
-        load.attempted.load(Ordering::Relaxed),
-        acked.len(),
-        load.failed.load(Ordering::Relaxed)
-    );
-    assert_eq!(lost, 0, "acknowledged writes were lost");
+    if let Some(plain) = &plain {
+        report(plain, "plain TCP", latest);
+    }
+    report(&tls, "mutual TLS", latest);
+    if let Some(plain) = &plain {
+        println!(
+            "TLS / plain: recovery p50 {:.2}×, max {:.2}×",
+            percentile(&tls.recoveries, 50.0) / percentile(&plain.recoveries, 50.0),
+            percentile(&tls.recoveries, 100.0) / percentile(&plain.recoveries, 100.0)
+        );
+        assert_eq!(plain.lost, 0, "acknowledged writes were lost (plain)");
+    }
+    assert_eq!(tls.lost, 0, "acknowledged writes were lost");
 }

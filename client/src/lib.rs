@@ -136,6 +136,28 @@ impl ClientError {
     }
 }
 
+/// rustls (ring) trusting only the certificates of `ca_pem` (PEM, one or more).
+fn tls_trusting(ca_pem: &str) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        let cert = cert.map_err(|e| format!("not a PEM certificate: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("no certificate in it".to_owned());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// rustls (ring) with the web's root certificates, for `https://` masters; built once.
 fn tls() -> Option<rustls::ClientConfig> {
     static TLS: OnceLock<Option<rustls::ClientConfig>> = OnceLock::new();
@@ -154,15 +176,16 @@ fn tls() -> Option<rustls::ClientConfig> {
     .clone()
 }
 
-/// An HTTP client with its own connection pool. A pool belongs to the tokio runtime that
-/// opened its connections, so each [`Client`] has its own rather than sharing one per process.
-fn http() -> reqwest::Client {
+/// An HTTP client with its own connection pool (a pool belongs to the tokio runtime that
+/// opened its connections, so each [`Client`] has its own rather than sharing one per
+/// process), verifying `https://` masters with `tls` (the web's roots by default).
+fn http(tls: Option<rustls::ClientConfig>) -> reqwest::Client {
     let builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         // Below the masters' 15 s idle deadline, so that no pooled connection is one the
         // server is closing.
         .pool_idle_timeout(Duration::from_secs(5));
-    let builder = match tls() {
+    let builder = match tls {
         Some(config) => builder.use_preconfigured_tls(config),
         None => builder,
     };
@@ -205,7 +228,7 @@ impl Client {
     /// A client of the masters at `masters` (`host:port` or `http(s)://host:port`).
     pub fn new<S: AsRef<str>>(masters: impl IntoIterator<Item = S>) -> Client {
         Client {
-            http: http(),
+            http: http(tls()),
             masters: masters
                 .into_iter()
                 .filter(|m| !m.as_ref().trim().is_empty())
@@ -222,6 +245,13 @@ impl Client {
         let token = token.as_ref().trim();
         self.authorization = (!token.is_empty()).then(|| format!("Bearer {token}"));
         self
+    }
+
+    /// The same client verifying `https://` masters against the CA certificate(s) `ca_pem`
+    /// (PEM) only, instead of the web's roots: a cluster with its own CA.
+    pub fn with_ca_cert(mut self, ca_pem: &str) -> Result<Client, String> {
+        self.http = http(Some(tls_trusting(ca_pem)?));
+        Ok(self)
     }
 
     /// The same client with another per-request deadline.

@@ -6,6 +6,10 @@
 //! `STOP`/`CONT`) or drains (SIGTERM) them. Every wait polls with a deadline; when a check
 //! fails, [`Cluster::logs`] gives every process's log to print. Processes are killed on drop.
 //!
+//! The cluster port speaks TLS as in production: the cluster gets a CA of its own
+//! ([`Cluster::ca_pem`]), every master a certificate for its node id and every worker one for
+//! its name (`w1`, `w2`, … which is then its worker id), written under `DIR/pki`.
+//!
 //! The binary's path is given by the caller (`env!("CARGO_BIN_EXE_broadside")` in the CLI
 //! package's tests and benchmarks).
 
@@ -142,6 +146,60 @@ pub struct Cluster {
     admin_token: String,
     /// Every master accepted the admin token once (see [`Cluster::leader`]).
     token_seen: std::sync::atomic::AtomicBool,
+    /// The cluster's CA.
+    ca: broadside_pki::Ca,
+    /// The REST API speaks HTTPS (with the masters' certificates, valid for 127.0.0.1).
+    rest_tls: bool,
+    /// The cluster port speaks TLS (the default; [`Cluster::start_plain`] turns it off).
+    tls: bool,
+}
+
+/// Makes the cluster CA and writes its certificate to `DIR/pki/ca.pem`.
+fn cluster_ca(dir: &Path) -> broadside_pki::Ca {
+    let ca = broadside_pki::Ca::init("harness").expect("a cluster CA");
+    std::fs::create_dir_all(dir.join("pki")).expect("pki dir");
+    std::fs::write(dir.join("pki/ca.pem"), ca.cert_pem()).expect("ca.pem");
+    ca
+}
+
+/// Removes the `--ca-cert`, `--cert` and `--key` flags (and their values) from `args`.
+fn strip_identity_flags(args: &mut Vec<String>) {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = std::mem::take(args).into_iter();
+    while let Some(a) = it.next() {
+        if matches!(a.as_str(), "--ca-cert" | "--cert" | "--key") {
+            it.next();
+        } else {
+            out.push(a);
+        }
+    }
+    *args = out;
+}
+
+/// Issues a certificate for `who` (also valid for 127.0.0.1) into `DIR/pki` and returns the
+/// flags that give it (with the CA) to a process.
+fn identity_flags(
+    dir: &Path,
+    ca: &broadside_pki::Ca,
+    who: &broadside_pki::Identity,
+) -> Vec<String> {
+    let loopback = broadside_pki::SubjectName::Ip([127, 0, 0, 1].into());
+    let issued = ca
+        .issue(who, &[loopback], broadside_pki::DEFAULT_VALIDITY)
+        .expect("a certificate");
+    let stem = dir.join("pki").join(who.file_stem());
+    let (cert, key) = (stem.with_extension("pem"), stem.with_extension("key"));
+    std::fs::write(&cert, &issued.cert_pem).expect("certificate file");
+    std::fs::write(&key, &issued.key_pem).expect("key file");
+    [
+        "--ca-cert".to_owned(),
+        dir.join("pki/ca.pem").display().to_string(),
+        "--cert".to_owned(),
+        cert.display().to_string(),
+        "--key".to_owned(),
+        key.display().to_string(),
+    ]
+    .into()
 }
 
 /// A process of the cluster, for links.
@@ -162,6 +220,45 @@ impl Cluster {
     /// [`Cluster::start`], every master also given `flags` (e.g. `-v` for debug logs).
     pub fn start_with_flags(binary: &Path, n: u64, timings: &Timings, flags: &[&str]) -> Cluster {
         let mut cluster = Self::prepare(binary, n, timings, flags);
+        for i in 0..cluster.masters.len() {
+            cluster.masters[i].spawn(&cluster.binary);
+        }
+        cluster
+    }
+
+    /// [`Cluster::start`] with the cluster port in plain TCP (no certificates anywhere): the
+    /// reference the benchmarks compare TLS with.
+    pub fn start_plain(binary: &Path, n: u64, timings: &Timings) -> Cluster {
+        let mut cluster = Self::prepare(binary, n, timings, &[]);
+        cluster.tls = false;
+        for m in &mut cluster.masters {
+            strip_identity_flags(&mut m.args);
+        }
+        for i in 0..cluster.masters.len() {
+            cluster.masters[i].spawn(&cluster.binary);
+        }
+        cluster
+    }
+
+    /// [`Cluster::start`] with the REST API over HTTPS too: every master serves it with its
+    /// certificate (`--tls-cert`, `--tls-key`), and [`Cluster::client`] and
+    /// [`Cluster::rest_urls`] use `https://` and trust the cluster CA.
+    pub fn start_with_rest_tls(binary: &Path, n: u64, timings: &Timings) -> Cluster {
+        let mut cluster = Self::prepare(binary, n, timings, &[]);
+        cluster.rest_tls = true;
+        for m in &mut cluster.masters {
+            let stem = cluster
+                .dir
+                .path()
+                .join("pki")
+                .join(format!("master-{}", m.id));
+            m.args.extend([
+                "--tls-cert".to_owned(),
+                stem.with_extension("pem").display().to_string(),
+                "--tls-key".to_owned(),
+                stem.with_extension("key").display().to_string(),
+            ]);
+        }
         for i in 0..cluster.masters.len() {
             cluster.masters[i].spawn(&cluster.binary);
         }
@@ -269,17 +366,17 @@ impl Cluster {
             token_file.display().to_string(),
         ]);
         master_flags.extend(flags.iter().map(|f| (*f).to_owned()));
+        let ca = cluster_ca(dir.path());
         let masters = (1..=n)
             .map(|id| {
                 let i = id as usize - 1;
-                master(
+                let mut flags = master_flags.clone();
+                flags.extend(identity_flags(
                     dir.path(),
-                    id,
-                    raft[i],
-                    http[i],
-                    Some(&peers),
-                    &master_flags,
-                )
+                    &ca,
+                    &broadside_pki::Identity::Master(id),
+                ));
+                master(dir.path(), id, raft[i], http[i], Some(&peers), &flags)
             })
             .collect();
         Cluster {
@@ -291,7 +388,52 @@ impl Cluster {
             master_flags,
             admin_token,
             token_seen: std::sync::atomic::AtomicBool::new(false),
+            ca,
+            rest_tls: false,
+            tls: true,
         }
+    }
+
+    /// The flags giving a process of this cluster its certificate (none in plain mode).
+    fn identity_flags(&self, who: &broadside_pki::Identity) -> Vec<String> {
+        if self.tls {
+            identity_flags(self.dir.path(), &self.ca, who)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Where the REST API of master `id` is: `http://` or `https://` address.
+    pub fn rest_url(&self, id: u64) -> String {
+        let scheme = if self.rest_tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.master(id).http)
+    }
+
+    /// [`Cluster::rest_url`] of every master.
+    pub fn rest_urls(&self) -> Vec<String> {
+        self.masters.iter().map(|m| self.rest_url(m.id)).collect()
+    }
+
+    /// A client of `urls` with the admin token, trusting the cluster CA for HTTPS.
+    fn client_for(&self, urls: Vec<String>) -> Client {
+        let client = Client::new(urls).with_token(&self.admin_token);
+        if self.rest_tls {
+            client
+                .with_ca_cert(self.ca.cert_pem())
+                .expect("the CA loads")
+        } else {
+            client
+        }
+    }
+
+    /// The cluster CA's certificate (PEM).
+    pub fn ca_pem(&self) -> &str {
+        self.ca.cert_pem()
+    }
+
+    /// The cluster CA, to issue certificates of any identity (e.g. a non-member master's).
+    pub fn ca(&self) -> &broadside_pki::Ca {
+        &self.ca
     }
 
     /// Starts a new master (the next id) that belongs to no cluster yet, and asks the cluster
@@ -300,14 +442,9 @@ impl Cluster {
     pub async fn add_master(&mut self) -> u64 {
         let id = self.masters.len() as u64 + 1;
         let addrs = free_addrs(2);
-        let mut new = master(
-            self.dir.path(),
-            id,
-            addrs[0],
-            addrs[1],
-            None,
-            &self.master_flags,
-        );
+        let mut flags = self.master_flags.clone();
+        flags.extend(self.identity_flags(&broadside_pki::Identity::Master(id)));
+        let mut new = master(self.dir.path(), id, addrs[0], addrs[1], None, &flags);
         new.spawn(&self.binary);
         self.masters.push(new);
         let raft = addrs[0].to_string();
@@ -337,9 +474,11 @@ impl Cluster {
         self.kill(id);
     }
 
-    /// The stable id of worker `index` (written in its data directory at its first start).
+    /// The id of worker `index`: the name its certificate gives it (`w1`, `w2`, …).
     pub fn worker_id(&self, index: usize) -> Option<String> {
-        std::fs::read_to_string(self.dir.path().join(format!("w{index}/worker-id"))).ok()
+        (1..=self.workers.len())
+            .contains(&index)
+            .then(|| format!("w{index}"))
     }
 
     /// The temporary directory holding data and logs.
@@ -359,12 +498,12 @@ impl Cluster {
 
     /// A client of every master.
     pub fn client(&self) -> Client {
-        Client::new(self.http_addrs().iter().map(|a| a.to_string())).with_token(&self.admin_token)
+        self.client_for(self.rest_urls())
     }
 
     /// A client of master `id` alone, with the admin token.
     pub fn client_of(&self, id: u64) -> Client {
-        Client::new([self.master(id).http.to_string()]).with_token(&self.admin_token)
+        self.client_for(vec![self.rest_url(id)])
     }
 
     /// The cluster's admin token (`bst_…`).
@@ -374,9 +513,7 @@ impl Cluster {
 
     /// The leader as master `id` sees it, if it answers and knows one.
     pub async fn leader_seen_by(&self, id: u64) -> Option<u64> {
-        let client = Client::new([self.master(id).http.to_string()])
-            .with_token(&self.admin_token)
-            .with_timeout(Duration::from_secs(2));
+        let client = self.client_of(id).with_timeout(Duration::from_secs(2));
         client.cluster(true).await.ok()?.leader
     }
 
@@ -387,9 +524,7 @@ impl Cluster {
         use std::sync::atomic::Ordering;
         if !self.token_seen.load(Ordering::Relaxed) {
             for m in self.masters.iter().filter(|m| m.is_running()) {
-                let one = Client::new([m.http.to_string()])
-                    .with_token(&self.admin_token)
-                    .with_timeout(Duration::from_secs(2));
+                let one = self.client_of(m.id).with_timeout(Duration::from_secs(2));
                 self.eventually(
                     &format!("master {} to accept the admin token", m.id),
                     || async { one.whoami().await.ok().map(drop) },
@@ -465,6 +600,7 @@ impl Cluster {
                 .display()
                 .to_string(),
         ];
+        args.extend(self.identity_flags(&broadside_pki::Identity::Worker(format!("w{index}"))));
         args.extend(extra.iter().map(|a| a.to_string()));
         let log = self.dir.path().join(format!("w{index}.log"));
         let env = if self.links.is_some() {

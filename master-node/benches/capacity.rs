@@ -6,11 +6,13 @@
 //! acknowledgement, i.e. to being committed on a quorum and readable on every master.
 //!
 //! ```sh
-//! cargo bench --workspace --bench capacity -- [--workers 25,50,100,200,400] [--seconds 20]
+//! cargo bench --workspace --bench capacity -- [--workers 25,50,100,200,400] [--seconds 20] [--tls]
 //! ```
 //!
 //! The reference is the smallest N of the same run. A step passes when the heartbeat p99 is
-//! below 100 ms and the lag p99 at most 3 s.
+//! below 100 ms and the lag p99 at most 3 s. With `--tls` every N runs twice, the cluster
+//! port in plain TCP and then with mutual TLS (each worker with its own certificate), and the
+//! TLS figures are given as ratios of the plain ones of the same run.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,7 +23,7 @@ use broadside_client::Client;
 use broadside_engine::metrics::{RequestStats, RunStats, SecondStats};
 use broadside_engine::wire::{LogLevel, LogLine, TaskDelta};
 use broadside_master::{LocalCluster, MasterHandle, Timings};
-use broadside_rpc::transport::{self, context_with_timeout};
+use broadside_rpc::transport::{self, context_with_timeout, Security};
 use broadside_rpc::worker::{
     Delta, Heartbeat, PullRequest, TaskPhase, TaskRef, TaskReport, WorkerInfo,
 };
@@ -46,12 +48,14 @@ scenarios:
 struct Args {
     workers: Vec<usize>,
     seconds: u64,
+    tls: bool,
 }
 
 fn args() -> Args {
     let mut args = Args {
         workers: vec![25, 50, 100, 200, 400],
         seconds: 20,
+        tls: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -64,6 +68,7 @@ fn args() -> Args {
                     .map(|n| n.trim().parse().expect("--workers: numbers"))
                     .collect();
             }
+            "--tls" => args.tls = true,
             "--seconds" => {
                 args.seconds = it
                     .next()
@@ -91,11 +96,14 @@ struct Cluster {
 }
 
 impl Cluster {
-    async fn start() -> Cluster {
+    async fn start(tls: bool) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let cluster = LocalCluster::start(MASTERS, dir.path(), Timings::default(), 1 << 20)
-            .await
-            .expect("masters start");
+        let start = if tls {
+            LocalCluster::start_tls(MASTERS, dir.path(), Timings::default(), 1 << 20).await
+        } else {
+            LocalCluster::start(MASTERS, dir.path(), Timings::default(), 1 << 20).await
+        };
+        let cluster = start.expect("masters start");
         Cluster { _dir: dir, cluster }
     }
 
@@ -167,6 +175,7 @@ struct Phase {
 /// One simulated worker: register, claim a task, then heartbeat every second until stopped.
 async fn worker(
     addr: SocketAddr,
+    security: Security,
     id: String,
     heartbeat: Duration,
     phase: Arc<Phase>,
@@ -177,12 +186,17 @@ async fn worker(
     let stream = transport::connect(
         &addr.to_string(),
         ServiceKind::Worker,
+        transport::Reach::AnyMaster,
+        &security,
         Duration::from_secs(5),
     )
     .await
     .expect("connect");
-    let c =
-        WorkerRpcClient::new(tarpc::client::Config::default(), transport::framed(stream)).spawn();
+    let c = WorkerRpcClient::new(
+        tarpc::client::Config::default(),
+        transport::framed(stream, ServiceKind::Worker),
+    )
+    .spawn();
     let ctx = || context_with_timeout(Duration::from_secs(10));
     let info = WorkerInfo {
         worker_id: id.clone(),
@@ -312,8 +326,8 @@ struct Step {
     claimed_in: Duration,
 }
 
-async fn step(workers: usize, seconds: u64) -> Step {
-    let cluster = Cluster::start().await;
+async fn step(workers: usize, seconds: u64, tls: bool) -> Step {
+    let cluster = Cluster::start(tls).await;
     let leader = cluster.leader().await;
     let http = leader.http_addr();
     let raft = leader.raft_addr();
@@ -349,9 +363,11 @@ async fn step(workers: usize, seconds: u64) -> Step {
         // Workers join over one heartbeat interval, as a fleet starting up would.
         let delay = heartbeat.mul_f64(i as f64 / workers as f64);
         let (samples, phase) = (samples.clone(), phase.clone());
+        let id = format!("w{i:04}");
+        let security = cluster.cluster.worker_security(&id).expect("a certificate");
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            worker(raft, format!("w{i:04}"), heartbeat, phase, samples).await;
+            worker(raft, security, id, heartbeat, phase, samples).await;
         }));
     }
     while phase.claimed.load(std::sync::atomic::Ordering::SeqCst) < workers {
@@ -401,15 +417,24 @@ async fn step(workers: usize, seconds: u64) -> Step {
 async fn main() {
     let args = args();
     let mut steps: Vec<Step> = Vec::new();
-    for n in &args.workers {
-        let s = step(*n, args.seconds).await;
+    let mut tls_steps: Vec<Step> = Vec::new();
+    let print = |s: &Step, mode: &str| {
         println!(
-            "{:>5} workers: all claimed in {:>5.1} s; {:>7.1} heartbeats/s, RTT p50 {:>6.1} ms p99 {:>6.1} ms max {:>7.1} ms, \
+            "{:>5} workers {mode}: all claimed in {:>5.1} s; {:>7.1} heartbeats/s, RTT p50 {:>6.1} ms p99 {:>6.1} ms max {:>7.1} ms, \
              lag p50 {:>6.0} ms p99 {:>6.0} ms max {:>6.0} ms, errors {}, CPU {:>4.0}% (of 200%)",
             s.workers, s.claimed_in.as_secs_f64(), s.beats_per_sec, s.rtt.0, s.rtt.1, s.rtt.2, s.lag.0, s.lag.1, s.lag.2,
             s.errors, s.cpu_percent
         );
+    };
+    for n in &args.workers {
+        let s = step(*n, args.seconds, false).await;
+        print(&s, "plain");
         steps.push(s);
+        if args.tls {
+            let s = step(*n, args.seconds, true).await;
+            print(&s, "TLS  ");
+            tls_steps.push(s);
+        }
     }
     let Some(reference) = steps.first() else {
         return;
@@ -445,5 +470,29 @@ async fn main() {
     match largest {
         Some(n) => println!("largest N passing: {n}"),
         None => println!("no step passed"),
+    }
+    if tls_steps.is_empty() {
+        return;
+    }
+    println!();
+    println!("mutual TLS on the cluster port, as ratios of plain TCP at the same N (same run):");
+    println!("| workers | heartbeat p50 | × plain | heartbeat p99 | × plain | lag p99 | × plain | CPU | × plain | all claimed in | passes |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (t, p) in tls_steps.iter().zip(&steps) {
+        let passes = t.rtt.1 < 100.0 && t.lag.1 <= 3000.0 && t.errors == 0;
+        println!(
+            "| {} | {:.1} ms | {:.2}× | {:.1} ms | {:.2}× | {:.0} ms | {:.2}× | {:.0}% | {:.2}× | {:.1} s | {} |",
+            t.workers,
+            t.rtt.0,
+            t.rtt.0 / p.rtt.0,
+            t.rtt.1,
+            t.rtt.1 / p.rtt.1,
+            t.lag.1,
+            t.lag.1 / p.lag.1,
+            t.cpu_percent,
+            t.cpu_percent / p.cpu_percent,
+            t.claimed_in.as_secs_f64(),
+            if passes { "yes" } else { "no" }
+        );
     }
 }

@@ -230,13 +230,15 @@ impl App {
         if self.ensure_leader().is_ok() {
             return self.office.leader_state();
         }
-        let Some(addr) = self.node.leader_hint().raft_addr else {
+        let hint = self.node.leader_hint();
+        let (Some(id), Some(addr)) = (hint.id, hint.raft_addr) else {
             return LeaderState::default();
         };
         let asked = self
             .node
             .peers
             .call(
+                id,
                 &addr,
                 std::time::Duration::from_secs(1),
                 |c, ctx| async move { c.leader_view(ctx).await },

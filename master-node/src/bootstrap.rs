@@ -32,7 +32,7 @@ pub(crate) async fn bootstrap(node: Arc<Node>, stop: CancellationToken) {
                 members.insert(id, node.self_node());
                 continue;
             }
-            match node.peer_status(addr).await {
+            match node.peer_status(id, addr).await {
                 Ok(status) if status.id != id => {
                     tracing::warn!(%addr, expected = id, found = status.id, "peer reports another node id");
                     missing.push(id);

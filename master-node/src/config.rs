@@ -7,11 +7,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use broadside_pki::Identity;
 use broadside_raft_store::NodeId;
+use broadside_rpc::transport::{on_loopback, Security};
+
+use crate::http::RestTlsFiles;
 use serde::Deserialize;
 
 /// Everything a master needs to start.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct MasterConfig {
     /// This node's Raft id (≥ 1, one of `peers`).
     pub id: NodeId,
@@ -33,6 +37,12 @@ pub struct MasterConfig {
     pub max_upload_bytes: u64,
     /// Who may call the API.
     pub auth: AuthConfig,
+    /// The REST API's certificate and key: HTTPS when given; required when `listen_http` is
+    /// not on loopback.
+    pub rest_tls: Option<RestTlsFiles>,
+    /// How the cluster port (Raft and workers) is secured: TLS with the cluster CA and this
+    /// master's certificate, or plain TCP when it listens on loopback.
+    pub cluster_tls: Security,
 }
 
 /// Who may call a master's API (`docs/design.md#security`).
@@ -285,6 +295,38 @@ impl MasterConfig {
                 ));
             }
         }
+        if self.rest_tls.is_none() && !self.listen_http.ip().is_loopback() {
+            problems.push(format!(
+                "listen-http {} is not on loopback: the REST API needs TLS (--tls-cert and \
+                 --tls-key)",
+                self.listen_http
+            ));
+        }
+        match (&self.cluster_tls, self.cluster_tls.identity()) {
+            (Security::Plain, _) if !self.listen_raft.ip().is_loopback() => {
+                problems.push(format!(
+                    "listen-raft {} is not on loopback: the cluster port needs TLS \
+                     (--ca-cert, --cert and --key; `broadside certs` makes them)",
+                    self.listen_raft
+                ));
+            }
+            (Security::Plain, _) => {
+                if let Some((id, far)) = self.peers.iter().find(|(_, a)| !on_loopback(a)) {
+                    problems.push(format!(
+                        "peer {id}: {far} is not on loopback: reaching it needs TLS \
+                         (--ca-cert, --cert and --key)"
+                    ));
+                }
+            }
+            (Security::Tls(_), Some(Identity::Master(id))) if *id == self.id => {}
+            (Security::Tls(_), who) => problems.push(format!(
+                "cert: the certificate is {}'s, not master {}'s \
+                 (`broadside certs issue master {}`)",
+                who.map_or_else(|| "nobody".to_owned(), ToString::to_string),
+                self.id,
+                self.id
+            )),
+        }
         if !self.auth.required && !exposed.is_empty() {
             problems.push(format!(
                 "--insecure-no-auth needs every listener on loopback; {} is not",
@@ -381,6 +423,16 @@ pub struct MasterFile {
     pub allowed_hosts: Option<Vec<String>>,
     /// See [`AuthConfig::cors_origins`].
     pub cors_origins: Option<Vec<String>>,
+    /// The cluster CA's certificate (PEM file): TLS on the cluster port.
+    pub ca_cert: Option<PathBuf>,
+    /// This master's certificate (PEM file).
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM file).
+    pub key: Option<PathBuf>,
+    /// The REST API's certificate (PEM file).
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM file).
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Optional durations written the human way (`250ms`, `5s`).
@@ -415,6 +467,8 @@ mod tests {
             timings: Timings::default(),
             max_upload_bytes: 1 << 30,
             auth: AuthConfig::default(),
+            rest_tls: None,
+            cluster_tls: Security::Plain,
         }
     }
 
@@ -467,6 +521,31 @@ mod tests {
             text.contains("--insecure-no-auth needs every listener on loopback; listen-http"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn plain_text_only_on_loopback() {
+        let mut c = config();
+        c.listen_http = "0.0.0.0:8080".parse().unwrap();
+        c.listen_raft = "[::]:7001".parse().unwrap();
+        let text = c.validate().unwrap_err().to_string();
+        assert!(
+            text.contains(
+                "listen-http 0.0.0.0:8080 is not on loopback: the REST API needs TLS \
+                 (--tls-cert and --tls-key)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("listen-raft [::]:7001 is not on loopback: the cluster port needs TLS"),
+            "{text}"
+        );
+        c.rest_tls = Some(RestTlsFiles {
+            cert: "rest.pem".into(),
+            key: "rest.key".into(),
+        });
+        let text = c.validate().unwrap_err().to_string();
+        assert!(!text.contains("listen-http"), "{text}");
     }
 
     #[test]

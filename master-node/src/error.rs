@@ -82,6 +82,7 @@ impl From<CallError> for Error {
             CallError::BadRequest(detail) => Error::BadRequest(detail),
             CallError::Conflict(detail) => Error::Conflict(detail),
             CallError::Stale(detail) => Error::StaleAttempt(detail),
+            CallError::Forbidden(detail) => Error::Forbidden(detail),
         }
     }
 }
@@ -101,10 +102,11 @@ impl From<Error> for CallError {
             Error::Unavailable(detail) | Error::Internal(detail) => CallError::Unavailable(detail),
             Error::StaleAttempt(detail) => CallError::Stale(detail),
             Error::Conflict(detail) => CallError::Conflict(detail),
+            Error::Unauthenticated(detail) | Error::Forbidden(detail) => {
+                CallError::Forbidden(detail)
+            }
             e @ (Error::BadRequest(_)
             | Error::NotFound(_)
-            | Error::Unauthenticated(_)
-            | Error::Forbidden(_)
             | Error::KeyReused(_)
             | Error::TooLarge(_)
             | Error::InvalidSimulation { .. }) => CallError::BadRequest(e.to_string()),

@@ -1,12 +1,19 @@
 //! Several masters in this process, on loopback ports the system chooses, each with its own
 //! data directory under one base directory: the demo's cluster, the in-process test sandbox
 //! and the capacity benchmark. A stopped master restarts on its old ports and data.
+//!
+//! With [`LocalCluster::start_tls`] (the demo) the cluster port speaks TLS, as in production:
+//! a throw-away cluster CA is made in memory, each master gets a certificate for
+//! its node id, and [`LocalCluster::worker_security`] issues a worker's.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use broadside_pki::tls::ClusterTls;
+use broadside_pki::{Ca, Identity, DEFAULT_VALIDITY};
+use broadside_rpc::transport::Security;
 use tokio::net::TcpListener;
 
 use crate::config::{AuthConfig, MasterConfig, Timings};
@@ -25,6 +32,12 @@ pub struct LocalCluster {
     max_upload_bytes: u64,
     configs: BTreeMap<u64, MasterConfig>,
     handles: BTreeMap<u64, MasterHandle>,
+    /// The throw-away cluster CA, when the cluster port speaks TLS.
+    ca: Option<Ca>,
+}
+
+fn pki_error(e: broadside_pki::Error) -> StartError {
+    StartError::Raft(format!("cluster certificates: {e}"))
 }
 
 async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, StartError> {
@@ -50,6 +63,18 @@ impl LocalCluster {
         Self::start_with_token(n, dir, timings, max_upload_bytes, token).await
     }
 
+    /// [`LocalCluster::start`] with TLS on the cluster port, from a throw-away CA.
+    pub async fn start_tls(
+        n: u64,
+        dir: &Path,
+        timings: Timings,
+        max_upload_bytes: u64,
+    ) -> Result<LocalCluster, StartError> {
+        let (_, token) = crate::auth::token::Bearer::generate();
+        let ca = Ca::init("local").map_err(pki_error)?;
+        Self::start_inner(n, dir, timings, max_upload_bytes, token, Some(ca)).await
+    }
+
     /// [`LocalCluster::start`] with this admin token (`bst_…`, e.g. one a test suite shares).
     pub async fn start_with_token(
         n: u64,
@@ -57,6 +82,17 @@ impl LocalCluster {
         timings: Timings,
         max_upload_bytes: u64,
         admin_token: String,
+    ) -> Result<LocalCluster, StartError> {
+        Self::start_inner(n, dir, timings, max_upload_bytes, admin_token, None).await
+    }
+
+    async fn start_inner(
+        n: u64,
+        dir: &Path,
+        timings: Timings,
+        max_upload_bytes: u64,
+        admin_token: String,
+        ca: Option<Ca>,
     ) -> Result<LocalCluster, StartError> {
         let mut listeners = BTreeMap::new();
         for id in 1..=n {
@@ -87,6 +123,7 @@ impl LocalCluster {
             max_upload_bytes,
             configs: BTreeMap::new(),
             handles: BTreeMap::new(),
+            ca,
         };
         for (id, (raft, http)) in listeners {
             cluster.launch(id, raft, http, peers.clone()).await?;
@@ -150,6 +187,8 @@ impl LocalCluster {
                 admin_token_file: Some(self.dir.join("admin-token")),
                 ..AuthConfig::default()
             },
+            rest_tls: None,
+            cluster_tls: self.security(&Identity::Master(id))?,
         };
         let handle = start_on(config.clone(), raft, http).await?;
         self.configs.insert(id, config);
@@ -164,6 +203,24 @@ impl LocalCluster {
         let http = bind(loopback(), "http").await?;
         self.launch(id, raft, http, BTreeMap::new()).await?;
         Ok(self.configs[&id].listen_raft)
+    }
+
+    /// Security for a process of this cluster with identity `who`: plain TCP, or TLS with a
+    /// certificate issued now by the throw-away CA.
+    fn security(&self, who: &Identity) -> Result<Security, StartError> {
+        let Some(ca) = &self.ca else {
+            return Ok(Security::Plain);
+        };
+        let issued = ca.issue(who, &[], DEFAULT_VALIDITY).map_err(pki_error)?;
+        let tls = ClusterTls::from_pem(ca.cert_pem(), &issued.cert_pem, &issued.key_pem)
+            .map_err(pki_error)?;
+        Security::tls(tls).map_err(pki_error)
+    }
+
+    /// How worker `name` connects to this cluster (its certificate names it, with TLS).
+    pub fn worker_security(&self, name: &str) -> Result<Security, StartError> {
+        let who = Identity::new("worker", name).map_err(pki_error)?;
+        self.security(&who)
     }
 
     /// The cluster's admin token (`bst_…`).

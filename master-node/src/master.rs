@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::callers;
 use crate::config::{ConfigError, MasterConfig};
 use crate::node::Node;
 use crate::peers::Peers;
@@ -60,6 +61,9 @@ pub enum StartError {
     /// openraft refused to start.
     #[error("raft: {0}")]
     Raft(String),
+    /// The REST API's certificate or key does not load.
+    #[error("--tls-cert/--tls-key: {0}")]
+    Tls(String),
 }
 
 /// A running master.
@@ -138,6 +142,10 @@ pub async fn start_on(
     http_listener: TcpListener,
 ) -> Result<MasterHandle, StartError> {
     config.validate()?;
+    let rest_tls = match &config.rest_tls {
+        Some(files) => Some(crate::http::RestTls::load(files.clone()).map_err(StartError::Tls)?),
+        None => None,
+    };
     let raft_addr = local_addr(&raft_listener, "raft", config.listen_raft)?;
     let http_addr = local_addr(&http_listener, "http", config.listen_http)?;
 
@@ -153,7 +161,7 @@ pub async fn start_on(
         source,
     })?;
     let reader = state_machine.reader();
-    let peers = Arc::new(Peers::default());
+    let peers = Arc::new(Peers::new(config.cluster_tls.clone()));
     let raft_config =
         Arc::new(openraft_config(&config.timings).map_err(|e| StartError::Raft(e.to_string()))?);
     let network = NetworkFactory {
@@ -174,23 +182,45 @@ pub async fn start_on(
 
     let stop = CancellationToken::new();
     let app = App::new(node.clone(), stop.clone());
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(accept_loop(raft_listener, app.clone(), stop.clone())),
         tokio::spawn(crate::scheduler::driver::run(app.clone(), stop.clone())),
         tokio::spawn(crate::http::serve(
             http_listener,
             crate::http::router(app),
+            rest_tls.clone(),
             stop.clone(),
         )),
         tokio::spawn(crate::bootstrap::bootstrap(node.clone(), stop.clone())),
         tokio::spawn(crate::bootstrap::admin_token(node.clone(), stop.clone())),
     ];
+    if let Some(tls) = rest_tls {
+        tasks.push(tokio::spawn(tls.watch(stop.clone())));
+    }
+    let rest = if node.config.rest_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let cluster = if node.config.cluster_tls.is_tls() {
+        "mutual TLS"
+    } else {
+        "plain TCP"
+    };
     if node.config.auth.tokens() {
-        tracing::info!(id = node.id, %raft_addr, %http_addr, "master started");
+        tracing::info!(id = node.id, %raft_addr, %http_addr, rest, cluster, "master started");
     } else {
         tracing::warn!(
-            id = node.id, %raft_addr, %http_addr,
+            id = node.id, %raft_addr, %http_addr, rest, cluster,
             "master started WITHOUT AUTHENTICATION: every caller may do everything (loopback only)"
+        );
+    }
+    if !node.config.cluster_tls.is_tls() || node.config.rest_tls.is_none() {
+        tracing::warn!(
+            id = node.id,
+            rest,
+            cluster,
+            "plain-text transport: allowed because every listener is on loopback"
         );
     }
     Ok(MasterHandle {
@@ -212,15 +242,30 @@ fn local_addr(
         .map_err(|source| StartError::Bind { what, addr, source })
 }
 
+/// Most connections the cluster port holds at once; a connection beyond it is closed at once
+/// (each worker holds one, each peer one or two, so this is far above a real cluster's need).
+pub const MAX_CLUSTER_CONNECTIONS: usize = 4096;
+
+/// Most requests one connection may have in flight: a master↔master connection carries the
+/// peer's pipelined appends and its forwarded writes, a worker's a handful of calls.
+fn max_in_flight(kind: ServiceKind) -> usize {
+    match kind {
+        ServiceKind::Raft => 1024,
+        ServiceKind::Worker => 64,
+    }
+}
+
 /// Accepts connections on the tarpc port and serves each with the service its preamble asks
-/// for, until `stop`.
+/// for, as its caller, until `stop`.
 async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationToken) {
+    let security = app.node.config.cluster_tls.clone();
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CLUSTER_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
             () = stop.cancelled() => return,
         };
-        let (mut stream, peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // Out of file descriptors and the like: pause rather than spin.
@@ -229,33 +274,53 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationTok
                 continue;
             }
         };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "refused a connection: {MAX_CLUSTER_CONNECTIONS} are open");
+            continue;
+        };
         let app = app.clone();
         let stop = stop.clone();
+        let security = security.clone();
         tokio::spawn(async move {
-            match transport::accept(&mut stream).await {
-                Ok(ServiceKind::Raft) => {
-                    let requests = BaseChannel::with_defaults(transport::framed(stream))
-                        .execute(RaftServer { app }.serve())
-                        .for_each(|request| async {
-                            tokio::spawn(request);
-                        });
-                    tokio::select! {
-                        () = requests => {}
-                        () = stop.cancelled() => {}
+            let _permit = permit;
+            let accepted = match transport::accept(stream, &security).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "refused a connection");
+                    return;
+                }
+            };
+            let (kind, caller) = (accepted.kind, accepted.caller);
+            if !callers::may_open(kind, &caller) {
+                tracing::debug!(%peer, ?kind, ?caller, "refused a connection: wrong identity");
+                return;
+            }
+            let stream = accepted.stream;
+            let served = async {
+                match kind {
+                    ServiceKind::Raft => {
+                        BaseChannel::with_defaults(transport::framed(stream, kind))
+                            .max_concurrent_requests(max_in_flight(kind))
+                            .execute(RaftServer { app, caller }.serve())
+                            .for_each(|request| async {
+                                tokio::spawn(request);
+                            })
+                            .await;
+                    }
+                    ServiceKind::Worker => {
+                        BaseChannel::with_defaults(transport::framed(stream, kind))
+                            .max_concurrent_requests(max_in_flight(kind))
+                            .execute(WorkerServer { app, caller }.serve())
+                            .for_each(|request| async {
+                                tokio::spawn(request);
+                            })
+                            .await;
                     }
                 }
-                Ok(ServiceKind::Worker) => {
-                    let requests = BaseChannel::with_defaults(transport::framed(stream))
-                        .execute(WorkerServer { app }.serve())
-                        .for_each(|request| async {
-                            tokio::spawn(request);
-                        });
-                    tokio::select! {
-                        () = requests => {}
-                        () = stop.cancelled() => {}
-                    }
-                }
-                Err(e) => tracing::debug!(%peer, error = %e, "refused a connection"),
+            };
+            tokio::select! {
+                () = served => {}
+                () = stop.cancelled() => {}
             }
         });
     }

@@ -86,6 +86,19 @@ impl Node {
             .collect()
     }
 
+    /// Whether master `id` is in the membership this node knows (a voter or a learner), and
+    /// whether this node is a voter in it; none while it knows no membership (it belongs to no
+    /// cluster yet).
+    pub(crate) fn knows_member(&self, id: NodeId) -> Option<(bool, bool)> {
+        let watch = self.raft.metrics();
+        let metrics = watch.borrow();
+        let membership = metrics.membership_config.membership();
+        membership.nodes().next()?;
+        let member = membership.nodes().any(|(n, _)| *n == id);
+        let voter = membership.voter_ids().any(|v| v == self.id);
+        Some((member, voter))
+    }
+
     /// The leader as this node knows it.
     pub fn leader_hint(&self) -> LeaderHint {
         let metrics = self.raft.metrics().borrow().clone();
@@ -209,7 +222,7 @@ impl Node {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let reply = self
                         .peers
-                        .call(addr, remaining, |c, ctx| async move {
+                        .call(id, addr, remaining, |c, ctx| async move {
                             c.propose(ctx, Payload(bytes)).await
                         })
                         .await;
@@ -274,11 +287,9 @@ impl Node {
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     match self
                         .peers
-                        .call(
-                            addr,
-                            remaining,
-                            |c, ctx| async move { c.read_index(ctx).await },
-                        )
+                        .call(id, addr, remaining, |c, ctx| async move {
+                            c.read_index(ctx).await
+                        })
                         .await
                     {
                         Ok(Ok(index)) => break index,
@@ -383,7 +394,7 @@ impl Node {
                 }
                 // A catching-up learner can take long; allow a generous deadline.
                 self.peers
-                    .call(&addr, Duration::from_secs(120), |c, ctx| async move {
+                    .call(id, &addr, Duration::from_secs(120), |c, ctx| async move {
                         c.change_membership(ctx, change).await
                     })
                     .await
@@ -393,12 +404,21 @@ impl Node {
         }
     }
 
-    /// The status of the master at `raft_addr`.
-    pub(crate) async fn peer_status(&self, raft_addr: &str) -> Result<NodeStatus, PeerError> {
+    /// The status of master `id` at `raft_addr` (with TLS, a master whose certificate names
+    /// another id does not answer).
+    pub(crate) async fn peer_status(
+        &self,
+        id: u64,
+        raft_addr: &str,
+    ) -> Result<NodeStatus, PeerError> {
         self.peers
-            .call(raft_addr, Duration::from_secs(2), |c, ctx| async move {
+            .call(id, raft_addr, Duration::from_secs(2), |c, ctx| async move {
                 c.status(ctx).await
             })
-            .await
+            .await?
+            .map_err(|e| PeerError::Refused {
+                addr: raft_addr.to_owned(),
+                detail: e.to_string(),
+            })
     }
 }

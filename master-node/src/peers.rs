@@ -1,12 +1,14 @@
-//! Connections to other masters: one lazily dialled tarpc client per address, dropped and
-//! redialled after a transport error (tarpc never reconnects by itself), with a jittered
-//! backoff between failed dials so that an unreachable peer is not hammered.
+//! Connections to other masters: one lazily dialled tarpc client per master (node id and
+//! address), dropped and redialled after a transport error (tarpc never reconnects by
+//! itself), with a jittered backoff between failed dials so that an unreachable peer is not
+//! hammered. With TLS a connection reaches only the master whose certificate names that node
+//! id.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use broadside_rpc::transport::{self, context_with_timeout};
+use broadside_rpc::transport::{self, context_with_timeout, Reach, Security};
 use broadside_rpc::{RaftRpcClient, ServiceKind};
 use parking_lot::Mutex;
 use rand::Rng;
@@ -27,6 +29,9 @@ pub(crate) enum PeerError {
     /// The deadline passed before the answer came.
     #[error("{addr} did not answer within {timeout:?}")]
     Timeout { addr: String, timeout: Duration },
+    /// The peer answered with a refusal (e.g. this master is not a member it knows).
+    #[error("{addr} refused: {detail}")]
+    Refused { addr: String, detail: String },
     /// The call failed in transit (e.g. a message over the frame limit).
     #[error("call to {addr} failed: {detail}")]
     Network { addr: String, detail: String },
@@ -45,18 +50,30 @@ struct Slot {
 /// paused or cut off, the socket still up) and is redialled.
 const TIMEOUTS_BEFORE_REDIAL: u32 = 3;
 
+/// A master: node id and tarpc address.
+type Key = (u64, String);
+
 /// The client pool.
-#[derive(Default)]
 pub(crate) struct Peers {
-    slots: Mutex<HashMap<String, Slot>>,
+    security: Security,
+    slots: Mutex<HashMap<Key, Slot>>,
 }
 
 impl Peers {
-    /// A connected client for `addr`, dialling it when there is none.
-    async fn client(&self, addr: &str) -> Result<RaftRpcClient, PeerError> {
+    /// A pool whose connections are secured as `security` says.
+    pub(crate) fn new(security: Security) -> Peers {
+        Peers {
+            security,
+            slots: Mutex::default(),
+        }
+    }
+
+    /// A connected client for master `id` at `addr`, dialling it when there is none.
+    async fn client(&self, id: u64, addr: &str) -> Result<RaftRpcClient, PeerError> {
+        let key = (id, addr.to_owned());
         {
             let slots = self.slots.lock();
-            if let Some(slot) = slots.get(addr) {
+            if let Some(slot) = slots.get(&key) {
                 if let Some(client) = &slot.client {
                     return Ok(client.clone());
                 }
@@ -68,14 +85,23 @@ impl Peers {
                 }
             }
         }
-        let dialled = transport::connect(addr, ServiceKind::Raft, CONNECT_TIMEOUT).await;
+        let dialled = transport::connect(
+            addr,
+            ServiceKind::Raft,
+            Reach::Master(id),
+            &self.security,
+            CONNECT_TIMEOUT,
+        )
+        .await;
         let mut slots = self.slots.lock();
-        let slot = slots.entry(addr.to_owned()).or_default();
+        let slot = slots.entry(key).or_default();
         match dialled {
             Ok(stream) => {
-                let client =
-                    RaftRpcClient::new(tarpc::client::Config::default(), transport::framed(stream))
-                        .spawn();
+                let client = RaftRpcClient::new(
+                    tarpc::client::Config::default(),
+                    transport::framed(stream, ServiceKind::Raft),
+                )
+                .spawn();
                 slot.client = Some(client.clone());
                 slot.failures = 0;
                 slot.retry_at = None;
@@ -95,17 +121,18 @@ impl Peers {
         }
     }
 
-    /// Forgets the client of `addr` so that the next call redials.
-    fn reset(&self, addr: &str) {
-        if let Some(slot) = self.slots.lock().get_mut(addr) {
+    /// Forgets the client of `key` so that the next call redials.
+    fn reset(&self, key: &Key) {
+        if let Some(slot) = self.slots.lock().get_mut(key) {
             slot.client = None;
             slot.timeouts = 0;
         }
     }
 
-    /// Calls `addr` with a deadline of `timeout`.
+    /// Calls master `id` at `addr` with a deadline of `timeout`.
     pub(crate) async fn call<R, F, Fut>(
         &self,
+        id: u64,
         addr: &str,
         timeout: Duration,
         f: F,
@@ -114,7 +141,8 @@ impl Peers {
         F: FnOnce(RaftRpcClient, tarpc::context::Context) -> Fut,
         Fut: Future<Output = Result<R, RpcError>>,
     {
-        let client = self.client(addr).await?;
+        let client = self.client(id, addr).await?;
+        let key = (id, addr.to_owned());
         let call = f(client, context_with_timeout(timeout));
         let outcome = match tokio::time::timeout(timeout, call).await {
             Ok(outcome) => outcome,
@@ -122,19 +150,19 @@ impl Peers {
         };
         match outcome {
             Ok(r) => {
-                if let Some(slot) = self.slots.lock().get_mut(addr) {
+                if let Some(slot) = self.slots.lock().get_mut(&key) {
                     slot.timeouts = 0;
                 }
                 Ok(r)
             }
             Err(RpcError::DeadlineExceeded) => {
-                let half_open = self.slots.lock().get_mut(addr).is_some_and(|slot| {
+                let half_open = self.slots.lock().get_mut(&key).is_some_and(|slot| {
                     slot.timeouts += 1;
                     slot.timeouts >= TIMEOUTS_BEFORE_REDIAL
                 });
                 if half_open {
                     tracing::debug!(%addr, "no answer {TIMEOUTS_BEFORE_REDIAL} times in a row; redialling");
-                    self.reset(addr);
+                    self.reset(&key);
                 }
                 Err(PeerError::Timeout {
                     addr: addr.to_owned(),
@@ -142,7 +170,7 @@ impl Peers {
                 })
             }
             Err(e @ (RpcError::Shutdown | RpcError::Channel(_))) => {
-                self.reset(addr);
+                self.reset(&key);
                 Err(PeerError::Unreachable {
                     addr: addr.to_owned(),
                     detail: e.to_string(),

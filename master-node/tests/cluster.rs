@@ -402,6 +402,8 @@ async fn a_master_without_authentication_still_refuses_cross_site_posts() {
             required: false,
             ..AuthConfig::default()
         },
+        rest_tls: None,
+        cluster_tls: broadside_rpc::transport::Security::Plain,
     };
     let master = broadside_master::start_on(config, raft, http)
         .await

@@ -35,11 +35,17 @@ async fn client(addr: SocketAddr) -> WorkerRpcClient {
     let stream = transport::connect(
         &addr.to_string(),
         ServiceKind::Worker,
+        transport::Reach::AnyMaster,
+        &transport::Security::Plain,
         Duration::from_secs(5),
     )
     .await
     .expect("connect");
-    WorkerRpcClient::new(tarpc::client::Config::default(), transport::framed(stream)).spawn()
+    WorkerRpcClient::new(
+        tarpc::client::Config::default(),
+        transport::framed(stream, ServiceKind::Worker),
+    )
+    .spawn()
 }
 
 /// Registers `id`, waiting while a new leader takes office.

@@ -102,6 +102,19 @@ impl Identity {
         }
     }
 
+    /// The identity a DNS name under [`DOMAIN`] names (`node-1.masters.…`, `w1.workers.…`,
+    /// `ci.clients.…`), if it names one.
+    pub fn from_dns_name(name: &str) -> Option<Identity> {
+        let rest = name.strip_suffix(DOMAIN)?.strip_suffix('.')?;
+        let (label, role) = rest.split_once('.')?;
+        match role {
+            "masters" => Identity::new("master", label.strip_prefix("node-")?).ok(),
+            "workers" => Identity::new("worker", label).ok(),
+            "clients" => Identity::new("client", label).ok(),
+            _ => None,
+        }
+    }
+
     /// The file stem for its certificate and key (`master-1`, `worker-w1`, `client-ci`).
     pub fn file_stem(&self) -> String {
         match self {
@@ -172,13 +185,22 @@ impl FromStr for SubjectName {
     }
 }
 
-/// A certificate and its private key, PEM.
-#[derive(Clone, Debug)]
+/// A certificate and its private key, PEM. Its `Debug` form never shows the key.
+#[derive(Clone)]
 pub struct Issued {
     /// The certificate.
     pub cert_pem: String,
     /// The private key (PKCS#8). Keep it private.
     pub key_pem: String,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"[redacted]")
+            .finish()
+    }
 }
 
 /// The cluster CA: it signs the certificates of masters, workers and clients.
@@ -268,6 +290,19 @@ impl Ca {
         names: &[SubjectName],
         valid_for: Duration,
     ) -> Result<Issued, Error> {
+        let now = SystemTime::now();
+        // A little in the past: clocks of the cluster's machines differ.
+        self.issue_between(who, names, now - Duration::from_secs(3600), now + valid_for)
+    }
+
+    /// A certificate for `who`, also valid for `names`, from `not_before` to `not_after`.
+    pub fn issue_between(
+        &self,
+        who: &Identity,
+        names: &[SubjectName],
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<Issued, Error> {
         let key = KeyPair::generate().map_err(rcgen("generating a key"))?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
@@ -279,6 +314,17 @@ impl Ca {
                 .map_err(rcgen("naming the certificate"))?,
         )];
         for name in names {
+            if let SubjectName::Dns(d) = name {
+                if d.trim_end_matches('.').ends_with(DOMAIN) {
+                    // Only the holder's own identity may be named under the domain: another
+                    // name there (or a wildcard) would let it pass as someone else.
+                    return Err(Error::Refused(format!(
+                        "{d}: names under {DOMAIN} are identities; the certificate already \
+                         names {}",
+                        who.dns_name()
+                    )));
+                }
+            }
             sans.push(match name {
                 SubjectName::Dns(d) => SanType::DnsName(
                     d.clone()
@@ -292,7 +338,8 @@ impl Ca {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = who.usages();
         params.use_authority_key_identifier_extension = true;
-        validity(&mut params, valid_for);
+        params.not_before = not_before.into();
+        params.not_after = not_after.into();
         let cert = params
             .signed_by(&key, &self.issuer, &self.key)
             .map_err(rcgen("signing the certificate"))?;
@@ -345,6 +392,8 @@ pub fn verify(
     end.verify_is_valid_for_subject_name(&name)
         .map_err(|_| Error::NotIdentity(who.to_string()))
 }
+
+pub mod tls;
 
 #[cfg(test)]
 mod tests;

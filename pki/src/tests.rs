@@ -117,3 +117,81 @@ fn a_ca_read_back_from_its_files_issues_certificates_that_chain_to_it() {
     ));
     assert!(matches!(first_cert_der("junk", "x"), Err(Error::Pem("x"))));
 }
+
+#[test]
+fn a_certificate_says_who_holds_it() {
+    for who in [
+        Identity::Master(3),
+        worker("w-1"),
+        Identity::Client("ci".into()),
+    ] {
+        assert_eq!(Identity::from_dns_name(&who.dns_name()), Some(who.clone()));
+        let ca = Ca::init("test").unwrap();
+        let extra = [SubjectName::Ip([127, 0, 0, 1].into())];
+        let issued = ca.issue(&who, &extra, DEFAULT_VALIDITY).unwrap();
+        assert_eq!(tls::identity_of(&der(&issued.cert_pem)), Some(who.clone()));
+    }
+    for name in [
+        "node-0.masters.broadside.internal",
+        "node-x.masters.broadside.internal",
+        "w1.workers.example.org",
+        "a.b.workers.broadside.internal",
+        "masters.broadside.internal",
+        "w1.others.broadside.internal",
+    ] {
+        assert_eq!(Identity::from_dns_name(name), None, "{name}");
+    }
+}
+
+#[test]
+fn no_second_identity_under_the_domain() {
+    let ca = Ca::init("test").unwrap();
+    for extra in [
+        "*.masters.broadside.internal",
+        "node-2.masters.broadside.internal",
+    ] {
+        let names = [SubjectName::Dns(extra.into())];
+        assert!(
+            matches!(
+                ca.issue(&Identity::Master(1), &names, DEFAULT_VALIDITY),
+                Err(Error::Refused(_))
+            ),
+            "{extra}"
+        );
+    }
+}
+
+#[test]
+fn cluster_tls_material_is_checked_when_loaded() {
+    let ca = Ca::init("test").unwrap();
+    let who = Identity::Master(1);
+    let issued = ca.issue(&who, &[], DEFAULT_VALIDITY).unwrap();
+    let tls = tls::ClusterTls::from_pem(ca.cert_pem(), &issued.cert_pem, &issued.key_pem)
+        .expect("valid material");
+    assert_eq!(tls.identity(), Some(&who));
+    tls.server_config().expect("a master serves");
+    // Another CA's certificate, an expired one, a key of another certificate: refused.
+    let other = Ca::init("other").unwrap();
+    let foreign = other.issue(&who, &[], DEFAULT_VALIDITY).unwrap();
+    assert!(tls::ClusterTls::from_pem(ca.cert_pem(), &foreign.cert_pem, &foreign.key_pem).is_err());
+    let now = SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let expired = ca
+        .issue_between(&who, &[], now - 2 * day, now - day)
+        .unwrap();
+    assert!(matches!(
+        tls::ClusterTls::from_pem(ca.cert_pem(), &expired.cert_pem, &expired.key_pem),
+        Err(Error::Refused(_))
+    ));
+    assert!(tls::ClusterTls::from_pem(ca.cert_pem(), &issued.cert_pem, &foreign.key_pem).is_err());
+    // A worker has no server side; a REST configuration offers h2 and http/1.1.
+    let w = ca.issue(&worker("w1"), &[], DEFAULT_VALIDITY).unwrap();
+    let wtls = tls::ClusterTls::from_pem(ca.cert_pem(), &w.cert_pem, &w.key_pem).unwrap();
+    wtls.client_config().expect("a worker connects");
+    let rest = tls::rest_server_config(&issued.cert_pem, &issued.key_pem).unwrap();
+    assert_eq!(
+        rest.alpn_protocols,
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    );
+    assert!(tls::rest_server_config("junk", &issued.key_pem).is_err());
+}

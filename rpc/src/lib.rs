@@ -1,6 +1,6 @@
 //! Broadside's wire protocol: the tarpc services between masters ([`raft`]) and from workers to
-//! masters ([`worker`]), their message types, the shared error type, and the framed TCP
-//! transport ([`transport`]) both ride on.
+//! masters ([`worker`]), their message types, the shared error type, and the framed transport
+//! (TLS with the cluster CA, or plain TCP on loopback: [`transport`]) both ride on.
 //!
 //! This crate does no I/O beyond setting up transports; `master-node` implements the services
 //! and `worker` calls them.
@@ -48,4 +48,8 @@ pub enum CallError {
     /// The caller is fenced: its task attempt is no longer current and it must stop.
     #[error("stale attempt: {0}")]
     Stale(String),
+    /// The caller's identity may not make this call (no certificate, another member's, not a
+    /// member of the cluster).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
 }

@@ -81,5 +81,5 @@ pub trait RaftRpc {
     /// What only the leader knows, kept in its memory (the leader only).
     async fn leader_view() -> Result<LeaderState, CallError>;
     /// This node's status.
-    async fn status() -> NodeStatus;
+    async fn status() -> Result<NodeStatus, CallError>;
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use broadside_engine::protocol::AddressPolicy;
+use broadside_pki::Identity;
+use broadside_rpc::transport::{on_loopback, Security};
 
 /// Everything a worker needs to run.
 #[derive(Debug, Clone)]
@@ -23,6 +25,9 @@ pub struct WorkerConfig {
     pub allow_insecure_tls: bool,
     /// Where it runs, for operators (host name and process id by default).
     pub address: String,
+    /// How it connects to the masters: TLS with the cluster CA and its worker certificate
+    /// (which names its worker id), or plain TCP when every master is on loopback.
+    pub security: Security,
 }
 
 impl WorkerConfig {
@@ -52,6 +57,22 @@ impl WorkerConfig {
                 self.pool
             ));
         }
+        match (&self.security, self.security.identity()) {
+            (Security::Plain, _) => {
+                if let Some(far) = self.masters.iter().find(|m| !on_loopback(m)) {
+                    out.push(format!(
+                        "masters: {far} is not on loopback: connecting to it needs TLS \
+                         (--ca-cert, --cert and --key; `broadside certs` makes them)"
+                    ));
+                }
+            }
+            (Security::Tls(_), Some(Identity::Worker(_))) => {}
+            (Security::Tls(_), who) => out.push(format!(
+                "cert: the certificate is {}'s, not a worker's \
+                 (`broadside certs issue worker NAME`)",
+                who.map_or_else(|| "nobody".to_owned(), ToString::to_string)
+            )),
+        }
         if !(1..=1024).contains(&self.slots) {
             out.push(format!("slots: {} must be between 1 and 1024", self.slots));
         }
@@ -73,6 +94,7 @@ mod tests {
             policy: AddressPolicy::LoopbackOnly,
             allow_insecure_tls: false,
             address: "test".into(),
+            security: Security::Plain,
         }
     }
 
@@ -84,9 +106,25 @@ mod tests {
         c.pool = "a b".into();
         c.slots = 0;
         let problems = c.problems();
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
         assert!(problems[0].contains("\"nohost\""));
+        assert!(problems[3].contains("nohost is not on loopback"));
         c.masters.clear();
         assert!(c.problems()[0].contains("at least one"));
+    }
+
+    #[test]
+    fn plain_tcp_only_to_masters_on_loopback() {
+        let mut c = config();
+        c.masters = vec!["localhost:7001".into(), "[::1]:7002".into()];
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        c.masters.push("master-3.example:7003".into());
+        let problems = c.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("master-3.example:7003 is not on loopback")
+                && problems[0].contains("--ca-cert"),
+            "{problems:?}"
+        );
     }
 }

@@ -12,13 +12,17 @@
 //! rotation); after that it is a candidate again — a leader that was only out of reach (a
 //! healed partition) is named by the others and found again. One tarpc client is
 //! kept and dropped on any transport error (tarpc has no reconnect of its own).
+//!
+//! With TLS, a seed address must answer with any master's certificate and a leader hint with
+//! the certificate of the master it names (by node id; a hint without one is not followed): a
+//! forged hint cannot send the worker anywhere but to a master of the cluster's CA.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use broadside_rpc::transport::{self, context_with_timeout};
-use broadside_rpc::{CallError, ServiceKind, WorkerRpcClient};
+use broadside_rpc::transport::{self, context_with_timeout, Reach, Security};
+use broadside_rpc::{CallError, LeaderHint, ServiceKind, WorkerRpcClient};
 use rand::Rng;
 use tarpc::client::RpcError;
 use tarpc::context::Context;
@@ -52,12 +56,15 @@ pub enum LinkError {
 
 struct Current {
     addr: String,
+    /// Who must answer there.
+    reach: Reach,
     client: Option<WorkerRpcClient>,
 }
 
 /// The link to the leader.
 pub struct Link {
     masters: Vec<String>,
+    security: Security,
     current: tokio::sync::Mutex<Current>,
     /// Index in `masters` of the next address to try after a failure.
     next: parking_lot::Mutex<usize>,
@@ -78,13 +85,16 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    /// A link to the masters at `masters` (`host:port` of their tarpc listeners).
-    pub fn new(masters: Vec<String>) -> Link {
+    /// A link to the masters at `masters` (`host:port` of their tarpc listeners), connecting
+    /// as `security` says.
+    pub fn new(masters: Vec<String>, security: Security) -> Link {
         let first = masters.first().cloned().unwrap_or_default();
         Link {
             masters,
+            security,
             current: tokio::sync::Mutex::new(Current {
                 addr: first,
+                reach: Reach::AnyMaster,
                 client: None,
             }),
             next: parking_lot::Mutex::new(1),
@@ -130,6 +140,7 @@ impl Link {
             .copied()
             .unwrap_or(order[0]);
         current.addr = self.masters[pick].clone();
+        current.reach = Reach::AnyMaster;
         *next = (pick + 1) % len;
         current.client = None;
     }
@@ -137,21 +148,27 @@ impl Link {
     /// The client of the current address, dialled (outside the lock, within `timeout`) when
     /// there is none.
     async fn client(&self, timeout: Duration) -> Result<WorkerRpcClient, String> {
-        let addr = {
+        let (addr, reach) = {
             let current = self.current.lock().await;
             if let Some(c) = &current.client {
                 return Ok(c.clone());
             }
-            current.addr.clone()
+            (current.addr.clone(), current.reach)
         };
-        let dialled =
-            transport::connect(&addr, ServiceKind::Worker, timeout.min(DIAL_TIMEOUT)).await;
+        let dialled = transport::connect(
+            &addr,
+            ServiceKind::Worker,
+            reach,
+            &self.security,
+            timeout.min(DIAL_TIMEOUT),
+        )
+        .await;
         let mut current = self.current.lock().await;
         match dialled {
             Ok(stream) => {
                 let client = WorkerRpcClient::new(
                     tarpc::client::Config::default(),
-                    transport::framed(stream),
+                    transport::framed(stream, ServiceKind::Worker),
                 )
                 .spawn();
                 if current.addr == addr && current.client.is_none() {
@@ -170,14 +187,21 @@ impl Link {
 
     /// Follows a follower's hint (true), or moves on to the next address when there is none,
     /// it names the master just asked or the one left as unresponsive (false).
-    async fn redirect(&self, hint: Option<String>) -> bool {
+    async fn redirect(&self, hint: &LeaderHint) -> bool {
         let avoid = self.avoided();
-        let hint = hint.filter(|h| avoid.as_deref() != Some(h.as_str()));
+        // With TLS a hint is followed only with the node id it names (a real master always
+        // sends it), so that the handshake proves the master there is that node.
+        let addr = hint
+            .raft_addr
+            .clone()
+            .filter(|_| !self.security.is_tls() || hint.id.is_some())
+            .filter(|h| avoid.as_deref() != Some(h.as_str()));
         let mut current = self.current.lock().await;
-        match hint {
+        match addr {
             Some(addr) if addr != current.addr => {
-                tracing::info!(leader = %addr, "following the leader");
+                tracing::info!(leader = %addr, id = ?hint.id, "following the leader");
                 current.addr = addr;
+                current.reach = hint.id.map_or(Reach::AnyMaster, Reach::Master);
                 current.client = None;
                 true
             }
@@ -231,7 +255,7 @@ impl Link {
                     // Straight to the leader when it is known; pause otherwise (an election,
                     // or a follower still naming the unresponsive master).
                     last = format!("not the leader (leader: {:?})", hint.raft_addr);
-                    wait = !self.redirect(hint.raft_addr).await;
+                    wait = !self.redirect(&hint).await;
                 }
                 Some(Ok(Err(CallError::Unavailable(e)))) => {
                     last = format!("unavailable: {e}");
@@ -277,7 +301,6 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use broadside_rpc::LeaderHint;
     use std::sync::Mutex;
     use tokio::net::TcpListener;
 
@@ -340,7 +363,7 @@ mod tests {
     #[tokio::test]
     async fn a_leader_that_stops_answering_is_left_after_one_missed_deadline() {
         let (_listeners, addrs) = masters().await;
-        let link = Link::new(addrs.clone());
+        let link = Link::new(addrs.clone(), Security::Plain);
         // Master 0 led and is paused; master 1 already names the new leader, master 2.
         let script = [Fake::Silent, Fake::Names(2), Fake::Leads];
         let (ok, called) = call_once(&link, &addrs, &script).await;
@@ -354,7 +377,7 @@ mod tests {
     #[tokio::test]
     async fn a_slow_leader_named_again_gets_one_more_chance_then_is_avoided() {
         let (_listeners, addrs) = masters().await;
-        let link = Link::new(addrs.clone());
+        let link = Link::new(addrs.clone(), Security::Plain);
         // The followers have not noticed yet: both name the silent master 0.
         let stale = [Fake::Silent, Fake::Names(0), Fake::Names(0)];
         let (ok, called) = call_once(&link, &addrs, &stale).await;
@@ -379,7 +402,7 @@ mod tests {
     #[tokio::test]
     async fn a_leader_set_aside_is_found_again_when_the_others_keep_naming_it() {
         let (_listeners, addrs) = masters().await;
-        let link = Link::new(addrs.clone());
+        let link = Link::new(addrs.clone(), Security::Plain);
         // The worker is cut off from the leader (master 0) for two deadlines: set aside.
         let cut = [Fake::Silent, Fake::Names(0), Fake::Names(0)];
         for _ in 0..2 {
@@ -410,7 +433,10 @@ mod tests {
     const PATIENCE: Duration = Duration::from_secs(5);
 
     fn link(masters: &[&str]) -> Link {
-        Link::new(masters.iter().map(|m| m.to_string()).collect())
+        Link::new(
+            masters.iter().map(|m| m.to_string()).collect(),
+            Security::Plain,
+        )
     }
 
     #[tokio::test]
@@ -423,7 +449,12 @@ mod tests {
         }
         assert_eq!(seen, ["b", "c", "a", "b"]);
         // After a redirection the walk does not land on the address just left.
-        link.redirect(Some("c".into())).await;
+        link.redirect(&LeaderHint {
+            id: None,
+            raft_addr: Some("c".into()),
+            http_addr: None,
+        })
+        .await;
         link.drop_client().await;
         assert_ne!(link.leader_addr().await, "c");
     }
@@ -431,7 +462,12 @@ mod tests {
     #[tokio::test]
     async fn rotation_never_goes_back_to_the_unresponsive_master_while_another_is_left() {
         let link = link(&["a", "b", "c"]);
-        link.redirect(Some("c".into())).await;
+        link.redirect(&LeaderHint {
+            id: None,
+            raft_addr: Some("c".into()),
+            http_addr: None,
+        })
+        .await;
         link.set_aside("c");
         for _ in 0..6 {
             link.drop_client().await;

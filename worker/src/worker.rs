@@ -264,8 +264,13 @@ impl Shared {
     }
 }
 
-/// Reads the worker's id from `DATA/worker-id`, or makes and keeps one.
-pub fn identity(data: &std::path::Path) -> Result<String, WorkerError> {
+/// The worker's id: the name its certificate gives it (with TLS), else the one kept in
+/// `DATA/worker-id`, made on first start.
+pub fn identity(config: &WorkerConfig) -> Result<String, WorkerError> {
+    if let Some(broadside_pki::Identity::Worker(name)) = config.security.identity() {
+        return Ok(name.clone());
+    }
+    let data = &config.data;
     let file = data.join("worker-id");
     match std::fs::read_to_string(&file) {
         Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
@@ -293,13 +298,13 @@ pub fn identity(data: &std::path::Path) -> Result<String, WorkerError> {
 
 /// Runs a worker until `shutdown` is cancelled, then drains.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
-    let id = identity(&config.data)?;
+    let id = identity(&config)?;
     let deltas_dir = config.data.join("deltas");
     let cache =
         Cache::open(config.data.join("cache")).map_err(|e| WorkerError::Data(e.to_string()))?;
     let shared = Arc::new(Shared {
         id,
-        link: Link::new(config.masters.clone()),
+        link: Link::new(config.masters.clone(), config.security.clone()),
         config,
         cache,
         tasks: Mutex::new(BTreeMap::new()),

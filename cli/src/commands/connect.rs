@@ -23,6 +23,10 @@ pub struct Connection {
     /// File holding the API token (its first line).
     #[arg(long, env = "BROADSIDE_TOKEN_FILE", conflicts_with = "token")]
     pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) that `https://` masters' certificates must chain to, instead of
+    /// the system's web roots (a cluster with its own CA: `broadside certs init`).
+    #[arg(long, env = "BROADSIDE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -31,6 +35,7 @@ impl std::fmt::Debug for Connection {
             .field("masters", &self.masters)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("token_file", &self.token_file)
+            .field("ca_cert", &self.ca_cert)
             .finish()
     }
 }
@@ -38,7 +43,14 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// A client of the masters with the token, if one is given.
     pub fn client(&self) -> Result<Client, String> {
-        let client = Client::new(&self.masters);
+        let mut client = Client::new(&self.masters);
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| format!("--ca-cert: cannot read {}: {e}", path.display()))?;
+            client = client
+                .with_ca_cert(&pem)
+                .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+        }
         let token = match (&self.token, &self.token_file) {
             (Some(token), _) => Some(token.trim().to_owned()),
             (None, Some(path)) => {

@@ -167,14 +167,15 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let masters = match LocalCluster::start(MASTERS, dir.path(), Timings::default(), 64 << 20).await
-    {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: cannot start the masters: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
+    // TLS on the cluster port, as in production, from a throw-away CA.
+    let masters =
+        match LocalCluster::start_tls(MASTERS, dir.path(), Timings::default(), 64 << 20).await {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("error: cannot start the masters: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        };
     let rest: Vec<String> = masters
         .http_addrs()
         .iter()
@@ -184,6 +185,13 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
     let stop_workers = CancellationToken::new();
     let mut workers = Vec::new();
     for w in 0..WORKERS {
+        let security = match masters.worker_security(&format!("demo-{}", w + 1)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot make the workers' certificates: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        };
         let config = WorkerConfig {
             masters: masters
                 .raft_addrs()
@@ -197,6 +205,7 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
             policy: Default::default(),
             allow_insecure_tls: false,
             address: format!("demo worker {}", w + 1),
+            security,
         };
         workers.push(tokio::spawn(broadside_worker::run(
             config,
@@ -212,7 +221,8 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
         return EXIT_BAD_INPUT;
     }
     println!(
-        "broadside demo: {MASTERS} masters, {WORKERS} workers and the built-in target on loopback"
+        "broadside demo: {MASTERS} masters, {WORKERS} workers and the built-in target on loopback \
+         (cluster port: mutual TLS from a throw-away CA)"
     );
     for (i, addr) in rest.iter().enumerate() {
         println!("  master {}: http://{addr}/api/v1/cluster", i + 1);

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use broadside_engine::load::Document;
 use broadside_master::config::parse_peers;
-use broadside_master::{AuthConfig, MasterConfig, MasterFile, Timings};
+use broadside_master::{AuthConfig, MasterConfig, MasterFile, RestTlsFiles, Timings};
 use clap::Args;
+
+use super::cluster_tls::ClusterTlsArgs;
 
 /// Arguments of `broadside master`.
 #[derive(Debug, Args)]
@@ -18,7 +20,11 @@ use clap::Args;
 broadside master --id 1 --listen-raft 127.0.0.1:7001 --listen-http 127.0.0.1:8081 \\\n    \
 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data /var/lib/broadside/m1\n\n\
 A master started without --peers joins nobody by itself: add it to a running cluster with\n  \
-curl -X POST http://LEADER/api/v1/cluster/members -d '{\"id\":4,\"raft_addr\":\"HOST:PORT\"}'")]
+curl -X POST http://LEADER/api/v1/cluster/members -d '{\"id\":4,\"raft_addr\":\"HOST:PORT\"}'\n\n\
+Off loopback the cluster port needs TLS: --ca-cert ca.pem --cert master-1.pem --key\n\
+master-1.key (made by `broadside certs init` and `broadside certs issue master 1`), and the\n\
+REST API --tls-cert and --tls-key (that certificate, if issued with --dns/--ip for the names\n\
+clients use, or any other).")]
 pub struct MasterArgs {
     /// YAML file with any of these settings (keys as the flags: `listen-raft: ...`).
     #[arg(long, env = "BROADSIDE_CONFIG")]
@@ -99,6 +105,16 @@ pub struct MasterArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// The REST API's certificate (PEM chain): the API is served over HTTPS (HTTP/2 and
+    /// HTTP/1.1). Reloaded when the file changes or on SIGHUP. Required when --listen-http is
+    /// not on loopback.
+    #[arg(long, env = "BROADSIDE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The REST certificate's private key (PEM).
+    #[arg(long, env = "BROADSIDE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster_tls: ClusterTlsArgs,
 }
 
 /// Reads the configuration file, if any, with located errors.
@@ -130,6 +146,18 @@ pub fn resolve(args: MasterArgs) -> Result<MasterConfig, String> {
     let peers = match args.peers.or(file.peers) {
         Some(p) => parse_peers(&p).map_err(|e| format!("--peers: {e}"))?,
         None => Default::default(),
+    };
+    let cluster_tls = args
+        .cluster_tls
+        .or(file.ca_cert, file.cert, file.key)
+        .security()?;
+    let rest_tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
+        (Some(cert), Some(key)) => Some(RestTlsFiles { cert, key }),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".to_owned()),
     };
     let d = Timings::default();
     let timings = Timings {
@@ -196,6 +224,8 @@ pub fn resolve(args: MasterArgs) -> Result<MasterConfig, String> {
                 args.cors_origins
             },
         },
+        rest_tls,
+        cluster_tls,
     };
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)
@@ -210,6 +240,7 @@ pub async fn execute(args: MasterArgs) -> u8 {
             return super::EXIT_BAD_INPUT;
         }
     };
+    let (https, mutual) = (config.rest_tls.is_some(), config.cluster_tls.is_tls());
     let handle = match broadside_master::start(config).await {
         Ok(h) => h,
         Err(e) => {
@@ -218,10 +249,16 @@ pub async fn execute(args: MasterArgs) -> u8 {
         }
     };
     println!(
-        "broadside master {} serving REST on http://{} and tarpc on {}",
+        "broadside master {} serving REST on {}://{} and the cluster port on {} ({})",
         handle.node().id(),
+        if https { "https" } else { "http" },
         handle.http_addr(),
-        handle.raft_addr()
+        handle.raft_addr(),
+        if mutual {
+            "mutual TLS"
+        } else {
+            "plain TCP, loopback only"
+        }
     );
     super::shutdown_signal().await;
     handle.shutdown().await;

@@ -2,6 +2,7 @@
 
 mod access;
 mod certs;
+mod cluster_tls;
 mod connect;
 mod demo;
 mod inspect;

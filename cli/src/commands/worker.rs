@@ -9,6 +9,8 @@ use broadside_engine::load::Document;
 use broadside_engine::protocol::AddressPolicy;
 use broadside_worker::WorkerConfig;
 use clap::Args;
+
+use super::cluster_tls::ClusterTlsArgs;
 use serde::Deserialize;
 
 /// Arguments of `broadside worker`.
@@ -18,7 +20,9 @@ broadside worker --masters 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 --pool d
 --slots 1 --data /var/lib/broadside/w1\n\n\
 The masters are their tarpc addresses (--listen-raft); any of them leads the worker to the\n\
 leader. On SIGTERM or Ctrl-C the worker drains: its tasks are handed back and resume on\n\
-other workers at once.")]
+other workers at once. Masters off loopback need TLS: --ca-cert ca.pem --cert worker-w1.pem\n\
+--key worker-w1.key (`broadside certs issue worker w1`); the certificate's name is the\n\
+worker's id.")]
 pub struct WorkerArgs {
     /// YAML file with any of these settings (keys as the flags: `masters: ...`).
     #[arg(long, env = "BROADSIDE_CONFIG")]
@@ -45,6 +49,8 @@ pub struct WorkerArgs {
     /// Honour `http.tls_insecure` in simulations (certificate checks off); refused otherwise.
     #[arg(long, env = "BROADSIDE_ALLOW_INSECURE_TLS")]
     pub allow_insecure_tls: bool,
+    #[command(flatten)]
+    pub cluster_tls: ClusterTlsArgs,
 }
 
 /// The configuration file's keys.
@@ -65,6 +71,12 @@ struct WorkerFile {
     allow_remote_targets: Option<bool>,
     #[serde(default)]
     allow_insecure_tls: Option<bool>,
+    #[serde(default)]
+    ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    cert: Option<PathBuf>,
+    #[serde(default)]
+    key: Option<PathBuf>,
 }
 
 fn read_file(path: &std::path::Path) -> Result<WorkerFile, String> {
@@ -96,6 +108,10 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
         .masters
         .or(file.masters)
         .ok_or("--masters is required (flag, environment or config file)")?;
+    let security = args
+        .cluster_tls
+        .or(file.ca_cert, file.cert, file.key)
+        .security()?;
     let config = WorkerConfig {
         masters: masters
             .split(',')
@@ -123,6 +139,7 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
                 .unwrap_or_else(|_| "localhost".into()),
             std::process::id()
         ),
+        security,
     };
     let problems = config.problems();
     if !problems.is_empty() {

@@ -45,10 +45,13 @@ async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
             let status = if *id == node.id() {
                 Some(me)
             } else if probe {
-                tokio::time::timeout(Duration::from_secs(1), node.peer_status(&member.raft_addr))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
+                tokio::time::timeout(
+                    Duration::from_secs(1),
+                    node.peer_status(*id, &member.raft_addr),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok)
             } else {
                 None
             };
@@ -116,10 +119,17 @@ async fn add_member(
             Error::BadRequest("id must be at least 1 and raft_addr host:port".into()).into(),
         );
     }
+    if !node.config.cluster_tls.is_tls() && !broadside_rpc::transport::on_loopback(&raft_addr) {
+        return Err(Error::BadRequest(format!(
+            "raft_addr {raft_addr} is not on loopback and this cluster's port is plain TCP: \
+             masters off loopback need TLS (--ca-cert, --cert and --key)"
+        ))
+        .into());
+    }
     if node.members().contains_key(&id) {
         return Err(Error::Conflict(format!("node {id} is already a member")).into());
     }
-    let status = node.peer_status(&raft_addr).await.map_err(|e| {
+    let status = node.peer_status(id, &raft_addr).await.map_err(|e| {
         Error::BadRequest(format!("the new master did not answer at {raft_addr}: {e}"))
     })?;
     if status.id != id {

@@ -23,6 +23,7 @@ mod problem;
 mod projects;
 mod results;
 mod serve;
+mod tls;
 mod workers;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use problem::Problem;
 pub(crate) use serve::serve;
+pub(crate) use tls::RestTls;
+pub use tls::RestTlsFiles;
 
 use crate::app::App;
 use crate::error::Error;

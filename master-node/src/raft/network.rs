@@ -78,7 +78,7 @@ impl PeerLink {
         let payload = Payload(payload);
         let reply = self
             .peers
-            .call(&self.addr, timeout, |client, ctx| async move {
+            .call(self.target, &self.addr, timeout, |client, ctx| async move {
                 match action {
                     RPCTypes::AppendEntries => client.append_entries(ctx, payload).await,
                     RPCTypes::Vote => client.vote(ctx, payload).await,
@@ -103,7 +103,7 @@ impl PeerLink {
                     timeout,
                 }))
             }
-            Err(e @ PeerError::Network { .. }) => {
+            Err(e @ (PeerError::Network { .. } | PeerError::Refused { .. })) => {
                 return Err(RPCError::Network(NetworkError::new(&e)))
             }
         };

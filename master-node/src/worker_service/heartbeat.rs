@@ -119,9 +119,12 @@ pub(crate) struct EndedVerdict {
 /// * An attempt that ended on record (reassigned, stopped with its job, completed): folded
 ///   against its own watermark, into the job's results only.
 /// * A later attempt than the replica knows, or a claim it has not applied: nothing yet.
+/// * An attempt of another worker than `worker` (the caller): nothing, ever — a worker
+///   reports only its own measurements.
 /// * An earlier or finished attempt with no record (claimed before records were kept): it can
 ///   never be folded; forget.
 pub(crate) fn judge_ended(
+    worker: &str,
     reported: TaskRef,
     task: Option<&Task>,
     attempt: Option<&AttemptRecord>,
@@ -133,6 +136,11 @@ pub(crate) fn judge_ended(
         };
     };
     let current = task.attempt == reported.attempt;
+    if attempt.is_some_and(|a| a.worker_id != worker)
+        || (current && task.worker_id.as_deref().is_some_and(|w| w != worker))
+    {
+        return EndedVerdict::default();
+    }
     if current && task.state != TaskState::Pending && !task.state.is_terminal() {
         return EndedVerdict {
             fold_above: Some(task.last_seq.unwrap_or(0)),
@@ -327,7 +335,7 @@ mod tests {
     #[test]
     fn an_ended_attempt_is_folded_against_its_own_watermark() {
         let later = task(2, Some("w2"), TaskState::Running);
-        let v = judge_ended(reported(1), Some(&later), Some(&ended(1, 7)));
+        let v = judge_ended(ME, reported(1), Some(&later), Some(&ended(1, 7)));
         assert_eq!(
             v,
             EndedVerdict {
@@ -337,14 +345,14 @@ mod tests {
         );
         // Stopped with its job: the same.
         let done = task(1, Some(ME), TaskState::Aborted);
-        let v = judge_ended(reported(1), Some(&done), Some(&ended(1, 3)));
+        let v = judge_ended(ME, reported(1), Some(&done), Some(&ended(1, 3)));
         assert_eq!(v.fold_above, Some(3));
     }
 
     #[test]
     fn an_attempt_stopped_by_its_worker_before_its_reassignment_is_folded_as_current() {
         let mine = task(1, Some(ME), TaskState::Running);
-        let v = judge_ended(reported(1), Some(&mine), None);
+        let v = judge_ended(ME, reported(1), Some(&mine), None);
         assert_eq!(
             v,
             EndedVerdict {
@@ -356,17 +364,31 @@ mod tests {
 
     #[test]
     fn an_ended_attempt_of_a_deleted_job_or_without_record_is_forgotten() {
-        assert!(judge_ended(reported(1), None, None).forget);
+        assert!(judge_ended(ME, reported(1), None, None).forget);
         let later = task(2, Some("w2"), TaskState::Running);
-        assert!(judge_ended(reported(1), Some(&later), None).forget);
+        assert!(judge_ended(ME, reported(1), Some(&later), None).forget);
         // A replica that has not applied the attempt yet says nothing.
         let unclaimed = task(1, None, TaskState::Pending);
         assert_eq!(
-            judge_ended(reported(1), Some(&unclaimed), None),
+            judge_ended(ME, reported(1), Some(&unclaimed), None),
             EndedVerdict::default()
         );
         assert_eq!(
-            judge_ended(reported(3), Some(&later), None),
+            judge_ended(ME, reported(3), Some(&later), None),
+            EndedVerdict::default()
+        );
+    }
+
+    #[test]
+    fn another_workers_ended_attempt_is_never_folded() {
+        let theirs = task(1, Some("w2"), TaskState::Running);
+        assert_eq!(
+            judge_ended(ME, reported(1), Some(&theirs), None),
+            EndedVerdict::default()
+        );
+        let later = task(2, Some(ME), TaskState::Running);
+        assert_eq!(
+            judge_ended("w9", reported(1), Some(&later), Some(&ended(1, 7))),
             EndedVerdict::default()
         );
     }

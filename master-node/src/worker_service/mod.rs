@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broadside_raft_store::model::{AttemptRecord, Job, SplitMode, Task, TaskOutcome, WorkerState};
-use broadside_raft_store::{Command, ProgressDelta, Response, Sha256, StoreReader};
+use broadside_raft_store::{all_pages, Command, ProgressDelta, Response, Sha256, StoreReader};
+use broadside_rpc::transport::Caller;
 use broadside_rpc::worker::{
     Ack, Assignment, Chunk, Completion, Delta, Digest, FileRef, Heartbeat, HeartbeatReply, Order,
     Outcome, PullRequest, Registered, Split, TaskRef, TaskSecrets, WorkerInfo, MAX_DELTA_BYTES,
@@ -25,6 +26,7 @@ use tarpc::context::Context;
 
 use self::heartbeat::{judge, judge_ended, Stored};
 use crate::app::App;
+use crate::callers;
 use crate::error::{Error, Result};
 use crate::node::now_ms;
 use crate::scheduler::core::{pick, AttemptRef};
@@ -41,6 +43,8 @@ const COMPLETE_WAIT: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub(crate) struct WorkerServer {
     pub(crate) app: Arc<App>,
+    /// Who is calling (every call is checked against the worker it is made as).
+    pub(crate) caller: Caller,
 }
 
 /// Refuses a report carrying a delta above [`MAX_DELTA_BYTES`]: it could never be committed.
@@ -379,7 +383,7 @@ impl WorkerServer {
         // nothing about them renews anything.
         for (report, (task, attempt)) in heartbeat.ended.into_iter().zip(ended) {
             let t = report.task;
-            let verdict = judge_ended(t, task.as_ref(), attempt.as_ref());
+            let verdict = judge_ended(&worker, t, task.as_ref(), attempt.as_ref());
             if let Some(last) = verdict.fold_above {
                 self.queue_above(&t, report.deltas, last);
                 acks.push(Ack {
@@ -413,6 +417,7 @@ impl WorkerServer {
                 t.job_id, t.task, t.attempt
             )));
         }
+        owned(stored.as_ref(), t, &completion.worker_id)?;
         check_sizes(completion.deltas.iter().map(|d| (&t, d)))?;
         // Final deltas first, so that the result and the series agree. A batch being committed
         // concurrently may hold some of them: wait until the watermark covers the last one.
@@ -458,6 +463,7 @@ impl WorkerServer {
 
     async fn hand_back(self, worker_id: String, task: TaskRef, elapsed_ms: u64) -> Result<()> {
         self.app.ensure_leader()?;
+        owned(self.task(task).await?.as_ref(), task, &worker_id)?;
         self.app.office.heard_from(&worker_id);
         self.app.office.reassigned(task.job_id);
         self.app
@@ -477,8 +483,22 @@ impl WorkerServer {
     /// them yet (a lagging follower, a leader just elected): `Unavailable`, ask again.
     async fn fetch_chunk(self, sha256: Digest, index: u32) -> Result<Chunk> {
         let sha = Sha256(sha256.0);
+        let caller = match &self.caller {
+            Caller::Verified(Some(broadside_pki::Identity::Worker(name))) => Some(name.clone()),
+            _ => None,
+        };
         self.app
             .chunk_read(move |reader| {
+                if let Some(worker) = &caller {
+                    if !pinned_for(reader, worker, &sha)? {
+                        // This replica may not have applied the assignment yet: a worker may
+                        // ask again, another master may know it.
+                        return Err(Error::Unavailable(format!(
+                            "no task of worker {worker} pins blob {sha} (as far as this \
+                             master knows)"
+                        )));
+                    }
+                }
                 let blob = reader.blob(&sha)?.filter(|b| b.complete).ok_or_else(|| {
                     Error::Unavailable(format!("blob {sha} is not (yet) complete on this master"))
                 })?;
@@ -494,13 +514,43 @@ impl WorkerServer {
     }
 }
 
+/// Refuses a call about attempt `t` from another worker than the one that claimed it.
+fn owned(stored: Option<&Task>, t: TaskRef, worker: &str) -> Result<()> {
+    match stored {
+        Some(s) if s.attempt == t.attempt && s.worker_id.as_deref() != Some(worker) => {
+            Err(Error::Forbidden(format!(
+                "task {}/{} attempt {} is not worker {worker}'s",
+                t.job_id, t.task, t.attempt
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether worker `worker` holds a task of an active job that pinned blob `sha`: a worker
+/// authenticated by its certificate fetches only the files its own tasks need.
+fn pinned_for(reader: &StoreReader, worker: &str, sha: &Sha256) -> Result<bool> {
+    for job in all_pages(|page| reader.active_jobs(page))? {
+        if !job.files.iter().any(|f| f.sha256 == *sha) {
+            continue;
+        }
+        let tasks = all_pages(|page| reader.list_tasks(job.id, page))?;
+        if tasks.iter().any(|t| t.worker_id.as_deref() == Some(worker)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The tarpc service: each call answered with the master's error mapped onto the wire once.
 impl WorkerRpc for WorkerServer {
     async fn register(self, _: Context, info: WorkerInfo) -> Result<Registered, CallError> {
+        callers::worker(&self.caller, &info.worker_id)?;
         Ok(WorkerServer::register(self, info).await?)
     }
 
     async fn pull(self, _: Context, request: PullRequest) -> Result<Option<Assignment>, CallError> {
+        callers::worker(&self.caller, &request.worker_id)?;
         Ok(WorkerServer::pull(self, request).await?)
     }
 
@@ -509,10 +559,12 @@ impl WorkerRpc for WorkerServer {
         _: Context,
         heartbeat: Heartbeat,
     ) -> Result<HeartbeatReply, CallError> {
+        callers::worker(&self.caller, &heartbeat.worker_id)?;
         Ok(WorkerServer::heartbeat(self, heartbeat).await?)
     }
 
     async fn complete(self, _: Context, completion: Completion) -> Result<(), CallError> {
+        callers::worker(&self.caller, &completion.worker_id)?;
         Ok(WorkerServer::complete(self, completion).await?)
     }
 
@@ -523,10 +575,12 @@ impl WorkerRpc for WorkerServer {
         task: TaskRef,
         elapsed_ms: u64,
     ) -> Result<(), CallError> {
+        callers::worker(&self.caller, &worker_id)?;
         Ok(WorkerServer::hand_back(self, worker_id, task, elapsed_ms).await?)
     }
 
     async fn fetch_chunk(self, _: Context, sha256: Digest, index: u32) -> Result<Chunk, CallError> {
+        callers::any_worker(&self.caller)?;
         Ok(WorkerServer::fetch_chunk(self, sha256, index).await?)
     }
 }
