@@ -61,8 +61,16 @@ fn args() -> Args {
 }
 
 /// One request to one master, with the writers' deadline; `None` when it did not answer.
-async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, Bytes)> {
-    let client = Client::new([addr.to_string()]).with_timeout(WRITE_TIMEOUT);
+async fn request(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, Bytes)> {
+    let client = Client::new([addr.to_string()])
+        .with_token(token)
+        .with_timeout(WRITE_TIMEOUT);
     let headers = [("content-type", "application/json")];
     let body = Bytes::from(body.to_owned());
     let reply = client.send(method, path, &headers, body).await.ok()?;
@@ -83,6 +91,8 @@ struct Load {
     targets: Mutex<Vec<SocketAddr>>,
     /// `(sent, acknowledged)` instants of acknowledged writes, and their names.
     acked: Mutex<Vec<(Instant, Instant, String)>>,
+    /// The cluster's admin token.
+    token: Mutex<String>,
     attempted: AtomicU64,
     failed: AtomicU64,
     stop: AtomicBool,
@@ -98,7 +108,8 @@ async fn writer(load: Arc<Load>, index: usize) {
         load.attempted.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
         let body = format!("{{\"name\":\"{name}\"}}");
-        match request(target, "POST", "/api/v1/projects", &body).await {
+        let token = load.token.lock().clone();
+        match request(target, &token, "POST", "/api/v1/projects", &body).await {
             Some((201, _)) => load.acked.lock().push((sent, Instant::now(), name)),
             _ => {
                 load.failed.fetch_add(1, Ordering::Relaxed);
@@ -130,6 +141,7 @@ async fn run(args: &Args, tls: bool) -> Outcome {
     cluster.leader().await;
 
     let load = Arc::new(Load::default());
+    *load.token.lock() = cluster.admin_token().to_owned();
     *load.targets.lock() = all.clone();
     let writers: Vec<_> = (0..args.writers)
         .map(|i| tokio::spawn(writer(load.clone(), i)))
@@ -198,7 +210,7 @@ async fn run(args: &Args, tls: bool) -> Outcome {
                 Some(c) => format!("/api/v1/projects?limit=1000&consistent=true&after={c}"),
                 None => "/api/v1/projects?limit=1000&consistent=true".to_owned(),
             };
-            let (status, body) = request(*addr, "GET", &path, "")
+            let (status, body) = request(*addr, cluster.admin_token(), "GET", &path, "")
                 .await
                 .expect("list projects");
             assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));

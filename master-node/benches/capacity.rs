@@ -81,9 +81,16 @@ fn args() -> Args {
     args
 }
 
-/// One request to a master's REST API.
-async fn rest(addr: SocketAddr, method: &str, path: &str, body: impl Into<Bytes>) -> (u16, Bytes) {
+/// One request to a master's REST API, with the cluster's admin token.
+async fn rest(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: impl Into<Bytes>,
+) -> (u16, Bytes) {
     let reply = Client::new([addr.to_string()])
+        .with_token(token)
         .send(method, path, &[("content-type", "application/json")], body)
         .await
         .expect("the master answers");
@@ -331,15 +338,23 @@ async fn step(workers: usize, seconds: u64, tls: bool) -> Step {
     let leader = cluster.leader().await;
     let http = leader.http_addr();
     let raft = leader.raft_addr();
+    let token = cluster.cluster.admin_token();
     assert_eq!(
-        rest(http, "POST", "/api/v1/projects", r#"{"name":"bench"}"#)
-            .await
-            .0,
+        rest(
+            http,
+            token,
+            "POST",
+            "/api/v1/projects",
+            r#"{"name":"bench"}"#
+        )
+        .await
+        .0,
         201
     );
     assert_eq!(
         rest(
             http,
+            token,
             "PUT",
             "/api/v1/projects/bench/files/sim.yaml",
             SIMULATION
@@ -351,7 +366,7 @@ async fn step(workers: usize, seconds: u64, tls: bool) -> Step {
     let submit = format!(
         r#"{{"simulation":"sim.yaml","parallelism":{workers},"start":{{"timeout":"5m"}}}}"#
     );
-    let (status, body) = rest(http, "POST", "/api/v1/projects/bench/jobs", submit).await;
+    let (status, body) = rest(http, token, "POST", "/api/v1/projects/bench/jobs", submit).await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
 
     let heartbeat = Timings::default().worker_heartbeat;
