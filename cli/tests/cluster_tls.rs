@@ -58,6 +58,19 @@ async fn dial(
     .map_err(|e| vec![("connect", format!("transport: {e}"))])
 }
 
+/// A worker-service client on a connection to `addr` as `security`.
+async fn worker_client(
+    addr: &str,
+    security: &Security,
+) -> Result<WorkerRpcClient, Vec<(&'static str, String)>> {
+    let stream = dial(addr, ServiceKind::Worker, security).await?;
+    Ok(WorkerRpcClient::new(
+        tarpc::client::Config::default(),
+        transport::framed(stream, ServiceKind::Worker),
+    )
+    .spawn())
+}
+
 /// Every master↔master call a stranger could use, each with the error it got: a transport
 /// failure (`Err(transport: …)`) or the refusal.
 async fn raft_calls(addr: &str, security: &Security) -> Vec<(&'static str, String)> {
@@ -114,15 +127,10 @@ async fn worker_calls(
     security: &Security,
     worker_id: &str,
 ) -> Vec<(&'static str, String)> {
-    let stream = match dial(addr, ServiceKind::Worker, security).await {
-        Ok(s) => s,
+    let c = match worker_client(addr, security).await {
+        Ok(c) => c,
         Err(failed) => return failed,
     };
-    let c = WorkerRpcClient::new(
-        tarpc::client::Config::default(),
-        transport::framed(stream, ServiceKind::Worker),
-    )
-    .spawn();
     let info = WorkerInfo {
         worker_id: worker_id.to_owned(),
         pool: "default".into(),
@@ -270,12 +278,7 @@ async fn the_cluster_port_refuses_strangers_and_accepts_a_master_once_added() {
         task: 0,
         attempt: 1,
     };
-    let stream = dial(&addr, ServiceKind::Worker, &worker).await.unwrap();
-    let c = WorkerRpcClient::new(
-        tarpc::client::Config::default(),
-        transport::framed(stream, ServiceKind::Worker),
-    )
-    .spawn();
+    let c = worker_client(&addr, &worker).await.unwrap();
     let handed = c
         .hand_back(ctx(), "w9".into(), w1_attempt, 1000)
         .await

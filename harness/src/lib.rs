@@ -220,9 +220,7 @@ impl Cluster {
     /// [`Cluster::start`], every master also given `flags` (e.g. `-v` for debug logs).
     pub fn start_with_flags(binary: &Path, n: u64, timings: &Timings, flags: &[&str]) -> Cluster {
         let mut cluster = Self::prepare(binary, n, timings, flags);
-        for i in 0..cluster.masters.len() {
-            cluster.masters[i].spawn(&cluster.binary);
-        }
+        cluster.spawn_masters();
         cluster
     }
 
@@ -234,9 +232,7 @@ impl Cluster {
         for m in &mut cluster.masters {
             strip_identity_flags(&mut m.args);
         }
-        for i in 0..cluster.masters.len() {
-            cluster.masters[i].spawn(&cluster.binary);
-        }
+        cluster.spawn_masters();
         cluster
     }
 
@@ -259,10 +255,15 @@ impl Cluster {
                 stem.with_extension("key").display().to_string(),
             ]);
         }
-        for i in 0..cluster.masters.len() {
-            cluster.masters[i].spawn(&cluster.binary);
-        }
+        cluster.spawn_masters();
         cluster
+    }
+
+    /// Starts every master process.
+    fn spawn_masters(&mut self) {
+        for m in &mut self.masters {
+            m.spawn(&self.binary);
+        }
     }
 
     /// [`Cluster::start`], with a fault-injecting [`Proxy`] on every master→master link (and
@@ -284,9 +285,7 @@ impl Cluster {
             let map = cluster.dial_map(Peer::Master(i), &mut spare).await;
             cluster.masters[i as usize - 1].env = map;
         }
-        for i in 0..cluster.masters.len() {
-            cluster.masters[i].spawn(&cluster.binary);
-        }
+        cluster.spawn_masters();
         cluster
     }
 

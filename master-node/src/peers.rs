@@ -1,8 +1,8 @@
-//! Connections to other masters: one lazily dialled tarpc client per master (node id and
-//! address), dropped and redialled after a transport error (tarpc never reconnects by
-//! itself), with a jittered backoff between failed dials so that an unreachable peer is not
-//! hammered. With TLS a connection reaches only the master whose certificate names that node
-//! id.
+//! Connections to other masters: one lazily dialled tarpc client per address, dropped and
+//! redialled after a transport error (tarpc never reconnects by itself), with a jittered
+//! backoff between failed dials so that an unreachable peer is not hammered. A client serves
+//! the node id it was dialled for: with TLS the connection reaches only the master whose
+//! certificate names that id, and a call for another id at the same address redials.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -39,7 +39,8 @@ pub(crate) enum PeerError {
 
 #[derive(Default)]
 struct Slot {
-    client: Option<RaftRpcClient>,
+    /// The client, and the node id it was dialled for.
+    client: Option<(u64, RaftRpcClient)>,
     failures: u32,
     retry_at: Option<Instant>,
     /// Calls in a row that got no answer before their deadline.
@@ -50,13 +51,10 @@ struct Slot {
 /// paused or cut off, the socket still up) and is redialled.
 const TIMEOUTS_BEFORE_REDIAL: u32 = 3;
 
-/// A master: node id and tarpc address.
-type Key = (u64, String);
-
 /// The client pool.
 pub(crate) struct Peers {
     security: Security,
-    slots: Mutex<HashMap<Key, Slot>>,
+    slots: Mutex<HashMap<String, Slot>>,
 }
 
 impl Peers {
@@ -70,11 +68,10 @@ impl Peers {
 
     /// A connected client for master `id` at `addr`, dialling it when there is none.
     async fn client(&self, id: u64, addr: &str) -> Result<RaftRpcClient, PeerError> {
-        let key = (id, addr.to_owned());
         {
             let slots = self.slots.lock();
-            if let Some(slot) = slots.get(&key) {
-                if let Some(client) = &slot.client {
+            if let Some(slot) = slots.get(addr) {
+                if let Some((_, client)) = slot.client.as_ref().filter(|(n, _)| *n == id) {
                     return Ok(client.clone());
                 }
                 if slot.retry_at.is_some_and(|t| Instant::now() < t) {
@@ -94,7 +91,7 @@ impl Peers {
         )
         .await;
         let mut slots = self.slots.lock();
-        let slot = slots.entry(key).or_default();
+        let slot = slots.entry(addr.to_owned()).or_default();
         match dialled {
             Ok(stream) => {
                 let client = RaftRpcClient::new(
@@ -102,7 +99,7 @@ impl Peers {
                     transport::framed(stream, ServiceKind::Raft),
                 )
                 .spawn();
-                slot.client = Some(client.clone());
+                slot.client = Some((id, client.clone()));
                 slot.failures = 0;
                 slot.retry_at = None;
                 Ok(client)
@@ -121,9 +118,9 @@ impl Peers {
         }
     }
 
-    /// Forgets the client of `key` so that the next call redials.
-    fn reset(&self, key: &Key) {
-        if let Some(slot) = self.slots.lock().get_mut(key) {
+    /// Forgets the client of `addr` so that the next call redials.
+    fn reset(&self, addr: &str) {
+        if let Some(slot) = self.slots.lock().get_mut(addr) {
             slot.client = None;
             slot.timeouts = 0;
         }
@@ -142,7 +139,6 @@ impl Peers {
         Fut: Future<Output = Result<R, RpcError>>,
     {
         let client = self.client(id, addr).await?;
-        let key = (id, addr.to_owned());
         let call = f(client, context_with_timeout(timeout));
         let outcome = match tokio::time::timeout(timeout, call).await {
             Ok(outcome) => outcome,
@@ -150,19 +146,19 @@ impl Peers {
         };
         match outcome {
             Ok(r) => {
-                if let Some(slot) = self.slots.lock().get_mut(&key) {
+                if let Some(slot) = self.slots.lock().get_mut(addr) {
                     slot.timeouts = 0;
                 }
                 Ok(r)
             }
             Err(RpcError::DeadlineExceeded) => {
-                let half_open = self.slots.lock().get_mut(&key).is_some_and(|slot| {
+                let half_open = self.slots.lock().get_mut(addr).is_some_and(|slot| {
                     slot.timeouts += 1;
                     slot.timeouts >= TIMEOUTS_BEFORE_REDIAL
                 });
                 if half_open {
                     tracing::debug!(%addr, "no answer {TIMEOUTS_BEFORE_REDIAL} times in a row; redialling");
-                    self.reset(&key);
+                    self.reset(addr);
                 }
                 Err(PeerError::Timeout {
                     addr: addr.to_owned(),
@@ -170,7 +166,7 @@ impl Peers {
                 })
             }
             Err(e @ (RpcError::Shutdown | RpcError::Channel(_))) => {
-                self.reset(&key);
+                self.reset(addr);
                 Err(PeerError::Unreachable {
                     addr: addr.to_owned(),
                     detail: e.to_string(),
