@@ -33,7 +33,7 @@ pub use live::{EndEvent, JobResult, LiveTask, LogEvent, LogsQuery, ProgressEvent
 pub use page::{Page, PageQuery};
 pub use problem::{LeaderView, LocatedProblem, Problem};
 pub use projects::{NewProject, Project};
-pub use workers::{Worker, WorkerState};
+pub use workers::{CreatedJoinToken, JoinTokenInfo, NewJoinToken, Worker, WorkerState};
 
 /// The path prefix of every API route.
 pub const PREFIX: &str = "/api/v1";

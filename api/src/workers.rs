@@ -74,3 +74,60 @@ pub struct Worker {
     /// Milliseconds since the leader last heard from it (`null`: unknown to this master).
     pub last_heartbeat_age_ms: Option<u64>,
 }
+
+/// A join token as the API shows it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JoinTokenInfo {
+    /// Public id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The pool its workers serve.
+    pub pool: String,
+    /// Name of the API token that created it.
+    pub created_by: String,
+    /// When it was created (Unix milliseconds).
+    pub created_at_ms: u64,
+    /// After this instant no worker joins with it, if it expires.
+    pub expires_at_ms: Option<u64>,
+    /// When it was revoked (with every worker identity it gave), if it was.
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// The body of `POST /join-tokens`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewJoinToken {
+    /// A name for people (1 to 128 characters).
+    pub name: String,
+    /// The pool the workers that join with it serve.
+    pub pool: String,
+    /// How long workers may join with it, e.g. `"24h"` (none: until revoked). Workers that
+    /// joined keep their identity after it expires.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::optional"
+    )]
+    #[schema(value_type = Option<String>, example = "24h")]
+    pub expires_in: Option<std::time::Duration>,
+}
+
+/// A join token just created: the only time its secret is shown (its `Debug` form does not).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedJoinToken {
+    /// The join token.
+    pub join_token: JoinTokenInfo,
+    /// The token string (`bsj_…`) to give `broadside worker --join-token`: keep it, it is not
+    /// shown again.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedJoinToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedJoinToken")
+            .field("join_token", &self.join_token)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}

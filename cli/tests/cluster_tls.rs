@@ -3,16 +3,19 @@
 //! expired certificate, a worker's, a client's or no certificate on the master↔master
 //! service, a valid certificate of a master that is not a member, and a worker acting as
 //! another worker all fail to vote, append, propose, register or fetch. A non-member master is accepted once
-//! an admin adds it, and the cluster keeps running jobs meanwhile.
+//! an admin adds it, and the cluster keeps running jobs meanwhile. A worker joins with a join
+//! token; its id is then its alone, and revoking the token stops its task through the lease
+//! and resumes it elsewhere without overlap.
 
 mod common;
 
 use std::time::{Duration, SystemTime};
 
+use broadside_client::api::{NewJoinToken, TaskState};
 use broadside_harness::{Cluster, Timings};
 use broadside_pki::tls::ClusterTls;
 use broadside_pki::{Ca, Identity, DEFAULT_VALIDITY};
-use broadside_rpc::transport::{self, context_with_timeout, Reach, Security};
+use broadside_rpc::transport::{self, context_with_timeout, Credential, Reach, Security};
 use broadside_rpc::worker::{Completion, Digest, Outcome, TaskRef, WorkerInfo};
 use broadside_rpc::{CallError, Payload, RaftRpcClient, ServiceKind, WorkerRpcClient};
 use common::*;
@@ -121,6 +124,19 @@ async fn raft_calls(addr: &str, security: &Security) -> Vec<(&'static str, Strin
     ]
 }
 
+/// What worker `worker_id` of `pool` registers with.
+fn info(worker_id: &str, pool: &str) -> WorkerInfo {
+    WorkerInfo {
+        worker_id: worker_id.to_owned(),
+        pool: pool.to_owned(),
+        labels: vec![],
+        slots: 1,
+        version: "test".into(),
+        address: "test".into(),
+        running: vec![],
+    }
+}
+
 /// Registration as `worker_id` and a chunk fetch, each with the error it got.
 async fn worker_calls(
     addr: &str,
@@ -131,16 +147,7 @@ async fn worker_calls(
         Ok(c) => c,
         Err(failed) => return failed,
     };
-    let info = WorkerInfo {
-        worker_id: worker_id.to_owned(),
-        pool: "default".into(),
-        labels: vec![],
-        slots: 1,
-        version: "test".into(),
-        address: "test".into(),
-        running: vec![],
-    };
-    let register = match c.register(ctx(), info).await {
+    let register = match c.register(ctx(), info(worker_id, "default")).await {
         Err(e) => format!("transport: {e}"),
         Ok(Err(e)) => format!("refused: {e}"),
         Ok(Ok(_)) => "ACCEPTED: registered".into(),
@@ -222,12 +229,17 @@ async fn the_cluster_port_refuses_strangers_and_accepts_a_master_once_added() {
     ] {
         assert_all(&raft_calls(&addr, security).await, what, cut_off);
     }
-    for (what, security) in [
-        ("no certificate", &anonymous),
-        ("a master's certificate", &stranger),
-    ] {
-        assert_all(&worker_calls(&addr, security, "w9").await, what, cut_off);
-    }
+    assert_all(
+        &worker_calls(&addr, &stranger, "w9").await,
+        "a master's certificate",
+        cut_off,
+    );
+    // Without a certificate, the worker service stays open for a join only.
+    assert_all(
+        &worker_calls(&addr, &anonymous, "w9").await,
+        "no certificate",
+        forbidden,
+    );
     // A valid master certificate of a non-member: refused by every call, by name.
     let calls = raft_calls(&addr, &stranger).await;
     assert_all(&calls, "a non-member master's certificate", forbidden);
@@ -316,6 +328,283 @@ async fn the_cluster_port_refuses_strangers_and_accepts_a_master_once_added() {
             .any(|(call, outcome)| *call == "status" && outcome.starts_with("ACCEPTED")),
         "{calls:?}"
     );
+}
+
+/// The credential a joined worker keeps in its data directory.
+fn stored_credential(cluster: &Cluster, index: usize) -> Credential {
+    let file = cluster.dir().join(format!("w{index}/worker-credential"));
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("a credential")).unwrap();
+    Credential {
+        worker_id: stored["worker_id"].as_str().unwrap().to_owned(),
+        secret: stored["secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_joined_worker_owns_its_id_and_revoking_its_token_moves_its_task_without_overlap() {
+    let mut cluster = Cluster::start(binary(), 3, &Timings::fast());
+    let leader = cluster.leader().await;
+    let addr = cluster.master(leader).raft.to_string();
+    let client = cluster.client();
+    let created = client
+        .create_join_token(&NewJoinToken {
+            name: "fleet".into(),
+            pool: "default".into(),
+            expires_in: None,
+        })
+        .await
+        .expect("a join token");
+    assert!(created.secret.starts_with("bsj_"), "{created:?}");
+    assert!(!format!("{created:?}").contains(&created.secret));
+
+    // A token the cluster did not make: the worker says so and exits.
+    let bogus = format!("bsj_{}_{}", "0".repeat(16), "a".repeat(43));
+    let refused = std::process::Command::new(binary())
+        .args(["worker", "--masters", &addr, "--ca-cert"])
+        .arg(cluster.dir().join("pki/ca.pem"))
+        .arg("--data")
+        .arg(cluster.dir().join("bogus"))
+        .env("BROADSIDE_JOIN_TOKEN", &bogus)
+        .output()
+        .expect("the worker runs");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("the join token is unknown, expired or revoked"),
+        "{}",
+        text(&refused)
+    );
+
+    // A worker joins; its id and secret are kept in its data directory.
+    let joined = cluster
+        .add_worker_joining("default", 1, &created.secret)
+        .await;
+    cluster.wait_for_workers(1).await;
+    let credential = stored_credential(&cluster, joined);
+    assert_eq!(
+        Some(&credential.worker_id),
+        cluster.worker_id(joined).as_ref()
+    );
+    let id = credential.worker_id.clone();
+    let trusted = cluster.ca_pem().to_owned();
+    let anonymous = Security::tls(ClusterTls::anonymous(&trusted).unwrap()).unwrap();
+
+    // Its id is its own: not with another secret, not with a certificate of that name, not
+    // without anything; and its identity binds it to the token's pool.
+    let wrong_secret = anonymous.with_credential(Credential {
+        worker_id: id.clone(),
+        secret: "x".repeat(43),
+    });
+    let named = valid(&trusted, cluster.ca(), &Identity::Worker(id.clone()));
+    for (what, security) in [
+        ("another secret", &wrong_secret),
+        ("a certificate of its name", &named),
+        ("nothing", &anonymous),
+    ] {
+        assert_all(&worker_calls(&addr, security, &id).await, what, forbidden);
+    }
+    let own = anonymous.with_credential(credential.clone());
+    let c = worker_client(&addr, &own).await.unwrap();
+    let elsewhere = c
+        .register(ctx(), info(&id, "other"))
+        .await
+        .expect("an answer");
+    assert!(
+        matches!(&elsewhere, Err(CallError::Forbidden(m)) if m.contains("joined pool \"default\"")),
+        "{elsewhere:?}"
+    );
+
+    // A job runs on the joined worker; a worker with a certificate stands by.
+    let target = broadside_harness::target().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulation(
+        dir.path(),
+        "revoke",
+        &target.base_url(),
+        "      - constant_users_per_sec: { rate: 20, during: 12s }",
+        "",
+    );
+    let out = submit(&cluster, &sim, &["--parallelism", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let job = job_id(&out);
+    cluster
+        .eventually("the task running on the joined worker", || async {
+            let t = tasks(&client, job).await;
+            let first = t.first()?;
+            (first.state == TaskState::Running && first.worker_id.as_deref() == Some(&id))
+                .then_some(())
+        })
+        .await;
+    cluster
+        .eventually("load from the joined worker", || async {
+            (attribution_count(&target, &format!("{job}-0-1")) >= 20).then_some(())
+        })
+        .await;
+    let standby = cluster.add_worker("default", 1, &[]).await;
+    cluster.wait_for_workers(2).await;
+
+    // Revoking the token revokes the identity it gave: refused from the next call, the task
+    // stops with its lease and resumes on the standby.
+    client
+        .revoke_join_token(&created.join_token.id)
+        .await
+        .expect("revoked");
+    assert_all(&worker_calls(&addr, &own, &id).await, "revoked", forbidden);
+    let finished = finished(&cluster, &client, job).await;
+    let t = tasks(&client, job).await;
+    assert_eq!(
+        t[0].worker_id.as_deref(),
+        cluster.worker_id(standby).as_deref(),
+        "{t:?}\n{finished:?}"
+    );
+    let (_, old_last) = attempt_window(&target, job, 1).expect("attempt 1 ran");
+    let (new_first, _) = attempt_window(&target, job, 2).expect("attempt 2 ran");
+    assert!(
+        old_last < new_first,
+        "attempts overlapped: the revoked worker sent until {old_last}, the standby from {new_first}"
+    );
+    // The revoked worker stopped by itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = cluster.worker_exit(joined) {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked worker did not exit\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    // Every planned arrival is accounted for; what the revoked worker sent after its last
+    // accepted report is among the arrivals stated as unaccounted.
+    let received = target.stats().snapshot().total;
+    let reported = result(&client, job).await;
+    let a = account(&reported);
+    assert_eq!(a.planned, 240, "{a:?}");
+    assert!(reported.requests() <= received);
+    assert!(
+        received - reported.requests() <= a.unaccounted,
+        "{received} received, {} reported, {a:?}",
+        reported.requests()
+    );
+    println!(
+        "revoked mid-run: attempt 1 until {old_last}, attempt 2 from {new_first} ({} ms gap); \
+         {received} received, {} reported; {a:?}",
+        new_first - old_last,
+        reported.requests()
+    );
+}
+
+/// The certificate (DER) master `id` presents on its cluster port now.
+async fn served_on_cluster_port(cluster: &Cluster, id: u64, client: &Security) -> Option<Vec<u8>> {
+    let addr = cluster.master(id).raft.to_string();
+    let stream = transport::connect(
+        &addr,
+        ServiceKind::Worker,
+        Reach::Master(id),
+        client,
+        Duration::from_secs(5),
+    )
+    .await
+    .ok()?;
+    match stream {
+        tokio_util::either::Either::Right(tokio_rustls::TlsStream::Client(tls)) => {
+            Some(tls.get_ref().1.peer_certificates()?.first()?.to_vec())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renewed_certificates_are_taken_while_a_job_runs_and_nothing_stops() {
+    let cluster = cluster_with(2).await;
+    let client = cluster.client();
+    let target = broadside_harness::target().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulation(
+        dir.path(),
+        "rotate",
+        &target.base_url(),
+        "      - constant_users_per_sec: { rate: 20, during: 10s }",
+        "",
+    );
+    let out = submit(&cluster, &sim, &["--parallelism", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let job = job_id(&out);
+    cluster
+        .eventually("both tasks running", || async {
+            let t = tasks(&client, job).await;
+            (t.len() == 2 && t.iter().all(|t| t.state == TaskState::Running)).then_some(())
+        })
+        .await;
+    let anonymous = Security::tls(ClusterTls::anonymous(cluster.ca_pem()).unwrap()).unwrap();
+    let before = served_on_cluster_port(&cluster, 1, &anonymous)
+        .await
+        .expect("a certificate");
+
+    // Every master's and worker's certificate is renewed on disk, mid-run.
+    let mut renewed = Vec::new();
+    for id in 1..=3 {
+        let pem = cluster.renew_certificate(&Identity::Master(id));
+        renewed.push(
+            broadside_pki::first_cert_der(&pem, "renewed")
+                .unwrap()
+                .to_vec(),
+        );
+    }
+    for w in ["w1", "w2"] {
+        cluster.renew_certificate(&Identity::Worker(w.into()));
+    }
+    assert_ne!(renewed[0], before);
+    // Each master serves its new certificate on new connections, without a restart.
+    for id in 1..=3u64 {
+        let expected = renewed[id as usize - 1].clone();
+        cluster
+            .eventually(
+                &format!("master {id} to serve its renewed certificate"),
+                || {
+                    let (cluster, anonymous, expected) = (&cluster, &anonymous, expected.clone());
+                    async move {
+                        (served_on_cluster_port(cluster, id, anonymous).await? == expected)
+                            .then_some(())
+                    }
+                },
+            )
+            .await;
+    }
+    // The workers took theirs too (their log says so; their open connections keep the old).
+    cluster
+        .eventually("both workers to reload their certificates", || async {
+            let logs = ["w1.log", "w2.log"]
+                .map(|f| std::fs::read_to_string(cluster.dir().join(f)).unwrap_or_default());
+            logs.iter()
+                .all(|l| l.contains("certificate reloaded"))
+                .then_some(())
+        })
+        .await;
+
+    // The job ran through: completed, every request the target received reported, no task
+    // moved.
+    let finished = finished(&cluster, &client, job).await;
+    assert_eq!(
+        finished.state,
+        broadside_client::api::JobState::Completed,
+        "{finished:?}\n{}",
+        cluster.logs()
+    );
+    let received = target.stats().snapshot().total;
+    let reported = reported_exactly(&cluster, &client, job, received).await;
+    let a = account(&reported);
+    assert_eq!((a.planned, a.sent), (200, 200), "{a:?}");
+    assert!(
+        tasks(&client, job).await.iter().all(|t| t.attempt == 1),
+        "a task moved"
+    );
+    // A job submitted after the renewal runs on the new certificates.
+    let out = submit(&cluster, &sim, &["--parallelism", "2", "--wait"]);
+    assert!(out.status.success(), "{}\n{}", text(&out), cluster.logs());
 }
 
 /// A TLS connection to `addr` trusting `ca_pem` only, offering `alpn`: the protocol the

@@ -2,9 +2,10 @@
 //! [`broadside_api`].
 
 use broadside_api::{
-    AbortRequest, AddMember, AuditEntry, ClusterView, CreatedToken, FileKind, FileVersion, Job,
-    JobDetails, JobListQuery, JobResult, NewProject, NewToken, Page, PageQuery, Project,
-    ProjectSettings, SecretValue, Submission, Task, TokenInfo, Whoami, Worker,
+    AbortRequest, AddMember, AuditEntry, ClusterView, CreatedJoinToken, CreatedToken, FileKind,
+    FileVersion, Job, JobDetails, JobListQuery, JobResult, JoinTokenInfo, NewJoinToken, NewProject,
+    NewToken, Page, PageQuery, Project, ProjectSettings, SecretValue, Submission, Task, TokenInfo,
+    Whoami, Worker,
 };
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -275,6 +276,33 @@ impl Client {
         let url = format!("/api/v1/workers/{}/drain", encode(id));
         let json = [("content-type", "application/json")];
         self.call("POST", &url, &json, Bytes::new()).await?.decode()
+    }
+
+    /// Revokes worker `id`'s identity: its later calls are refused.
+    pub async fn revoke_worker(&self, id: &str) -> Result<(), ClientError> {
+        let url = format!("/api/v1/workers/{}/revoke", encode(id));
+        self.call("POST", &url, &[], Bytes::new()).await.map(drop)
+    }
+
+    /// Every join token.
+    pub async fn join_tokens(&self) -> Result<Vec<JoinTokenInfo>, ClientError> {
+        self.all(&format!("/api/v1/join-tokens{CONSISTENT}&limit=1000"))
+            .await
+    }
+
+    /// Creates a join token; the answer holds its string, shown this once.
+    pub async fn create_join_token(
+        &self,
+        token: &NewJoinToken,
+    ) -> Result<CreatedJoinToken, ClientError> {
+        self.send_json("POST", "/api/v1/join-tokens", token, None)
+            .await
+    }
+
+    /// Revokes join token `id` and every worker identity it gave.
+    pub async fn revoke_join_token(&self, id: &str) -> Result<(), ClientError> {
+        let url = format!("/api/v1/join-tokens/{}", encode(id));
+        self.call("DELETE", &url, &[], Bytes::new()).await.map(drop)
     }
 
     /// The caller, as its token says.

@@ -393,6 +393,14 @@ impl Cluster {
         }
     }
 
+    /// Issues `who` a new certificate (a new key too) over its files, as a renewal does; the
+    /// process holding it reads it again by itself. Returns the new certificate (PEM).
+    pub fn renew_certificate(&self, who: &broadside_pki::Identity) -> String {
+        identity_flags(self.dir.path(), &self.ca, who);
+        let stem = self.dir.path().join("pki").join(who.file_stem());
+        std::fs::read_to_string(stem.with_extension("pem")).expect("the renewed certificate")
+    }
+
     /// The flags giving a process of this cluster its certificate (none in plain mode).
     fn identity_flags(&self, who: &broadside_pki::Identity) -> Vec<String> {
         if self.tls {
@@ -473,11 +481,23 @@ impl Cluster {
         self.kill(id);
     }
 
-    /// The id of worker `index`: the name its certificate gives it (`w1`, `w2`, …).
+    /// The id of worker `index`: the name its certificate gives it (`w1`, `w2`, …), or for a
+    /// worker that joined with a join token the one it made (once it made it).
     pub fn worker_id(&self, index: usize) -> Option<String> {
-        (1..=self.workers.len())
-            .contains(&index)
-            .then(|| format!("w{index}"))
+        let worker = self.workers.get(index.checked_sub(1)?)?;
+        if worker.args.iter().any(|a| a == "--join-token") {
+            let file = self.dir.path().join(format!("w{index}/worker-id"));
+            return std::fs::read_to_string(file)
+                .ok()
+                .map(|id| id.trim().to_owned());
+        }
+        Some(format!("w{index}"))
+    }
+
+    /// How worker `index` exited, once it did by itself (`None` while it runs).
+    pub fn worker_exit(&mut self, index: usize) -> Option<std::process::ExitStatus> {
+        let child = self.workers.get_mut(index - 1)?.child.as_mut()?;
+        child.try_wait().ok().flatten()
     }
 
     /// The temporary directory holding data and logs.
@@ -578,6 +598,30 @@ impl Cluster {
     /// Starts a worker of `pool` with `slots` slots (and `extra` flags); returns its index.
     pub async fn add_worker(&mut self, pool: &str, slots: u32, extra: &[&str]) -> usize {
         let index = self.workers.len() + 1;
+        let identity = self.identity_flags(&broadside_pki::Identity::Worker(format!("w{index}")));
+        self.spawn_worker(pool, slots, identity, extra).await
+    }
+
+    /// Starts a worker of `pool` with `slots` slots that holds no certificate and joins with
+    /// `join_token` (TLS clusters); returns its index. Its id is the one it makes itself.
+    pub async fn add_worker_joining(&mut self, pool: &str, slots: u32, join_token: &str) -> usize {
+        let identity = vec![
+            "--ca-cert".to_owned(),
+            self.dir.path().join("pki/ca.pem").display().to_string(),
+            "--join-token".to_owned(),
+            join_token.to_owned(),
+        ];
+        self.spawn_worker(pool, slots, identity, &[]).await
+    }
+
+    async fn spawn_worker(
+        &mut self,
+        pool: &str,
+        slots: u32,
+        identity: Vec<String>,
+        extra: &[&str],
+    ) -> usize {
+        let index = self.workers.len() + 1;
         let masters = self
             .masters
             .iter()
@@ -599,7 +643,7 @@ impl Cluster {
                 .display()
                 .to_string(),
         ];
-        args.extend(self.identity_flags(&broadside_pki::Identity::Worker(format!("w{index}"))));
+        args.extend(identity);
         args.extend(extra.iter().map(|a| a.to_string()));
         let log = self.dir.path().join(format!("w{index}.log"));
         let env = if self.links.is_some() {

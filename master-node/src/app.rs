@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use broadside_raft_store::model::Actor;
+use broadside_raft_store::model::{Actor, Token, WorkerIdentity};
 use broadside_raft_store::{Command, Request, RequestId, Response, Sha256, StoreReader};
 use broadside_rpc::raft::LeaderState;
 use openraft::ServerState;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::cache::TokenCache;
+use crate::auth::cache::AccessCache;
 use crate::blocking::Blocking;
 use crate::error::{Error, Result};
 use crate::idempotency::Writer;
@@ -61,7 +61,9 @@ pub(crate) struct App {
     /// Validation and report building.
     pub(crate) heavy: Blocking,
     /// Tokens read from the replica, while unchanged.
-    pub(crate) tokens: TokenCache,
+    pub(crate) tokens: AccessCache<Token>,
+    /// Worker identities read from the replica, while unchanged.
+    pub(crate) identities: AccessCache<WorkerIdentity>,
     /// Cancelled when the master stops: long-lived responses (live streams) end.
     pub(crate) stop: CancellationToken,
 }
@@ -82,7 +84,8 @@ impl App {
             chunk_reads: Blocking::new("file chunks", CHUNK_READS),
             snapshots_lane: Blocking::new("scheduler snapshots", SNAPSHOTS),
             heavy: Blocking::new("validation and reports", HEAVY),
-            tokens: TokenCache::default(),
+            tokens: AccessCache::default(),
+            identities: AccessCache::default(),
             stop,
         })
     }

@@ -318,11 +318,11 @@ impl MasterConfig {
                     ));
                 }
             }
-            (Security::Tls(_), Some(Identity::Master(id))) if *id == self.id => {}
+            (Security::Tls(_), Some(Identity::Master(id))) if id == self.id => {}
             (Security::Tls(_), who) => problems.push(format!(
                 "cert: the certificate is {}'s, not master {}'s \
                  (`broadside certs issue master {}`)",
-                who.map_or_else(|| "nobody".to_owned(), ToString::to_string),
+                who.map_or_else(|| "nobody".to_owned(), |w| w.to_string()),
                 self.id,
                 self.id
             )),

@@ -197,6 +197,13 @@ pub async fn start_on(
     if let Some(tls) = rest_tls {
         tasks.push(tokio::spawn(tls.watch(stop.clone())));
     }
+    let cluster_stop = stop.clone();
+    tasks.push(tokio::spawn(
+        node.config
+            .cluster_tls
+            .clone()
+            .watch(async move { cluster_stop.cancelled().await }),
+    ));
     let rest = if node.config.rest_tls.is_some() {
         "https"
     } else {
@@ -245,6 +252,30 @@ fn local_addr(
 /// Most connections the cluster port holds at once; a connection beyond it is closed at once
 /// (each worker holds one, each peer one or two, so this is far above a real cluster's need).
 pub const MAX_CLUSTER_CONNECTIONS: usize = 4096;
+
+/// How long a cluster-port connection may go without a request before it is closed (its peer
+/// dials again when it has something to say): every live peer and worker speaks far more often.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Spawns one request of a connection, noting that the connection is in use.
+fn spawn_request<F>(last_request: &parking_lot::Mutex<tokio::time::Instant>, request: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    *last_request.lock() = tokio::time::Instant::now();
+    tokio::spawn(request);
+}
+
+/// Completes once no request arrived for [`IDLE_TIMEOUT`].
+async fn idle(last_request: &parking_lot::Mutex<tokio::time::Instant>) {
+    loop {
+        let deadline = *last_request.lock() + IDLE_TIMEOUT;
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline).await;
+    }
+}
 
 /// Most requests one connection may have in flight: a master↔master connection carries the
 /// peer's pipelined appends and its forwarded writes, a worker's a handful of calls.
@@ -296,14 +327,16 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationTok
                 return;
             }
             let stream = accepted.stream;
+            let last_request = parking_lot::Mutex::new(tokio::time::Instant::now());
             let served = async {
                 match kind {
                     ServiceKind::Raft => {
                         BaseChannel::with_defaults(transport::framed(stream, kind))
                             .max_concurrent_requests(max_in_flight(kind))
                             .execute(RaftServer { app, caller }.serve())
-                            .for_each(|request| async {
-                                tokio::spawn(request);
+                            .for_each(|request| {
+                                spawn_request(&last_request, request);
+                                std::future::ready(())
                             })
                             .await;
                     }
@@ -311,8 +344,9 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationTok
                         BaseChannel::with_defaults(transport::framed(stream, kind))
                             .max_concurrent_requests(max_in_flight(kind))
                             .execute(WorkerServer { app, caller }.serve())
-                            .for_each(|request| async {
-                                tokio::spawn(request);
+                            .for_each(|request| {
+                                spawn_request(&last_request, request);
+                                std::future::ready(())
                             })
                             .await;
                     }
@@ -320,6 +354,9 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationTok
             };
             tokio::select! {
                 () = served => {}
+                () = idle(&last_request) => {
+                    tracing::debug!(%peer, ?kind, "closed an idle connection");
+                }
                 () = stop.cancelled() => {}
             }
         });

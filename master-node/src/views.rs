@@ -271,6 +271,18 @@ pub(crate) fn token(t: &model::Token) -> api::TokenInfo {
     }
 }
 
+pub(crate) fn join_token(t: &model::JoinToken) -> api::JoinTokenInfo {
+    api::JoinTokenInfo {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        pool: t.pool.clone(),
+        created_by: t.created_by.clone(),
+        created_at_ms: t.created_at_ms,
+        expires_at_ms: t.expires_at_ms,
+        revoked_at_ms: t.revoked_at_ms,
+    }
+}
+
 /// An audit record.
 pub(crate) fn audit(a: model::AuditRecord) -> api::AuditEntry {
     api::AuditEntry {

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Actor, FileKind, JobState, ProjectSettings, SplitMode, TaskOutcome, Token, WorkerState,
+    Actor, FileKind, JobState, JoinToken, ProjectSettings, SplitMode, TaskOutcome, Token,
+    WorkerState,
 };
 use crate::types::{Attempt, JobId, RequestId, Sha256, UnixMillis, WorkerId};
 
@@ -399,6 +400,28 @@ pub enum Command {
         /// Settings.
         settings: ProjectSettings,
     },
+    /// Creates a join token (refused when its id exists).
+    CreateJoinToken(JoinToken),
+    /// Revokes a join token and every worker identity it gave.
+    RevokeJoinToken {
+        /// Join token id.
+        id: String,
+    },
+    /// Binds `worker_id` to a secret, in exchange for a valid join token (refused when the id
+    /// is bound already, or the token is not valid at the command's instant).
+    JoinWorker {
+        /// The join token presented.
+        token_id: String,
+        /// The worker id asked for.
+        worker_id: WorkerId,
+        /// SHA-256 of the secret the worker will present.
+        secret_sha256: Sha256,
+    },
+    /// Revokes a worker's identity: every later call as this worker is refused.
+    RevokeWorker {
+        /// Worker id.
+        worker_id: WorkerId,
+    },
     /// A worker claims a reassigned task of a job it already runs another task of (the job's
     /// `reassign_to: any_free_slot` option, decided by the leader); slots still bound it.
     ClaimTaskBesideItsJob {
@@ -461,6 +484,18 @@ impl Command {
                 ("create_token", None, format!("{} ({})", t.id, t.name))
             }
             Command::RevokeToken { id } => ("revoke_token", None, id.clone()),
+            Command::CreateJoinToken(t) => (
+                "create_join_token",
+                None,
+                format!("{} ({}, pool {})", t.id, t.name, t.pool),
+            ),
+            Command::RevokeJoinToken { id } => ("revoke_join_token", None, id.clone()),
+            Command::JoinWorker {
+                token_id,
+                worker_id,
+                ..
+            } => ("join_worker", None, format!("{worker_id} with {token_id}")),
+            Command::RevokeWorker { worker_id } => ("revoke_worker", None, worker_id.clone()),
             Command::PutSecret { project, name, .. } => ("put_secret", Some(project), name.clone()),
             Command::DeleteSecret { project, name } => {
                 ("delete_secret", Some(project), name.clone())

@@ -47,10 +47,12 @@ pub(crate) const CF_AUDIT_INDEX: &str = "audit_index";
 /// Every attempt of every task by `job, task, attempt`: its worker, its timeline and the deltas
 /// that arrived after it ended.
 pub(crate) const CF_ATTEMPTS: &str = "attempts";
+/// Join tokens (`j` + id) and worker identities (`w` + worker id).
+pub(crate) const CF_WORKER_ACCESS: &str = "worker_access";
 
 /// Column families that hold the state machine's data; a snapshot is exactly these plus the
 /// replicated keys of [`CF_SM_META`].
-pub(crate) const SM_DATA_CFS: [&str; 19] = [
+pub(crate) const SM_DATA_CFS: [&str; 20] = [
     CF_PROJECTS,
     CF_FILES,
     CF_BLOBS,
@@ -70,6 +72,7 @@ pub(crate) const SM_DATA_CFS: [&str; 19] = [
     CF_AUDIT,
     CF_AUDIT_INDEX,
     CF_ATTEMPTS,
+    CF_WORKER_ACCESS,
 ];
 
 /// Version of the on-disk layout (column families and key shapes).
@@ -85,8 +88,8 @@ pub(crate) struct Db {
     pub(crate) snapshot_dir: PathBuf,
     /// Source of unique temporary file names.
     pub(crate) tmp_seq: std::sync::atomic::AtomicU64,
-    /// Bumped after every write that changed the tokens (an applied entry, a snapshot
-    /// installed): what a cache of tokens is checked against.
+    /// Bumped after every write that changed the tokens, join tokens or worker identities (an
+    /// applied entry, a snapshot installed): what a cache of them is checked against.
     pub(crate) tokens_generation: std::sync::atomic::AtomicU64,
 }
 

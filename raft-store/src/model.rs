@@ -383,6 +383,67 @@ impl Token {
     }
 }
 
+/// A join token: a worker that presents it (over TLS, without a certificate of its own) is
+/// given a [`WorkerIdentity`] in `pool`. Reusable until it expires or is revoked; revoking it
+/// revokes every identity it gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinToken {
+    /// Public id (part of the token string).
+    pub id: String,
+    /// A name for people.
+    pub name: String,
+    /// The pool its workers serve (and may not leave).
+    pub pool: String,
+    /// SHA-256 of the secret part of the token string.
+    pub secret_sha256: Sha256,
+    /// Name of the API token that created it.
+    pub created_by: String,
+    /// When it was created.
+    pub created_at_ms: UnixMillis,
+    /// After this instant no worker joins with it (workers that joined keep their identity).
+    pub expires_at_ms: Option<UnixMillis>,
+    /// When it was revoked, if it was.
+    pub revoked_at_ms: Option<UnixMillis>,
+}
+
+impl JoinToken {
+    /// Whether a worker may join with it at `now`.
+    pub fn is_valid_at(&self, now: UnixMillis) -> bool {
+        self.revoked_at_ms.is_none() && self.expires_at_ms.is_none_or(|e| now < e)
+    }
+}
+
+/// How a worker proves who it is on the cluster port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkerCredential {
+    /// A certificate of the cluster CA naming the worker (nothing is kept: the record exists
+    /// only to revoke the name).
+    Certificate,
+    /// A secret the masters gave it in exchange for a join token.
+    Joined {
+        /// The join token it presented.
+        token_id: String,
+        /// SHA-256 of the secret.
+        secret_sha256: Sha256,
+    },
+}
+
+/// A worker id bound to a credential: only that credential may make calls as this worker,
+/// until the identity is revoked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerIdentity {
+    /// The worker id.
+    pub worker_id: WorkerId,
+    /// The pool it must register in (a joined worker: its token's), if bound to one.
+    pub pool: Option<String>,
+    /// Its credential.
+    pub credential: WorkerCredential,
+    /// When it was made.
+    pub created_at_ms: UnixMillis,
+    /// When it was revoked: every call as this worker is refused from then on.
+    pub revoked_at_ms: Option<UnixMillis>,
+}
+
 /// A project's secret: its value is delivered to the workers that run the project's tasks and
 /// never returned by a read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

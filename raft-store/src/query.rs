@@ -14,12 +14,12 @@ use crate::codec::{decode, read_u64};
 use crate::db::{
     Db, CF_ACTIVE_JOBS, CF_ATTEMPTS, CF_AUDIT, CF_AUDIT_INDEX, CF_BLOBS, CF_BLOB_CHUNKS, CF_FILES,
     CF_JOBS, CF_JOB_INDEX, CF_PROGRESS, CF_PROJECTS, CF_RESULTS, CF_SECRETS, CF_SETTINGS,
-    CF_SM_META, CF_TASKS, CF_TOKENS, CF_WORKERS, SM_DATA_CFS,
+    CF_SM_META, CF_TASKS, CF_TOKENS, CF_WORKERS, CF_WORKER_ACCESS, SM_DATA_CFS,
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    AttemptRecord, AuditRecord, BlobMeta, FileVersion, Job, ProgressRecord, Project,
-    ProjectSettings, ResultRecord, Secret, Task, Token, Worker,
+    AttemptRecord, AuditRecord, BlobMeta, FileVersion, Job, JoinToken, ProgressRecord, Project,
+    ProjectSettings, ResultRecord, Secret, Task, Token, Worker, WorkerIdentity,
 };
 use crate::sm::keys;
 use crate::types::{Attempt, JobId, LogId, Sha256};
@@ -77,6 +77,11 @@ pub mod cursor {
     /// After token `id` in [`super::StoreReader::list_tokens`].
     pub fn token(id: &str) -> Vec<u8> {
         keys::token(id)
+    }
+
+    /// After join token `id` in [`super::StoreReader::list_join_tokens`].
+    pub fn join_token(id: &str) -> Vec<u8> {
+        keys::join_token(id)
     }
 
     /// After job `id` in [`super::StoreReader::list_jobs`] of `project`.
@@ -321,6 +326,24 @@ impl StoreReader {
     /// Tokens by id.
     pub fn list_tokens(&self, req: &PageRequest) -> Result<Page<Token>> {
         self.page(CF_TOKENS, &[], req, |_, v| Ok(Some(decode(CF_TOKENS, v)?)))
+    }
+
+    /// A join token.
+    pub fn join_token(&self, id: &str) -> Result<Option<JoinToken>> {
+        self.get(CF_WORKER_ACCESS, &keys::join_token(id))
+    }
+
+    /// Join tokens by id.
+    pub fn list_join_tokens(&self, req: &PageRequest) -> Result<Page<JoinToken>> {
+        self.page(CF_WORKER_ACCESS, keys::JOIN_TOKENS, req, |_, v| {
+            Ok(Some(decode(CF_WORKER_ACCESS, v)?))
+        })
+    }
+
+    /// The identity bound to worker id `worker_id`, if any (a worker with a certificate has
+    /// one only once revoked).
+    pub fn worker_identity(&self, worker_id: &str) -> Result<Option<WorkerIdentity>> {
+        self.get(CF_WORKER_ACCESS, &keys::worker_identity(worker_id))
     }
 
     /// The names of a project's secrets (never their values: see [`StoreReader::secrets`]).

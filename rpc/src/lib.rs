@@ -6,6 +6,7 @@
 //! and `worker` calls them.
 
 pub mod raft;
+pub mod reload;
 pub mod transport;
 pub mod worker;
 

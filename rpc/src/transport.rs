@@ -2,18 +2,21 @@
 //! master↔master and the worker→master services, over TLS with the cluster CA
 //! ([`Security::Tls`]) or, when every listener is on loopback, plain TCP ([`Security::Plain`]).
 //!
-//! A connection (after the TLS handshake) opens with a 4-byte preamble — `B`, `S`, the
-//! protocol version and the service tag — and then carries tarpc messages, length-delimited
+//! A connection (after the TLS handshake) opens with a preamble — `B`, `S`, the protocol
+//! version, the service tag, then a 2-byte length and that many bytes of a joined worker's
+//! [`Credential`] (length 0: none) — and then carries tarpc messages, length-delimited
 //! and bincode-encoded (tarpc's codec is bincode 1; the store's records use bincode 2 — see
 //! ARCHITECTURE.md). Frames are limited per service ([`ServiceKind::max_frame_bytes`]) on both
 //! sides; every message the cluster sends (append batches, snapshot chunks, file chunks) is
 //! kept below it. The handshake and the preamble must arrive within [`HANDSHAKE_TIMEOUT`].
 //!
 //! Who called is the [`Caller`] of an accepted connection: the identity its certificate names
-//! (verified against the CA by the handshake), none when it presented no certificate, or
+//! (verified against the CA by the handshake), the credential a joined worker presented (which
+//! the masters check against their replicated identities), none when it presented neither, or
 //! unchecked in plain mode. The services decide what each may do.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +40,10 @@ pub const MAX_FRAME_BYTES: usize = 96 << 20;
 pub const MAX_WORKER_FRAME_BYTES: usize = 16 << 20;
 
 /// Version of the preamble and message formats; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
+
+/// Longest credential a preamble may carry.
+pub const MAX_CREDENTIAL_BYTES: usize = 512;
 
 /// How long a new connection may take to finish the TLS handshake and send its preamble.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,31 +96,198 @@ impl std::fmt::Debug for Security {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Security::Plain => f.write_str("Plain"),
-            Security::Tls(tls) => write!(f, "Tls({:?})", tls.material.identity()),
+            Security::Tls(tls) => write!(f, "Tls({:?})", tls.current().material.identity()),
         }
     }
 }
 
-/// The TLS side of [`Security`]: the material and the configurations built from it once.
+/// The TLS side of [`Security`]: the material in service (replaced whole when its files are
+/// read again) and the credential presented with it.
 pub struct Tls {
+    state: Arc<TlsState>,
+    credential: Option<Credential>,
+}
+
+/// The material in service, and the files it is read from (none when it was given in memory).
+struct TlsState {
+    current: parking_lot::RwLock<Arc<Material>>,
+    files: Option<TlsFiles>,
+}
+
+/// The material and the configurations built from it once.
+struct Material {
     material: ClusterTls,
     acceptor: Option<TlsAcceptor>,
     connector: TlsConnector,
 }
 
-impl Security {
-    /// TLS with this material; a process with a master's certificate can also accept.
-    pub fn tls(material: ClusterTls) -> Result<Security, broadside_pki::Error> {
+impl Material {
+    fn new(material: ClusterTls) -> Result<Material, broadside_pki::Error> {
         let acceptor = match material.identity() {
             Some(Identity::Master(_)) => Some(TlsAcceptor::from(material.server_config()?)),
             _ => None,
         };
         let connector = TlsConnector::from(material.client_config()?);
-        Ok(Security::Tls(Arc::new(Tls {
+        Ok(Material {
             material,
             acceptor,
             connector,
-        })))
+        })
+    }
+}
+
+impl Tls {
+    fn current(&self) -> Arc<Material> {
+        self.state.current.read().clone()
+    }
+}
+
+/// Where a process's cluster TLS material is on disk: the CA, and its certificate and key
+/// (none for a worker that joins with a join token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The cluster CA's certificate.
+    pub ca: PathBuf,
+    /// This process's certificate and its key.
+    pub identity: Option<(PathBuf, PathBuf)>,
+}
+
+impl TlsFiles {
+    /// The material the files hold now.
+    fn read(&self) -> Result<ClusterTls, String> {
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--{what}: cannot read {}: {e}", path.display()))
+        };
+        let ca = read(&self.ca, "ca-cert")?;
+        match &self.identity {
+            None => ClusterTls::anonymous(&ca).map_err(|e| format!("--ca-cert: {e}")),
+            Some((cert, key)) => {
+                ClusterTls::from_pem(&ca, &read(cert, "cert")?, &read(key, "key")?)
+                    .map_err(|e| format!("--cert {}: {e}", cert.display()))
+            }
+        }
+    }
+
+    fn paths(&self) -> Vec<PathBuf> {
+        let mut paths = vec![self.ca.clone()];
+        if let Some((cert, key)) = &self.identity {
+            paths.extend([cert.clone(), key.clone()]);
+        }
+        paths
+    }
+}
+
+/// What a worker that joined with a join token presents instead of a certificate: the worker
+/// id the masters bound to it and the secret they gave it. Its `Debug` form hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The worker id.
+    pub worker_id: String,
+    /// The secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}, secret hidden)", self.worker_id)
+    }
+}
+
+impl Credential {
+    /// `worker_id`, a NUL, the secret.
+    fn encode(&self) -> Vec<u8> {
+        [self.worker_id.as_bytes(), b"\0", self.secret.as_bytes()].concat()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Credential> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let (worker_id, secret) = text.split_once('\0')?;
+        (!worker_id.is_empty() && !secret.is_empty()).then(|| Credential {
+            worker_id: worker_id.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+}
+
+impl Security {
+    /// TLS with this material; a process with a master's certificate can also accept.
+    pub fn tls(material: ClusterTls) -> Result<Security, broadside_pki::Error> {
+        Ok(Security::with_state(Material::new(material)?, None))
+    }
+
+    /// TLS with the material in `files`, read again when they change ([`Security::watch`]).
+    pub fn from_files(files: TlsFiles) -> Result<Security, String> {
+        let material = Material::new(files.read()?).map_err(|e| e.to_string())?;
+        Ok(Security::with_state(material, Some(files)))
+    }
+
+    fn with_state(material: Material, files: Option<TlsFiles>) -> Security {
+        Security::Tls(Arc::new(Tls {
+            state: Arc::new(TlsState {
+                current: parking_lot::RwLock::new(Arc::new(material)),
+                files,
+            }),
+            credential: None,
+        }))
+    }
+
+    /// Puts `material` in service for the connections made or accepted from now on. It must
+    /// name the same identity (a renewed certificate), or it is refused.
+    pub fn reload(&self, material: ClusterTls) -> Result<(), String> {
+        let Security::Tls(tls) = self else {
+            return Err("plain TCP has no certificate to reload".to_owned());
+        };
+        let name =
+            |who: Option<&Identity>| who.map_or_else(|| "nobody".to_owned(), ToString::to_string);
+        let before = tls.current();
+        if material.identity() != before.material.identity() {
+            return Err(format!(
+                "the new certificate names {}, this process is {}",
+                name(material.identity()),
+                name(before.material.identity())
+            ));
+        }
+        let material = Material::new(material).map_err(|e| e.to_string())?;
+        *tls.state.current.write() = Arc::new(material);
+        Ok(())
+    }
+
+    /// Reads the files this security came from again whenever they change or the process
+    /// receives SIGHUP, until `stop` completes (at once without files).
+    pub async fn watch(self, stop: impl std::future::Future<Output = ()>) {
+        let files = match &self {
+            Security::Tls(tls) => tls.state.files.clone(),
+            Security::Plain => None,
+        };
+        let Some(files) = files else {
+            return;
+        };
+        let paths = files.paths();
+        let watched =
+            crate::reload::Watched::new("cluster port", paths, move || self.reload(files.read()?));
+        watched.watch(stop).await;
+    }
+
+    /// The same, presenting `credential` on every connection (a worker that joined with a
+    /// join token and holds no certificate); it shares the material, reloads included. Plain
+    /// mode checks nobody and sends none.
+    pub fn with_credential(&self, credential: Credential) -> Security {
+        match self {
+            Security::Plain => Security::Plain,
+            Security::Tls(tls) => Security::Tls(Arc::new(Tls {
+                state: tls.state.clone(),
+                credential: Some(credential),
+            })),
+        }
+    }
+
+    /// The credential this process presents, if it joined with a join token.
+    pub fn credential(&self) -> Option<&Credential> {
+        match self {
+            Security::Plain => None,
+            Security::Tls(tls) => tls.credential.as_ref(),
+        }
     }
 
     /// Whether connections are encrypted and authenticated.
@@ -123,10 +296,10 @@ impl Security {
     }
 
     /// Who this process's certificate says it is.
-    pub fn identity(&self) -> Option<&Identity> {
+    pub fn identity(&self) -> Option<Identity> {
         match self {
             Security::Plain => None,
-            Security::Tls(tls) => tls.material.identity(),
+            Security::Tls(tls) => tls.current().material.identity().cloned(),
         }
     }
 }
@@ -147,8 +320,11 @@ pub enum Caller {
     /// Plain mode: nobody is authenticated, everything is allowed (loopback only).
     Unchecked,
     /// TLS: the identity the caller's verified certificate names, or none when it presented
-    /// no certificate (or one naming no broadside identity).
+    /// no certificate (or one naming no broadside identity) and no credential.
     Verified(Option<Identity>),
+    /// TLS without a certificate, presenting a joined worker's credential: who it claims to be,
+    /// not yet checked (the masters hold the identities).
+    Claims(Credential),
 }
 
 /// A connection, encrypted or not.
@@ -236,16 +412,27 @@ pub async fn connect(
             };
             let name = ServerName::try_from(name)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            let handshake = tls.connector.connect(name, tcp);
+            let handshake = tls.current().connector.connect(name, tcp);
             let stream = tokio::time::timeout(timeout, handshake)
                 .await
                 .map_err(timed_out(format!("TLS handshake with {addr}")))??;
             Either::Right(tokio_rustls::TlsStream::Client(stream))
         }
     };
-    stream
-        .write_all(&[b'B', b'S', PROTOCOL_VERSION, kind.tag()])
-        .await?;
+    let credential = security
+        .credential()
+        .map(Credential::encode)
+        .unwrap_or_default();
+    if credential.len() > MAX_CREDENTIAL_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the credential is too long",
+        ));
+    }
+    let mut preamble = vec![b'B', b'S', PROTOCOL_VERSION, kind.tag()];
+    preamble.extend_from_slice(&(credential.len() as u16).to_be_bytes());
+    preamble.extend_from_slice(&credential);
+    stream.write_all(&preamble).await?;
     stream.flush().await?;
     Ok(stream)
 }
@@ -274,7 +461,7 @@ async fn accept_now(tcp: TcpStream, security: &Security) -> io::Result<Accepted>
     let (mut stream, caller) = match security {
         Security::Plain => (Either::Left(tcp), Caller::Unchecked),
         Security::Tls(tls) => {
-            let acceptor = tls.acceptor.as_ref().ok_or_else(|| {
+            let acceptor = tls.current().acceptor.clone().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::Unsupported, "this process does not accept")
             })?;
             let stream = acceptor.accept(tcp).await?;
@@ -304,6 +491,24 @@ async fn accept_now(tcp: TcpStream, security: &Security) -> io::Result<Accepted>
     }
     let kind = ServiceKind::from_tag(preamble[3])
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unknown service tag"))?;
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).await?;
+    let length = u16::from_be_bytes(length) as usize;
+    if length > MAX_CREDENTIAL_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "credential too long",
+        ));
+    }
+    let mut credential = vec![0u8; length];
+    stream.read_exact(&mut credential).await?;
+    let caller = match caller {
+        Caller::Verified(None) if length > 0 => Caller::Claims(
+            Credential::decode(&credential)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad credential"))?,
+        ),
+        other => other,
+    };
     Ok(Accepted {
         stream,
         kind,
@@ -380,6 +585,22 @@ mod tests {
         let anonymous = Security::tls(ClusterTls::anonymous(ca.cert_pem()).unwrap()).unwrap();
         let (_, a) = exchange(&master, &anonymous, Reach::AnyMaster).await;
         assert_eq!(a.unwrap().caller, Caller::Verified(None));
+        // One presenting a joined worker's credential claims that worker (the masters check
+        // the claim); a certificate's name wins over a credential.
+        let credential = Credential {
+            worker_id: "joined-1".into(),
+            secret: "s3cret".into(),
+        };
+        assert!(!format!("{credential:?}").contains("s3cret"));
+        let joined = anonymous.with_credential(credential.clone());
+        let (_, a) = exchange(&master, &joined, Reach::AnyMaster).await;
+        assert_eq!(a.unwrap().caller, Caller::Claims(credential.clone()));
+        let both = worker.with_credential(credential);
+        let (_, a) = exchange(&master, &both, Reach::AnyMaster).await;
+        assert_eq!(
+            a.unwrap().caller,
+            Caller::Verified(Some(Identity::Worker("w1".into())))
+        );
     }
 
     #[tokio::test]

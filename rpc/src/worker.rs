@@ -283,6 +283,45 @@ pub struct Chunk {
     pub chunk_count: u32,
 }
 
+/// A worker without a certificate asking for an identity with a join token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The join token (`bsj_…`).
+    pub token: String,
+    /// The worker id it asks for.
+    pub worker_id: String,
+}
+
+impl std::fmt::Debug for JoinRequest {
+    /// Never shows the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JoinRequest({}, token hidden)", self.worker_id)
+    }
+}
+
+/// The identity a join gave: the worker presents `secret` as worker `worker_id` from now on
+/// (`transport::Credential`), and registers in `pool`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Joined {
+    /// The worker id bound to the secret.
+    pub worker_id: String,
+    /// The pool the join token is for.
+    pub pool: String,
+    /// The secret (shown once; the masters keep its hash).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Joined {
+    /// Never shows the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Joined({} in {}, secret hidden)",
+            self.worker_id, self.pool
+        )
+    }
+}
+
 /// The worker→master service.
 #[tarpc::service]
 pub trait WorkerRpc {
@@ -298,4 +337,7 @@ pub trait WorkerRpc {
     async fn hand_back(worker_id: String, task: TaskRef, elapsed_ms: u64) -> Result<(), CallError>;
     /// Chunk `index` of the blob `sha256`.
     async fn fetch_chunk(sha256: Digest, index: u32) -> Result<Chunk, CallError>;
+    /// Exchanges a join token for a worker identity (the one call a connection without a
+    /// certificate or credential may make).
+    async fn join(request: JoinRequest) -> Result<Joined, CallError>;
 }

@@ -26,8 +26,11 @@ pub struct WorkerConfig {
     /// Where it runs, for operators (host name and process id by default).
     pub address: String,
     /// How it connects to the masters: TLS with the cluster CA and its worker certificate
-    /// (which names its worker id), or plain TCP when every master is on loopback.
+    /// (which names its worker id) or a join token, or plain TCP when every master is on
+    /// loopback.
     pub security: Security,
+    /// A join token to exchange for an identity (with TLS and no certificate).
+    pub join_token: Option<String>,
 }
 
 impl WorkerConfig {
@@ -59,6 +62,13 @@ impl WorkerConfig {
         }
         match (&self.security, self.security.identity()) {
             (Security::Plain, _) => {
+                if self.join_token.is_some() {
+                    out.push(
+                        "join-token: joining needs TLS (--ca-cert, the cluster CA), or the token \
+                         would cross the network in clear"
+                            .to_owned(),
+                    );
+                }
                 if let Some(far) = self.masters.iter().find(|m| !on_loopback(m)) {
                     out.push(format!(
                         "masters: {far} is not on loopback: connecting to it needs TLS \
@@ -66,11 +76,22 @@ impl WorkerConfig {
                     ));
                 }
             }
+            (Security::Tls(_), Some(Identity::Worker(_))) if self.join_token.is_some() => out.push(
+                "join-token: a worker with a certificate needs no join token (give one or the \
+                 other)"
+                    .to_owned(),
+            ),
             (Security::Tls(_), Some(Identity::Worker(_))) => {}
+            (Security::Tls(_), None) if self.join_token.is_some() => {}
+            (Security::Tls(_), None) => out.push(
+                "cert: a worker presents its certificate (--cert and --key) or joins with a \
+                 join token (--join-token; `broadside join-tokens create`)"
+                    .to_owned(),
+            ),
             (Security::Tls(_), who) => out.push(format!(
                 "cert: the certificate is {}'s, not a worker's \
                  (`broadside certs issue worker NAME`)",
-                who.map_or_else(|| "nobody".to_owned(), ToString::to_string)
+                who.map_or_else(|| "nobody".to_owned(), |w| w.to_string())
             )),
         }
         if !(1..=1024).contains(&self.slots) {
@@ -95,6 +116,7 @@ mod tests {
             allow_insecure_tls: false,
             address: "test".into(),
             security: Security::Plain,
+            join_token: None,
         }
     }
 
@@ -125,6 +147,46 @@ mod tests {
             problems[0].contains("master-3.example:7003 is not on loopback")
                 && problems[0].contains("--ca-cert"),
             "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_join_token_needs_tls_and_no_certificate() {
+        let mut c = config();
+        c.join_token = Some("bsj_x".into());
+        let problems = c.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("joining needs TLS"), "{problems:?}");
+        let ca = broadside_pki::Ca::init("t").unwrap();
+        let anonymous = broadside_pki::tls::ClusterTls::anonymous(ca.cert_pem()).unwrap();
+        c.security = Security::tls(anonymous).unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        c.join_token = None;
+        assert!(
+            c.problems()[0].contains("--join-token"),
+            "{:?}",
+            c.problems()
+        );
+        let issued = ca
+            .issue(
+                &Identity::Worker("w1".into()),
+                &[],
+                broadside_pki::DEFAULT_VALIDITY,
+            )
+            .unwrap();
+        let tls = broadside_pki::tls::ClusterTls::from_pem(
+            ca.cert_pem(),
+            &issued.cert_pem,
+            &issued.key_pem,
+        )
+        .unwrap();
+        c.security = Security::tls(tls).unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        c.join_token = Some("bsj_x".into());
+        assert!(
+            c.problems()[0].contains("needs no join token"),
+            "{:?}",
+            c.problems()
         );
     }
 }

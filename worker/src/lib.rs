@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod join;
 mod journal;
 pub mod link;
 mod outbox;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use broadside_rpc::worker::{
     Heartbeat, HeartbeatReply, Order, PullRequest, Registered, TaskRef, WorkerInfo,
 };
+use broadside_rpc::CallError;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -52,8 +53,8 @@ pub enum WorkerError {
     /// The data directory or the cache is unusable.
     #[error("data directory: {0}")]
     Data(String),
-    /// The leader refused the registration.
-    #[error("registration refused: {0}")]
+    /// The masters refused the registration, the join or this worker's identity.
+    #[error("refused by the masters: {0}")]
     Refused(String),
 }
 
@@ -70,6 +71,9 @@ pub(crate) struct Shared {
     timings: Mutex<Registered>,
     /// `(round trip, leader − local clock)` of the last heartbeats, in milliseconds.
     offsets: Mutex<VecDeque<(u64, i64)>>,
+    /// Why the masters refuse this worker's identity (revoked), once they said so: it takes no
+    /// more tasks, its tasks stop with the lease, and it exits.
+    refused: Mutex<Option<String>>,
     /// Send instant of the last acknowledged heartbeat (or registration).
     last_ack: Mutex<Instant>,
 }
@@ -205,7 +209,17 @@ impl Shared {
             .await;
         match reply {
             Ok(reply) => self.apply(reply, &tasks, heartbeat.sent_at_ms, sent).await,
+            Err(LinkError::Refused(CallError::Forbidden(why))) => self.refuse(why),
             Err(e) => tracing::debug!(error = %e, "heartbeat not answered"),
+        }
+    }
+
+    /// Records that the masters refuse this worker's identity (said once in the log).
+    fn refuse(&self, why: String) {
+        let mut refused = self.refused.lock();
+        if refused.is_none() {
+            tracing::error!(worker = %self.id, reason = %why, "the masters refuse this worker: no more tasks; running ones stop when the lease runs out");
+            *refused = Some(why);
         }
     }
 
@@ -299,6 +313,7 @@ pub fn identity(config: &WorkerConfig) -> Result<String, WorkerError> {
 /// Runs a worker until `shutdown` is cancelled, then drains.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
     let id = identity(&config)?;
+    let config = crate::join::ensure(config, &id).await?;
     let deltas_dir = config.data.join("deltas");
     let cache =
         Cache::open(config.data.join("cache")).map_err(|e| WorkerError::Data(e.to_string()))?;
@@ -316,6 +331,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
             leader_time_ms: 0,
         }),
         offsets: Mutex::new(VecDeque::new()),
+        refused: Mutex::new(None),
         last_ack: Mutex::new(Instant::now()),
     });
     // Register, patiently: the masters may still be starting.
@@ -330,10 +346,35 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         }
     }
     let stop_loops = CancellationToken::new();
+    let certificates = {
+        let stop = stop_loops.clone();
+        tokio::spawn(
+            shared
+                .config
+                .security
+                .clone()
+                .watch(async move { stop.cancelled().await }),
+        )
+    };
     let beats = tokio::spawn(heartbeats(shared.clone(), stop_loops.clone()));
     let watchdog = tokio::spawn(watchdog(shared.clone(), stop_loops.clone()));
     let mut runners = tokio::task::JoinSet::new();
+    let mut outcome = Ok(());
     while !shutdown.is_cancelled() {
+        let refused = shared.refused.lock().clone();
+        if let Some(why) = refused {
+            // Its tasks stop with the lease (no heartbeat is acknowledged any more); then it
+            // exits.
+            if runners.is_empty() {
+                outcome = Err(WorkerError::Refused(why));
+                break;
+            }
+            tokio::select! {
+                _ = runners.join_next() => {}
+                () = shutdown.cancelled() => break,
+            }
+            continue;
+        }
         if shared.free_slots() == 0 {
             tokio::select! {
                 _ = runners.join_next(), if !runners.is_empty() => {}
@@ -388,6 +429,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
                 });
             }
             Ok(None) => {}
+            Err(LinkError::Refused(CallError::Forbidden(why))) => shared.refuse(why),
             Err(e) => {
                 tracing::debug!(error = %e, "pull failed");
                 tokio::time::sleep(shared.heartbeat()).await;
@@ -412,8 +454,9 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     stop_loops.cancel();
     let _ = beats.await;
     let _ = watchdog.await;
+    let _ = certificates.await;
     tracing::info!("worker stopped");
-    Ok(())
+    outcome
 }
 
 async fn heartbeats(shared: Arc<Shared>, stop: CancellationToken) {

@@ -10,7 +10,7 @@ use broadside_client::Client;
 use clap::{Args, Subcommand};
 
 use super::connect::Connection;
-use super::inspect::{cell, failed, opt, print_json, table};
+use super::inspect::{cell, failed, opt, print_json, revoked, table};
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 
 /// Arguments of `broadside tokens`.
@@ -85,7 +85,7 @@ fn parse_grant(s: &str) -> Result<(String, ProjectRole), String> {
     Ok((project.to_owned(), role))
 }
 
-fn client(connection: &Connection) -> Result<Client, u8> {
+pub(super) fn client(connection: &Connection) -> Result<Client, u8> {
     connection.client().map_err(|e| {
         eprintln!("error: {e}");
         EXIT_BAD_INPUT
@@ -174,11 +174,7 @@ pub async fn tokens(args: TokensArgs) -> u8 {
                         cell(roles(t)),
                         cell(&t.created_by),
                         opt(t.expires_at_ms),
-                        if t.revoked_at_ms.is_some() {
-                            "revoked".into()
-                        } else {
-                            "-".into()
-                        },
+                        revoked(t.revoked_at_ms),
                     ]
                 })
                 .collect();

@@ -1,10 +1,9 @@
 //! The cluster port's TLS settings, shared by `broadside master` and `broadside worker`: the
 //! cluster CA, this process's certificate and its key (`broadside certs` makes them).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use broadside_pki::tls::ClusterTls;
-use broadside_rpc::transport::Security;
+use broadside_rpc::transport::{Security, TlsFiles};
 use clap::Args;
 
 /// Flags of the cluster port's TLS.
@@ -24,11 +23,6 @@ pub struct ClusterTlsArgs {
     pub key: Option<PathBuf>,
 }
 
-fn read(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("--{what}: cannot read {}: {e}", path.display()))
-}
-
 impl ClusterTlsArgs {
     /// These flags, each falling back to the configuration file's value.
     pub fn or(self, ca_cert: Option<PathBuf>, cert: Option<PathBuf>, key: Option<PathBuf>) -> Self {
@@ -39,22 +33,24 @@ impl ClusterTlsArgs {
         }
     }
 
-    /// The security they describe: plain TCP when none is given, TLS when all three are.
-    pub fn security(&self) -> Result<Security, String> {
-        let (ca, cert, key) = match (&self.ca_cert, &self.cert, &self.key) {
+    /// The security they describe: plain TCP when none is given, TLS when all three are, or
+    /// TLS with the CA alone when `joining` (a worker with a join token). The files are read
+    /// again when they change (`Security::watch`).
+    pub fn security(&self, joining: bool) -> Result<Security, String> {
+        let identity = match (&self.ca_cert, &self.cert, &self.key) {
             (None, None, None) => return Ok(Security::Plain),
-            (Some(ca), Some(cert), Some(key)) => (ca, cert, key),
+            (Some(_), Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            (Some(_), None, None) if joining => None,
             (None, _, _) => return Err("--cert and --key need --ca-cert (the cluster CA)".into()),
             (Some(_), _, _) => {
-                return Err("--ca-cert needs --cert and --key (this process's identity)".into())
+                return Err(
+                    "--ca-cert needs --cert and --key (this process's identity), or a worker's \
+                     --join-token"
+                        .into(),
+                )
             }
         };
-        let tls = ClusterTls::from_pem(
-            &read(ca, "ca-cert")?,
-            &read(cert, "cert")?,
-            &read(key, "key")?,
-        )
-        .map_err(|e| format!("--cert {}: {e}", cert.display()))?;
-        Security::tls(tls).map_err(|e| format!("--cert {}: {e}", cert.display()))
+        let ca = self.ca_cert.clone().unwrap_or_default();
+        Security::from_files(TlsFiles { ca, identity })
     }
 }

@@ -206,6 +206,7 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
             allow_insecure_tls: false,
             address: format!("demo worker {}", w + 1),
             security,
+            join_token: None,
         };
         workers.push(tokio::spawn(broadside_worker::run(
             config,

@@ -54,7 +54,7 @@ pub struct JobArgs {
     pub id: u64,
 }
 
-/// Arguments of `broadside workers` and `broadside cluster`.
+/// Arguments of `broadside workers` (listing) and `broadside cluster`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
@@ -74,6 +74,11 @@ pub(super) fn cell(v: impl std::fmt::Display) -> String {
 /// An optional cell.
 pub(super) fn opt(v: Option<impl std::fmt::Display>) -> String {
     v.map_or_else(|| "-".into(), cell)
+}
+
+/// A revocation cell: `revoked` or `-`.
+pub(super) fn revoked(at_ms: Option<u64>) -> String {
+    if at_ms.is_some() { "revoked" } else { "-" }.into()
 }
 
 /// Prints rows as aligned columns under `headers`.

@@ -150,7 +150,7 @@ pub fn resolve(args: MasterArgs) -> Result<MasterConfig, String> {
     let cluster_tls = args
         .cluster_tls
         .or(file.ca_cert, file.cert, file.key)
-        .security()?;
+        .security(false)?;
     let rest_tls = match (
         args.tls_cert.or(file.tls_cert),
         args.tls_key.or(file.tls_key),

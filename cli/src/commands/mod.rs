@@ -13,6 +13,7 @@ mod submit;
 mod target;
 mod validate;
 mod worker;
+mod workers;
 
 use clap::{Parser, Subcommand};
 
@@ -67,12 +68,14 @@ enum Command {
     Job(inspect::JobArgs),
     /// Abort a job.
     Abort(inspect::JobArgs),
-    /// List the workers with their state and last heartbeat.
-    Workers(inspect::ListArgs),
+    /// List the workers with their state and last heartbeat; drain or revoke one.
+    Workers(workers::WorkersArgs),
     /// Show the masters: leader, roles, terms, applied indexes.
     Cluster(inspect::ListArgs),
     /// Create, list and revoke API tokens.
     Tokens(access::TokensArgs),
+    /// Create, list and revoke join tokens (a worker exchanges one for an identity).
+    JoinTokens(workers::JoinTokensArgs),
     /// Set, list and delete project secrets.
     Secrets(access::SecretsArgs),
     /// Read the audit log of accepted writes.
@@ -124,9 +127,10 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Jobs(args) => inspect::jobs(args).await,
         Command::Job(args) => inspect::job(args).await,
         Command::Abort(args) => inspect::abort(args).await,
-        Command::Workers(args) => inspect::workers(args).await,
+        Command::Workers(args) => workers::workers(args).await,
         Command::Cluster(args) => inspect::cluster(args).await,
         Command::Tokens(args) => access::tokens(args).await,
+        Command::JoinTokens(args) => workers::join_tokens(args).await,
         Command::Secrets(args) => access::secrets(args).await,
         Command::Audit(args) => access::audit(args).await,
         Command::Whoami(args) => access::whoami(args).await,

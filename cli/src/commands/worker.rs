@@ -22,7 +22,9 @@ The masters are their tarpc addresses (--listen-raft); any of them leads the wor
 leader. On SIGTERM or Ctrl-C the worker drains: its tasks are handed back and resume on\n\
 other workers at once. Masters off loopback need TLS: --ca-cert ca.pem --cert worker-w1.pem\n\
 --key worker-w1.key (`broadside certs issue worker w1`); the certificate's name is the\n\
-worker's id.")]
+worker's id. Or, without a certificate: --ca-cert ca.pem --join-token-file FILE (`broadside\n\
+join-tokens create`): the worker exchanges the token for an identity kept in its data\n\
+directory.")]
 pub struct WorkerArgs {
     /// YAML file with any of these settings (keys as the flags: `masters: ...`).
     #[arg(long, env = "BROADSIDE_CONFIG")]
@@ -51,6 +53,14 @@ pub struct WorkerArgs {
     pub allow_insecure_tls: bool,
     #[command(flatten)]
     pub cluster_tls: ClusterTlsArgs,
+    /// A join token (`bsj_…`, `broadside join-tokens create`) to exchange for an identity on
+    /// first start, with --ca-cert and no certificate; prefer --join-token-file or the
+    /// environment, which stay out of the process list.
+    #[arg(long, env = "BROADSIDE_JOIN_TOKEN", hide_env_values = true)]
+    pub join_token: Option<String>,
+    /// File holding the join token (its first line).
+    #[arg(long, env = "BROADSIDE_JOIN_TOKEN_FILE", conflicts_with = "join_token")]
+    pub join_token_file: Option<PathBuf>,
 }
 
 /// The configuration file's keys.
@@ -77,6 +87,8 @@ struct WorkerFile {
     cert: Option<PathBuf>,
     #[serde(default)]
     key: Option<PathBuf>,
+    #[serde(default)]
+    join_token_file: Option<PathBuf>,
 }
 
 fn read_file(path: &std::path::Path) -> Result<WorkerFile, String> {
@@ -108,10 +120,26 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
         .masters
         .or(file.masters)
         .ok_or("--masters is required (flag, environment or config file)")?;
+    let join_token = match (
+        args.join_token,
+        args.join_token_file.or(file.join_token_file),
+    ) {
+        (Some(token), _) => Some(token.trim().to_owned()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("--join-token-file: cannot read {}: {e}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
     let security = args
         .cluster_tls
         .or(file.ca_cert, file.cert, file.key)
-        .security()?;
+        .security(join_token.is_some())?;
     let config = WorkerConfig {
         masters: masters
             .split(',')
@@ -140,6 +168,7 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
             std::process::id()
         ),
         security,
+        join_token,
     };
     let problems = config.problems();
     if !problems.is_empty() {

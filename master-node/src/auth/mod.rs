@@ -53,6 +53,14 @@ impl Principal {
         self.role_on(project).is_some()
     }
 
+    /// Its name as the creator of a token (`local` without authentication).
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Principal::Token(t) => t.name.clone(),
+            _ => "local".to_owned(),
+        }
+    }
+
     /// Who it is in the audit log, for a write made with HTTP request id `request`.
     pub(crate) fn actor(&self, request: &str) -> Option<Actor> {
         let (token_id, name) = match self {
@@ -211,6 +219,17 @@ pub(crate) fn may_grant(
         })?;
     }
     Ok(())
+}
+
+/// The expiry a creation asking for a lifetime of `expires_in` means (none: never).
+pub(crate) fn expiry(expires_in: Option<std::time::Duration>) -> Result<Option<u64>> {
+    match expires_in {
+        Some(d) if d.is_zero() => Err(Error::BadRequest("expires_in must be positive".into())),
+        Some(d) => Ok(Some(
+            crate::node::now_ms().saturating_add(d.as_millis() as u64),
+        )),
+        None => Ok(None),
+    }
 }
 
 /// The expiry of a token `principal` creates asking for `wanted`: never later than the

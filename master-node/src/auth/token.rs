@@ -1,13 +1,16 @@
-//! The bearer strings of API tokens: `bst_` + a 16-hex-digit public id + `_` + a secret of 256
-//! random bits (base64url). The store keeps the id and the SHA-256 of the secret; the whole
-//! string is shown once, when the token is created.
+//! The bearer strings of API tokens (`bst_`) and join tokens (`bsj_`): the prefix + a
+//! 16-hex-digit public id + `_` + a secret of 256 random bits (base64url). The store keeps the
+//! id and the SHA-256 of the secret; the whole string is shown once, when the token is created.
+//! A joined worker's secret is such a secret alone.
 
 use base64::Engine;
 use broadside_raft_store::Sha256;
 use sha2::Digest;
 
-/// The prefix of every bearer string.
+/// The prefix of every API token.
 pub(crate) const PREFIX: &str = "bst_";
+/// The prefix of every join token.
+pub(crate) const JOIN_PREFIX: &str = "bsj_";
 /// Length of the public id.
 const ID_LEN: usize = 16;
 /// Bytes of randomness in a secret.
@@ -31,21 +34,51 @@ impl std::fmt::Debug for Bearer {
     }
 }
 
+/// A new random secret of 256 bits, base64url.
+pub(crate) fn new_secret() -> String {
+    let secret_bytes: [u8; SECRET_BYTES] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes)
+}
+
+/// The SHA-256 of a secret, as the store keeps it.
+pub(crate) fn secret_sha256(secret: &str) -> Sha256 {
+    Sha256(sha2::Sha256::digest(secret.as_bytes()).into())
+}
+
+/// Whether `stored` is the hash of `secret` (compared in constant time).
+pub(crate) fn secret_matches(secret: &str, stored: &Sha256) -> bool {
+    secret_sha256(secret)
+        .0
+        .iter()
+        .zip(stored.0.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
 impl Bearer {
-    /// A new random token: its id, secret and the string to hand out.
+    /// A new random API token: its id, secret and the string to hand out.
     pub(crate) fn generate() -> (Bearer, String) {
+        Bearer::generate_with(PREFIX)
+    }
+
+    /// A new random token with `prefix`.
+    pub(crate) fn generate_with(prefix: &str) -> (Bearer, String) {
         let id: String = (0..ID_LEN / 2)
             .map(|_| format!("{:02x}", rand::random::<u8>()))
             .collect();
-        let secret_bytes: [u8; SECRET_BYTES] = rand::random();
-        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes);
-        let text = format!("{PREFIX}{id}_{secret}");
+        let secret = new_secret();
+        let text = format!("{prefix}{id}_{secret}");
         (Bearer { id, secret }, text)
     }
 
-    /// Parses a bearer string; `None` when it is not one this cluster could have made.
+    /// Parses an API token; `None` when it is not one this cluster could have made.
     pub(crate) fn parse(text: &str) -> Option<Bearer> {
-        let rest = text.trim().strip_prefix(PREFIX)?;
+        Bearer::parse_with(text, PREFIX)
+    }
+
+    /// Parses a token with `prefix`; `None` when it is not one this cluster could have made.
+    pub(crate) fn parse_with(text: &str, prefix: &str) -> Option<Bearer> {
+        let rest = text.trim().strip_prefix(prefix)?;
         let (id, secret) = rest.split_at_checked(ID_LEN)?;
         let secret = secret.strip_prefix('_')?;
         let valid_id = id.bytes().all(|b| b.is_ascii_hexdigit());
@@ -63,17 +96,12 @@ impl Bearer {
 
     /// The SHA-256 of the secret, as the store keeps it.
     pub(crate) fn secret_sha256(&self) -> Sha256 {
-        Sha256(sha2::Sha256::digest(self.secret.as_bytes()).into())
+        secret_sha256(&self.secret)
     }
 
     /// Whether `stored` is this secret's hash (compared in constant time).
     pub(crate) fn matches(&self, stored: &Sha256) -> bool {
-        let mine = self.secret_sha256();
-        mine.0
-            .iter()
-            .zip(stored.0.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        secret_matches(&self.secret, stored)
     }
 }
 
@@ -91,6 +119,12 @@ mod tests {
         assert!(parsed.matches(&bearer.secret_sha256()));
         let (other, _) = Bearer::generate();
         assert!(!parsed.matches(&other.secret_sha256()));
+        // A join token is no API token, and the other way round.
+        let (join, join_text) = Bearer::generate_with(JOIN_PREFIX);
+        assert!(join_text.starts_with(JOIN_PREFIX));
+        assert!(Bearer::parse(&join_text).is_none());
+        assert!(Bearer::parse_with(&text, JOIN_PREFIX).is_none());
+        assert_eq!(Bearer::parse_with(&join_text, JOIN_PREFIX), Some(join));
         assert!(
             !format!("{parsed:?}").contains(&text[21..]),
             "Debug shows the secret"

@@ -28,7 +28,6 @@ use crate::auth::token::Bearer;
 use crate::auth::{self, Principal};
 use crate::error::Error;
 use crate::idempotency::Writer;
-use crate::node::now_ms;
 use crate::views;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
@@ -139,17 +138,8 @@ async fn create_token(
 ) -> Result<impl IntoResponse, Problem> {
     auth::may_grant(&caller.principal, new.admin, new.projects.keys().cloned())?;
     let (bearer, secret) = Bearer::generate();
-    let created_by = match &caller.principal {
-        Principal::Token(t) => t.name.clone(),
-        _ => "local".to_owned(),
-    };
-    let expires_at_ms = match new.expires_in {
-        Some(d) if d.is_zero() => {
-            return Err(Error::BadRequest("expires_in must be positive".into()).into())
-        }
-        Some(d) => Some(now_ms().saturating_add(d.as_millis() as u64)),
-        None => None,
-    };
+    let created_by = caller.principal.name();
+    let expires_at_ms = auth::expiry(new.expires_in)?;
     let expires_at_ms = auth::capped_expiry(&caller.principal, expires_at_ms);
     let token = Token {
         id: bearer.id.clone(),

@@ -107,20 +107,12 @@ async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
         .ok_or_else(|| {
             Error::Unauthenticated("the Authorization header is not `Bearer bst_…`".to_owned())
         })?;
-    let token = match app.tokens.get(app.reader(), &bearer.id) {
-        Some(token) => token,
-        None => {
-            let id = bearer.id.clone();
-            let (generation, token) = app
-                .read(move |r| {
-                    let generation = r.tokens_generation();
-                    Ok((generation, r.token(&id)?.map(Arc::new)))
-                })
-                .await?;
-            app.tokens.put(bearer.id.clone(), generation, token.clone());
-            token
-        }
-    };
+    let token = app
+        .tokens
+        .get(app.reader(), &bearer.id, |id| {
+            app.read(move |r| Ok((r.tokens_generation(), r.token(&id)?)))
+        })
+        .await?;
     match token {
         Some(t) if bearer.matches(&t.secret_sha256) && t.is_valid_at(now_ms()) => {
             Ok(Principal::Token(t))

@@ -16,6 +16,7 @@ mod cluster;
 mod extract;
 mod files;
 mod jobs;
+mod join_tokens;
 mod metrics;
 mod openapi;
 mod paging;
@@ -110,6 +111,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(deadline(reports, REQUEST_TIMEOUT))
         .merge(results::live_routes())
         .merge(deadline(workers::routes(), REQUEST_TIMEOUT))
+        .merge(deadline(join_tokens::routes(), REQUEST_TIMEOUT))
         .merge(deadline(access::routes(), REQUEST_TIMEOUT))
         .merge(openapi::routes());
     let (router, document) = OpenApiRouter::with_openapi(openapi::document_info())

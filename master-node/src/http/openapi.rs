@@ -100,7 +100,7 @@ mod tests {
     use super::super::api;
 
     /// The http sources: a route registered with axum's plain `route` would escape the document.
-    const SOURCES: [(&str, &str); 10] = [
+    const SOURCES: [(&str, &str); 12] = [
         ("mod.rs", include_str!("mod.rs")),
         ("cluster.rs", include_str!("cluster.rs")),
         ("projects.rs", include_str!("projects.rs")),
@@ -108,6 +108,8 @@ mod tests {
         ("jobs.rs", include_str!("jobs.rs")),
         ("results.rs", include_str!("results.rs")),
         ("workers.rs", include_str!("workers.rs")),
+        ("join_tokens.rs", include_str!("join_tokens.rs")),
+        ("access.rs", include_str!("access.rs")),
         ("metrics.rs", include_str!("metrics.rs")),
         ("openapi.rs", include_str!("openapi.rs")),
         ("serve.rs", include_str!("serve.rs")),

@@ -1,4 +1,4 @@
-//! Workers: the registry with each worker's state and heartbeat age, drain, forget.
+//! Workers: the registry with each worker's state and heartbeat age, drain, forget, revoke.
 //!
 //! Heartbeat ages live in the leader's memory (routine heartbeats are not replicated): a
 //! follower asks the leader for them and shows `null` when it cannot.
@@ -28,6 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(list))
         .routes(routes!(show, forget))
         .routes(routes!(drain))
+        .routes(routes!(revoke))
 }
 
 /// Heartbeat ages from the leader (this node's own when it leads).
@@ -138,6 +139,31 @@ async fn forget(
     load(&app, id.clone()).await?;
     let scope = format!("DELETE workers/{id}");
     app.write_as(&writer, &scope, Command::RemoveWorker { worker_id: id })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke a worker's identity
+///
+/// Every later call made as this worker id is refused, whatever it presents (a joined worker's
+/// credential, a certificate naming it): its running tasks stop when their lease runs out and
+/// resume on other workers. The id stays revoked; a worker started again needs another id. The
+/// worker need not be registered. No request body.
+#[utoipa::path(post, path = "/workers/{id}/revoke", tag = "workers",
+    extensions(("x-broadside-access" = json!("admin"))),
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Worker id")),
+    responses(
+        (status = 204),
+        (status = 400, body = broadside_api::Problem),
+    ))]
+async fn revoke(
+    State(app): State<Arc<App>>,
+    writer: Writer,
+    ApiPath(id): ApiPath<String>,
+) -> std::result::Result<StatusCode, Problem> {
+    let scope = format!("POST workers/{id}/revoke");
+    app.write_as(&writer, &scope, Command::RevokeWorker { worker_id: id })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@
 //! task is decided by [`heartbeat::judge`]. Store reads run off the async threads.
 
 mod heartbeat;
+mod join;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,9 +18,9 @@ use broadside_raft_store::model::{AttemptRecord, Job, SplitMode, Task, TaskOutco
 use broadside_raft_store::{all_pages, Command, ProgressDelta, Response, Sha256, StoreReader};
 use broadside_rpc::transport::Caller;
 use broadside_rpc::worker::{
-    Ack, Assignment, Chunk, Completion, Delta, Digest, FileRef, Heartbeat, HeartbeatReply, Order,
-    Outcome, PullRequest, Registered, Split, TaskRef, TaskSecrets, WorkerInfo, MAX_DELTA_BYTES,
-    MAX_ENDED_DELTAS,
+    Ack, Assignment, Chunk, Completion, Delta, Digest, FileRef, Heartbeat, HeartbeatReply,
+    JoinRequest, Joined, Order, Outcome, PullRequest, Registered, Split, TaskRef, TaskSecrets,
+    WorkerInfo, MAX_DELTA_BYTES, MAX_ENDED_DELTAS,
 };
 use broadside_rpc::{CallError, Payload, WorkerRpc};
 use tarpc::context::Context;
@@ -481,12 +482,13 @@ impl WorkerServer {
     /// Any master serves chunks from its own replica. A blob missing here is not an error of
     /// the caller: a task names only files its job pinned, so this replica has not applied
     /// them yet (a lagging follower, a leader just elected): `Unavailable`, ask again.
-    async fn fetch_chunk(self, sha256: Digest, index: u32) -> Result<Chunk> {
+    async fn fetch_chunk(
+        self,
+        caller: Option<String>,
+        sha256: Digest,
+        index: u32,
+    ) -> Result<Chunk> {
         let sha = Sha256(sha256.0);
-        let caller = match &self.caller {
-            Caller::Verified(Some(broadside_pki::Identity::Worker(name))) => Some(name.clone()),
-            _ => None,
-        };
         self.app
             .chunk_read(move |reader| {
                 if let Some(worker) = &caller {
@@ -527,8 +529,8 @@ fn owned(stored: Option<&Task>, t: TaskRef, worker: &str) -> Result<()> {
     }
 }
 
-/// Whether worker `worker` holds a task of an active job that pinned blob `sha`: a worker
-/// authenticated by its certificate fetches only the files its own tasks need.
+/// Whether worker `worker` holds a task of an active job that pinned blob `sha`: an
+/// authenticated worker fetches only the files its own tasks need.
 fn pinned_for(reader: &StoreReader, worker: &str, sha: &Sha256) -> Result<bool> {
     for job in all_pages(|page| reader.active_jobs(page))? {
         if !job.files.iter().any(|f| f.sha256 == *sha) {
@@ -542,15 +544,23 @@ fn pinned_for(reader: &StoreReader, worker: &str, sha: &Sha256) -> Result<bool> 
     Ok(false)
 }
 
-/// The tarpc service: each call answered with the master's error mapped onto the wire once.
+/// The tarpc service: each call checked against its caller, answered with the master's error
+/// mapped onto the wire once.
 impl WorkerRpc for WorkerServer {
     async fn register(self, _: Context, info: WorkerInfo) -> Result<Registered, CallError> {
-        callers::worker(&self.caller, &info.worker_id)?;
+        let bound = callers::worker(&self.app, &self.caller, &info.worker_id).await?;
+        if let Some(pool) = bound.filter(|p| *p != info.pool) {
+            return Err(Error::Forbidden(format!(
+                "worker {:?} joined pool {pool:?} and may not serve pool {:?}",
+                info.worker_id, info.pool
+            ))
+            .into());
+        }
         Ok(WorkerServer::register(self, info).await?)
     }
 
     async fn pull(self, _: Context, request: PullRequest) -> Result<Option<Assignment>, CallError> {
-        callers::worker(&self.caller, &request.worker_id)?;
+        callers::worker(&self.app, &self.caller, &request.worker_id).await?;
         Ok(WorkerServer::pull(self, request).await?)
     }
 
@@ -559,12 +569,12 @@ impl WorkerRpc for WorkerServer {
         _: Context,
         heartbeat: Heartbeat,
     ) -> Result<HeartbeatReply, CallError> {
-        callers::worker(&self.caller, &heartbeat.worker_id)?;
+        callers::worker(&self.app, &self.caller, &heartbeat.worker_id).await?;
         Ok(WorkerServer::heartbeat(self, heartbeat).await?)
     }
 
     async fn complete(self, _: Context, completion: Completion) -> Result<(), CallError> {
-        callers::worker(&self.caller, &completion.worker_id)?;
+        callers::worker(&self.app, &self.caller, &completion.worker_id).await?;
         Ok(WorkerServer::complete(self, completion).await?)
     }
 
@@ -575,12 +585,16 @@ impl WorkerRpc for WorkerServer {
         task: TaskRef,
         elapsed_ms: u64,
     ) -> Result<(), CallError> {
-        callers::worker(&self.caller, &worker_id)?;
+        callers::worker(&self.app, &self.caller, &worker_id).await?;
         Ok(WorkerServer::hand_back(self, worker_id, task, elapsed_ms).await?)
     }
 
     async fn fetch_chunk(self, _: Context, sha256: Digest, index: u32) -> Result<Chunk, CallError> {
-        callers::any_worker(&self.caller)?;
-        Ok(WorkerServer::fetch_chunk(self, sha256, index).await?)
+        let worker = callers::any_worker(&self.app, &self.caller).await?;
+        Ok(WorkerServer::fetch_chunk(self, worker, sha256, index).await?)
+    }
+
+    async fn join(self, _: Context, request: JoinRequest) -> Result<Joined, CallError> {
+        Ok(join::join(&self.app, request).await?)
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::tx::Tx;
-use super::{access, files, jobs};
+use super::{access, files, jobs, worker_access};
 use crate::command::{Command, RejectCode, Request, Response};
 use crate::db::{
     CF_DEDUP, CF_DEDUP_TIME, CF_FILES, CF_JOB_INDEX, CF_PROJECTS, CF_SM_META, CF_WORKERS,
@@ -227,6 +227,14 @@ fn dispatch(tx: &mut Tx<'_>, command: &Command) -> Result<Response> {
         Command::CreateToken(token) => access::create_token(tx, token),
         Command::BootstrapToken(token) => access::bootstrap_token(tx, token),
         Command::RevokeToken { id } => access::revoke_token(tx, id),
+        Command::CreateJoinToken(token) => worker_access::create_join_token(tx, token),
+        Command::RevokeJoinToken { id } => worker_access::revoke_join_token(tx, id),
+        Command::JoinWorker {
+            token_id,
+            worker_id,
+            secret_sha256,
+        } => worker_access::join_worker(tx, token_id, worker_id, secret_sha256),
+        Command::RevokeWorker { worker_id } => worker_access::revoke_worker(tx, worker_id),
         Command::PutSecret {
             project,
             name,

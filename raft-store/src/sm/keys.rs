@@ -116,6 +116,19 @@ pub(crate) fn token(id: &str) -> Vec<u8> {
     id.as_bytes().to_vec()
 }
 
+/// Prefix of the join tokens in `CF_WORKER_ACCESS`.
+pub(crate) const JOIN_TOKENS: &[u8] = b"j";
+/// Prefix of the worker identities in `CF_WORKER_ACCESS`.
+pub(crate) const WORKER_IDENTITIES: &[u8] = b"w";
+
+pub(crate) fn join_token(id: &str) -> Vec<u8> {
+    [JOIN_TOKENS, id.as_bytes()].concat()
+}
+
+pub(crate) fn worker_identity(worker_id: &str) -> Vec<u8> {
+    [WORKER_IDENTITIES, worker_id.as_bytes()].concat()
+}
+
 /// Prefix of a project's secrets (and of its audit index entries).
 pub(crate) fn of_project(project: &str) -> Vec<u8> {
     files_of_project(project)

@@ -12,6 +12,7 @@ mod jobs;
 pub(crate) mod keys;
 pub(crate) mod snapshot;
 mod tx;
+mod worker_access;
 
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ pub use jobs::{MAX_BATCH_DELTAS, MAX_PARALLELISM, MAX_PINNED_FILES};
 
 use crate::codec::decode;
 use crate::command::Response;
-use crate::db::{Db, CF_SM_META, CF_TOKENS};
+use crate::db::{Db, CF_SM_META, CF_TOKENS, CF_WORKER_ACCESS};
 use crate::error::{blocking, IntoStorage, Result};
 use crate::query::StoreReader;
 use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -80,7 +81,7 @@ impl StateMachineStore {
                 keys::META_LAST_APPLIED.to_vec(),
                 &Some(entry.log_id),
             )?;
-            let tokens = tx.touches(CF_TOKENS);
+            let tokens = tx.touches(CF_TOKENS) || tx.touches(CF_WORKER_ACCESS);
             db.write(tx.into_batch()?)?;
             if tokens {
                 db.tokens_changed();
