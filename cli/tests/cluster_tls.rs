@@ -16,7 +16,7 @@ use broadside_harness::{Cluster, Timings};
 use broadside_pki::tls::ClusterTls;
 use broadside_pki::{Ca, Identity, DEFAULT_VALIDITY};
 use broadside_rpc::transport::{self, context_with_timeout, Credential, Reach, Security};
-use broadside_rpc::worker::{Completion, Digest, Outcome, TaskRef, WorkerInfo};
+use broadside_rpc::worker::{Completion, Digest, JoinRequest, Outcome, TaskRef, WorkerInfo};
 use broadside_rpc::{CallError, Payload, RaftRpcClient, ServiceKind, WorkerRpcClient};
 use common::*;
 
@@ -389,21 +389,30 @@ async fn a_joined_worker_owns_its_id_and_revoking_its_token_moves_its_task_witho
     let trusted = cluster.ca_pem().to_owned();
     let anonymous = Security::tls(ClusterTls::anonymous(&trusted).unwrap()).unwrap();
 
-    // Its id is its own: not with another secret, not with a certificate of that name, not
-    // without anything; and its identity binds it to the token's pool.
+    // Its id is its own: another secret opens no connection; with nothing, or with its own
+    // credential as another worker, every call is refused; and its identity binds it to the
+    // token's pool.
+    assert!(id.ends_with("@default"), "{id}");
     let wrong_secret = anonymous.with_credential(Credential {
         worker_id: id.clone(),
         secret: "x".repeat(43),
     });
-    let named = valid(&trusted, cluster.ca(), &Identity::Worker(id.clone()));
-    for (what, security) in [
-        ("another secret", &wrong_secret),
-        ("a certificate of its name", &named),
-        ("nothing", &anonymous),
-    ] {
-        assert_all(&worker_calls(&addr, security, &id).await, what, forbidden);
-    }
+    assert_all(
+        &worker_calls(&addr, &wrong_secret, &id).await,
+        "another secret",
+        cut_off,
+    );
+    assert_all(
+        &worker_calls(&addr, &anonymous, &id).await,
+        "nothing",
+        forbidden,
+    );
     let own = anonymous.with_credential(credential.clone());
+    let as_w2 = worker_calls(&addr, &own, "w2").await;
+    assert!(
+        as_w2[0].0 == "register" && forbidden(&as_w2[0].1),
+        "its credential as w2: {as_w2:?}"
+    );
     let c = worker_client(&addr, &own).await.unwrap();
     let elsewhere = c
         .register(ctx(), info(&id, "other"))
@@ -442,6 +451,23 @@ async fn a_joined_worker_owns_its_id_and_revoking_its_token_moves_its_task_witho
         .await;
     let standby = cluster.add_worker("default", 1, &[]).await;
     cluster.wait_for_workers(2).await;
+    // Joining with the standby's certificate name gives another id: no token holder takes a
+    // certificate worker's place.
+    let joiner = worker_client(&addr, &anonymous).await.unwrap();
+    let joined_as = joiner
+        .join(
+            ctx(),
+            JoinRequest {
+                token: created.secret.clone(),
+                name: "w2".into(),
+                secret: "A".repeat(43),
+            },
+        )
+        .await
+        .expect("an answer")
+        .expect("joined");
+    assert_eq!(cluster.worker_id(standby).as_deref(), Some("w2"));
+    assert_eq!(joined_as.worker_id, "w2@default");
 
     // Revoking the token revokes the identity it gave: refused from the next call, the task
     // stops with its lease and resumes on the standby.
@@ -449,7 +475,15 @@ async fn a_joined_worker_owns_its_id_and_revoking_its_token_moves_its_task_witho
         .revoke_join_token(&created.join_token.id)
         .await
         .expect("revoked");
-    assert_all(&worker_calls(&addr, &own, &id).await, "revoked", forbidden);
+    cluster
+        .eventually("the revoked credential to open nothing", || async {
+            let calls = worker_calls(&addr, &own, &id).await;
+            calls
+                .iter()
+                .all(|(_, outcome)| cut_off(outcome))
+                .then_some(())
+        })
+        .await;
     let finished = finished(&cluster, &client, job).await;
     let t = tasks(&client, job).await;
     assert_eq!(

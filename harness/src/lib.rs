@@ -482,14 +482,14 @@ impl Cluster {
     }
 
     /// The id of worker `index`: the name its certificate gives it (`w1`, `w2`, …), or for a
-    /// worker that joined with a join token the one it made (once it made it).
+    /// worker that joined with a join token the one the masters bound (once it joined).
     pub fn worker_id(&self, index: usize) -> Option<String> {
         let worker = self.workers.get(index.checked_sub(1)?)?;
         if worker.args.iter().any(|a| a == "--join-token") {
-            let file = self.dir.path().join(format!("w{index}/worker-id"));
-            return std::fs::read_to_string(file)
-                .ok()
-                .map(|id| id.trim().to_owned());
+            let file = self.dir.path().join(format!("w{index}/worker-credential"));
+            let stored: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+            return stored["worker_id"].as_str().map(str::to_owned);
         }
         Some(format!("w{index}"))
     }

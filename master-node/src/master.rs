@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broadside_rpc::transport;
+use broadside_rpc::transport::{self, Caller};
 use broadside_rpc::{RaftRpc, ServiceKind, WorkerRpc};
 use futures::StreamExt;
 use tarpc::server::{BaseChannel, Channel};
@@ -253,9 +253,18 @@ fn local_addr(
 /// (each worker holds one, each peer one or two, so this is far above a real cluster's need).
 pub const MAX_CLUSTER_CONNECTIONS: usize = 4096;
 
-/// How long a cluster-port connection may go without a request before it is closed (its peer
-/// dials again when it has something to say): every live peer and worker speaks far more often.
+/// How long a worker-service connection may go without a request before it is closed (the
+/// worker dials again when it has something to say): a live worker speaks every heartbeat.
+/// Master↔master connections, between members only, are not closed when idle (a candidate's
+/// first vote request must not meet a connection closed in a quiet spell).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Most connections at once without a certificate or credential (workers joining), held apart
+/// from the connection cap so that strangers cannot take the slots of masters and workers.
+pub const MAX_JOINING_CONNECTIONS: usize = 64;
+
+/// How long a connection without a certificate or credential stays open: time for a join.
+pub const JOINING_LIFETIME: Duration = Duration::from_secs(30);
 
 /// Spawns one request of a connection, noting that the connection is in use.
 fn spawn_request<F>(last_request: &parking_lot::Mutex<tokio::time::Instant>, request: F)
@@ -291,6 +300,7 @@ fn max_in_flight(kind: ServiceKind) -> usize {
 async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationToken) {
     let security = app.node.config.cluster_tls.clone();
     let open = Arc::new(tokio::sync::Semaphore::new(MAX_CLUSTER_CONNECTIONS));
+    let joining = Arc::new(tokio::sync::Semaphore::new(MAX_JOINING_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -312,8 +322,8 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationTok
         let app = app.clone();
         let stop = stop.clone();
         let security = security.clone();
+        let joining = joining.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             let accepted = match transport::accept(stream, &security).await {
                 Ok(a) => a,
                 Err(e) => {
@@ -326,6 +336,27 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationTok
                 tracing::debug!(%peer, ?kind, ?caller, "refused a connection: wrong identity");
                 return;
             }
+            // A caller without a certificate may only join: it gives up its slot for one of
+            // the few kept for joining, for a short while. A credential is checked now, so
+            // that a made-up one keeps no slot either.
+            let (_permit, lifetime) = match &caller {
+                Caller::Verified(None) => match joining.try_acquire_owned() {
+                    Ok(joining) => (joining, Some(JOINING_LIFETIME)),
+                    Err(_) => {
+                        tracing::debug!(%peer, "refused a connection: too many joining");
+                        return;
+                    }
+                },
+                Caller::Claims(c) => {
+                    let claimed = c.worker_id.clone();
+                    if let Err(e) = callers::worker(&app, &caller, &claimed).await {
+                        tracing::debug!(%peer, error = %e, "refused a connection: credential");
+                        return;
+                    }
+                    (permit, None)
+                }
+                _ => (permit, None),
+            };
             let stream = accepted.stream;
             let last_request = parking_lot::Mutex::new(tokio::time::Instant::now());
             let served = async {
@@ -352,11 +383,22 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: CancellationTok
                     }
                 }
             };
+            let idle = async {
+                match kind {
+                    ServiceKind::Worker => idle(&last_request).await,
+                    ServiceKind::Raft => std::future::pending().await,
+                }
+            };
+            let expired = async {
+                match lifetime {
+                    Some(lifetime) => tokio::time::sleep(lifetime).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = served => {}
-                () = idle(&last_request) => {
-                    tracing::debug!(%peer, ?kind, "closed an idle connection");
-                }
+                () = idle => tracing::debug!(%peer, ?kind, "closed an idle connection"),
+                () = expired => tracing::debug!(%peer, "closed a joining connection"),
                 () = stop.cancelled() => {}
             }
         });

@@ -288,38 +288,29 @@ pub struct Chunk {
 pub struct JoinRequest {
     /// The join token (`bsj_…`).
     pub token: String,
-    /// The worker id it asks for.
-    pub worker_id: String,
+    /// The name it asks for (letters, digits, `-` and `.`); its worker id will be
+    /// `NAME@POOL`, which no certificate can name.
+    pub name: String,
+    /// The secret it will present (256 random bits, base64url), made and kept by the worker
+    /// before it asks, so that asking again after a lost answer gets the same identity.
+    pub secret: String,
 }
 
 impl std::fmt::Debug for JoinRequest {
-    /// Never shows the token.
+    /// Never shows the token nor the secret.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "JoinRequest({}, token hidden)", self.worker_id)
+        write!(f, "JoinRequest({}, token and secret hidden)", self.name)
     }
 }
 
-/// The identity a join gave: the worker presents `secret` as worker `worker_id` from now on
-/// (`transport::Credential`), and registers in `pool`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The identity a join gave: the worker presents its secret as worker `worker_id` from now
+/// on (`transport::Credential`), and registers in `pool`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Joined {
     /// The worker id bound to the secret.
     pub worker_id: String,
     /// The pool the join token is for.
     pub pool: String,
-    /// The secret (shown once; the masters keep its hash).
-    pub secret: String,
-}
-
-impl std::fmt::Debug for Joined {
-    /// Never shows the secret.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Joined({} in {}, secret hidden)",
-            self.worker_id, self.pool
-        )
-    }
 }
 
 /// The worker→master service.

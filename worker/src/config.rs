@@ -30,7 +30,33 @@ pub struct WorkerConfig {
     /// loopback.
     pub security: Security,
     /// A join token to exchange for an identity (with TLS and no certificate).
-    pub join_token: Option<String>,
+    pub join_token: Option<JoinToken>,
+}
+
+/// A join token's text; its `Debug` form hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinToken(pub String);
+
+impl std::fmt::Debug for JoinToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JoinToken([redacted])")
+    }
+}
+
+impl std::str::FromStr for JoinToken {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(JoinToken(s.trim().to_owned()))
+    }
+}
+
+impl WorkerConfig {
+    /// Whether it joins (or joined) with a join token rather than holding a certificate: a
+    /// token is given, or the data directory keeps a credential from an earlier join.
+    pub fn joins(&self) -> bool {
+        self.join_token.is_some() || crate::join::has_credential(&self.data)
+    }
 }
 
 impl WorkerConfig {
@@ -82,7 +108,7 @@ impl WorkerConfig {
                     .to_owned(),
             ),
             (Security::Tls(_), Some(Identity::Worker(_))) => {}
-            (Security::Tls(_), None) if self.join_token.is_some() => {}
+            (Security::Tls(_), None) if self.joins() => {}
             (Security::Tls(_), None) => out.push(
                 "cert: a worker presents its certificate (--cert and --key) or joins with a \
                  join token (--join-token; `broadside join-tokens create`)"
@@ -153,7 +179,8 @@ mod tests {
     #[test]
     fn a_join_token_needs_tls_and_no_certificate() {
         let mut c = config();
-        c.join_token = Some("bsj_x".into());
+        c.join_token = Some(JoinToken("bsj_x".into()));
+        assert!(!format!("{c:?}").contains("bsj_x"));
         let problems = c.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("joining needs TLS"), "{problems:?}");
@@ -182,7 +209,7 @@ mod tests {
         .unwrap();
         c.security = Security::tls(tls).unwrap();
         assert!(c.problems().is_empty(), "{:?}", c.problems());
-        c.join_token = Some("bsj_x".into());
+        c.join_token = Some(JoinToken("bsj_x".into()));
         assert!(
             c.problems()[0].contains("needs no join token"),
             "{:?}",

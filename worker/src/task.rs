@@ -536,6 +536,10 @@ impl Shared {
             tracing::info!(?task, "not handed back: the attempt was reassigned already");
             return;
         }
+        if self.is_refused() {
+            tracing::info!(?task, "not handed back: the masters refuse this worker");
+            return;
+        }
         let elapsed = state.report().elapsed_ms;
         let id = self.id.clone();
         let answer = self

@@ -181,7 +181,11 @@ impl Shared {
     /// Sends every task's unacknowledged deltas until they are acknowledged (bounded).
     pub(crate) async fn flush(&self, state: &TaskState) {
         let deadline = Instant::now() + self.report_patience();
-        while state.unacknowledged() > 0 && !state.is_fenced() && Instant::now() < deadline {
+        while state.unacknowledged() > 0
+            && !state.is_fenced()
+            && !self.is_refused()
+            && Instant::now() < deadline
+        {
             self.beat().await;
             if state.unacknowledged() > 0 {
                 tokio::time::sleep(self.heartbeat() / 2).await;
@@ -212,6 +216,11 @@ impl Shared {
             Err(LinkError::Refused(CallError::Forbidden(why))) => self.refuse(why),
             Err(e) => tracing::debug!(error = %e, "heartbeat not answered"),
         }
+    }
+
+    /// Whether the masters refuse this worker's identity: nothing it sends is taken any more.
+    pub(crate) fn is_refused(&self) -> bool {
+        self.refused.lock().is_some()
     }
 
     /// Records that the masters refuse this worker's identity (said once in the log).
@@ -312,8 +321,8 @@ pub fn identity(config: &WorkerConfig) -> Result<String, WorkerError> {
 
 /// Runs a worker until `shutdown` is cancelled, then drains.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
-    let id = identity(&config)?;
-    let config = crate::join::ensure(config, &id).await?;
+    let name = identity(&config)?;
+    let (config, id) = crate::join::ensure(config, name).await?;
     let deltas_dir = config.data.join("deltas");
     let cache =
         Cache::open(config.data.join("cache")).map_err(|e| WorkerError::Data(e.to_string()))?;
@@ -448,7 +457,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     // Ended attempts' deltas: a few heartbeats' worth of patience; what is left stays on disk
     // for the next process on this data directory.
     let deadline = Instant::now() + DRAIN_WAIT / 6;
-    while shared.outbox.len() > 0 && Instant::now() < deadline {
+    while shared.outbox.len() > 0 && !shared.is_refused() && Instant::now() < deadline {
         tokio::time::sleep(shared.heartbeat() / 2).await;
     }
     stop_loops.cancel();

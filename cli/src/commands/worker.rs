@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use broadside_engine::load::Document;
 use broadside_engine::protocol::AddressPolicy;
+use broadside_worker::config::JoinToken;
 use broadside_worker::WorkerConfig;
 use clap::Args;
 
@@ -57,7 +58,7 @@ pub struct WorkerArgs {
     /// first start, with --ca-cert and no certificate; prefer --join-token-file or the
     /// environment, which stay out of the process list.
     #[arg(long, env = "BROADSIDE_JOIN_TOKEN", hide_env_values = true)]
-    pub join_token: Option<String>,
+    pub join_token: Option<JoinToken>,
     /// File holding the join token (its first line).
     #[arg(long, env = "BROADSIDE_JOIN_TOKEN_FILE", conflicts_with = "join_token")]
     pub join_token_file: Option<PathBuf>,
@@ -124,8 +125,8 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
         args.join_token,
         args.join_token_file.or(file.join_token_file),
     ) {
-        (Some(token), _) => Some(token.trim().to_owned()),
-        (None, Some(path)) => Some(
+        (Some(token), _) => Some(token),
+        (None, Some(path)) => Some(JoinToken(
             std::fs::read_to_string(&path)
                 .map_err(|e| format!("--join-token-file: cannot read {}: {e}", path.display()))?
                 .lines()
@@ -133,13 +134,19 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
                 .unwrap_or_default()
                 .trim()
                 .to_owned(),
-        ),
+        )),
         (None, None) => None,
     };
+    let data = args
+        .data
+        .or(file.data)
+        .unwrap_or_else(|| PathBuf::from("broadside-worker"));
+    // A worker that joined earlier presents the credential in its data directory.
+    let joins = join_token.is_some() || broadside_worker::join::has_credential(&data);
     let security = args
         .cluster_tls
         .or(file.ca_cert, file.cert, file.key)
-        .security(join_token.is_some())?;
+        .security(joins)?;
     let config = WorkerConfig {
         masters: masters
             .split(',')
@@ -149,10 +156,7 @@ pub fn resolve(args: WorkerArgs) -> Result<WorkerConfig, String> {
             .collect(),
         pool: args.pool.or(file.pool).unwrap_or_else(|| "default".into()),
         slots: args.slots.or(file.slots).unwrap_or(1),
-        data: args
-            .data
-            .or(file.data)
-            .unwrap_or_else(|| PathBuf::from("broadside-worker")),
+        data,
         labels: parse_labels(&args.labels.or(file.labels).unwrap_or_default())?,
         policy: if args.allow_remote_targets || file.allow_remote_targets == Some(true) {
             AddressPolicy::Any

@@ -35,9 +35,19 @@ impl std::fmt::Debug for Bearer {
 }
 
 /// A new random secret of 256 bits, base64url.
-pub(crate) fn new_secret() -> String {
+fn new_secret() -> String {
     let secret_bytes: [u8; SECRET_BYTES] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes)
+}
+
+/// Whether `secret` is exactly 256 bits, base64url without padding: a token typed by hand or
+/// cut short is refused, the bootstrap token of `--admin-token-file` included, and a joining
+/// worker's secret is as strong as one the masters make.
+pub(crate) fn valid_secret(secret: &str) -> bool {
+    secret.len() == SECRET_LEN
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The SHA-256 of a secret, as the store keeps it.
@@ -82,13 +92,7 @@ impl Bearer {
         let (id, secret) = rest.split_at_checked(ID_LEN)?;
         let secret = secret.strip_prefix('_')?;
         let valid_id = id.bytes().all(|b| b.is_ascii_hexdigit());
-        // Exactly 256 bits, base64url without padding: a token typed by hand or cut short is
-        // refused, the bootstrap token of `--admin-token-file` included.
-        let valid_secret = secret.len() == SECRET_LEN
-            && secret
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        (valid_id && valid_secret).then(|| Bearer {
+        (valid_id && valid_secret(secret)).then(|| Bearer {
             id: id.to_owned(),
             secret: secret.to_owned(),
         })

@@ -71,7 +71,8 @@ async fn create(
     ApiJson(new): ApiJson<NewJoinToken>,
 ) -> Result<impl IntoResponse, Problem> {
     let (bearer, secret) = Bearer::generate_with(JOIN_PREFIX);
-    let expires_at_ms = auth::expiry(new.expires_in)?;
+    // Never later than the creator's own token: a short-lived credential leaves no lasting one.
+    let expires_at_ms = auth::capped_expiry(&caller.principal, auth::expiry(new.expires_in)?);
     let token = JoinToken {
         id: bearer.id.clone(),
         name: new.name,

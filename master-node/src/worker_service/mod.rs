@@ -560,8 +560,17 @@ impl WorkerRpc for WorkerServer {
     }
 
     async fn pull(self, _: Context, request: PullRequest) -> Result<Option<Assignment>, CallError> {
-        callers::worker(&self.app, &self.caller, &request.worker_id).await?;
-        Ok(WorkerServer::pull(self, request).await?)
+        let (app, caller, worker) = (
+            self.app.clone(),
+            self.caller.clone(),
+            request.worker_id.clone(),
+        );
+        callers::worker(&app, &caller, &worker).await?;
+        let assignment = WorkerServer::pull(self, request).await?;
+        // A long poll may outlast a revocation: a revoked worker gets no task (what it claimed
+        // is reassigned when it stays silent) and none of its project's secrets.
+        callers::worker(&app, &caller, &worker).await?;
+        Ok(assignment)
     }
 
     async fn heartbeat(

@@ -70,7 +70,17 @@ pub(crate) fn join_worker(
         ));
     };
     let key = keys::worker_identity(worker_id);
-    if tx.exists(CF_WORKER_ACCESS, &key)? {
+    if let Some(bound) = tx.get::<WorkerIdentity>(CF_WORKER_ACCESS, &key)? {
+        // The same worker asking again (its answer was lost): the same identity.
+        let same = bound.revoked_at_ms.is_none()
+            && bound.credential
+                == (WorkerCredential::Joined {
+                    token_id: token_id.to_owned(),
+                    secret_sha256: *secret_sha256,
+                });
+        if same {
+            return Ok(Response::Ok);
+        }
         return conflict(format!(
             "worker id {worker_id:?} belongs to another identity; start the worker with \
              another id (a fresh data directory makes one)"
