@@ -471,10 +471,25 @@ async fn a_joined_worker_owns_its_id_and_revoking_its_token_moves_its_task_witho
 
     // Revoking the token revokes the identity it gave: refused from the next call, the task
     // stops with its lease and resumes on the standby.
-    client
-        .revoke_join_token(&created.join_token.id)
-        .await
-        .expect("revoked");
+    let cli = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .args(args)
+            .args(["--master", &cluster.rest_url(leader)])
+            .env("BROADSIDE_TOKEN", cluster.admin_token())
+            .output()
+            .expect("the CLI runs")
+    };
+    let out = cli(&["join-tokens", "revoke", &created.join_token.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cli(&["join-tokens", "list", "--json"]);
+    let listed: Vec<broadside_client::api::JoinTokenInfo> =
+        serde_json::from_slice(&out.stdout).expect("the listing");
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.id == created.join_token.id && t.revoked_at_ms.is_some()),
+        "{listed:?}"
+    );
     cluster
         .eventually("the revoked credential to open nothing", || async {
             let calls = worker_calls(&addr, &own, &id).await;

@@ -322,7 +322,10 @@ pub fn identity(config: &WorkerConfig) -> Result<String, WorkerError> {
 /// Runs a worker until `shutdown` is cancelled, then drains.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
     let name = identity(&config)?;
-    let (config, id) = crate::join::ensure(config, name).await?;
+    let (config, id) = tokio::select! {
+        joined = crate::join::ensure(config, name) => joined?,
+        () = shutdown.cancelled() => return Ok(()),
+    };
     let deltas_dir = config.data.join("deltas");
     let cache =
         Cache::open(config.data.join("cache")).map_err(|e| WorkerError::Data(e.to_string()))?;
