@@ -330,6 +330,24 @@ async fn the_cluster_port_refuses_strangers_and_accepts_a_master_once_added() {
     );
 }
 
+/// Submits a simulation of 20 requests a second for `seconds` to `target` in `parallelism`
+/// tasks: its directory (kept while the test needs the file), the file and the job's id.
+fn submit_rate(
+    cluster: &Cluster,
+    target: &broadside_target::TargetHandle,
+    name: &str,
+    seconds: u32,
+    parallelism: u32,
+) -> (tempfile::TempDir, std::path::PathBuf, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let injection = format!("      - constant_users_per_sec: {{ rate: 20, during: {seconds}s }}");
+    let sim = simulation(dir.path(), name, &target.base_url(), &injection, "");
+    let out = submit(cluster, &sim, &["--parallelism", &parallelism.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let job = job_id(&out);
+    (dir, sim, job)
+}
+
 /// The credential a joined worker keeps in its data directory.
 fn stored_credential(cluster: &Cluster, index: usize) -> Credential {
     let file = cluster.dir().join(format!("w{index}/worker-credential"));
@@ -425,17 +443,7 @@ async fn a_joined_worker_owns_its_id_and_revoking_its_token_moves_its_task_witho
 
     // A job runs on the joined worker; a worker with a certificate stands by.
     let target = broadside_harness::target().await;
-    let dir = tempfile::tempdir().unwrap();
-    let sim = simulation(
-        dir.path(),
-        "revoke",
-        &target.base_url(),
-        "      - constant_users_per_sec: { rate: 20, during: 12s }",
-        "",
-    );
-    let out = submit(&cluster, &sim, &["--parallelism", "1"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let job = job_id(&out);
+    let (_dir, _, job) = submit_rate(&cluster, &target, "revoke", 12, 1);
     cluster
         .eventually("the task running on the joined worker", || async {
             let t = tasks(&client, job).await;
@@ -571,17 +579,7 @@ async fn renewed_certificates_are_taken_while_a_job_runs_and_nothing_stops() {
     let cluster = cluster_with(2).await;
     let client = cluster.client();
     let target = broadside_harness::target().await;
-    let dir = tempfile::tempdir().unwrap();
-    let sim = simulation(
-        dir.path(),
-        "rotate",
-        &target.base_url(),
-        "      - constant_users_per_sec: { rate: 20, during: 10s }",
-        "",
-    );
-    let out = submit(&cluster, &sim, &["--parallelism", "2"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let job = job_id(&out);
+    let (_dir, sim, job) = submit_rate(&cluster, &target, "rotate", 10, 2);
     cluster
         .eventually("both tasks running", || async {
             let t = tasks(&client, job).await;

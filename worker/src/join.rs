@@ -75,7 +75,7 @@ fn write(file: &Path, value: &impl Serialize) -> Result<(), WorkerError> {
 }
 
 /// Whether `data` holds a credential from an earlier join.
-pub fn has_credential(data: &Path) -> bool {
+pub(crate) fn has_credential(data: &Path) -> bool {
     data.join(CREDENTIAL_FILE).exists()
 }
 

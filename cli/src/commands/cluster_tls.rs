@@ -34,13 +34,14 @@ impl ClusterTlsArgs {
     }
 
     /// The security they describe: plain TCP when none is given, TLS when all three are, or
-    /// TLS with the CA alone when `joining` (a worker with a join token). The files are read
-    /// again when they change (`Security::watch`).
-    pub fn security(&self, joining: bool) -> Result<Security, String> {
-        let identity = match (&self.ca_cert, &self.cert, &self.key) {
+    /// TLS with the CA alone when `ca_only` is allowed (a worker that joins with a join token;
+    /// whether it may is for its configuration's validation to say). The files are read again
+    /// when they change (`Security::watch`).
+    pub fn security(&self, ca_only: bool) -> Result<Security, String> {
+        let (ca, identity) = match (&self.ca_cert, &self.cert, &self.key) {
             (None, None, None) => return Ok(Security::Plain),
-            (Some(_), Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
-            (Some(_), None, None) if joining => None,
+            (Some(ca), Some(cert), Some(key)) => (ca.clone(), Some((cert.clone(), key.clone()))),
+            (Some(ca), None, None) if ca_only => (ca.clone(), None),
             (None, _, _) => return Err("--cert and --key need --ca-cert (the cluster CA)".into()),
             (Some(_), _, _) => {
                 return Err(
@@ -50,7 +51,6 @@ impl ClusterTlsArgs {
                 )
             }
         };
-        let ca = self.ca_cert.clone().unwrap_or_default();
         Security::from_files(TlsFiles { ca, identity })
     }
 }
