@@ -101,6 +101,20 @@ pub struct ClusterView {
     pub term: u64,
     /// Every member, voters and learners.
     pub members: Vec<Member>,
+    /// The leader changes this master saw since it started, oldest first (at most 20).
+    #[serde(default)]
+    pub leader_changes: Vec<LeaderChange>,
+}
+
+/// A leader change a master saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LeaderChange {
+    /// The term.
+    pub term: u64,
+    /// The leader of that term (`null`: none known yet).
+    pub leader: Option<u64>,
+    /// When this master saw it (Unix milliseconds).
+    pub at_ms: u64,
 }
 
 impl ClusterView {

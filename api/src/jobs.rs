@@ -368,6 +368,9 @@ pub struct JobListQuery {
     /// Only jobs in this state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<JobState>,
+    /// Only jobs of this simulation (its path in the project).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<String>,
     /// Read after a linearizable read barrier.
     #[serde(default)]
     pub consistent: bool,

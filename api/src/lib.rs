@@ -10,6 +10,7 @@
 
 mod access;
 mod cluster;
+mod compare;
 mod duration;
 mod files;
 mod jobs;
@@ -17,13 +18,16 @@ mod live;
 mod page;
 mod problem;
 mod projects;
+mod session;
+mod validation;
 mod workers;
 
 pub use access::{
     AuditActor, AuditEntry, CreatedToken, NewToken, ProjectRole, ProjectSettings, SecretValue,
     TokenInfo, Whoami,
 };
-pub use cluster::{AddMember, ClusterQuery, ClusterView, Member, NodeStatus, Role};
+pub use cluster::{AddMember, ClusterQuery, ClusterView, LeaderChange, Member, NodeStatus, Role};
+pub use compare::{CompareQuery, Comparison};
 pub use files::{FileKind, FileVersion, UploadQuery, VersionQuery};
 pub use jobs::{
     AbortRequest, Job, JobDetails, JobListQuery, JobParams, JobState, OnTimeout, PinnedFile,
@@ -33,7 +37,9 @@ pub use live::{EndEvent, JobResult, LiveTask, LogEvent, LogsQuery, ProgressEvent
 pub use page::{Page, PageQuery};
 pub use problem::{LeaderView, LocatedProblem, Problem};
 pub use projects::{NewProject, Project};
-pub use workers::{CreatedJoinToken, JoinTokenInfo, NewJoinToken, Worker, WorkerState};
+pub use session::{NewSession, Session};
+pub use validation::{Validation, ValidationRequest};
+pub use workers::{CreatedJoinToken, JoinTokenInfo, NewJoinToken, Worker, WorkerState, WorkerTask};
 
 /// The path prefix of every API route.
 pub const PREFIX: &str = "/api/v1";

@@ -54,6 +54,11 @@ pub struct ProgressEvent {
     pub series: Vec<SeriesPoint>,
     /// Every task.
     pub tasks: Vec<LiveTask>,
+    /// Every request name so far (a `requests.by_name` row of `docs/summary-schema.md` each,
+    /// percentiles exact over every task).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub requests: std::collections::BTreeMap<String, StatsRow>,
 }
 
 /// The `end` event of the live stream: the job is finished and every delta was sent.

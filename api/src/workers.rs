@@ -73,6 +73,20 @@ pub struct Worker {
     pub state_since_ms: u64,
     /// Milliseconds since the leader last heard from it (`null`: unknown to this master).
     pub last_heartbeat_age_ms: Option<u64>,
+    /// The tasks it runs now (claimed and not finished): one slot each.
+    #[serde(default)]
+    pub running: Vec<WorkerTask>,
+}
+
+/// A task a worker runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerTask {
+    /// Job.
+    pub job_id: u64,
+    /// Task index.
+    pub task: u32,
+    /// Attempt.
+    pub attempt: u32,
 }
 
 /// A join token as the API shows it (never its secret).

@@ -2,10 +2,10 @@
 //! [`broadside_api`].
 
 use broadside_api::{
-    AbortRequest, AddMember, AuditEntry, ClusterView, CreatedJoinToken, CreatedToken, FileKind,
-    FileVersion, Job, JobDetails, JobListQuery, JobResult, JoinTokenInfo, NewJoinToken, NewProject,
-    NewToken, Page, PageQuery, Project, ProjectSettings, SecretValue, Submission, Task, TokenInfo,
-    Whoami, Worker,
+    AbortRequest, AddMember, AuditEntry, ClusterView, CompareQuery, Comparison, CreatedJoinToken,
+    CreatedToken, FileKind, FileVersion, Job, JobDetails, JobListQuery, JobResult, JoinTokenInfo,
+    NewJoinToken, NewProject, NewToken, Page, PageQuery, Project, ProjectSettings, SecretValue,
+    Submission, Task, TokenInfo, Validation, ValidationRequest, Whoami, Worker,
 };
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -239,6 +239,26 @@ impl Client {
     pub async fn result(&self, id: u64) -> Result<JobResult, ClientError> {
         self.get_json(&format!("/api/v1/jobs/{id}/result{CONSISTENT}"))
             .await
+    }
+
+    /// Job `candidate` compared with `q.baseline` under `q`'s thresholds.
+    pub async fn compare(
+        &self,
+        candidate: u64,
+        q: &CompareQuery,
+    ) -> Result<Comparison, ClientError> {
+        self.get_json(&format!("/api/v1/jobs/{candidate}/compare{}", query(q)))
+            .await
+    }
+
+    /// Every problem of a simulation in `project`, without submitting it.
+    pub async fn validate(
+        &self,
+        project: &str,
+        request: &ValidationRequest,
+    ) -> Result<Validation, ClientError> {
+        let url = format!("/api/v1/projects/{}/validate", encode(project));
+        self.send_json("POST", &url, request, None).await
     }
 
     /// The final report of task `index` of job `id`.

@@ -24,6 +24,7 @@ use broadside_client::api::WorkerState;
 use broadside_client::Client;
 use broadside_rpc::transport::DIAL_MAP_ENV;
 
+pub mod browser;
 pub mod proxy;
 
 pub use proxy::{LinkState, Proxy};
@@ -127,6 +128,32 @@ pub fn signal(pid: u32, signal: &str) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// Polls `probe` every `interval` until it yields a value; `None` after [`PATIENCE`].
+pub async fn poll<T, F, Fut>(interval: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = probe().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Sends `signal` to every process of the group `pgid`, quietly (the group may be gone).
+pub fn signal_group(pgid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([format!("-{signal}"), "--".to_owned(), format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Masters and workers of one cluster.
@@ -672,22 +699,14 @@ impl Cluster {
 
     /// Polls `probe` every 50 ms until it yields a value; fails (with every process's log)
     /// after [`PATIENCE`].
-    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    pub async fn eventually<T, F, Fut>(&self, what: &str, probe: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(v) = probe().await {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        match poll(Duration::from_millis(50), probe).await {
+            Some(v) => v,
+            None => panic!("timed out waiting for {what}\n{}", self.logs()),
         }
     }
 

@@ -16,6 +16,7 @@ use crate::auth::cache::AccessCache;
 use crate::blocking::Blocking;
 use crate::error::{Error, Result};
 use crate::idempotency::Writer;
+use crate::leaders::LeaderLog;
 use crate::node::{now_ms, Node};
 use crate::office::Office;
 use crate::progress::ProgressBatcher;
@@ -64,6 +65,8 @@ pub(crate) struct App {
     pub(crate) tokens: AccessCache<Token>,
     /// Worker identities read from the replica, while unchanged.
     pub(crate) identities: AccessCache<WorkerIdentity>,
+    /// The leader changes this master saw.
+    pub(crate) leaders: Arc<LeaderLog>,
     /// Cancelled when the master stops: long-lived responses (live streams) end.
     pub(crate) stop: CancellationToken,
 }
@@ -86,6 +89,7 @@ impl App {
             heavy: Blocking::new("validation and reports", HEAVY),
             tokens: AccessCache::default(),
             identities: AccessCache::default(),
+            leaders: Arc::default(),
             stop,
         })
     }

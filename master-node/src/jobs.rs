@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use broadside_api::{JobParams, LocatedProblem, Submission};
+use broadside_api::{JobParams, LocatedProblem, Submission, Validation};
 use broadside_engine::load::LoadErrors;
 use broadside_engine::runtime::{validate_relative_path, FileSource};
 use broadside_raft_store::model::{Job, SplitMode};
@@ -82,8 +82,25 @@ pub(crate) fn validate_simulation(
         .ok_or_else(|| Error::internal(format_args!("the content of {simulation:?} is missing")))?;
     let text = String::from_utf8(bytes).map_err(|_| Error::InvalidSimulation {
         detail: format!("{simulation}: not UTF-8 text"),
-        problems: Vec::new(),
+        problems: vec![LocatedProblem {
+            file: simulation.to_owned(),
+            line: None,
+            column: None,
+            path: String::new(),
+            message: "not UTF-8 text".to_owned(),
+        }],
     })?;
+    validate_text(reader, project, simulation, &text)
+}
+
+/// Validates `text` as the simulation at `simulation` in `project`, the files it names read
+/// from the project; returns their project paths. CPU-heavy and blocking.
+fn validate_text(
+    reader: &StoreReader,
+    project: &str,
+    simulation: &str,
+    text: &str,
+) -> Result<Vec<String>> {
     let base = match simulation.rfind('/') {
         Some(i) => simulation[..=i].to_owned(),
         None => String::new(),
@@ -94,9 +111,43 @@ pub(crate) fn validate_simulation(
         base,
         read: Mutex::new(BTreeSet::new()),
     };
-    match broadside_engine::simulation::load_text(&text, simulation, &files) {
+    match broadside_engine::simulation::load_text(text, simulation, &files) {
         Ok(_) => Ok(files.read.into_inner().into_iter().collect()),
         Err(errors) => Err(located(simulation, &errors)),
+    }
+}
+
+/// Every problem of the simulation at `path` in `project`: of `content` when given (an
+/// editor's text), of the project's latest version of `path` otherwise. CPU-heavy and
+/// blocking.
+pub(crate) fn validate(
+    reader: &StoreReader,
+    project: &str,
+    path: &str,
+    content: Option<&str>,
+) -> Result<Validation> {
+    if !valid_path(path) {
+        return Err(Error::BadRequest(format!(
+            "{path:?} is not a valid file path (relative, `/`-separated, no `..`)"
+        )));
+    }
+    if reader.project(project)?.is_none() {
+        return Err(Error::NotFound(format!("no project {project:?}")));
+    }
+    let checked = match content {
+        Some(text) => validate_text(reader, project, path, text),
+        None => validate_simulation(reader, project, path),
+    };
+    match checked {
+        Ok(_) => Ok(Validation {
+            valid: true,
+            problems: Vec::new(),
+        }),
+        Err(Error::InvalidSimulation { problems, .. }) => Ok(Validation {
+            valid: false,
+            problems,
+        }),
+        Err(e) => Err(e),
     }
 }
 

@@ -20,6 +20,7 @@ mod files;
 mod http;
 mod idempotency;
 mod jobs;
+mod leaders;
 mod live;
 mod local;
 mod master;

@@ -192,6 +192,12 @@ impl LiveJob {
             errors: self.stats.error_count(),
             series,
             tasks: live_tasks,
+            requests: self
+                .stats
+                .requests
+                .iter()
+                .map(|(name, stats)| (name.clone(), StatsRow::new(stats, 0.0)))
+                .collect(),
         }
     }
 }

@@ -183,6 +183,11 @@ pub async fn start_on(
     let stop = CancellationToken::new();
     let app = App::new(node.clone(), stop.clone());
     let mut tasks = vec![
+        tokio::spawn(crate::leaders::follow(
+            node.raft.clone(),
+            app.leaders.clone(),
+            stop.clone(),
+        )),
         tokio::spawn(accept_loop(raft_listener, app.clone(), stop.clone())),
         tokio::spawn(crate::scheduler::driver::run(app.clone(), stop.clone())),
         tokio::spawn(crate::http::serve(

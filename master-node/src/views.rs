@@ -200,9 +200,14 @@ pub(crate) fn task(t: model::Task) -> api::Task {
 }
 
 /// A worker, with the heartbeat ages the leader knows.
-pub(crate) fn worker(w: model::Worker, ages: &BTreeMap<String, u64>) -> api::Worker {
+pub(crate) fn worker(
+    w: model::Worker,
+    ages: &BTreeMap<String, u64>,
+    running: &BTreeMap<String, Vec<api::WorkerTask>>,
+) -> api::Worker {
     api::Worker {
         last_heartbeat_age_ms: ages.get(&w.id).copied(),
+        running: running.get(&w.id).cloned().unwrap_or_default(),
         id: w.id,
         pool: w.pool,
         labels: w.labels,

@@ -230,6 +230,10 @@ async fn cluster(args: &DemoArgs, target: &TargetHandle) -> u8 {
     }
     println!("  target:   {}", target.base_url());
     println!(
+        "  web UI:   http://{}/ (any master; sign in with the admin token)",
+        rest[0]
+    );
+    println!(
         "  admin token: {}\n  (for the CLI: export BROADSIDE_TOKEN=<that token> BROADSIDE_MASTER={})",
         masters.admin_token(),
         rest[0]

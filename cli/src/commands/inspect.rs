@@ -117,7 +117,7 @@ pub(super) fn failed(e: ClientError) -> u8 {
 
 impl ApiArgs {
     /// A client of the masters, or the exit code of a command that could not make one.
-    fn client(&self) -> Result<Client, u8> {
+    pub(super) fn client(&self) -> Result<Client, u8> {
         self.connection.client().map_err(|e| {
             eprintln!("error: {e}");
             EXIT_BAD_INPUT

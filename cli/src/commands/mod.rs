@@ -3,6 +3,7 @@
 mod access;
 mod certs;
 mod cluster_tls;
+mod compare;
 mod connect;
 mod demo;
 mod inspect;
@@ -68,6 +69,9 @@ enum Command {
     Job(inspect::JobArgs),
     /// Abort a job.
     Abort(inspect::JobArgs),
+    /// Compare two jobs request by request; exit 1 when the candidate regressed beyond the
+    /// thresholds (for CI).
+    Compare(compare::CompareArgs),
     /// List the workers with their state and last heartbeat; drain or revoke one.
     Workers(workers::WorkersArgs),
     /// Show the masters: leader, roles, terms, applied indexes.
@@ -127,6 +131,7 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Jobs(args) => inspect::jobs(args).await,
         Command::Job(args) => inspect::job(args).await,
         Command::Abort(args) => inspect::abort(args).await,
+        Command::Compare(args) => compare::execute(args).await,
         Command::Workers(args) => workers::workers(args).await,
         Command::Cluster(args) => inspect::cluster(args).await,
         Command::Tokens(args) => access::tokens(args).await,

@@ -31,8 +31,8 @@ pub fn simulation(
     path
 }
 
-/// `broadside submit` with the cluster's masters and `extra` arguments.
-pub fn submit(cluster: &Cluster, sim: &Path, extra: &[&str]) -> Output {
+/// The binary with `args`, pointed at the cluster's masters with the admin token.
+pub fn command(cluster: &Cluster, args: &[&str]) -> Output {
     let masters = cluster
         .http_addrs()
         .iter()
@@ -40,13 +40,18 @@ pub fn submit(cluster: &Cluster, sim: &Path, extra: &[&str]) -> Output {
         .collect::<Vec<_>>()
         .join(",");
     std::process::Command::new(binary())
-        .arg("submit")
-        .arg(sim)
-        .args(["--master", &masters, "-q"])
+        .args(args)
+        .args(["--master", &masters])
         .env("BROADSIDE_TOKEN", cluster.admin_token())
-        .args(extra)
         .output()
-        .expect("submit runs")
+        .expect("the binary runs")
+}
+
+/// `broadside submit` with the cluster's masters and `extra` arguments.
+pub fn submit(cluster: &Cluster, sim: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["submit", sim.to_str().expect("a UTF-8 path"), "-q"];
+    args.extend(extra);
+    command(cluster, &args)
 }
 
 pub fn text(o: &Output) -> String {

@@ -6,6 +6,8 @@
 //! * a self-contained HTML report, `index.html` ([`render_html`]): inline CSS and inline SVG
 //!   charts, no script and no external resource, so it opens offline;
 //! * JUnit XML, `junit.xml` ([`render_junit`]): one test case per assertion, for CI;
+//! * the comparison of two runs, request name by request name, with the regressions a set of
+//!   thresholds finds ([`compare`]);
 //! * the console summary printed at the end of a run ([`render_console_summary`]) and the live
 //!   progress line ([`render_progress_message`] beside a terminal's bar,
 //!   [`render_plain_progress_line`] in logs).
@@ -15,6 +17,7 @@
 //! samples).
 
 mod attempts;
+mod compare;
 mod console;
 mod html;
 mod junit;
@@ -35,6 +38,7 @@ pub use attempts::{
     account_scenarios, measure_gaps, AttemptPositions, AttemptSummary, Distribution,
     ScenarioAccount,
 };
+pub use compare::{compare, ComparedRow, Comparison, Thresholds, ALL_REQUESTS};
 pub use console::{
     render_console_summary, render_plain_progress_line, render_progress_message, Progress,
 };

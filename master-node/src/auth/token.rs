@@ -107,6 +107,35 @@ impl Bearer {
     pub(crate) fn matches(&self, stored: &Sha256) -> bool {
         secret_matches(&self.secret, stored)
     }
+
+    /// The anti-forgery value of a browser session signed in with this token: derived from
+    /// the secret (so every master gives the same, and no one without the token can make it),
+    /// 128 bits in hex.
+    pub(crate) fn csrf(&self) -> String {
+        let digest = sha2::Sha256::new()
+            .chain_update(b"broadside csrf v1\n")
+            .chain_update(self.id.as_bytes())
+            .chain_update(b"_")
+            .chain_update(self.secret.as_bytes())
+            .finalize();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `value` is [`Bearer::csrf`] (compared in constant time).
+    pub(crate) fn csrf_matches(&self, value: &str) -> bool {
+        let expected = self.csrf();
+        expected.len() == value.len()
+            && expected
+                .bytes()
+                .zip(value.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
+    /// The token's text, `bst_<id>_<secret>` (what a session cookie carries).
+    pub(crate) fn text(&self) -> String {
+        format!("{PREFIX}{}_{}", self.id, self.secret)
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +162,21 @@ mod tests {
             !format!("{parsed:?}").contains(&text[21..]),
             "Debug shows the secret"
         );
+    }
+
+    #[test]
+    fn the_csrf_value_is_the_tokens_own_and_checked_exactly() {
+        let (a, text) = Bearer::generate();
+        let (b, _) = Bearer::generate();
+        assert_eq!(a.text(), text);
+        assert_eq!(a.csrf().len(), 32);
+        assert_eq!(a.csrf(), Bearer::parse(&text).expect("parses").csrf());
+        assert_ne!(a.csrf(), b.csrf());
+        assert!(a.csrf_matches(&a.csrf()));
+        assert!(!a.csrf_matches(&b.csrf()));
+        assert!(!a.csrf_matches(""));
+        assert!(!a.csrf_matches(&a.csrf()[..31]));
+        assert!(!text.contains(&a.csrf()));
     }
 
     #[test]

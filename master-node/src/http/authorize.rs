@@ -3,9 +3,14 @@
 //! against the local replica. A route without a rule is refused (a route added later without
 //! one fails the access-matrix test). The caller then rides with the request as a [`Caller`].
 //!
-//! Also here, the browser safety of the API: a `POST` must carry the token header or a body
-//! type a cross-site form cannot send (JSON, an octet stream), so that no page elsewhere can
-//! make a browser abort a job or drain a worker — even on a master without authentication.
+//! A browser signed in to the web UI presents its token in the session cookie instead
+//! (`session`); any request it makes that is not a `GET` or `HEAD` must then carry the
+//! session's `X-CSRF-Token`.
+//!
+//! Also here, the browser safety of the API: a `POST` must carry the token header, the session's
+//! anti-forgery header or a body type a cross-site form cannot send (JSON, an octet stream), so
+//! that no page elsewhere can make a browser abort a job or drain a worker — even on a master
+//! without authentication.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use broadside_raft_store::model::Actor;
 use utoipa::openapi::OpenApi;
 
-use super::Problem;
+use super::{session, Problem};
 use crate::app::App;
 use crate::auth::token::Bearer;
 use crate::auth::{self, Access, Principal};
@@ -91,22 +96,35 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// The principal of the request's credentials (the local principal without authentication).
-async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
+/// The principal of the request's credentials (the local principal without authentication):
+/// the `Authorization` header's token, or else the session cookie's, which a request that is
+/// not a `GET` or `HEAD` must confirm with its `X-CSRF-Token` (`session`).
+async fn principal(app: &App, method: &Method, headers: &HeaderMap) -> Result<Principal> {
     if !app.node.config.auth.tokens() {
         return Ok(Principal::Local);
     }
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(Principal::Anonymous);
+    let bearer = match headers.get(header::AUTHORIZATION) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(Bearer::parse)
+            .ok_or_else(|| {
+                Error::Unauthenticated("the Authorization header is not `Bearer bst_…`".to_owned())
+            })?,
+        None => match session::cookie_bearer(app, headers) {
+            Some(bearer) => {
+                session::check_csrf(&bearer, method, headers)?;
+                bearer
+            }
+            None => return Ok(Principal::Anonymous),
+        },
     };
-    let bearer = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(Bearer::parse)
-        .ok_or_else(|| {
-            Error::Unauthenticated("the Authorization header is not `Bearer bst_…`".to_owned())
-        })?;
+    token_principal(app, &bearer).await
+}
+
+/// The principal of API token `bearer`: the token, if it is known, not revoked and not expired.
+pub(super) async fn token_principal(app: &App, bearer: &Bearer) -> Result<Principal> {
     let token = app
         .tokens
         .get(app.reader(), &bearer.id, |id| {
@@ -130,7 +148,8 @@ fn param<'a>(params: &'a RawPathParams, name: &str) -> Option<&'a str> {
 
 /// Whether a request could have been sent by a form of another site: a `POST` (the one
 /// state-changing method a form can send; `PUT` and `DELETE` need a CORS preflight, which this
-/// API never grants) with neither the token header nor a body type a form cannot send.
+/// API never grants) with neither the token header, nor the anti-forgery header of a session,
+/// nor a body type a form cannot send.
 fn cross_site(method: &Method, headers: &HeaderMap) -> bool {
     let unsafe_method = *method == Method::POST;
     let typed = headers
@@ -140,7 +159,9 @@ fn cross_site(method: &Method, headers: &HeaderMap) -> bool {
             let t = t.trim().to_ascii_lowercase();
             t.starts_with("application/json") || t.starts_with("application/octet-stream")
         });
-    unsafe_method && !typed && !headers.contains_key(header::AUTHORIZATION)
+    let confirmed =
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key(session::CSRF_HEADER);
+    unsafe_method && !typed && !confirmed
 }
 
 /// Checks `access` for `principal` on the request's path parameters.
@@ -217,7 +238,7 @@ pub(crate) async fn authorize(
         .into_response();
     };
     let decided = async {
-        let principal = match principal(&app, &parts.headers).await {
+        let principal = match principal(&app, &parts.method, &parts.headers).await {
             Ok(p) => p,
             Err(_) if *access == Access::Public => Principal::Anonymous,
             Err(e) => return Err(e),

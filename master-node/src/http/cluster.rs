@@ -16,7 +16,6 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Consistent};
 use super::Problem;
 use crate::app::App;
 use crate::error::Error;
-use crate::node::Node;
 use crate::views;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
@@ -33,9 +32,10 @@ pub(super) fn probes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(readyz))
 }
 
-/// The cluster as `node` sees it; with `probe`, every member is asked for its status (one
-/// second at most each, all at once).
-async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
+/// The cluster as `app`'s master sees it; with `probe`, every member is asked for its status
+/// (one second at most each, all at once).
+async fn view(app: &App, probe: bool) -> ClusterView {
+    let node = &app.node;
     let me = node.status();
     let members = node.members();
     let probes = members.iter().map(|(id, (member, voter))| {
@@ -71,6 +71,7 @@ async fn view(node: &Arc<Node>, probe: bool) -> ClusterView {
         term: me.term,
         node: views::node_status(me),
         members,
+        leader_changes: app.leaders.changes(),
     }
 }
 
@@ -92,7 +93,7 @@ async fn cluster(
     _: Consistent,
     ApiQuery(options): ApiQuery<ClusterQuery>,
 ) -> Json<ClusterView> {
-    Json(view(&app.node, options.probe).await)
+    Json(view(&app, options.probe).await)
 }
 
 /// Add a master
@@ -147,7 +148,7 @@ async fn add_member(
     .await?;
     // Show the new membership as this master's replica has it.
     node.read_barrier().await?;
-    Ok(Json(view(node, true).await))
+    Ok(Json(view(&app, true).await))
 }
 
 /// Remove a master
@@ -179,7 +180,7 @@ async fn remove_member(
     // Show the new membership as this master's replica has it (a forwarded change is applied
     // here a moment later).
     node.read_barrier().await?;
-    Ok(Json(view(node, true).await))
+    Ok(Json(view(&app, true).await))
 }
 
 /// Liveness probe

@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use broadside_api::{
     AbortRequest, Job, JobDetails, JobListQuery, Page, PageQuery, ReadQuery, Submission, Task,
+    Validation, ValidationRequest,
 };
 use broadside_raft_store::model;
 use broadside_raft_store::{all_pages, cursor, Command};
@@ -27,6 +28,7 @@ use crate::views;
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(list, post_job))
+        .routes(routes!(validate))
         .routes(routes!(show, delete_job))
         .routes(routes!(tasks))
         .routes(routes!(abort))
@@ -72,10 +74,39 @@ async fn post_job(
     ))
 }
 
+/// Validate a simulation
+///
+/// Every problem of a simulation, located, as `broadside validate` lists them, without
+/// submitting it: the given `content` (an editor's unsaved text) or the project's latest
+/// version of `path`, with the files it names read from the project relative to its directory.
+/// A simulation with problems is a 200 with `valid: false`.
+#[utoipa::path(post, path = "/projects/{project}/validate", tag = "jobs",
+    extensions(("x-broadside-access" = json!("project:viewer"))),
+    security(("bearer" = []), ("session" = [])),
+    params(("project" = String, Path, description = "Project")),
+    request_body = ValidationRequest,
+    responses(
+        (status = 200, body = Validation),
+        (status = 400, body = broadside_api::Problem),
+        (status = 404, body = broadside_api::Problem),
+    ))]
+async fn validate(
+    State(app): State<Arc<App>>,
+    ApiPath(project): ApiPath<String>,
+    ApiJson(request): ApiJson<ValidationRequest>,
+) -> std::result::Result<Json<Validation>, Problem> {
+    let validation = app
+        .compute(move |reader| {
+            crate::jobs::validate(reader, &project, &request.path, request.content.as_deref())
+        })
+        .await?;
+    Ok(Json(validation))
+}
+
 /// List jobs
 ///
-/// One page of the project's jobs by id, optionally only those in one state. Unknown query
-/// parameters are refused.
+/// One page of the project's jobs by id, optionally only those in one state or of one
+/// simulation. Unknown query parameters are refused.
 #[utoipa::path(get, path = "/projects/{project}/jobs", tag = "jobs",
     extensions(("x-broadside-access" = json!("project:viewer"))),
     security(("bearer" = [])),
@@ -93,6 +124,7 @@ async fn list(
         app.read_barrier().await?;
     }
     let wanted = query.state.map(views::model_job_state);
+    let simulation = query.simulation;
     let request = page_request(&PageQuery {
         limit: query.limit,
         after: query.after,
@@ -102,7 +134,10 @@ async fn list(
             filtered(
                 request,
                 |req| r.list_jobs(Some(&project), req),
-                |j| wanted.is_none_or(|s| j.state == s),
+                |j| {
+                    wanted.is_none_or(|s| j.state == s)
+                        && simulation.as_ref().is_none_or(|s| *s == j.simulation)
+                },
                 |j| cursor::job_in_project(&j.project, j.id),
             )
         })

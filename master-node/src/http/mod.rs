@@ -24,7 +24,9 @@ mod problem;
 mod projects;
 mod results;
 mod serve;
+mod session;
 mod tls;
+mod ui;
 mod workers;
 
 use std::sync::Arc;
@@ -113,10 +115,12 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(deadline(workers::routes(), REQUEST_TIMEOUT))
         .merge(deadline(join_tokens::routes(), REQUEST_TIMEOUT))
         .merge(deadline(access::routes(), REQUEST_TIMEOUT))
+        .merge(deadline(session::routes(), REQUEST_TIMEOUT))
         .merge(openapi::routes());
     let (router, document) = OpenApiRouter::with_openapi(openapi::document_info())
         .merge(deadline(cluster::probes(), REQUEST_TIMEOUT))
         .merge(deadline(metrics::routes(), REQUEST_TIMEOUT))
+        .merge(deadline(ui::routes(), REQUEST_TIMEOUT).layer(CompressionLayer::new()))
         .nest(broadside_api::PREFIX, bounded(v1))
         .split_for_parts();
     (router, document)

@@ -36,17 +36,21 @@ use crate::app::App;
         (name = "jobs", description = "Submission, state, abort"),
         (name = "results", description = "Merged results, reports, live data, logs"),
         (name = "workers", description = "The worker registry"),
-        (name = "access", description = "Tokens, secrets, project settings, the audit log"),
+        (name = "access", description = "Tokens, secrets, project settings, the audit log, browser sessions"),
+        (name = "ui", description = "The web UI's page and assets"),
     )
 )]
 struct Document;
 
-/// The `bearer` security scheme: `Authorization: Bearer bst_…`.
+/// The security schemes: `bearer` (`Authorization: Bearer bst_…`) and `session` (the web UI's
+/// cookie).
 struct BearerScheme;
 
 impl utoipa::Modify for BearerScheme {
     fn modify(&self, document: &mut OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = document.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -60,6 +64,15 @@ impl utoipa::Modify for BearerScheme {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "broadside_session",
+                "The web UI's session (`POST /session`; `__Host-broadside_session` over \
+                 HTTPS). A request signed in by it that is not a GET or HEAD must send \
+                 `X-CSRF-Token`.",
+            ))),
         );
     }
 }
@@ -100,7 +113,7 @@ mod tests {
     use super::super::api;
 
     /// The http sources: a route registered with axum's plain `route` would escape the document.
-    const SOURCES: [(&str, &str); 12] = [
+    const SOURCES: [(&str, &str); 14] = [
         ("mod.rs", include_str!("mod.rs")),
         ("cluster.rs", include_str!("cluster.rs")),
         ("projects.rs", include_str!("projects.rs")),
@@ -113,6 +126,8 @@ mod tests {
         ("metrics.rs", include_str!("metrics.rs")),
         ("openapi.rs", include_str!("openapi.rs")),
         ("serve.rs", include_str!("serve.rs")),
+        ("session.rs", include_str!("session.rs")),
+        ("ui.rs", include_str!("ui.rs")),
     ];
 
     #[test]

@@ -24,9 +24,10 @@ use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use broadside_api::{JobResult, LogEvent, LogsQuery, ReadQuery};
+use broadside_api::{CompareQuery, Comparison, JobResult, LogEvent, LogsQuery, ReadQuery};
 use broadside_engine::report::{render_html, render_junit, RunReport};
 use broadside_raft_store::model::Job;
+use broadside_raft_store::model::ProjectRole;
 use futures::{Stream, StreamExt};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::live::{LiveEvent, LiveJob, TaskLog};
 use crate::node::now_ms;
 use crate::results::{start_skew_ms, task_reports};
+use crate::views;
 
 /// How often live streams look for new data.
 const LIVE_INTERVAL: Duration = Duration::from_secs(1);
@@ -56,6 +58,7 @@ pub(super) fn report_routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(html))
         .routes(routes!(junit))
         .routes(routes!(task_result))
+        .routes(routes!(compare))
 }
 
 /// The live stream and the task logs (long-lived responses: no deadline, no compression).
@@ -113,6 +116,51 @@ async fn result(
         })
         .await?;
     Ok(Json(document))
+}
+
+/// Compare two runs
+///
+/// Job `id` (the candidate) against `baseline`, request name by request name: counts, error
+/// rates, p50/p95/p99 and their changes, and the regressions beyond the thresholds (p95 +10 %
+/// and errors +1 point unless given). The caller must see both jobs. A running job compares
+/// with what it committed so far.
+#[utoipa::path(get, path = "/jobs/{id}/compare", tag = "results",
+    extensions(("x-broadside-access" = json!("job:viewer"))),
+    security(("bearer" = []), ("session" = [])),
+    params(("id" = u64, Path, description = "The candidate job's id"), CompareQuery),
+    responses(
+        (status = 200, body = Comparison),
+        (status = 400, body = broadside_api::Problem),
+        (status = 404, body = broadside_api::Problem),
+    ))]
+async fn compare(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<u64>,
+    ApiQuery(query): ApiQuery<CompareQuery>,
+) -> std::result::Result<Json<Comparison>, Problem> {
+    let thresholds = query.thresholds();
+    if let Some(problem) = thresholds.problem() {
+        return Err(Error::BadRequest(problem).into());
+    }
+    let baseline_job = load(&app, query.baseline).await?;
+    auth::require_role(
+        &caller.principal,
+        &baseline_job.project,
+        ProjectRole::Viewer,
+        || format!("no job {}", query.baseline),
+    )?;
+    let candidate_job = load(&app, id).await?;
+    let baseline = report(&app, query.baseline).await?;
+    let candidate = report(&app, id).await?;
+    let compared = broadside_engine::report::compare(&baseline, &candidate, thresholds);
+    Ok(Json(Comparison {
+        baseline: views::job(baseline_job),
+        candidate: views::job(candidate_job),
+        thresholds: compared.thresholds,
+        regressed: compared.regressed,
+        rows: compared.rows,
+    }))
 }
 
 /// A task's final report

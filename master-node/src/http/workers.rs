@@ -9,12 +9,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use broadside_api::{Page, PageQuery, ReadQuery, Worker};
+use broadside_api::{Page, PageQuery, ReadQuery, Worker, WorkerTask};
 use broadside_raft_store::model::{self, WorkerState};
 use broadside_raft_store::Command;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::authorize::Caller;
 use super::extract::{ApiPath, ApiQuery, Consistent};
 use super::paging::{page, page_request};
 use super::Problem;
@@ -29,6 +30,28 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(show, forget))
         .routes(routes!(drain))
         .routes(routes!(revoke))
+}
+
+/// The tasks each worker runs that `caller` may see (another project's jobs are not its
+/// business), from the replica.
+async fn running(app: &Arc<App>, caller: &Caller) -> Result<BTreeMap<String, Vec<WorkerTask>>> {
+    let snapshots = Arc::clone(app);
+    let running = app.read(move |r| snapshots.snapshots.running(r)).await?;
+    Ok(running
+        .into_iter()
+        .map(|(worker, tasks)| {
+            let visible = tasks
+                .into_iter()
+                .filter(|t| caller.principal.sees(&t.project))
+                .map(|t| WorkerTask {
+                    job_id: t.job,
+                    task: t.task,
+                    attempt: t.attempt,
+                })
+                .collect();
+            (worker, visible)
+        })
+        .collect())
 }
 
 /// Heartbeat ages from the leader (this node's own when it leads).
@@ -61,13 +84,15 @@ async fn load(app: &App, id: String) -> Result<model::Worker> {
     ))]
 async fn list(
     State(app): State<Arc<App>>,
+    caller: Caller,
     _: Consistent,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> std::result::Result<Json<Page<Worker>>, Problem> {
     let request = page_request(&query)?;
     let listed = app.read(move |r| Ok(r.list_workers(&request)?)).await?;
     let ages = ages(&app).await;
-    Ok(Json(page(listed, |w| views::worker(w, &ages))))
+    let running = running(&app, &caller).await?;
+    Ok(Json(page(listed, |w| views::worker(w, &ages, &running))))
 }
 
 /// Get a worker
@@ -83,11 +108,13 @@ async fn list(
     ))]
 async fn show(
     State(app): State<Arc<App>>,
+    caller: Caller,
     _: Consistent,
     ApiPath(id): ApiPath<String>,
 ) -> std::result::Result<Json<Worker>, Problem> {
     let worker = load(&app, id).await?;
-    Ok(Json(views::worker(worker, &ages(&app).await)))
+    let running = running(&app, &caller).await?;
+    Ok(Json(views::worker(worker, &ages(&app).await, &running)))
 }
 
 /// Drain a worker
@@ -104,6 +131,7 @@ async fn show(
     ))]
 async fn drain(
     State(app): State<Arc<App>>,
+    caller: Caller,
     writer: Writer,
     ApiPath(id): ApiPath<String>,
 ) -> std::result::Result<Json<Worker>, Problem> {
@@ -116,7 +144,12 @@ async fn drain(
     };
     app.write_as(&writer, &format!("POST workers/{id}/drain"), command)
         .await?;
-    Ok(Json(views::worker(load(&app, id).await?, &BTreeMap::new())))
+    let running = running(&app, &caller).await?;
+    Ok(Json(views::worker(
+        load(&app, id).await?,
+        &BTreeMap::new(),
+        &running,
+    )))
 }
 
 /// Forget a worker

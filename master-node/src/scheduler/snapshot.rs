@@ -5,16 +5,30 @@
 //! the replica applied something since (one rebuild at a time: concurrent callers wait for it
 //! rather than each reading the store). Blocking: call it off the async threads.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use broadside_api::{JobParams, ReassignTo};
-use broadside_raft_store::model::{Job, JobState, Task, Worker};
+use broadside_raft_store::model::{Job, JobState, Task, TaskState, Worker};
 use broadside_raft_store::{all_pages, StoreReader};
 use parking_lot::Mutex;
 
 use super::core::{AttemptRef, JobInfo, Snapshot, TaskInfo, WorkerInfo};
 use crate::error::Result;
 use crate::office::{mono_ms, Office};
+
+/// A task a worker runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RunningTask {
+    /// Its job's project.
+    pub(crate) project: String,
+    /// Job.
+    pub(crate) job: u64,
+    /// Task index.
+    pub(crate) task: u32,
+    /// Attempt.
+    pub(crate) attempt: u32,
+}
 
 /// The registry and the active jobs at one applied index.
 struct StoreView {
@@ -37,6 +51,32 @@ impl Snapshots {
     pub(crate) fn take(&self, reader: &StoreReader, office: &Office) -> Result<Snapshot> {
         let view = self.store_view(reader)?;
         Ok(annotate(&view, office))
+    }
+
+    /// The tasks each worker runs (claimed by it, not finished), by worker id.
+    pub(crate) fn running(
+        &self,
+        reader: &StoreReader,
+    ) -> Result<BTreeMap<String, Vec<RunningTask>>> {
+        let view = self.store_view(reader)?;
+        let mut running: BTreeMap<String, Vec<RunningTask>> = BTreeMap::new();
+        for (job, tasks) in &view.jobs {
+            for task in tasks {
+                let claimed = matches!(task.state, TaskState::Assigned | TaskState::Running);
+                if let (true, Some(worker)) = (claimed, &task.worker_id) {
+                    running
+                        .entry(worker.clone())
+                        .or_default()
+                        .push(RunningTask {
+                            project: job.project.clone(),
+                            job: job.id,
+                            task: task.index,
+                            attempt: task.attempt,
+                        });
+                }
+            }
+        }
+        Ok(running)
     }
 
     /// The store's registry and active jobs, re-read only when something was applied since.
