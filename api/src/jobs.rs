@@ -198,6 +198,10 @@ pub struct JobParams {
     /// Where a lost task runs again.
     #[serde(default)]
     pub reassign_to: ReassignTo,
+    /// The simulation's planned length in milliseconds (its schedule's end, capped by its
+    /// max duration), when it has one: what a task's elapsed time goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_ms: Option<u64>,
 }
 
 fn default_pool() -> String {
@@ -371,6 +375,9 @@ pub struct JobListQuery {
     /// Only jobs of this simulation (its path in the project).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<String>,
+    /// Newest first (by id, descending) instead of oldest first; pass it again with `after`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub newest_first: bool,
     /// Read after a linearizable read barrier.
     #[serde(default)]
     pub consistent: bool,

@@ -73,7 +73,10 @@ pub struct Worker {
     pub state_since_ms: u64,
     /// Milliseconds since the leader last heard from it (`null`: unknown to this master).
     pub last_heartbeat_age_ms: Option<u64>,
-    /// The tasks it runs now (claimed and not finished): one slot each.
+    /// Slots its tasks take now (every project's).
+    #[serde(default)]
+    pub slots_used: u32,
+    /// The tasks it runs now (claimed and not finished) of the projects the caller sees.
     #[serde(default)]
     pub running: Vec<WorkerTask>,
 }

@@ -867,6 +867,7 @@ mod tests {
             registered_at_ms: registered,
             state_since_ms: since,
             last_heartbeat_age_ms: None,
+            slots_used: 0,
             running: Vec::new(),
         };
         let page = |state, since: u64, registered: u64| {

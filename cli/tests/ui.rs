@@ -54,6 +54,31 @@ fn number(text: &str) -> u64 {
     digits.parse().unwrap_or(0)
 }
 
+/// Records every Content-Security-Policy violation of the current document.
+async fn watch_policy_violations(web: &fantoccini::Client) {
+    web.execute(
+        "window.cspViolations = []; document.addEventListener('securitypolicyviolation', \
+         (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));",
+        vec![],
+    )
+    .await
+    .expect("runs");
+}
+
+/// Checks that the page recorded no Content-Security-Policy violation (and is the document
+/// that records them).
+async fn no_policy_violations(web: &fantoccini::Client) {
+    let seen: serde_json::Value = web
+        .execute("return window.cspViolations ?? null", vec![])
+        .await
+        .expect("runs");
+    assert_eq!(
+        seen,
+        serde_json::json!([]),
+        "Content-Security-Policy violations"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_team_member_runs_watches_and_compares_jobs_in_a_browser_on_a_follower() {
     let target = broadside_harness::target().await;
@@ -76,6 +101,10 @@ async fn a_team_member_runs_watches_and_compares_jobs_in_a_browser_on_a_follower
     let unit: serde_json::Value = web.execute_async(&script, vec![]).await.expect("runs");
     assert_eq!(unit["failures"], serde_json::json!([]), "{unit}");
     assert!(unit["checks"].as_u64().unwrap_or(0) >= 40, "{unit}");
+
+    // Every Content-Security-Policy violation from here on is recorded (the screens are
+    // rendered in this one document: routes are hash changes).
+    watch_policy_violations(web).await;
 
     // Sign in.
     browser
@@ -335,6 +364,8 @@ async fn a_team_member_runs_watches_and_compares_jobs_in_a_browser_on_a_follower
         reconnected.as_secs_f64(),
     );
 
+    no_policy_violations(web).await;
+
     // The report opens.
     let report = browser
         .find("#report-link")
@@ -385,6 +416,7 @@ async fn a_team_member_runs_watches_and_compares_jobs_in_a_browser_on_a_follower
     ))
     .await
     .expect("navigates");
+    watch_policy_violations(web).await;
     browser
         .find("#compare-table tr[data-name=\"home\"].regression")
         .await;
@@ -430,6 +462,8 @@ async fn a_team_member_runs_watches_and_compares_jobs_in_a_browser_on_a_follower
         .await;
     browser.screenshot("live-phone").await;
     web.set_window_size(1280, 800).await.expect("resizes");
+
+    no_policy_violations(web).await;
 
     // Signing out forgets the session.
     browser

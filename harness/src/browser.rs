@@ -12,7 +12,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::PATIENCE;
 
-/// Where Debian installs them.
+/// The driver's command and the browser's path: Debian's, unless these variables name others.
+const CHROMEDRIVER_ENV: &str = "BROADSIDE_CHROMEDRIVER";
+const CHROMIUM_ENV: &str = "BROADSIDE_CHROMIUM";
 const CHROMEDRIVER: &str = "chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -29,9 +31,11 @@ impl Browser {
     pub async fn start(screenshots: &Path, width: u32, height: u32) -> Browser {
         std::fs::create_dir_all(screenshots).expect("the screenshot directory");
         let port = crate::free_addrs(1)[0].port();
+        let chromedriver = std::env::var(CHROMEDRIVER_ENV).unwrap_or_else(|_| CHROMEDRIVER.into());
+        let chromium = std::env::var(CHROMIUM_ENV).unwrap_or_else(|_| CHROMIUM.into());
         let driver = {
             use std::os::unix::process::CommandExt;
-            Command::new(CHROMEDRIVER)
+            Command::new(&chromedriver)
                 .arg(format!("--port={port}"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -39,8 +43,9 @@ impl Browser {
                 .spawn()
                 .unwrap_or_else(|e| {
                     panic!(
-                        "cannot start {CHROMEDRIVER} ({e}): install Debian's chromium and \
-                         chromium-driver (`./x test` does)"
+                        "cannot start {chromedriver} ({e}): install Debian's chromium and \
+                         chromium-driver (`./x test` does), or name others with \
+                         {CHROMEDRIVER_ENV} and {CHROMIUM_ENV}"
                     )
                 })
         };
@@ -48,7 +53,7 @@ impl Browser {
         capabilities.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
-                "binary": CHROMIUM,
+                "binary": chromium,
                 "args": [
                     "--headless=new",
                     "--no-sandbox",

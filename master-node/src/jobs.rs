@@ -59,13 +59,22 @@ impl FileSource for ProjectFiles<'_> {
     }
 }
 
-/// Validates the latest version of `project/simulation` with the engine; returns the project
-/// paths of the files it names. CPU-heavy and blocking: run it off the async threads.
+/// What validation found out about a valid simulation.
+#[derive(Debug)]
+pub(crate) struct Validated {
+    /// The project paths of the files it names.
+    pub(crate) files: Vec<String>,
+    /// Its schedule's planned length, when it has one.
+    pub(crate) planned: Option<std::time::Duration>,
+}
+
+/// Validates the latest version of `project/simulation` with the engine. CPU-heavy and
+/// blocking: run it off the async threads.
 pub(crate) fn validate_simulation(
     reader: &StoreReader,
     project: &str,
     simulation: &str,
-) -> Result<Vec<String>> {
+) -> Result<Validated> {
     let file = reader.file(project, simulation, None)?.ok_or_else(|| {
         Error::NotFound(format!(
             "no simulation file {simulation:?} in project {project:?}"
@@ -94,13 +103,13 @@ pub(crate) fn validate_simulation(
 }
 
 /// Validates `text` as the simulation at `simulation` in `project`, the files it names read
-/// from the project; returns their project paths. CPU-heavy and blocking.
+/// from the project. CPU-heavy and blocking.
 fn validate_text(
     reader: &StoreReader,
     project: &str,
     simulation: &str,
     text: &str,
-) -> Result<Vec<String>> {
+) -> Result<Validated> {
     let base = match simulation.rfind('/') {
         Some(i) => simulation[..=i].to_owned(),
         None => String::new(),
@@ -112,7 +121,10 @@ fn validate_text(
         read: Mutex::new(BTreeSet::new()),
     };
     match broadside_engine::simulation::load_text(text, simulation, &files) {
-        Ok(_) => Ok(files.read.into_inner().into_iter().collect()),
+        Ok((_, plan)) => Ok(Validated {
+            files: files.read.into_inner().into_iter().collect(),
+            planned: broadside_engine::runtime::planned_duration(&plan),
+        }),
         Err(errors) => Err(located(simulation, &errors)),
     }
 }
@@ -214,7 +226,7 @@ pub(crate) async fn submit(
 ) -> Result<Job> {
     check(&project, &s)?;
     app.read_barrier().await?;
-    let referenced = {
+    let validated = {
         let (project, simulation) = (project.clone(), s.simulation.clone());
         app.compute(move |reader| {
             if reader.project(&project)?.is_none() {
@@ -228,7 +240,7 @@ pub(crate) async fn submit(
         .files
         .iter()
         .cloned()
-        .chain(referenced)
+        .chain(validated.files)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .filter(|f| *f != s.simulation)
@@ -236,6 +248,7 @@ pub(crate) async fn submit(
     let params = JobParams {
         start: s.start,
         reassign_to: s.reassign_to,
+        planned_ms: validated.planned.map(|d| d.as_millis() as u64),
     };
     let spec = JobSpec {
         project,

@@ -20,13 +20,14 @@ pub(crate) struct LeaderLog {
 }
 
 impl LeaderLog {
-    /// Records `(term, leader)` at `at_ms` unless it is the last change already.
+    /// Records `(term, leader)` at `at_ms` unless it is the last change already (or no leader
+    /// is known before any was: a starting master's first look is no change).
     pub(crate) fn saw(&self, term: u64, leader: Option<u64>, at_ms: u64) {
         let mut changes = self.changes.lock();
-        if changes
+        let same = changes
             .back()
-            .is_some_and(|c| c.term == term && c.leader == leader)
-        {
+            .is_some_and(|c| c.term == term && c.leader == leader);
+        if same || (changes.is_empty() && leader.is_none()) {
             return;
         }
         if changes.len() == KEPT {
@@ -79,7 +80,13 @@ mod tests {
             .iter()
             .map(|c| (c.term, c.leader, c.at_ms))
             .collect();
-        assert_eq!(seen, [(1, None, 10), (1, Some(2), 20), (2, Some(3), 40)]);
+        assert_eq!(seen, [(1, Some(2), 20), (2, Some(3), 40)]);
+        log.saw(3, None, 50);
+        assert_eq!(
+            log.changes().last().map(|c| (c.term, c.leader)),
+            Some((3, None)),
+            "an election after a leader is a change"
+        );
         for term in 3..100 {
             log.saw(term, Some(1), term);
         }

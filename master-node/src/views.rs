@@ -200,14 +200,24 @@ pub(crate) fn task(t: model::Task) -> api::Task {
 }
 
 /// A worker, with the heartbeat ages the leader knows.
+/// What a worker runs now: every task counts in `used`, only those of projects the caller
+/// sees are listed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WorkerLoad {
+    pub(crate) used: u32,
+    pub(crate) running: Vec<api::WorkerTask>,
+}
+
 pub(crate) fn worker(
     w: model::Worker,
     ages: &BTreeMap<String, u64>,
-    running: &BTreeMap<String, Vec<api::WorkerTask>>,
+    loads: &BTreeMap<String, WorkerLoad>,
 ) -> api::Worker {
+    let load = loads.get(&w.id).cloned().unwrap_or_default();
     api::Worker {
         last_heartbeat_age_ms: ages.get(&w.id).copied(),
-        running: running.get(&w.id).cloned().unwrap_or_default(),
+        slots_used: load.used,
+        running: load.running,
         id: w.id,
         pool: w.pool,
         labels: w.labels,

@@ -309,7 +309,8 @@ async fn every_documented_operation_reaches_a_handler() {
             .replace("{name}", "absent-project")
             .replace("{path}", "sims/absent.yaml")
             .replace("{index}", "0")
-            .replace("{id}", "999999");
+            .replace("{id}", "999999")
+            .replace("{version}", "0000000000000000");
         assert!(!concrete.contains('{'), "unknown parameter in {path}");
         for method in item.as_object().expect("path item").keys() {
             let method = method.to_uppercase();

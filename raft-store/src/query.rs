@@ -171,6 +171,48 @@ impl StoreReader {
         Ok(Page { items, next: None })
     }
 
+    /// [`StoreReader::page`] from the other end: keys under `prefix` in descending order,
+    /// after the cursor `req.after` (a key of the previous page).
+    fn page_back<T>(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        req: &PageRequest,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+    ) -> Result<Page<T>> {
+        let limit = req.limit();
+        let start = match &req.after {
+            Some(after) if after.starts_with(prefix) => after.clone(),
+            // Past every key under the prefix (keys there are at most 255 bytes longer).
+            _ => [prefix, &[0xff; 256][..]].concat(),
+        };
+        let mut items = Vec::new();
+        let mut last_key = None;
+        for item in self.db.db.iterator_cf(
+            self.db.cf(cf)?,
+            IteratorMode::From(&start, Direction::Reverse),
+        ) {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) {
+                return Ok(Page { items, next: None });
+            }
+            if req.after.as_deref() == Some(&key[..]) {
+                continue;
+            }
+            if items.len() == limit {
+                return Ok(Page {
+                    items,
+                    next: last_key,
+                });
+            }
+            if let Some(v) = f(&key, &value)? {
+                items.push(v);
+            }
+            last_key = Some(key.to_vec());
+        }
+        Ok(Page { items, next: None })
+    }
+
     /// Last log id applied to this replica.
     pub fn last_applied(&self) -> Result<Option<LogId>> {
         Ok(self
@@ -421,6 +463,16 @@ impl StoreReader {
                 })
             }
         }
+    }
+
+    /// A project's jobs, newest first (by id, descending); the cursor of a page continues in
+    /// that order.
+    pub fn list_jobs_newest_first(&self, project: &str, req: &PageRequest) -> Result<Page<Job>> {
+        let prefix = keys::files_of_project(project);
+        let at = prefix.len();
+        self.page_back(CF_JOB_INDEX, &prefix, req, |k, _| {
+            self.job(read_u64("job index key", k, at)?)
+        })
     }
 
     /// Jobs not yet in a terminal state, by id: the scheduler's working set.

@@ -55,8 +55,9 @@ export function lineChart({ id, title, lines, yFormat, integers = false }) {
     const width = Math.max(240, Math.round(plot.getBoundingClientRect().width) || 600);
     plot.setAttribute('viewBox', `0 0 ${width} ${HEIGHT}`);
     const all = values.flat().filter((p) => p.y != null);
-    const xMax = Math.max(1, ...all.map((p) => p.x));
-    const yMax = Math.max(0, ...all.map((p) => p.y)) || 1;
+    // A loop, not `Math.max(...values)`: a long run has more points than a call takes arguments.
+    const xMax = all.reduce((m, p) => Math.max(m, p.x), 1);
+    const yMax = all.reduce((m, p) => Math.max(m, p.y), 0) || 1;
     const innerW = width - PAD.left - PAD.right;
     const innerH = HEIGHT - PAD.top - PAD.bottom;
     const yTicks = ticks(yMax, integers ? Math.max(1, niceStep(yMax, 4)) : niceStep(yMax, 4));

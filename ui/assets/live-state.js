@@ -115,28 +115,36 @@ export function seriesPoints(state) {
 }
 
 /**
- * Requests and errors per second of the last complete second (the latest one is still being
- * filled while the job runs), or null before there is one.
+ * Requests and errors per second of the last complete second — the one before the second the
+ * run has reached (that one is still being filled), 0 when nothing happened in it (the series
+ * has no point for a quiet second) — or of the last second once the job ended; null before
+ * there is one.
  */
 export function lastRates(state) {
-  const points = seriesPoints(state);
-  const point = state.ended ? points.at(-1) : points.at(-2);
-  return point ? { rps: point.requests, eps: point.ko } : null;
+  if (state.ended) {
+    const point = seriesPoints(state).at(-1);
+    return point ? { rps: point.requests, eps: point.ko } : null;
+  }
+  const second = Math.floor(state.elapsedMs / 1000) - 1;
+  if (second < 0) return null;
+  const point = state.series.get(second);
+  return { rps: point?.requests ?? 0, eps: point?.ko ?? 0 };
 }
 
 /** Each started task's start skew: its `started_at_ms` − the earliest one, by index. */
 export function startSkews(tasks) {
   const started = tasks.filter((t) => t.started_at_ms != null);
-  const first = Math.min(...started.map((t) => t.started_at_ms));
+  const first = started.reduce((m, t) => Math.min(m, t.started_at_ms), Infinity);
   return new Map(started.map((t) => [t.index, t.started_at_ms - first]));
 }
 
-/** The request rows to show: `all` (the total) first, then each request name. */
+/**
+ * The request rows to show: the total (`total: true`, named `all`) first, then each request
+ * name (a request may itself be named `all`).
+ */
 export function requestRows(state) {
   const rows = Object.entries(state.requests ?? {})
-    .filter(([name]) => name !== 'all')
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, row]) => ({ name, ...row }));
-  const all = state.requests?.all ?? state.total;
-  return all ? [{ name: 'all', ...all }, ...rows] : rows;
+  return state.total ? [{ name: 'all', total: true, ...state.total }, ...rows] : rows;
 }

@@ -15,8 +15,9 @@ export function dataTable({ id, columns, key, keyAttr, rowClass = () => '', empt
 
   function update(items) {
     const keys = items.map((item) => String(key(item)));
+    const kept = new Set(keys);
     for (const [k, tr] of rows) {
-      if (keys.includes(k)) continue;
+      if (kept.has(k)) continue;
       tr.remove();
       rows.delete(k);
     }

@@ -71,7 +71,9 @@ eq(st.events.map((e) => e.text),
   ['task 0 waiting: lost', 'task 0 moved from w1 (attempt 1) to w2 (attempt 2)'], 'reassignment events');
 st = s.applyProgress(st, progress([], [{ index: 0, state: 'running', attempt: 2, worker_id: 'w2' }]), 4000);
 eq(st.events.length, 2, 'an event is not repeated');
-eq(s.lastRates(st), { rps: 12, eps: 0 }, 'rates of the last complete second');
+eq(s.lastRates(st), { rps: 10, eps: 0 }, 'rates of the second before the one reached (1 s)');
+eq(s.lastRates({ ...st, elapsedMs: 2500 }), { rps: 12, eps: 0 }, 'rates at 2.5 s');
+eq(s.lastRates({ ...st, elapsedMs: 9000 }), { rps: 0, eps: 0 }, 'a quiet second is 0, not stale');
 for (let i = 0; i < 250; i += 1) {
   st = s.applyLog(st, { task: 0, attempt: 1, at_ms: i, level: 'info', message: `m${i}` });
 }
@@ -87,7 +89,11 @@ eq([st.state, st.ended], ['completed', true], 'the end');
 eq(s.lastRates(st), { rps: 4, eps: 0 }, 'once ended, the last second counts');
 eq(s.startSkews([{ index: 0, started_at_ms: 100 }, { index: 1, started_at_ms: 140 }, { index: 2 }]).get(1),
   40, 'start skew');
-eq(s.requestRows(st).map((r) => r.name), ['all', 'home'], 'request rows, all first');
+eq(s.requestRows(st).map((r) => [r.name, !!r.total]), [['all', true], ['home', false]],
+  'request rows, the total first');
+const named = s.applyProgress(s.initialState(), { ...progress([], []), requests: { all: { count: 1 } } });
+eq(s.requestRows(named).map((r) => [r.name, !!r.total, r.count]), [['all', true, 5], ['all', false, 1]],
+  'a request named all is not the total');
 
 // Paths.
 eq(p.encodePath('a b/c#d.yaml'), 'a%20b/c%23d.yaml', 'paths keep their slashes');

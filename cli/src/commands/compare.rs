@@ -27,6 +27,10 @@ pub struct CompareArgs {
     /// Largest accepted increase of a request's error rate, in percentage points.
     #[arg(long, default_value_t = 1.0, value_name = "POINTS")]
     pub max_error_increase: f64,
+    /// Compare even when a job has not finished (its results so far); without it, that is
+    /// an error: a CI gate must not pass or fail on a partial run.
+    #[arg(long)]
+    pub allow_running: bool,
 }
 
 /// A latency cell: `12.3` or `-`.
@@ -121,6 +125,18 @@ pub async fn execute(args: CompareArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return failed(e),
     };
+    let unfinished: Vec<String> = [&comparison.baseline, &comparison.candidate]
+        .iter()
+        .filter(|j| !j.state.is_terminal())
+        .map(|j| format!("job {} is {}", j.id, j.state))
+        .collect();
+    if !unfinished.is_empty() && !args.allow_running {
+        eprintln!(
+            "error: {}: wait for it, or pass --allow-running to compare what it did so far",
+            unfinished.join(", ")
+        );
+        return EXIT_BAD_INPUT;
+    }
     if args.api.json {
         print_json(&comparison);
     } else {

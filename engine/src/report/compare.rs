@@ -52,8 +52,11 @@ impl Thresholds {
 /// One request name in both runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ComparedRow {
-    /// The request name, or [`ALL_REQUESTS`].
+    /// The request name, or [`ALL_REQUESTS`] for the total.
     pub name: String,
+    /// The row of all requests together (a request may itself be named `all`).
+    #[serde(default)]
+    pub total: bool,
     /// The baseline's statistics (`None`: the baseline did not send it).
     pub baseline: Option<StatsRow>,
     /// The candidate's statistics (`None`: the candidate did not send it).
@@ -92,6 +95,7 @@ fn change_percent(before: Option<f64>, after: Option<f64>) -> Option<f64> {
 /// Compares one row of each run.
 fn row(
     name: &str,
+    total: bool,
     baseline: Option<StatsRow>,
     candidate: Option<StatsRow>,
     t: &Thresholds,
@@ -138,6 +142,7 @@ fn row(
     }
     ComparedRow {
         name: name.to_owned(),
+        total,
         baseline,
         candidate,
         p50_change_percent: p50,
@@ -152,6 +157,7 @@ fn row(
 pub fn compare(baseline: &RunReport, candidate: &RunReport, thresholds: Thresholds) -> Comparison {
     let mut rows = vec![row(
         ALL_REQUESTS,
+        true,
         Some(baseline.all_row()),
         Some(candidate.all_row()),
         &thresholds,
@@ -164,6 +170,7 @@ pub fn compare(baseline: &RunReport, candidate: &RunReport, thresholds: Threshol
     for name in names {
         rows.push(row(
             &name,
+            false,
             before.remove(&name),
             after.remove(&name),
             &thresholds,
@@ -211,6 +218,8 @@ mod tests {
         assert!(c.regressed);
         let names: Vec<&str> = c.rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["all", "home", "search"]);
+        let totals: Vec<bool> = c.rows.iter().map(|r| r.total).collect();
+        assert_eq!(totals, [true, false, false]);
         let home = &c.rows[1];
         let p95 = home.p95_change_percent.expect("both have a p95");
         assert!((p95 - 20.0).abs() < 1.0, "{p95}");

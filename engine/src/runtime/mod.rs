@@ -282,7 +282,9 @@ fn planned_starts(plan: &Plan) -> (Vec<Duration>, Duration) {
     (starts, ends.into_iter().max().unwrap_or_default())
 }
 
-fn planned_duration(plan: &Plan) -> Option<Duration> {
+/// Planned length of `plan`'s schedule from its start (the last scenario's end, capped by its
+/// max duration), as a run of it will report it.
+pub fn planned_duration(plan: &Plan) -> Option<Duration> {
     let (_, longest) = planned_starts(plan);
     Some(plan.max_duration.map_or(longest, |m| m.min(longest)))
 }

@@ -20,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use broadside_raft_store::model::Actor;
+use broadside_raft_store::model::{Actor, Token};
 use utoipa::openapi::OpenApi;
 
 use super::{session, Problem};
@@ -114,8 +114,9 @@ async fn principal(app: &App, method: &Method, headers: &HeaderMap) -> Result<Pr
             })?,
         None => match session::cookie_bearer(app, headers) {
             Some(bearer) => {
+                let principal = token_principal(app, &bearer).await?;
                 session::check_csrf(&bearer, method, headers)?;
-                bearer
+                return Ok(principal);
             }
             None => return Ok(Principal::Anonymous),
         },
@@ -123,22 +124,33 @@ async fn principal(app: &App, method: &Method, headers: &HeaderMap) -> Result<Pr
     token_principal(app, &bearer).await
 }
 
-/// The principal of API token `bearer`: the token, if it is known, not revoked and not expired.
-pub(super) async fn token_principal(app: &App, bearer: &Bearer) -> Result<Principal> {
+/// The token `id` from the replica (through the cache), if it is valid now.
+async fn valid_token(app: &App, id: &str) -> Result<Option<Arc<Token>>> {
     let token = app
         .tokens
-        .get(app.reader(), &bearer.id, |id| {
+        .get(app.reader(), id, |id| {
             app.read(move |r| Ok((r.tokens_generation(), r.token(&id)?)))
         })
         .await?;
-    match token {
-        Some(t) if bearer.matches(&t.secret_sha256) && t.is_valid_at(now_ms()) => {
-            Ok(Principal::Token(t))
+    Ok(token.filter(|t| t.is_valid_at(now_ms())))
+}
+
+/// The principal of API token `bearer`: the token, if it is known, not revoked and not
+/// expired — and, for a web session's token, if the token it was made from is still valid.
+pub(super) async fn token_principal(app: &App, bearer: &Bearer) -> Result<Principal> {
+    let refused = || Error::Unauthenticated("the token is unknown, revoked or expired".to_owned());
+    let token = valid_token(app, &bearer.id)
+        .await?
+        .filter(|t| bearer.matches(&t.secret_sha256))
+        .ok_or_else(refused)?;
+    if let Some(parent) = session::parent_of(&token) {
+        if valid_token(app, parent).await?.is_none() {
+            return Err(Error::Unauthenticated(
+                "this session's token was revoked or expired: sign in again".to_owned(),
+            ));
         }
-        _ => Err(Error::Unauthenticated(
-            "the token is unknown, revoked or expired".to_owned(),
-        )),
     }
+    Ok(Principal::Token(token))
 }
 
 /// The value of path parameter `name`.

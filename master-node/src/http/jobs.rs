@@ -105,8 +105,8 @@ async fn validate(
 
 /// List jobs
 ///
-/// One page of the project's jobs by id, optionally only those in one state or of one
-/// simulation. Unknown query parameters are refused.
+/// One page of the project's jobs by id (oldest first, or newest first), optionally only
+/// those in one state or of one simulation. Unknown query parameters are refused.
 #[utoipa::path(get, path = "/projects/{project}/jobs", tag = "jobs",
     extensions(("x-broadside-access" = json!("project:viewer"))),
     security(("bearer" = [])),
@@ -125,6 +125,7 @@ async fn list(
     }
     let wanted = query.state.map(views::model_job_state);
     let simulation = query.simulation;
+    let newest_first = query.newest_first;
     let request = page_request(&PageQuery {
         limit: query.limit,
         after: query.after,
@@ -133,7 +134,13 @@ async fn list(
         .read(move |r| {
             filtered(
                 request,
-                |req| r.list_jobs(Some(&project), req),
+                |req| {
+                    if newest_first {
+                        r.list_jobs_newest_first(&project, req)
+                    } else {
+                        r.list_jobs(Some(&project), req)
+                    }
+                },
                 |j| {
                     wanted.is_none_or(|s| j.state == s)
                         && simulation.as_ref().is_none_or(|s| *s == j.simulation)

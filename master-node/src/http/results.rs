@@ -209,8 +209,22 @@ async fn rendered(
 ) -> std::result::Result<Response, Problem> {
     let report = report(app, id).await?;
     let rendered = app.compute(move |_| Ok(render(&report))).await?;
-    Ok(([(header::CONTENT_TYPE, content_type)], rendered).into_response())
+    // A report shows text the target sent (error messages, samples): escaped, and on top of
+    // that nothing in it may run, load or be sniffed as something else, since the browser
+    // opening it is signed in to the UI.
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, REPORT_POLICY),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        rendered,
+    )
+        .into_response())
 }
+
+/// What a rendered report may do: show its inline styles and SVG, nothing else.
+const REPORT_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
 
 /// HTML report
 ///

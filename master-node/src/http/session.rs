@@ -1,12 +1,15 @@
 //! Browser sessions for the web UI: `POST /session` exchanges an API token for a cookie that
 //! scripts cannot read (`HttpOnly`), that no other site's page can make the browser send
 //! (`SameSite=Strict`), and that travels only over TLS when the master serves HTTPS (`Secure`,
-//! under the `__Host-` prefix). The cookie carries the token itself, so every master accepts
-//! it with no session state to replicate, and revoking the token ends every session made with
-//! it. A request authenticated by the cookie that is not a `GET` or `HEAD` must send
-//! `X-CSRF-Token`, a value derived from the token ([`Bearer::csrf`]) that `GET /session`
-//! answers to the page. Sessions last at most [`SESSION_LIFETIME`] and never beyond the
-//! token's expiry; `DELETE /session` forgets the cookie.
+//! under the `__Host-` prefix).
+//!
+//! The cookie never holds the token it was made from: signing in creates a **session token**
+//! (a replicated API token named `web session of <id>`, with the same roles, expiring after
+//! [`SESSION_LIFETIME`] or with its parent if that is sooner), so every master accepts it with
+//! nothing else to replicate. A session token is refused once its parent is revoked or expired
+//! ([`parent_of`], checked with every request), and `DELETE /session` revokes it. A request
+//! authenticated by the cookie that is not a `GET` or `HEAD` must send `X-CSRF-Token`, a value
+//! derived from the session token ([`Bearer::csrf`]) that `GET /session` answers to the page.
 
 use std::sync::Arc;
 
@@ -15,6 +18,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use broadside_api::{NewSession, Session};
+use broadside_raft_store::model::Token;
+use broadside_raft_store::Command;
 use cookie::{Cookie, SameSite};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,11 +31,14 @@ use crate::app::App;
 use crate::auth::token::Bearer;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
+use crate::idempotency::Writer;
 use crate::node::now_ms;
 use crate::views;
 
 /// The longest a session lasts.
 pub(crate) const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+/// The name of every session token: this, then the id of the token it was made from.
+const SESSION_NAME: &str = "web session of ";
 /// The header confirming a session's state-changing request.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// The cookie's name over plain HTTP (loopback only).
@@ -65,6 +73,11 @@ pub(super) fn cookie_bearer(app: &App, headers: &HeaderMap) -> Option<Bearer> {
         .and_then(|c| Bearer::parse(c.value()))
 }
 
+/// The id of the token a session token was made from (`None`: not a session token).
+pub(crate) fn parent_of(token: &Token) -> Option<&str> {
+    token.name.strip_prefix(SESSION_NAME)
+}
+
 /// Refuses a state-changing request of a session without its anti-forgery value.
 pub(super) fn check_csrf(bearer: &Bearer, method: &Method, headers: &HeaderMap) -> Result<()> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -84,35 +97,55 @@ pub(super) fn check_csrf(bearer: &Bearer, method: &Method, headers: &HeaderMap) 
     }
 }
 
-/// When a session of `principal` made now ends.
-fn expiry(principal: &Principal) -> u64 {
-    let longest = now_ms().saturating_add(SESSION_LIFETIME.as_millis() as u64);
-    match principal {
-        Principal::Token(t) => t.expires_at_ms.map_or(longest, |e| e.min(longest)),
-        _ => longest,
-    }
-}
-
-/// The session of `principal`, confirmed with `bearer`'s anti-forgery value.
+/// The session of `principal` (a session token, or any token presented as a bearer),
+/// confirmed with `bearer`'s anti-forgery value.
 fn session(app: &App, principal: &Principal, bearer: Option<&Bearer>) -> Session {
-    let token = match principal {
-        Principal::Token(t) => Some(views::token(t)),
-        _ => None,
+    let (name, projects, expires_at_ms) = match principal {
+        Principal::Token(t) => {
+            // A session token shows the name of the token it was made from.
+            let name = match parent_of(t) {
+                Some(_) => t.created_by.clone(),
+                None => t.name.clone(),
+            };
+            (name, views::token(t).projects, t.expires_at_ms)
+        }
+        other => (other.name(), Default::default(), None),
     };
     Session {
-        name: principal.name(),
+        name,
         admin: principal.is_admin(),
         authentication: app.node.config.auth.tokens(),
-        projects: token.map(|t| t.projects).unwrap_or_default(),
+        projects,
         csrf: bearer.map(Bearer::csrf).unwrap_or_default(),
-        expires_at_ms: bearer.map(|_| expiry(principal)),
+        expires_at_ms,
     }
 }
 
-/// The `Set-Cookie` value of a session of `bearer` ending at `until_ms`, or of its removal.
-fn set_cookie(app: &App, bearer: Option<&Bearer>, until_ms: u64) -> Option<HeaderValue> {
+/// A new session token made from `parent`, ending after [`SESSION_LIFETIME`] or with `parent`.
+fn session_token(parent: &Token) -> (Token, Bearer, String) {
+    let (bearer, text) = Bearer::generate();
+    let now = now_ms();
+    let longest = now.saturating_add(SESSION_LIFETIME.as_millis() as u64);
+    let token = Token {
+        id: bearer.id.clone(),
+        name: format!("{SESSION_NAME}{}", parent.id),
+        secret_sha256: bearer.secret_sha256(),
+        // The name the session shows (`created_by` names the creating token).
+        created_by: parent.name.clone(),
+        created_at_ms: now,
+        expires_at_ms: Some(parent.expires_at_ms.map_or(longest, |e| e.min(longest))),
+        revoked_at_ms: None,
+        admin: parent.admin,
+        projects: parent.projects.clone(),
+    };
+    (token, bearer, text)
+}
+
+/// The `Set-Cookie` value of a session token `text` ending at `until_ms`, or of the cookie's
+/// removal (`None`).
+fn set_cookie(app: &App, text: Option<&str>, until_ms: u64) -> Option<HeaderValue> {
     let secure = app.node.config.rest_tls.is_some();
-    let value = bearer.map(Bearer::text).unwrap_or_default();
+    let value = text.unwrap_or_default().to_owned();
     let seconds = until_ms.saturating_sub(now_ms()).div_ceil(1000);
     let cookie = Cookie::build((cookie_name(app), value))
         .path("/")
@@ -127,9 +160,11 @@ fn set_cookie(app: &App, bearer: Option<&Bearer>, until_ms: u64) -> Option<Heade
 /// Sign in
 ///
 /// Exchanges an API token for a session cookie (`HttpOnly`, `SameSite=Strict`, `Secure` over
-/// HTTPS) for the web UI, and answers who the session is with its anti-forgery value. Without
-/// authentication on the master there is nothing to exchange: the answer names the local
-/// caller and no cookie is set.
+/// HTTPS) for the web UI, and answers who the session is with its anti-forgery value. The
+/// cookie holds a new session token (same roles, at most 12 hours, refused once the token it
+/// was made from is revoked or expired), never the token given. Without authentication on
+/// the master there is nothing to exchange: the answer names the local caller and no cookie
+/// is set.
 #[utoipa::path(post, path = "/session", tag = "access",
     extensions(("x-broadside-access" = json!("public"))),
     request_body = NewSession,
@@ -140,6 +175,7 @@ fn set_cookie(app: &App, bearer: Option<&Bearer>, until_ms: u64) -> Option<Heade
     ))]
 async fn sign_in(
     State(app): State<Arc<App>>,
+    caller: Caller,
     ApiJson(body): ApiJson<NewSession>,
 ) -> std::result::Result<Response, Problem> {
     if !app.node.config.auth.tokens() {
@@ -147,9 +183,29 @@ async fn sign_in(
     }
     let bearer = Bearer::parse(&body.token)
         .ok_or_else(|| Error::Unauthenticated("that is not an API token (`bst_…`)".to_owned()))?;
-    let principal = token_principal(&app, &bearer).await?;
-    let answer = session(&app, &principal, Some(&bearer));
-    let cookie = set_cookie(&app, Some(&bearer), expiry(&principal))
+    let parent = match token_principal(&app, &bearer).await? {
+        Principal::Token(t) => t,
+        _ => return Err(Error::internal("a token's principal is not a token").into()),
+    };
+    let (token, session_bearer, text) = session_token(&parent);
+    let until = token.expires_at_ms.unwrap_or_default();
+    let writer = Writer::new(
+        &parent.id,
+        Principal::Token(parent.clone()).actor(&caller.request_id),
+        None,
+    );
+    app.write_as(
+        &writer,
+        "POST /session",
+        Command::CreateToken(token.clone()),
+    )
+    .await?;
+    let answer = session(
+        &app,
+        &Principal::Token(Arc::new(token)),
+        Some(&session_bearer),
+    );
+    let cookie = set_cookie(&app, Some(&text), until)
         .ok_or_else(|| Error::internal("the session cookie could not be written"))?;
     Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
 }
@@ -175,12 +231,27 @@ async fn show(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap) -
 
 /// Sign out
 ///
-/// Forgets the session cookie in this browser. The token itself stays valid (revoke it with
-/// `DELETE /tokens/{id}` to end every session made with it).
+/// Ends the session: its session token is revoked (when the request is signed in by its
+/// cookie and carries its `X-CSRF-Token`) and the cookie is expired in this browser. The token
+/// it was made from stays valid; revoking that one ends every session made with it.
 #[utoipa::path(delete, path = "/session", tag = "access",
     extensions(("x-broadside-access" = json!("public"))),
     responses((status = 204, headers(("set-cookie" = String, description = "The cookie, expired")))))]
-async fn sign_out(State(app): State<Arc<App>>) -> std::result::Result<Response, Problem> {
+async fn sign_out(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+) -> std::result::Result<Response, Problem> {
+    if let Principal::Token(t) = &caller.principal {
+        if parent_of(t).is_some() {
+            let writer = Writer::new(&t.id, caller.actor(), None);
+            app.write_as(
+                &writer,
+                "DELETE /session",
+                Command::RevokeToken { id: t.id.clone() },
+            )
+            .await?;
+        }
+    }
     let cookie = set_cookie(&app, None, 0)
         .ok_or_else(|| Error::internal("the session cookie could not be written"))?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())

@@ -22,7 +22,7 @@ use super::Problem;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::idempotency::Writer;
-use crate::views;
+use crate::views::{self, WorkerLoad};
 
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -32,24 +32,27 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(revoke))
 }
 
-/// The tasks each worker runs that `caller` may see (another project's jobs are not its
-/// business), from the replica.
-async fn running(app: &Arc<App>, caller: &Caller) -> Result<BTreeMap<String, Vec<WorkerTask>>> {
+/// What each worker runs, from the replica: how many slots its tasks take, and those tasks
+/// `caller` may see (another project's jobs are not its business).
+async fn running(app: &Arc<App>, caller: &Caller) -> Result<BTreeMap<String, WorkerLoad>> {
     let snapshots = Arc::clone(app);
     let running = app.read(move |r| snapshots.snapshots.running(r)).await?;
     Ok(running
         .into_iter()
         .map(|(worker, tasks)| {
-            let visible = tasks
-                .into_iter()
-                .filter(|t| caller.principal.sees(&t.project))
-                .map(|t| WorkerTask {
-                    job_id: t.job,
-                    task: t.task,
-                    attempt: t.attempt,
-                })
-                .collect();
-            (worker, visible)
+            let load = WorkerLoad {
+                used: tasks.len() as u32,
+                running: tasks
+                    .into_iter()
+                    .filter(|t| caller.principal.sees(&t.project))
+                    .map(|t| WorkerTask {
+                        job_id: t.job,
+                        task: t.task,
+                        attempt: t.attempt,
+                    })
+                    .collect(),
+            };
+            (worker, load)
         })
         .collect())
 }

@@ -739,3 +739,39 @@ async fn a_reassigned_task_may_be_claimed_beside_its_job() {
     let task = h.reader().task(job_id, 1).unwrap().expect("task");
     assert_eq!(task.worker_id.as_deref(), Some("big"));
 }
+
+#[tokio::test]
+async fn a_projects_jobs_page_newest_first_as_well() {
+    let mut h = setup().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(submit(&mut h, 1).await);
+    }
+    let r = h.reader();
+    let mut seen = Vec::new();
+    let mut req = PageRequest::first(2);
+    loop {
+        let page = r.list_jobs_newest_first("team", &req).unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|j| j.id));
+        match page.next {
+            Some(next) => req.after = Some(next),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "every job once, newest first");
+    let oldest_first: Vec<u64> = r
+        .list_jobs(Some("team"), &PageRequest::default())
+        .unwrap()
+        .items
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(oldest_first.iter().rev().copied().collect::<Vec<_>>(), seen);
+    assert!(r
+        .list_jobs_newest_first("nobody", &PageRequest::default())
+        .unwrap()
+        .items
+        .is_empty());
+}

@@ -55,6 +55,10 @@ export function editor(project, onSaved) {
   }
 
   const discardable = () => text.value === saved || confirm('Discard the unsaved changes?');
+  // Closing or reloading the page with unsaved text asks first (while this editor is shown).
+  window.addEventListener('beforeunload', (event) => {
+    if (text.isConnected && text.value !== saved) event.preventDefault();
+  });
 
   /** Opens the latest version of `name`; false when it was not opened. */
   async function open(name, size = 0) {

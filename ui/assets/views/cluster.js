@@ -75,17 +75,21 @@ function workerActions(w, refresh) {
   ];
 }
 
-const used = (w) => (w.running ?? []).length;
+const used = (w) => w.slots_used ?? (w.running ?? []).length;
 
 function workerColumns(refresh) {
   return [
     { label: 'Id', cell: (w) => h('code', { title: w.address }, w.id) },
     { label: 'State', cell: (w) => badge(w.state, { title: w.reason || null }) },
     { label: 'Slots used / free', num: true, cell: (w) => `${used(w)} / ${Math.max(0, w.slots - used(w))}` },
-    { label: 'Running tasks', cell: (w) => (used(w)
-      ? h('ul', { class: 'inline-list' }, w.running.map((t) => h('li', {},
-        h('a', { href: to.job(t.job_id) }, `job ${t.job_id} task ${t.task}`), ` (attempt ${t.attempt})`)))
-      : h('span', { class: 'muted' }, 'none')) },
+    { label: 'Running tasks', cell: (w) => {
+      const shown = w.running ?? [];
+      const hidden = used(w) - shown.length;
+      if (!used(w)) return h('span', { class: 'muted' }, 'none');
+      return h('ul', { class: 'inline-list' }, shown.map((t) => h('li', {},
+        h('a', { href: to.job(t.job_id) }, `job ${t.job_id} task ${t.task}`), ` (attempt ${t.attempt})`)),
+        hidden > 0 && h('li', { class: 'muted' }, `${hidden} of other projects`));
+    } },
     { label: 'Heartbeat', num: true, cell: (w) => ago(w.last_heartbeat_age_ms) },
     { label: 'Version', cell: (w) => w.version },
     { label: 'Labels', cell: (w) => h('span', { class: 'labels' },

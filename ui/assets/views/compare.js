@@ -27,8 +27,9 @@ function comparisonTable(thresholds) {
   return dataTable({
     id: 'compare-table',
     keyAttr: 'name',
-    key: (r) => r.name,
-    rowClass: (r) => `${r.regressions.length ? 'regression' : ''} ${r.name === 'all' ? 'total' : ''}`.trim(),
+    // The total's key is empty: a request may be named `all`, none is named ``.
+    key: (r) => (r.total ? '' : r.name),
+    rowClass: (r) => `${r.regressions.length ? 'regression' : ''} ${r.total ? 'total' : ''}`.trim(),
     empty: 'Nothing to compare.',
     columns: [
       { label: 'Request', cell: (r) => [r.name, regressions(r)] },
@@ -55,7 +56,7 @@ function defaultBaseline(jobs, candidate) {
 
 /** The latest finished jobs of `project`, with the ones `wanted` names. */
 async function finishedJobs(project, wanted, signal) {
-  const page = await api.get(projectPath(project, '/jobs'), { signal, query: { limit: 2 * CHOICES } });
+  const page = await api.get(projectPath(project, '/jobs'), { signal, query: { limit: 2 * CHOICES, newest_first: true } });
   const jobs = page.items.filter((j) => isTerminal(j.state)).slice(0, CHOICES);
   for (const id of wanted.filter((w) => w && !jobs.some((j) => String(j.id) === w))) {
     const job = await api.get(jobPath(id), { signal }).catch(() => null);

@@ -67,26 +67,45 @@ export async function renderHistory(root, { project, query, signal }) {
   const next = h('button', { id: 'next-page', type: 'button' }, 'Older →');
   const pageInfo = h('span', { class: 'muted' });
   let nextCursor = null;
-
-  async function load() {
-    const page = await api.get(projectPath(project, '/jobs'), {
-      signal,
-      query: { limit: PAGE_SIZE, after: cursors.at(-1), state: state.value, simulation: simulation.value.trim() },
-    });
-    table.update(page.items);
-    nextCursor = page.next;
+  let latest = 0;
+  const buttons = () => {
     prev.disabled = cursors.length === 1;
     next.disabled = !nextCursor;
+  };
+
+  /** Loads the page the cursors name; a load superseded by a newer one changes nothing. */
+  async function load() {
+    const mine = ++latest;
+    prev.disabled = true;
+    next.disabled = true;
+    const page = await api.get(projectPath(project, '/jobs'), {
+      signal,
+      query: {
+        limit: PAGE_SIZE, after: cursors.at(-1), newest_first: true, state: state.value,
+        simulation: simulation.value.trim(),
+      },
+    });
+    if (mine !== latest) return;
+    table.update(page.items);
+    nextCursor = page.next;
+    buttons();
     pageInfo.textContent = `page ${cursors.length}`;
   }
-  const reload = () => load().catch(showError);
+  const reload = () => load().catch((e) => {
+    buttons();
+    showError(e);
+  });
   const restart = () => {
     cursors.length = 1;
     reload();
   };
   next.addEventListener('click', () => {
     cursors.push(nextCursor);
-    reload();
+    load().catch((e) => {
+      cursors.pop();
+      buttons();
+      showError(e);
+    });
   });
   prev.addEventListener('click', () => {
     cursors.pop();

@@ -48,10 +48,15 @@ export function headerPanel() {
   };
 }
 
-/** What the elapsed line says: elapsed while running, the run's duration once finished. */
+/** The schedule's planned length (ms), when the simulation has one. */
+const plannedMs = (job) => job.params?.planned_ms ?? null;
+
+/** What the elapsed line says: elapsed (of planned) while running, the run's duration once finished. */
 function elapsedText(job, live) {
   const s = currentState(job, live);
-  if (!isTerminal(s)) return s === 'running' ? `elapsed ${formatDuration(live.elapsedMs)}` : 'not started yet';
+  const planned = plannedMs(job);
+  const of = planned ? ` of ${formatDuration(planned)}` : '';
+  if (!isTerminal(s)) return s === 'running' ? `elapsed ${formatDuration(live.elapsedMs)}${of}` : 'not started yet';
   const ran = job.finished_at_ms && job.start_at_ms ? job.finished_at_ms - job.start_at_ms : live.elapsedMs;
   return ran > 0 ? `${s} after ${formatDuration(ran)}` : `${s} before starting`;
 }
@@ -82,8 +87,16 @@ export function runPanel() {
     update(job, live, now) {
       elapsed.textContent = elapsedText(job, live);
       countdown.textContent = countdownText(job, live, now);
-      if (isTerminal(currentState(job, live))) progress.value = progress.max;
-      else progress.removeAttribute('value');
+      const s = currentState(job, live);
+      const planned = plannedMs(job);
+      if (isTerminal(s)) {
+        progress.value = progress.max;
+      } else if (s === 'running' && planned) {
+        progress.max = planned;
+        progress.value = Math.min(live.elapsedMs ?? 0, planned);
+      } else {
+        progress.removeAttribute('value');
+      }
       const rates = lastRates(live);
       const errors = live.total?.ko ?? live.errors;
       show(0, formatCount(live.users));
@@ -103,8 +116,9 @@ export function requestsPanel() {
   const table = dataTable({
     id: 'requests-table',
     keyAttr: 'name',
-    key: (r) => r.name,
-    rowClass: (r) => (r.name === 'all' ? 'total' : ''),
+    // The total's key is empty: a request may be named `all`, none is named ``.
+    key: (r) => (r.total ? '' : r.name),
+    rowClass: (r) => (r.total ? 'total' : ''),
     empty: 'No response yet.',
     columns: [
       { label: 'Request', cell: (r) => r.name },

@@ -105,8 +105,11 @@ export async function renderLive(root, { id, signal }) {
   let retry = 0;
   /** After the stream was refused: checks the job (a 401 signs in again), then reconnects. */
   const reconnectLater = () => {
+    // Once the screen is left, nothing is scheduled again (an aborted refresh lands here too).
+    if (signal.aborted) return;
     header.stream('disconnected');
     retry = setTimeout(() => refreshJob().then(connect, (e) => {
+      if (signal.aborted || e?.name === 'AbortError') return;
       showError(e);
       if (![401, 403, 404].includes(e.status)) reconnectLater();
     }), RECONNECT_MS);
