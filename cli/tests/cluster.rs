@@ -61,7 +61,21 @@ async fn master_processes_elect_replicate_and_survive_the_leader_being_killed() 
         .expect("a retried write returns its first outcome");
     assert_eq!(again.name, "before");
 
+    // `broadside health`: 0 for a ready master, 1 for a dead one (a container's health check).
+    let health = |url: String, live: bool| {
+        let mut command = std::process::Command::new(binary());
+        command.args(["health", "--master", &url]);
+        if live {
+            command.arg("--live");
+        }
+        command.output().expect("health runs").status.code()
+    };
+    assert_eq!(health(cluster.rest_url(follower), false), Some(0));
+    assert_eq!(health(cluster.rest_url(follower), true), Some(0));
+
     cluster.kill(leader);
+    assert_eq!(health(cluster.rest_url(leader), false), Some(1));
+    assert_eq!(health(cluster.rest_url(leader), true), Some(1));
     let new_leader = cluster.leader().await;
     assert_ne!(new_leader, leader);
     exists_everywhere(&cluster, "before").await;

@@ -111,10 +111,6 @@ $('sign-out').addEventListener('click', async () => {
   checkSession();
 });
 
-// A deep link without a hash (`/jobs/7`) becomes its hash route (`/#/jobs/7`).
-if (!location.hash && location.pathname.length > 1) {
-  history.replaceState(null, '', `/#${location.pathname}${location.search}`);
-}
 onUnauthorized(signedOut);
 window.addEventListener('hashchange', route);
 checkSession();

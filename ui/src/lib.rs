@@ -178,8 +178,11 @@ fn resolve(dir: &str, relative: &str) -> String {
     parts.join("/")
 }
 
+/// XML namespace names: URLs in form, identifiers in fact (nothing fetches them).
+const NAMESPACES: [&str; 2] = ["http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"];
+
 /// The URLs in `text` that leave the master: `http://…`, `https://…`, or a protocol-relative
-/// `//host…` in an attribute or a `url(…)`.
+/// `//host…` in an attribute or a `url(…)` — XML namespace names aside.
 pub fn external_urls(text: &str) -> Vec<String> {
     let mut found = Vec::new();
     for scheme in [
@@ -196,7 +199,9 @@ pub fn external_urls(text: &str) -> Vec<String> {
                 .chars()
                 .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | ')' | '>'))
                 .collect();
-            found.push(url);
+            if !NAMESPACES.contains(&url.as_str()) {
+                found.push(url);
+            }
             rest = &rest[at + scheme.len()..];
         }
     }
@@ -303,5 +308,10 @@ mod tests {
             vec!["https://x.example/a", "//cdn.example/x.png"]
         );
         assert!(external_urls("import './a.js'; // a comment").is_empty());
+        assert!(external_urls(r#"<svg xmlns="http://www.w3.org/2000/svg">"#).is_empty());
+        assert_eq!(
+            external_urls(r#"<svg xmlns="http://www.w3.org/2000/svgx">"#),
+            vec!["http://www.w3.org/2000/svgx"]
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! How the API commands reach a cluster: the masters' addresses and the caller's token.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use broadside_client::Client;
 use clap::Args;
@@ -40,17 +40,22 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// `client` trusting the CA certificate in `ca_cert` (`--ca-cert`), when one is given.
+pub fn trusting(client: Client, ca_cert: Option<&Path>) -> Result<Client, String> {
+    let Some(path) = ca_cert else {
+        return Ok(client);
+    };
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| format!("--ca-cert: cannot read {}: {e}", path.display()))?;
+    client
+        .with_ca_cert(&pem)
+        .map_err(|e| format!("--ca-cert {}: {e}", path.display()))
+}
+
 impl Connection {
     /// A client of the masters with the token, if one is given.
     pub fn client(&self) -> Result<Client, String> {
-        let mut client = Client::new(&self.masters);
-        if let Some(path) = &self.ca_cert {
-            let pem = std::fs::read_to_string(path)
-                .map_err(|e| format!("--ca-cert: cannot read {}: {e}", path.display()))?;
-            client = client
-                .with_ca_cert(&pem)
-                .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
-        }
+        let client = trusting(Client::new(&self.masters), self.ca_cert.as_deref())?;
         let token = match (&self.token, &self.token_file) {
             (Some(token), _) => Some(token.trim().to_owned()),
             (None, Some(path)) => {

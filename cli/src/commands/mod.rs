@@ -6,6 +6,7 @@ mod cluster_tls;
 mod compare;
 mod connect;
 mod demo;
+mod health;
 mod inspect;
 mod master;
 mod run;
@@ -72,6 +73,9 @@ enum Command {
     /// Compare two jobs request by request; exit 1 when the candidate regressed beyond the
     /// thresholds (for CI).
     Compare(compare::CompareArgs),
+    /// Probe a master: exit 0 when it is ready (or, with --live, serving), 1 otherwise (for
+    /// container health checks and supervisors).
+    Health(health::HealthArgs),
     /// List the workers with their state and last heartbeat; drain or revoke one.
     Workers(workers::WorkersArgs),
     /// Show the masters: leader, roles, terms, applied indexes.
@@ -132,6 +136,7 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Job(args) => inspect::job(args).await,
         Command::Abort(args) => inspect::abort(args).await,
         Command::Compare(args) => compare::execute(args).await,
+        Command::Health(args) => health::execute(args).await,
         Command::Workers(args) => workers::workers(args).await,
         Command::Cluster(args) => inspect::cluster(args).await,
         Command::Tokens(args) => access::tokens(args).await,
