@@ -12,6 +12,14 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         .collect();
     entries.sort();
     for path in entries {
+        // Editors' swap files and other dotfiles are not assets (and would change the version).
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_none_or(|n| n.starts_with('.') || n.ends_with('~'));
+        if hidden {
+            continue;
+        }
         if path.is_dir() {
             files(&path, out);
         } else {

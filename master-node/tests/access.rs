@@ -518,6 +518,26 @@ async fn a_web_session_is_a_cookie_scripts_cannot_read_whose_writes_need_its_csr
         "the answer shows the token"
     );
     let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    // A session is made from an API token only, and no API token may pose as a session's.
+    let session_token = cookie.trim_start_matches("broadside_session=");
+    let chained = request(
+        follower,
+        "POST",
+        "/api/v1/session",
+        &[("content-type", "application/json"), ("authorization", "")],
+        json!({ "token": session_token }).to_string(),
+    )
+    .await;
+    assert_eq!(chained.status, 400, "{}", chained.text());
+    let posing = request(
+        addr,
+        "POST",
+        "/api/v1/tokens",
+        &[("content-type", "application/json")],
+        json!({ "name": "web session of 0123456789abcdef", "admin": true }).to_string(),
+    )
+    .await;
+    assert_eq!(posing.status, 400, "{}", posing.text());
     fn with<'a>(cookie: &'a str, csrf: Option<&'a str>) -> Vec<(&'static str, &'a str)> {
         let mut h = vec![
             ("content-type", "application/json"),

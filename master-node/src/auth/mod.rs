@@ -245,19 +245,32 @@ pub(crate) fn capped_expiry(principal: &Principal, wanted: Option<u64>) -> Optio
     }
 }
 
-/// Whether `principal`'s token is still good on this replica at `now` (a stream authorized
-/// when it opened asks again as it goes, so that a revocation ends it too).
+/// The name of every web session's token: this, then the id of the token it was made from.
+/// No other token may be named so (`POST /tokens` refuses it).
+pub(crate) const SESSION_NAME: &str = "web session of ";
+
+/// The id of the token a web session's token was made from (`None`: not a session's token).
+pub(crate) fn session_parent(token: &Token) -> Option<&str> {
+    token.name.strip_prefix(SESSION_NAME)
+}
+
+/// Whether `principal`'s token is still good on this replica at `now` — for a web session's
+/// token, its parent too (a stream authorized when it opened asks again as it goes, so that a
+/// revocation ends it too).
 pub(crate) fn still_valid(
     principal: &Principal,
     reader: &broadside_raft_store::StoreReader,
     now: u64,
 ) -> bool {
-    match principal {
-        Principal::Token(t) => reader
-            .token(&t.id)
+    let valid = |id: &str| {
+        reader
+            .token(id)
             .ok()
             .flatten()
-            .is_some_and(|stored| stored.is_valid_at(now)),
+            .is_some_and(|stored| stored.is_valid_at(now))
+    };
+    match principal {
+        Principal::Token(t) => valid(&t.id) && session_parent(t).is_none_or(valid),
         Principal::Local => true,
         Principal::Anonymous => false,
     }

@@ -137,6 +137,13 @@ async fn create_token(
     ApiJson(new): ApiJson<NewToken>,
 ) -> Result<impl IntoResponse, Problem> {
     auth::may_grant(&caller.principal, new.admin, new.projects.keys().cloned())?;
+    if new.name.starts_with(auth::SESSION_NAME) {
+        return Err(Error::BadRequest(format!(
+            "token names starting with {:?} are the web sessions' own",
+            auth::SESSION_NAME
+        ))
+        .into());
+    }
     let (bearer, secret) = Bearer::generate();
     let created_by = caller.principal.name();
     let expires_at_ms = auth::expiry(new.expires_in)?;

@@ -143,7 +143,7 @@ pub(super) async fn token_principal(app: &App, bearer: &Bearer) -> Result<Princi
         .await?
         .filter(|t| bearer.matches(&t.secret_sha256))
         .ok_or_else(refused)?;
-    if let Some(parent) = session::parent_of(&token) {
+    if let Some(parent) = auth::session_parent(&token) {
         if valid_token(app, parent).await?.is_none() {
             return Err(Error::Unauthenticated(
                 "this session's token was revoked or expired: sign in again".to_owned(),

@@ -7,7 +7,7 @@
 //! (a replicated API token named `web session of <id>`, with the same roles, expiring after
 //! [`SESSION_LIFETIME`] or with its parent if that is sooner), so every master accepts it with
 //! nothing else to replicate. A session token is refused once its parent is revoked or expired
-//! ([`parent_of`], checked with every request), and `DELETE /session` revokes it. A request
+//! (`auth::session_parent`, checked with every request), and `DELETE /session` revokes it. A request
 //! authenticated by the cookie that is not a `GET` or `HEAD` must send `X-CSRF-Token`, a value
 //! derived from the session token ([`Bearer::csrf`]) that `GET /session` answers to the page.
 
@@ -29,7 +29,7 @@ use super::extract::ApiJson;
 use super::Problem;
 use crate::app::App;
 use crate::auth::token::Bearer;
-use crate::auth::Principal;
+use crate::auth::{session_parent, Principal, SESSION_NAME};
 use crate::error::{Error, Result};
 use crate::idempotency::Writer;
 use crate::node::now_ms;
@@ -37,8 +37,6 @@ use crate::views;
 
 /// The longest a session lasts.
 pub(crate) const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
-/// The name of every session token: this, then the id of the token it was made from.
-const SESSION_NAME: &str = "web session of ";
 /// The header confirming a session's state-changing request.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// The cookie's name over plain HTTP (loopback only).
@@ -73,11 +71,6 @@ pub(super) fn cookie_bearer(app: &App, headers: &HeaderMap) -> Option<Bearer> {
         .and_then(|c| Bearer::parse(c.value()))
 }
 
-/// The id of the token a session token was made from (`None`: not a session token).
-pub(crate) fn parent_of(token: &Token) -> Option<&str> {
-    token.name.strip_prefix(SESSION_NAME)
-}
-
 /// Refuses a state-changing request of a session without its anti-forgery value.
 pub(super) fn check_csrf(bearer: &Bearer, method: &Method, headers: &HeaderMap) -> Result<()> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -103,7 +96,7 @@ fn session(app: &App, principal: &Principal, bearer: Option<&Bearer>) -> Session
     let (name, projects, expires_at_ms) = match principal {
         Principal::Token(t) => {
             // A session token shows the name of the token it was made from.
-            let name = match parent_of(t) {
+            let name = match session_parent(t) {
                 Some(_) => t.created_by.clone(),
                 None => t.name.clone(),
             };
@@ -187,6 +180,14 @@ async fn sign_in(
         Principal::Token(t) => t,
         _ => return Err(Error::internal("a token's principal is not a token").into()),
     };
+    // A session is made from an API token, never from another session's (whose chain would
+    // outlive the revocation of the token it began with).
+    if session_parent(&parent).is_some() {
+        return Err(Error::BadRequest(
+            "sign in with an API token, not with a web session's".to_owned(),
+        )
+        .into());
+    }
     let (token, session_bearer, text) = session_token(&parent);
     let until = token.expires_at_ms.unwrap_or_default();
     let writer = Writer::new(
@@ -242,7 +243,7 @@ async fn sign_out(
     caller: Caller,
 ) -> std::result::Result<Response, Problem> {
     if let Principal::Token(t) = &caller.principal {
-        if parent_of(t).is_some() {
+        if session_parent(t).is_some() {
             let writer = Writer::new(&t.id, caller.actor(), None);
             app.write_as(
                 &writer,
