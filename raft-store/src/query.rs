@@ -137,38 +137,13 @@ impl StoreReader {
         cf: &'static str,
         prefix: &[u8],
         req: &PageRequest,
-        mut f: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+        f: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
     ) -> Result<Page<T>> {
-        let limit = req.limit();
         let start = match &req.after {
             Some(after) if after.as_slice() >= prefix => after.clone(),
             _ => prefix.to_vec(),
         };
-        let mut items = Vec::new();
-        let mut last_key = None;
-        for item in self.db.db.iterator_cf(
-            self.db.cf(cf)?,
-            IteratorMode::From(&start, Direction::Forward),
-        ) {
-            let (key, value) = item?;
-            if !key.starts_with(prefix) {
-                return Ok(Page { items, next: None });
-            }
-            if req.after.as_deref() == Some(&key[..]) {
-                continue;
-            }
-            if items.len() == limit {
-                return Ok(Page {
-                    items,
-                    next: last_key,
-                });
-            }
-            if let Some(v) = f(&key, &value)? {
-                items.push(v);
-            }
-            last_key = Some(key.to_vec());
-        }
-        Ok(Page { items, next: None })
+        self.walk(cf, prefix, req, &start, Direction::Forward, f)
     }
 
     /// [`StoreReader::page`] from the other end: keys under `prefix` in descending order,
@@ -178,20 +153,34 @@ impl StoreReader {
         cf: &'static str,
         prefix: &[u8],
         req: &PageRequest,
-        mut f: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+        f: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
     ) -> Result<Page<T>> {
-        let limit = req.limit();
         let start = match &req.after {
             Some(after) if after.starts_with(prefix) => after.clone(),
             // Past every key under the prefix (keys there are at most 255 bytes longer).
             _ => [prefix, &[0xff; 256][..]].concat(),
         };
+        self.walk(cf, prefix, req, &start, Direction::Reverse, f)
+    }
+
+    /// One page of keys under `prefix` from `start` in `direction`, the cursor itself left out.
+    fn walk<T>(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        req: &PageRequest,
+        start: &[u8],
+        direction: Direction,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+    ) -> Result<Page<T>> {
+        let limit = req.limit();
         let mut items = Vec::new();
         let mut last_key = None;
-        for item in self.db.db.iterator_cf(
-            self.db.cf(cf)?,
-            IteratorMode::From(&start, Direction::Reverse),
-        ) {
+        for item in self
+            .db
+            .db
+            .iterator_cf(self.db.cf(cf)?, IteratorMode::From(start, direction))
+        {
             let (key, value) = item?;
             if !key.starts_with(prefix) {
                 return Ok(Page { items, next: None });

@@ -75,6 +75,8 @@ pub(crate) struct Caller {
     pub(crate) principal: Principal,
     /// The request's id (`x-request-id`).
     pub(crate) request_id: String,
+    /// The token the request presented (header or session cookie), when it was one.
+    pub(crate) bearer: Option<Bearer>,
 }
 
 impl Caller {
@@ -99,9 +101,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// The principal of the request's credentials (the local principal without authentication):
 /// the `Authorization` header's token, or else the session cookie's, which a request that is
 /// not a `GET` or `HEAD` must confirm with its `X-CSRF-Token` (`session`).
-async fn principal(app: &App, method: &Method, headers: &HeaderMap) -> Result<Principal> {
+async fn principal(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(Principal, Option<Bearer>)> {
     if !app.node.config.auth.tokens() {
-        return Ok(Principal::Local);
+        return Ok((Principal::Local, None));
     }
     let bearer = match headers.get(header::AUTHORIZATION) {
         Some(value) => value
@@ -116,12 +122,12 @@ async fn principal(app: &App, method: &Method, headers: &HeaderMap) -> Result<Pr
             Some(bearer) => {
                 let principal = token_principal(app, &bearer).await?;
                 session::check_csrf(&bearer, method, headers)?;
-                return Ok(principal);
+                return Ok((principal, Some(bearer)));
             }
-            None => return Ok(Principal::Anonymous),
+            None => return Ok((Principal::Anonymous, None)),
         },
     };
-    token_principal(app, &bearer).await
+    Ok((token_principal(app, &bearer).await?, Some(bearer)))
 }
 
 /// The token `id` from the replica (through the cache), if it is valid now.
@@ -250,9 +256,9 @@ pub(crate) async fn authorize(
         .into_response();
     };
     let decided = async {
-        let principal = match principal(&app, &parts.method, &parts.headers).await {
-            Ok(p) => p,
-            Err(_) if *access == Access::Public => Principal::Anonymous,
+        let (principal, bearer) = match principal(&app, &parts.method, &parts.headers).await {
+            Ok(found) => found,
+            Err(_) if *access == Access::Public => (Principal::Anonymous, None),
             Err(e) => return Err(e),
         };
         if *access != Access::Public && cross_site(&parts.method, &parts.headers) {
@@ -266,10 +272,10 @@ pub(crate) async fn authorize(
             .await
             .map_err(|e| Error::BadRequest(e.body_text()))?;
         check(&app, &principal, *access, &params).await?;
-        Ok(principal)
+        Ok((principal, bearer))
     };
     match decided.await {
-        Ok(principal) => {
+        Ok((principal, bearer)) => {
             let request_id = parts
                 .headers
                 .get("x-request-id")
@@ -279,6 +285,7 @@ pub(crate) async fn authorize(
             parts.extensions.insert(Caller {
                 principal,
                 request_id,
+                bearer,
             });
             next.run(Request::from_parts(parts, body)).await
         }

@@ -219,15 +219,8 @@ async fn sign_in(
     extensions(("x-broadside-access" = json!("authenticated"))),
     security(("bearer" = []), ("session" = [])),
     responses((status = 200, body = Session), (status = 401, body = broadside_api::Problem)))]
-async fn show(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap) -> Json<Session> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(Bearer::parse)
-        .or_else(|| cookie_bearer(&app, &headers));
-    let bearer = bearer.filter(|_| matches!(caller.principal, Principal::Token(_)));
-    Json(session(&app, &caller.principal, bearer.as_ref()))
+async fn show(State(app): State<Arc<App>>, caller: Caller) -> Json<Session> {
+    Json(session(&app, &caller.principal, caller.bearer.as_ref()))
 }
 
 /// Sign out
