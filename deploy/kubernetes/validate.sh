@@ -3,7 +3,8 @@
 # are errors), with `kubernetes-validate` from PyPI (installed for the user when missing). No
 # cluster is needed — and none is used: this is all the Kubernetes part is checked against.
 #
-#   deploy/kubernetes/validate.sh [-k 1.37.0]
+#   deploy/kubernetes/validate.sh            # against 1.31 (the oldest supported) and the newest
+#   deploy/kubernetes/validate.sh -k 1.33.0  # against one version
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
@@ -16,4 +17,11 @@ manifests=()
 for f in *.yaml; do
   [ "$f" = kustomization.yaml ] || manifests+=("$f")
 done
-kubernetes-validate --strict "$@" "${manifests[@]}"
+if [ $# -eq 0 ]; then
+  # 1.31: StatefulSet start ordinals (pods master-1…) are generally available; the pod-index
+  # label is on by default since 1.28 (beta; generally available in 1.32).
+  kubernetes-validate --strict -k 1.31.0 "${manifests[@]}"
+  kubernetes-validate --strict "${manifests[@]}"
+else
+  kubernetes-validate --strict "$@" "${manifests[@]}"
+fi

@@ -21,7 +21,18 @@ const POLL: Duration = Duration::from_millis(300);
 /// Runs until the cluster is initialised (by this node or before), or `stop` is cancelled.
 pub(crate) async fn bootstrap(node: Arc<Node>, stop: CancellationToken) {
     let peers = node.config.peers.clone();
-    if peers.keys().next() != Some(&node.id) || node.status().initialized {
+    if node.status().initialized {
+        return;
+    }
+    if !peers.contains_key(&node.id) {
+        tracing::info!(
+            id = node.id,
+            "this master is not among the founding peers: it waits to be added \
+             (`broadside cluster add`)"
+        );
+        return;
+    }
+    if peers.keys().next() != Some(&node.id) {
         return;
     }
     loop {
@@ -38,7 +49,10 @@ pub(crate) async fn bootstrap(node: Arc<Node>, stop: CancellationToken) {
                     missing.push(id);
                 }
                 Ok(status) if status.initialized => {
-                    tracing::info!(peer = id, "cluster already initialised; joining it");
+                    tracing::info!(
+                        peer = id,
+                        "the peers already form a cluster: not founding one (this master is a member already, or waits to be added)"
+                    );
                     return;
                 }
                 Ok(status) => {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 /// Everything a master needs to start.
 #[derive(Clone, Debug)]
 pub struct MasterConfig {
-    /// This node's Raft id (≥ 1, one of `peers`).
+    /// This node's Raft id (≥ 1).
     pub id: NodeId,
     /// Where the tarpc listener (Raft and workers) binds.
     pub listen_raft: SocketAddr,
@@ -27,7 +27,9 @@ pub struct MasterConfig {
     pub advertise_raft: String,
     /// Address clients are redirected to for this node's REST API (defaults to `listen_http`).
     pub advertise_http: String,
-    /// The initial members: id → Raft address. Used once, to initialise a fresh cluster.
+    /// The founding members: id → Raft address. Used once, to initialise a fresh cluster; a
+    /// master not among them (one added later, `POST /cluster/members`) starts as one with
+    /// none, and waits to be added.
     pub peers: BTreeMap<NodeId, String>,
     /// Data directory (the RocksDB store and snapshots).
     pub data: PathBuf,
@@ -240,17 +242,6 @@ impl MasterConfig {
         let mut problems = self.timings.problems();
         if self.id == 0 {
             problems.push("id must be at least 1".to_owned());
-        }
-        if !self.peers.is_empty() && !self.peers.contains_key(&self.id) {
-            problems.push(format!(
-                "peers ({}) must include this node's id {}",
-                self.peers
-                    .keys()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                self.id
-            ));
         }
         for (id, addr) in &self.peers {
             if *id == 0 {
@@ -496,6 +487,13 @@ mod tests {
     }
 
     #[test]
+    fn a_master_outside_the_founders_is_valid() {
+        let mut c = config();
+        c.id = 4;
+        assert!(c.validate().is_ok(), "master 4 joins when it is added");
+    }
+
+    #[test]
     fn every_problem_is_reported() {
         let mut c = config();
         c.id = 4;
@@ -504,7 +502,6 @@ mod tests {
         c.advertise_http = "nohost".into();
         let err = c.validate().unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("must include this node's id 4"), "{text}");
         assert!(text.contains("lease (2000 ms) must cover"), "{text}");
         assert!(text.contains("failover grace"), "{text}");
         assert!(text.contains("advertise-http"), "{text}");

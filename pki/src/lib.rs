@@ -185,6 +185,15 @@ impl FromStr for SubjectName {
     }
 }
 
+impl std::fmt::Display for SubjectName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubjectName::Dns(name) => f.write_str(name),
+            SubjectName::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
 /// A certificate and its private key, PEM. Its `Debug` form never shows the key.
 #[derive(Clone)]
 pub struct Issued {
@@ -391,6 +400,25 @@ pub fn verify(
         ServerName::try_from(who.dns_name()).map_err(|_| Error::NotIdentity(who.to_string()))?;
     end.verify_is_valid_for_subject_name(&name)
         .map_err(|_| Error::NotIdentity(who.to_string()))
+}
+
+/// The names among `names` that `cert` (DER) is not valid for.
+pub fn names_missing<'a>(
+    cert: &CertificateDer<'_>,
+    names: &'a [SubjectName],
+) -> Result<Vec<&'a SubjectName>, Error> {
+    let end =
+        webpki::EndEntityCert::try_from(cert).map_err(|e| Error::Refused(format!("{e:?}")))?;
+    Ok(names
+        .iter()
+        .filter(|name| {
+            let server = match name {
+                SubjectName::Dns(dns) => ServerName::try_from(dns.as_str()).ok(),
+                SubjectName::Ip(ip) => Some(ServerName::IpAddress((*ip).into())),
+            };
+            server.is_none_or(|s| end.verify_is_valid_for_subject_name(&s).is_err())
+        })
+        .collect())
 }
 
 pub mod tls;

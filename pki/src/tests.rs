@@ -73,6 +73,12 @@ fn an_issued_certificate_names_its_holder_and_nobody_else() {
             "{other}"
         );
     }
+    let asked: Vec<SubjectName> = ["m1.example", "127.0.0.1", "m2.example", "::1"]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let missing = names_missing(&cert, &asked).unwrap();
+    assert_eq!(missing, [&asked[2], &asked[3]]);
     // A worker's certificate may connect but not serve: it is no master's.
     let w = ca.issue(&worker("w1"), &[], DEFAULT_VALIDITY).unwrap();
     verify(&ca_der, &der(&w.cert_pem), &worker("w1"), now).unwrap();

@@ -19,8 +19,9 @@ use super::cluster_tls::ClusterTlsArgs;
 #[command(after_help = "Example (three masters on one host):\n  \
 broadside master --id 1 --listen-raft 127.0.0.1:7001 --listen-http 127.0.0.1:8081 \\\n    \
 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data /var/lib/broadside/m1\n\n\
-A master started without --peers joins nobody by itself: add it to a running cluster with\n  \
-curl -X POST http://LEADER/api/v1/cluster/members -d '{\"id\":4,\"raft_addr\":\"HOST:PORT\"}'\n\n\
+A master that --peers does not name (or started without it) joins nobody by itself: add it\n\
+to a running cluster with\n  \
+broadside cluster add 4 HOST:PORT --master https://m1:8081\n\n\
 Off loopback the cluster port needs TLS: --ca-cert ca.pem --cert master-1.pem --key\n\
 master-1.key (made by `broadside certs init` and `broadside certs issue master 1`), and the\n\
 REST API --tls-cert and --tls-key (that certificate, if issued with --dns/--ip for the names\n\
@@ -44,7 +45,8 @@ pub struct MasterArgs {
     /// Address clients are pointed to for the REST API (default: --listen-http).
     #[arg(long, env = "BROADSIDE_ADVERTISE_HTTP")]
     pub advertise_http: Option<String>,
-    /// Initial members, `ID=HOST:PORT,...` (this node included); used once to initialise.
+    /// The founding members, `ID=HOST:PORT,...`; used once, to initialise a new cluster. A
+    /// master not among them (or with none) waits to be added: `broadside cluster add`.
     #[arg(long, env = "BROADSIDE_PEERS")]
     pub peers: Option<String>,
     /// Data directory.

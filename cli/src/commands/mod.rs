@@ -6,9 +6,11 @@ mod cluster_tls;
 mod compare;
 mod connect;
 mod demo;
+mod files;
 mod health;
 mod inspect;
 mod master;
+mod members;
 mod run;
 mod schema;
 mod submit;
@@ -78,8 +80,8 @@ enum Command {
     Health(health::HealthArgs),
     /// List the workers with their state and last heartbeat; drain or revoke one.
     Workers(workers::WorkersArgs),
-    /// Show the masters: leader, roles, terms, applied indexes.
-    Cluster(inspect::ListArgs),
+    /// Show the masters: leader, roles, terms, applied indexes; add or remove one.
+    Cluster(members::ClusterArgs),
     /// Create, list and revoke API tokens.
     Tokens(access::TokensArgs),
     /// Create, list and revoke join tokens (a worker exchanges one for an identity).
@@ -138,7 +140,7 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Command::Compare(args) => compare::execute(args).await,
         Command::Health(args) => health::execute(args).await,
         Command::Workers(args) => workers::workers(args).await,
-        Command::Cluster(args) => inspect::cluster(args).await,
+        Command::Cluster(args) => members::execute(args).await,
         Command::Tokens(args) => access::tokens(args).await,
         Command::JoinTokens(args) => workers::join_tokens(args).await,
         Command::Secrets(args) => access::secrets(args).await,

@@ -1,15 +1,18 @@
 //! `broadside workers`: list the workers; `drain` and `revoke` one. `broadside join-tokens`:
 //! create, list and revoke the join tokens workers exchange for an identity.
 
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use broadside_client::api::NewJoinToken;
+use broadside_client::api::{CreatedJoinToken, NewJoinToken};
+use broadside_client::{Client, ClientError};
 use clap::{Args, Subcommand};
 
 use super::access::client;
 use super::connect::Connection;
+use super::files;
 use super::inspect::{self, cell, failed, opt, print_json, revoked, table, ApiArgs, ListArgs};
-use super::EXIT_OK;
+use super::{EXIT_BAD_INPUT, EXIT_OK};
 
 /// Arguments of `broadside workers`.
 #[derive(Debug, Args)]
@@ -56,9 +59,10 @@ enum JoinTokensCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  \
+#[command(after_help = "Examples:\n  \
 broadside join-tokens create fleet --pool default --expires-in 24h\n  \
-broadside worker --masters m1.example.org:7001 --ca-cert ca.pem --join-token-file join-token")]
+broadside worker --masters m1.example.org:7001 --ca-cert ca.pem --join-token-file join-token\n  \
+broadside join-tokens create fleet --out /etc/broadside/join-token --wait 2m   # once, at deployment")]
 struct CreateJoinTokenArgs {
     #[command(flatten)]
     connection: Connection,
@@ -71,8 +75,17 @@ struct CreateJoinTokenArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     expires_in: Option<Duration>,
     /// Print the API's JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "out")]
     json: bool,
+    /// Write only the token to this file (owner-only), for `broadside worker
+    /// --join-token-file` — unless the file exists: then nothing is created (a deployment step
+    /// that runs at every start makes one token, once).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Keep trying this long while no master answers, the cluster has no leader yet, or the
+    /// masters do not know the token yet (a cluster that is starting), e.g. 2m.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    wait: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -108,10 +121,44 @@ pub async fn workers(args: WorkersArgs) -> u8 {
     }
 }
 
+/// Creates the join token, trying again for up to `wait` while the cluster cannot take the
+/// write yet: no master answers, the one that answers has no leader (a 5xx), or it does not
+/// know the token yet (a 401: a new cluster's first administrator token is known once the
+/// cluster has formed and replicated it).
+async fn create_waiting(
+    client: &Client,
+    new: &NewJoinToken,
+    wait: Duration,
+) -> Result<CreatedJoinToken, ClientError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match client.create_join_token(new).await {
+            Err(e) if not_yet(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Whether `e` says the cluster is not (yet) able to answer, rather than that the request is
+/// wrong.
+fn not_yet(e: &ClientError) -> bool {
+    match e {
+        ClientError::Unreachable { .. } => true,
+        ClientError::Api { status, .. } => *status >= 500 || *status == 401,
+        ClientError::Decode(_) => false,
+    }
+}
+
 /// `broadside join-tokens`.
 pub async fn join_tokens(args: JoinTokensArgs) -> u8 {
     match args.command {
         JoinTokensCommand::Create(a) => {
+            if let Some(out) = a.out.as_ref().filter(|out| out.exists()) {
+                println!("kept the join token in {} (none created)", out.display());
+                return EXIT_OK;
+            }
             let client = match client(&a.connection) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -121,21 +168,33 @@ pub async fn join_tokens(args: JoinTokensArgs) -> u8 {
                 pool: a.pool,
                 expires_in: a.expires_in,
             };
-            match client.create_join_token(&new).await {
-                Ok(created) if a.json => {
-                    print_json(&created);
-                    EXIT_OK
-                }
-                Ok(created) => {
-                    println!(
-                        "join token {} (pool {}): {}",
-                        created.join_token.id, created.join_token.pool, created.secret
-                    );
-                    eprintln!("keep it: it is not shown again");
-                    EXIT_OK
-                }
-                Err(e) => failed(e),
+            let created = match create_waiting(&client, &new, a.wait.unwrap_or_default()).await {
+                Ok(created) => created,
+                Err(e) => return failed(e),
+            };
+            let (id, pool) = (&created.join_token.id, &created.join_token.pool);
+            if let Some(out) = &a.out {
+                return match files::write(out, &format!("{}\n", created.secret), true) {
+                    Ok(()) => {
+                        println!(
+                            "join token {id} (pool {pool}) written to {} (private)",
+                            out.display()
+                        );
+                        EXIT_OK
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e} (join token {id} was created: revoke it)");
+                        EXIT_BAD_INPUT
+                    }
+                };
             }
+            if a.json {
+                print_json(&created);
+            } else {
+                println!("join token {id} (pool {pool}): {}", created.secret);
+                eprintln!("keep it: it is not shown again");
+            }
+            EXIT_OK
         }
         JoinTokensCommand::List(a) => {
             let client = match client(&a.connection) {
