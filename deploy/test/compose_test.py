@@ -32,6 +32,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -222,6 +223,11 @@ class Deployment:
             return None
         return (sorted(p["name"] for p in projects["items"]),
                 [j["id"] for j in jobs["items"]])
+
+    def same_state(self, m, other):
+        """Asserts that masters `m` and `other` read the same state (both answering)."""
+        a, b = (eventually(f"master {n}'s state", lambda: self.state(n)) for n in (m, other))
+        assert a == b, f"master {m} differs from master {other}: {a} != {b}"
 
     def container_of(self, service):
         ids = self.containers(service)
@@ -511,9 +517,10 @@ def step_backup_restore(d, workers):
     eventually(f"master {follower} caught up", lambda: (
         lambda f, l: f is not None and l is not None and f >= l)(applied(follower),
                                                                 applied(leader)))
+    container = d.container_of(f"master-{follower}")  # `ps` lists running containers only
     d.run("stop", f"master-{follower}")
-    copy = subprocess.run(["docker", "cp", f"{d.container_of(f'master-{follower}')}:"
-                           "/var/lib/broadside", "-"], capture_output=True, check=True).stdout
+    copy = subprocess.run(["docker", "cp", f"{container}:/var/lib/broadside", "-"],
+                          capture_output=True, check=True).stdout
     d.run("start", f"master-{follower}")
     eventually(f"master {follower} ready after the copy", lambda: d.ready(follower))
     d.api("POST", "/projects", {"name": "after-the-backup"})
@@ -525,8 +532,8 @@ def step_backup_restore(d, workers):
         run(["docker", "volume", "rm", volume])
         run(["docker", "volume", "create", "--label", f"com.docker.compose.project={d.project}",
              "--label", f"com.docker.compose.volume=master-{m}", volume])
-        holder = run(["docker", "create", "-v", f"{volume}:/var/lib/broadside",
-                      d.env["BROADSIDE_IMAGE"]]).strip()
+        holder = run(["docker", "create", "--label", f"com.docker.compose.project={d.project}",
+                      "-v", f"{volume}:/var/lib/broadside", d.env["BROADSIDE_IMAGE"]]).strip()
         try:
             subprocess.run(["docker", "cp", "-", f"{holder}:/var/lib"], input=copy,
                            capture_output=True, check=True)
@@ -560,7 +567,7 @@ def step_grow(d):
         took = [add_master(d, m) for m in (4, 5)]
     for m in MASTERS:
         eventually(f"master {m} to see five voters", lambda: d.voters(m) == list(MASTERS))
-        assert d.state(m) == d.state(1), f"master {m} differs from master 1"
+        d.same_state(m, 1)
     gap = writes.longest_gap()
     killed = [d.container_of("master-1"), d.container_of("master-2")]
     with Writer(d, lambda: (3, 4, 5)) as survivors:
@@ -591,7 +598,7 @@ def step_replace(d):
         eventually("four voters", lambda: d.voters(1) == [1, 2, 3, 4])
         took = add_master(d, 5)
     eventually("five voters again", lambda: d.voters(5) == list(MASTERS))
-    assert d.state(5) == d.state(1), "the new master 5 differs from master 1"
+    d.same_state(5, 1)
     log(f"8. master 5 lost with its disk, removed, replaced by an empty one (caught up and "
         f"voting {took:.1f} s after it was added); longest time without an accepted write "
         f"{writes.longest_gap():.2f} s")
@@ -606,10 +613,10 @@ def main():
     image_b = f"{tag}-b"
     log(f"image {tag} from {args.binary}")
     run([os.path.join(ROOT, "deploy", "docker", "build.sh"), args.binary, tag], capture=False)
-    run(["docker", "tag", tag, image_b])
     d = Deployment(tag, args.binary)
     usage = Usage(d.project)
     try:
+        run(["docker", "tag", tag, image_b])
         started = time.monotonic()
         d.up(2)
         for m in (1, 2, 3):
@@ -645,6 +652,7 @@ def main():
         if d.volumes & existing:
             run(["docker", "volume", "rm", "-f", *(d.volumes & existing)], check=False)
         run(["docker", "image", "rm", tag, image_b], check=False)
+        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

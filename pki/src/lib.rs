@@ -41,6 +41,9 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// A name a certificate cannot be issued for.
+    #[error("`{0}` is neither an IP address nor a DNS name a certificate can hold (no wildcards)")]
+    SubjectName(String),
     /// A role other than master, worker or client.
     #[error("unknown role `{0}`: expected master, worker or client")]
     Role(String),
@@ -176,12 +179,16 @@ pub enum SubjectName {
 impl FromStr for SubjectName {
     type Err = Error;
 
-    /// An IP address if it parses as one, else a DNS name.
+    /// An IP address if it parses as one, else a DNS name — refused unless a client could
+    /// check a certificate against it (no wildcard, no empty label).
     fn from_str(s: &str) -> Result<Self, Error> {
-        Ok(match s.parse() {
-            Ok(ip) => SubjectName::Ip(ip),
-            Err(_) => SubjectName::Dns(s.to_owned()),
-        })
+        if let Ok(ip) = s.parse() {
+            return Ok(SubjectName::Ip(ip));
+        }
+        match ServerName::try_from(s) {
+            Ok(ServerName::DnsName(_)) if !s.contains('*') => Ok(SubjectName::Dns(s.to_owned())),
+            _ => Err(Error::SubjectName(s.to_owned())),
+        }
     }
 }
 

@@ -44,6 +44,10 @@ fn identities_are_named_under_the_domain_and_checked() {
         "m1.example".parse::<SubjectName>().unwrap(),
         SubjectName::Dns("m1.example".into())
     );
+    for bad in ["*.example.org", "a..b", "", "has space"] {
+        let e = bad.parse::<SubjectName>().expect_err(bad);
+        assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
+    }
 }
 
 #[test]

@@ -27,8 +27,8 @@ enum CertsCommand {
     /// Prepare a new cluster's files in DIR, keeping every one that exists (so that it can run
     /// at each start of a container or host): the CA, a certificate for each master of --peers
     /// (valid for its host name and every --dns and --ip; issued again from the same CA when
-    /// it expires within 30 days or lacks one of those names), and with --admin-token the
-    /// first administrator's token.
+    /// it expires within 30 days, does not work with its key and the CA, or lacks one of those
+    /// names), and with --admin-token the first administrator's token.
     Bootstrap(BootstrapArgs),
     /// Create the cluster CA: DIR/ca.pem (every member trusts it) and DIR/ca.key (keep it
     /// private, ideally off the cluster's machines).
@@ -55,12 +55,13 @@ enum CertsCommand {
         dir: PathBuf,
         /// A DNS name it is also valid for (where it is reached; repeat for several).
         #[arg(long)]
-        dns: Vec<String>,
+        dns: Vec<SubjectName>,
         /// An IP address it is also valid for (repeat for several).
         #[arg(long)]
         ip: Vec<std::net::IpAddr>,
         /// Validity in days.
-        #[arg(long, default_value_t = DEFAULT_VALIDITY.as_secs() / 86_400)]
+        #[arg(long, default_value_t = DEFAULT_VALIDITY.as_secs() / 86_400,
+              value_parser = clap::value_parser!(u64).range(1..))]
         days: u64,
         /// Replace a certificate already there.
         #[arg(long)]
@@ -79,14 +80,16 @@ struct BootstrapArgs {
     /// The masters, `ID=HOST:PORT,...` as `broadside master --peers` takes them.
     #[arg(long, env = "BROADSIDE_PEERS")]
     peers: String,
-    /// A DNS name every master's certificate is also valid for (repeat for several).
+    /// A DNS name every master's certificate is also valid for (repeat for several; an IP
+    /// address given here counts as one).
     #[arg(long)]
-    dns: Vec<String>,
+    dns: Vec<SubjectName>,
     /// An IP address every master's certificate is also valid for (repeat for several).
     #[arg(long)]
     ip: Vec<IpAddr>,
     /// Validity of the certificates in days.
-    #[arg(long, default_value_t = DEFAULT_VALIDITY.as_secs() / 86_400)]
+    #[arg(long, default_value_t = DEFAULT_VALIDITY.as_secs() / 86_400,
+          value_parser = clap::value_parser!(u64).range(1..))]
     days: u64,
     /// Write a new administrator token here (owner-only), for `broadside master
     /// --admin-token-file`, unless the file exists.
@@ -133,7 +136,7 @@ pub fn execute(args: CertsArgs) -> u8 {
             days,
             force,
         } => {
-            let mut names: Vec<SubjectName> = dns.into_iter().map(SubjectName::Dns).collect();
+            let mut names = dns;
             names.extend(ip.into_iter().map(SubjectName::Ip));
             issue(&dir, role, &name, &names, days, force)
         }
@@ -240,8 +243,11 @@ fn bootstrap(args: &BootstrapArgs) -> Result<(), String> {
             dir.join(format!("{stem}.pem")),
             dir.join(format!("{stem}.key")),
         ];
-        let mut names = vec![subject_of(host_of(address))];
-        names.extend(args.dns.iter().cloned().map(SubjectName::Dns));
+        let host = host_of(address);
+        let mut names = vec![host
+            .parse::<SubjectName>()
+            .map_err(|e| format!("--peers: {id}={address}: {e}"))?];
+        names.extend(args.dns.iter().cloned());
         names.extend(args.ip.iter().copied().map(SubjectName::Ip));
         let replace = if kept(&[&files[0], &files[1]])? {
             match outdated(dir, &who, &names, renew_before(args.days))? {
@@ -265,6 +271,13 @@ fn bootstrap(args: &BootstrapArgs) -> Result<(), String> {
             args.days,
             replace,
         )?;
+        if let Some(why) = outdated(dir, &who, &names, renew_before(args.days))? {
+            return Err(format!(
+                "the new certificate of master {id} {why}: are {} and {} a pair?",
+                dir.join("ca.pem").display(),
+                dir.join("ca.key").display()
+            ));
+        }
     }
     if let Some(public) = &args.public {
         let ca = std::fs::read_to_string(dir.join("ca.pem"))
@@ -325,14 +338,21 @@ fn outdated(
 ) -> Result<Option<String>, String> {
     let read = |file: String| {
         let path = dir.join(file);
-        let pem = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        broadside_pki::first_cert_der(&pem, "certificate")
-            .map_err(|e| format!("{}: {e}", path.display()))
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
     };
-    let (ca, cert) = (
+    let stem = who.file_stem();
+    let (ca_pem, cert_pem, key_pem) = (
         read("ca.pem".into())?,
-        read(format!("{}.pem", who.file_stem()))?,
+        read(format!("{stem}.pem"))?,
+        read(format!("{stem}.key"))?,
     );
+    // Chains to the CA, names `who`, valid now, and its key is its own.
+    if let Err(e) = broadside_pki::tls::ClusterTls::from_pem(&ca_pem, &cert_pem, &key_pem) {
+        return Ok(Some(format!("does not work with its key and the CA ({e})")));
+    }
+    let der =
+        |pem: &str| broadside_pki::first_cert_der(pem, "certificate").map_err(|e| e.to_string());
+    let (ca, cert) = (der(&ca_pem)?, der(&cert_pem)?);
     let soon = std::time::SystemTime::now() + renew_before;
     if let Err(e) = broadside_pki::verify(&ca, &cert, who, soon) {
         return Ok(Some(format!(
@@ -359,13 +379,6 @@ fn host_of(address: &str) -> &str {
     host.trim_start_matches('[').trim_end_matches(']')
 }
 
-fn subject_of(host: &str) -> SubjectName {
-    match host.parse::<IpAddr>() {
-        Ok(ip) => SubjectName::Ip(ip),
-        Err(_) => SubjectName::Dns(host.to_owned()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,7 +388,7 @@ mod tests {
             dir: dir.to_owned(),
             cluster: "test".to_owned(),
             peers: "1=master-1:7001,2=[::1]:7001,3=10.0.0.3:7001".to_owned(),
-            dns: vec!["localhost".to_owned()],
+            dns: vec!["localhost".parse().unwrap()],
             ip: vec![],
             days: 365,
             admin_token: Some(dir.join("admin-token")),
@@ -409,7 +422,7 @@ mod tests {
         assert_ne!(read("master-2.pem"), "");
         // A name asked for that a kept certificate lacks: issued again, from the same CA.
         let renamed = BootstrapArgs {
-            dns: vec!["localhost".to_owned(), "lt.example".to_owned()],
+            dns: vec!["localhost".parse().unwrap(), "lt.example".parse().unwrap()],
             ..args(dir.path())
         };
         bootstrap(&renamed).unwrap();
@@ -439,6 +452,25 @@ mod tests {
         assert_ne!(read(), cert);
         assert_eq!(renew_before(365), Duration::from_secs(30 * 86_400));
         assert_eq!(renew_before(20), Duration::from_secs(10 * 86_400));
+    }
+
+    #[test]
+    fn bootstrap_replaces_a_certificate_with_the_wrong_key_and_refuses_a_mixed_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = args(dir.path());
+        bootstrap(&a).unwrap();
+        let path = |f: &str| dir.path().join(f);
+        let cert = std::fs::read_to_string(path("master-1.pem")).unwrap();
+        std::fs::copy(path("master-2.key"), path("master-1.key")).unwrap();
+        bootstrap(&a).unwrap();
+        assert_ne!(std::fs::read_to_string(path("master-1.pem")).unwrap(), cert);
+        // A CA key from elsewhere: what it signs does not verify against ca.pem.
+        let other = Ca::init("other").unwrap();
+        std::fs::write(path("ca.key"), other.key_pem()).unwrap();
+        std::fs::remove_file(path("master-3.pem")).unwrap();
+        std::fs::remove_file(path("master-3.key")).unwrap();
+        let err = bootstrap(&a).unwrap_err();
+        assert!(err.contains("master 3") && err.contains("a pair?"), "{err}");
     }
 
     #[test]
@@ -474,7 +506,13 @@ mod tests {
     fn a_peer_host_is_a_dns_name_or_an_address() {
         assert_eq!(host_of("master-1:7001"), "master-1");
         assert_eq!(host_of("[::1]:7001"), "::1");
-        assert!(matches!(subject_of("::1"), SubjectName::Ip(_)));
-        assert!(matches!(subject_of("master-1"), SubjectName::Dns(_)));
+        assert!(matches!(
+            host_of("[::1]:7001").parse(),
+            Ok(SubjectName::Ip(_))
+        ));
+        assert!(matches!(
+            host_of("master-1:7001").parse(),
+            Ok(SubjectName::Dns(_))
+        ));
     }
 }

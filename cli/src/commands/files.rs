@@ -20,15 +20,16 @@ pub fn write(path: &Path, text: &str, private: bool) -> Result<(), String> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".new");
     #[cfg(unix)]
-    {
+    let mode = {
         use std::os::unix::fs::PermissionsExt as _;
-        builder.permissions(std::fs::Permissions::from_mode(if private {
-            0o600
-        } else {
-            0o644
-        }));
-    }
+        std::fs::Permissions::from_mode(if private { 0o600 } else { 0o644 })
+    };
+    #[cfg(unix)]
+    builder.permissions(mode.clone());
     let mut temp = builder.tempfile_in(dir).map_err(fail)?;
+    // The mode exactly, whatever the umask took from it at creation.
+    #[cfg(unix)]
+    temp.as_file().set_permissions(mode).map_err(fail)?;
     temp.write_all(text.as_bytes()).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;

@@ -130,10 +130,15 @@ async fn create_waiting(
     new: &NewJoinToken,
     wait: Duration,
 ) -> Result<CreatedJoinToken, ClientError> {
-    let deadline = Instant::now() + wait;
+    let deadline = Instant::now().checked_add(wait);
+    let mut told = false;
     loop {
         match client.create_join_token(new).await {
-            Err(e) if not_yet(&e) && Instant::now() < deadline => {
+            Err(e) if not_yet(&e) && deadline.is_none_or(|d| Instant::now() < d) => {
+                if !told {
+                    eprintln!("the cluster cannot take it yet ({e}); trying again for {wait:?}");
+                    told = true;
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             done => return done,
