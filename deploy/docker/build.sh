@@ -23,4 +23,6 @@ objcopy --strip-debug "$binary" "$context/broadside"
     | sed 's|^COPY --from=source /out/broadside |COPY broadside |'
 } > "$context/Dockerfile"
 docker build -q -t "$tag" "$context" >/dev/null
+# The runtime stage's image is left untagged by the build: remove it (and only it).
+docker image prune -f --filter label=org.broadside.stage=runtime >/dev/null
 docker image ls "$tag" --format '{{.Repository}}:{{.Tag}} {{.Size}}'
